@@ -1,0 +1,105 @@
+"""Entries: create (idempotent), edit (If-Match), delete, and the timeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog import editing
+from liveblog.api.body import invalid
+from liveblog.api.guards import editor_write, json_body
+from liveblog.api.problems import Problem
+from liveblog.api.responses import json_response
+from liveblog.models import Entry, EntryCreate, EntryPatch, Timeline
+
+_MAX_IDEMPOTENCY_KEY = 255
+_entry_decoder = msgspec.json.Decoder(Entry)
+
+
+def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"', "Location": f"/api/blogs/{slug}/entries/{entry_id}"}
+
+
+async def create_entry(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    await editor_write(request, slug)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
+        raise invalid("Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters")
+    data, raw = await json_body(request, EntryCreate)
+    encoded, replayed = await editing.create_entry(
+        request.app.state.engine, slug, data, idempotency_key=key, raw_request=raw
+    )
+    entry_id = _entry_decoder.decode(encoded).id
+    headers = _entry_headers(slug, entry_id, 1)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(encoded, 201, headers)
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``"3"``, ``W/"3"`` or ``3`` -> 3; ``*`` or absent -> None (no check)."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise Problem(412, f"If-Match {value!r} matches no version of this entry.")
+    return int(tag)
+
+
+async def update_entry(request: Request) -> Response:
+    slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
+    await editor_write(request, slug)
+    if_match = parse_if_match(request.headers.get("if-match"))
+    patch, _ = await json_body(request, EntryPatch)
+    entry = await editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match)
+    return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
+
+
+async def delete_entry(request: Request) -> Response:
+    slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
+    await editor_write(request, slug, with_body=False)
+    await editing.delete_entry(request.app.state.engine, slug, entry_id)
+    return Response(status_code=204)
+
+
+async def get_entry(request: Request) -> Response:
+    slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
+    engine = request.app.state.engine
+    entry: Entry | None = await engine.get_entry(slug, entry_id)
+    if entry is None:
+        if await engine.position(slug) is None:
+            raise Problem(404, f"No blog {slug!r} exists.")
+        raise Problem(404, f"No entry {entry_id!r} exists in this blog.")
+    return json_response(entry, headers=_entry_headers(slug, entry.id, entry.version))
+
+
+def encode_cursor(order_key: str | None) -> str | None:
+    return None if order_key is None else base64.urlsafe_b64encode(order_key.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        key = ""
+    micros, sep, entry_id = key.partition(":")
+    if not (sep and micros.isdigit() and entry_id):
+        raise invalid("before", "is not a cursor this API returned")
+    return key
+
+
+async def timeline(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    raw_limit = request.query_params.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise invalid("limit", "must be a whole number from 1 to 100")
+    before = request.query_params.get("before")
+    page = await request.app.state.engine.timeline(
+        slug, int(raw_limit), decode_cursor(before) if before else None
+    )
+    return json_response(Timeline(page.entries, encode_cursor(page.next_key), str(page.position)))

@@ -1,0 +1,110 @@
+"""OpenAPI 3.1 description of the API, with schemas generated from the msgspec models."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog import __version__
+from liveblog.api.problems import ProblemBody
+from liveblog.models import (
+    Blog,
+    BlogCreate,
+    BlogList,
+    BlogPatch,
+    Entry,
+    EntryCreate,
+    EntryPatch,
+    Timeline,
+    TokenCreate,
+    TokenCreated,
+)
+
+_MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, Timeline,
+           TokenCreate, TokenCreated, ProblemBody]  # fmt: skip
+
+
+def _ref(model: type) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _op(
+    summary: str,
+    ok: tuple[int, type | None],
+    *,
+    body: type | None = None,
+    auth: bool = False,
+    errors: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    status, model = ok
+    responses: dict[str, Any] = {str(status): {"description": "OK"}}
+    if model is not None:
+        responses[str(status)]["content"] = {"application/json": {"schema": _ref(model)}}
+    problem = {"application/problem+json": {"schema": _ref(ProblemBody)}}
+    for code in errors:
+        responses[str(code)] = {"description": "Problem", "content": problem}
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    if auth:
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+_WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(_MODELS, "#/components/schemas/{name}")
+    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "liveblog", "version": __version__},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/api/tokens": {
+                "post": _op("Issue a token", (201, TokenCreated), body=TokenCreate, auth=True,
+                            errors=_WRITE),
+            },
+            "/api/blogs": {
+                "get": _op("List blogs", (200, BlogList)),
+                "post": _op("Create a blog", (201, Blog), body=BlogCreate, auth=True,
+                            errors=(*_WRITE, 409)),
+            },
+            "/api/blogs/{slug}": {
+                "parameters": [slug],
+                "get": _op("Read a blog", (200, Blog), errors=(404,)),
+                "patch": _op("Update a blog", (200, Blog), body=BlogPatch, auth=True,
+                             errors=_WRITE),
+            },
+            "/api/blogs/{slug}/entries": {
+                "parameters": [slug],
+                "get": _op("The timeline, newest first", (200, Timeline), errors=(404, 422)),
+                "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
+                            body=EntryCreate, auth=True, errors=_WRITE),
+            },
+            "/api/blogs/{slug}/entries/{entry_id}": {
+                "parameters": [slug, entry_id],
+                "get": _op("Read an entry", (200, Entry), errors=(404,)),
+                "patch": _op("Edit an entry (If-Match)", (200, Entry), body=EntryPatch,
+                             auth=True, errors=(*_WRITE, 412)),
+                "delete": _op("Delete an entry", (204, None), auth=True, errors=_WRITE),
+            },
+        },
+    }  # fmt: skip
+
+
+async def openapi_json(request: Request) -> Response:
+    return Response(msgspec.json.encode(document()), media_type="application/json")

@@ -1,0 +1,67 @@
+"""The ASGI application: routes and lifespan, nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from liveblog import api, demo, ops, streams
+from liveblog.api.problems import Problem, problem_handler
+from liveblog.api.ratelimit import RateLimiter
+from liveblog.api.responses import ERROR_HANDLERS
+from liveblog.config import Settings
+from liveblog.engine import Engine, make_engine
+from liveblog.hub import Hub
+
+logger = logging.getLogger("liveblog")
+
+
+def _page_routes() -> list[BaseRoute]:
+    try:
+        from liveblog.pages import routes as page_routes
+
+        return page_routes()
+    except ImportError:  # the pages package is optional while it is being built
+        return []
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    engine = engine or make_engine(settings)
+    hub = Hub(
+        engine,
+        buffer_bytes=settings.reader_buffer_bytes,
+        heartbeat_seconds=settings.heartbeat_seconds,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        await hub.start()
+        if settings.demo and engine.name == "memory":
+            await demo.seed(engine, settings)
+        try:
+            yield
+        finally:
+            await hub.close()
+            await engine.close()
+
+    app = Starlette(
+        routes=[*ops.routes(), *api.routes(), *streams.routes(), *_page_routes()],
+        exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.hub = hub
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory liveblog.app:app_from_env`` and for workers."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,120 @@
+"""The ``liveblog`` command: serve, and token and blog administration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import msgspec
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from liveblog import editing, hub
+from liveblog.api.auth import issue_token
+from liveblog.config import Settings
+from liveblog.engine import make_engine
+from liveblog.engine.base import EngineError
+from liveblog.models import BlogCreate, TokenCreate
+
+
+class LiveblogServer(uvicorn.Server):
+    """Uvicorn's server, but on shutdown readers are told to resume elsewhere first.
+
+    Uvicorn waits for open responses before the lifespan shutdown runs, and a live stream never
+    ends by itself: closing the readers here lets a restart take seconds, not a timeout.
+    """
+
+    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        hub.shutdown_all_readers()
+        await super().shutdown(sockets)
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    settings = Settings.from_env()
+    if workers > 1 and settings.engine_name == "memory":
+        sys.exit(
+            "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
+        )
+    config = uvicorn.Config(
+        "liveblog.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        proxy_headers=True,
+    )
+    server = LiveblogServer(config)
+    if workers > 1:
+        sock = config.bind_socket()
+        Multiprocess(config, target=server.run, sockets=[sock]).run()
+    else:
+        server.run()
+
+
+async def _create_token(name: str, role: str, blogs: list[str] | None) -> None:
+    engine = make_engine(Settings.from_env())
+    try:
+        created = await issue_token(engine, TokenCreate(name=name, role=role, blogs=blogs))  # type: ignore[arg-type]
+    finally:
+        await engine.close()
+    print(msgspec.json.encode(created).decode())
+
+
+async def _create_blog(slug: str, title: str, description: str) -> None:
+    engine = make_engine(Settings.from_env())
+    try:
+        data = msgspec.convert(
+            {"slug": slug, "title": title, "description": description}, BlogCreate
+        )
+        blog = await editing.create_blog(engine, data)
+    finally:
+        await engine.close()
+    print(msgspec.json.encode(blog).decode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="liveblog", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_serve = commands.add_parser("serve", help="run the server")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--workers", type=int, default=1)
+
+    p_token = commands.add_parser("token", help="manage tokens").add_subparsers(
+        dest="action", required=True
+    )
+    p_create_token = p_token.add_parser("create", help="issue a token (printed once)")
+    p_create_token.add_argument("--name", required=True)
+    p_create_token.add_argument("--role", choices=["admin", "editor"], default="editor")
+    p_create_token.add_argument(
+        "--blog", action="append", dest="blogs", help="a blog it may edit (repeat); default: all"
+    )
+
+    p_blog = commands.add_parser("blog", help="manage blogs").add_subparsers(
+        dest="action", required=True
+    )
+    p_create_blog = p_blog.add_parser("create", help="create a blog")
+    p_create_blog.add_argument("slug")
+    p_create_blog.add_argument("--title", required=True)
+    p_create_blog.add_argument("--description", default="")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.host, args.port, args.workers)
+        return
+    if Settings.from_env().engine_name == "memory":
+        sys.exit("Set LIVEBLOG_REDIS_URL: the memory engine lives inside a running server only.")
+    try:
+        if args.command == "token":
+            asyncio.run(_create_token(args.name, args.role, args.blogs))
+        else:
+            asyncio.run(_create_blog(args.slug, args.title, args.description))
+    except (EngineError, msgspec.ValidationError) as exc:
+        sys.exit(f"liveblog: {exc}")

@@ -1,0 +1,81 @@
+"""Settings, read once from ``LIVEBLOG_*`` environment variables.
+
+Every setting is a field of :class:`Settings`; its variable is ``LIVEBLOG_`` + the field name in
+upper case, so this file is the one list of what can be configured (the README table mirrors it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any, get_type_hints
+
+_PREFIX = "LIVEBLOG_"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    # Storage and pub/sub. Unset: the embedded single-process memory engine.
+    redis_url: str | None = None
+    # Admin bearer token accepted in addition to stored tokens (bootstrap for compose and tests).
+    admin_token: str | None = None
+    # Events kept per blog for resume; an older Last-Event-ID gets `reset`.
+    history_size: int = 1000
+    # Bytes a reader may have pending before it is dropped (it then resumes by Last-Event-ID).
+    reader_buffer_bytes: int = 512 * 1024
+    # SSE comment heartbeat period; API.md promises at least every 15 s.
+    heartbeat_seconds: float = 15.0
+    # EventSource reconnect hint sent as `retry:`.
+    sse_retry_ms: int = 2000
+    # Idempotency keys are kept at least 24 h (API.md).
+    idempotency_ttl_seconds: int = 48 * 3600
+    # Editor writes per token: sustained rate and burst.
+    rate_limit_per_second: float = 10.0
+    rate_limit_burst: int = 100
+    # Redis calls give up after this long, so a down engine answers 503 within 5 s.
+    redis_timeout_seconds: float = 2.0
+    # Seed a demo blog on the memory engine, so a newcomer has something to post to.
+    demo: bool = True
+    # Pages: absolute base URL for canonical links and feeds (default: taken from the request).
+    public_url: str | None = None
+    publisher_name: str = "liveblog"
+    publisher_logo: str | None = None
+    # Origins allowed to embed /blogs/{slug}/embed in a frame (CSP frame-ancestors).
+    frame_ancestors: str = "*"
+    # Dashboard: minutes without an entry before a live blog turns amber, then red.
+    quiet_amber_minutes: float = 10.0
+    quiet_red_minutes: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from the environment; keyword overrides win (tests use them)."""
+        environ = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(_PREFIX + field.name.upper())
+            if raw is not None and raw != "":
+                values[field.name] = _parse(field.name, raw, hints[field.name])
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def engine_name(self) -> str:
+        return "redis" if self.redis_url else "memory"
+
+
+def _parse(name: str, raw: str, hint: Any) -> Any:
+    kind = hint if isinstance(hint, type) else next(t for t in hint.__args__ if t is not type(None))
+    try:
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise ValueError(
+            f"{_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None

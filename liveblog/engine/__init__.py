@@ -1,0 +1,35 @@
+"""Storage and pub/sub behind one interface (see ``base``)."""
+
+from __future__ import annotations
+
+import logging
+
+from liveblog.config import Settings
+from liveblog.engine.base import Engine
+
+logger = logging.getLogger("liveblog")
+
+
+def make_engine(settings: Settings) -> Engine:
+    if settings.redis_url:
+        from liveblog.engine.redis import RedisEngine
+
+        return RedisEngine(
+            settings.redis_url,
+            history_size=settings.history_size,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            timeout=settings.redis_timeout_seconds,
+        )
+    from liveblog.engine.memory import MemoryEngine
+
+    logger.warning(
+        "LIVEBLOG_REDIS_URL is not set: using the embedded memory engine. It is "
+        "single-process (one worker only) and keeps nothing across restarts; "
+        "set LIVEBLOG_REDIS_URL for production."
+    )
+    return MemoryEngine(
+        history_size=settings.history_size, idempotency_ttl=settings.idempotency_ttl_seconds
+    )
+
+
+__all__ = ["Engine", "make_engine"]

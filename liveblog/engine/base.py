@@ -1,0 +1,167 @@
+"""The engine interface: storage and pub/sub for blogs, entries, tokens and events.
+
+Every change that readers must see is ONE :class:`Change` applied atomically by
+:meth:`Engine.apply`: idempotency check, version check, offset, stored state, history, publish.
+The editorial rules (what a PATCH means, sanitising, versions) live in ``liveblog.editing``;
+engines only make a Change durable and visible, all or nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+
+from msgspec import Struct
+
+from liveblog.models import Blog, Entry, Position, Token
+
+# A live event arrives as (blog slug, encoded event JSON).
+MessageHandler = Callable[[str, bytes], None]
+
+
+class EngineError(Exception):
+    """Base class of engine failures."""
+
+
+class EngineUnavailable(EngineError):
+    """The store cannot be reached; nothing was written (API: 503)."""
+
+
+class BlogNotFound(EngineError):
+    pass
+
+
+class BlogExists(EngineError):
+    pass
+
+
+class EntryNotFound(EngineError):
+    pass
+
+
+class VersionConflict(EngineError):
+    """The entry changed since the caller read it (API: 412)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"current version is {current}")
+        self.current = current
+
+
+class IdempotencyMismatch(EngineError):
+    """The Idempotency-Key was used before with a different request (API: 422)."""
+
+
+class Idempotency(Struct, frozen=True):
+    key: str
+    fingerprint: str  # hash of the request; a replay must match it
+    response: bytes  # what the first request answered, returned on replays
+
+
+class Change(Struct, frozen=True):
+    """One atomic write that publishes exactly one event.
+
+    ``event`` is the encoded event split where its id goes: the engine joins the parts with the
+    ``<epoch>-<offset>`` it assigns (see ``liveblog.events.template``).
+    """
+
+    event: list[bytes]
+    entry_id: str | None = None
+    # Stored entry after the change; None with entry_id set deletes the entry.
+    entry: bytes | None = None
+    entry_version: int = 0
+    order_key: str | None = None  # the entry's timeline key after the change
+    old_order_key: str | None = None  # its key before (removed)
+    # The stored entry's version must equal this (0: it must not exist; -1: it must exist).
+    expect_version: int | None = None
+    blog: bytes | None = None  # stored blog after the change
+    idempotency: Idempotency | None = None
+
+
+class Applied(Struct, frozen=True):
+    position: Position
+    replay: bytes | None = None  # set when an idempotent retry matched a stored answer
+
+
+class Page(Struct, frozen=True):
+    entries: list[Entry]
+    next_key: str | None
+    position: Position
+
+
+class Subscription(abc.ABC):
+    """One pub/sub connection of a process; the hub owns it and reconnects it."""
+
+    @abc.abstractmethod
+    async def subscribe(self, slug: str) -> None: ...
+
+    @abc.abstractmethod
+    async def unsubscribe(self, slug: str) -> None: ...
+
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Deliver messages to the handler until the connection fails (EngineUnavailable)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class Engine(abc.ABC):
+    name: str
+    history_size: int
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect; called once at application start-up."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; called at shutdown."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise EngineUnavailable when the store cannot be reached."""
+
+    # --- tokens ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def store_token(self, token_hash: str, token: Token) -> None: ...
+
+    @abc.abstractmethod
+    async def find_token(self, token_hash: str) -> Token | None: ...
+
+    # --- blogs ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+        """Store a new blog at position ``<epoch>-0``; BlogExists if the slug is taken."""
+
+    @abc.abstractmethod
+    async def get_blog(self, slug: str) -> Blog | None:
+        """The blog with ``last_event_id`` set to its current position."""
+
+    @abc.abstractmethod
+    async def list_blogs(self) -> list[Blog]: ...
+
+    # --- entries --------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def get_entry(self, slug: str, entry_id: str) -> Entry | None: ...
+
+    @abc.abstractmethod
+    async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
+        """Entries newest first strictly after ``before`` (an order key), with the position
+        the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def apply(self, slug: str, change: Change) -> Applied:
+        """Apply one change atomically and publish its event (see the module docstring)."""
+
+    # --- the event stream -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def position(self, slug: str) -> Position | None:
+        """The blog's current position; None if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def history(self, slug: str, after: int) -> list[bytes] | None:
+        """Encoded events with offset > after, oldest first (at most ``history_size``).
+
+        None when the history no longer reaches back to ``after + 1``."""
+
+    @abc.abstractmethod
+    def subscription(self, handler: MessageHandler) -> Subscription:
+        """A new, not yet connected pub/sub connection delivering to ``handler``."""

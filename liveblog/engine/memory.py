@@ -1,0 +1,196 @@
+"""The embedded engine: everything in this process's memory, for laptops and tests.
+
+Single-process only: two server processes on a memory engine would each see half the world.
+Each ``apply`` runs without an ``await`` inside, so on one event loop it is atomic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import collections
+import time
+
+import msgspec
+
+from liveblog import events
+from liveblog.engine.base import (
+    Applied,
+    BlogExists,
+    BlogNotFound,
+    Change,
+    Engine,
+    EntryNotFound,
+    IdempotencyMismatch,
+    MessageHandler,
+    Page,
+    Subscription,
+    VersionConflict,
+)
+from liveblog.models import Blog, Entry, Position, Token
+
+_entry_decoder = msgspec.json.Decoder(Entry)
+_blog_decoder = msgspec.json.Decoder(Blog)
+
+
+class _BlogState:
+    __slots__ = (
+        "blog", "entries", "epoch", "history", "idempotency", "offset", "order", "versions"
+    )  # fmt: skip
+
+    def __init__(self, blog: bytes, epoch: str, history_size: int) -> None:
+        self.blog = blog
+        self.epoch = epoch
+        self.offset = 0
+        self.entries: dict[str, bytes] = {}
+        self.versions: dict[str, int] = {}
+        self.order: list[str] = []  # order keys, ascending
+        self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
+        # Insertion order is expiry order, so expired keys are trimmed from the front.
+        self.idempotency: collections.OrderedDict[str, tuple[float, str, bytes]] = (
+            collections.OrderedDict()
+        )
+
+
+class MemoryEngine(Engine):
+    name = "memory"
+
+    def __init__(self, *, history_size: int = 1000, idempotency_ttl: float = 48 * 3600) -> None:
+        self.history_size = history_size
+        self._idempotency_ttl = idempotency_ttl
+        self._blogs: dict[str, _BlogState] = {}
+        self._tokens: dict[str, Token] = {}
+        self._subscriptions: set[_MemorySubscription] = set()
+
+    async def ping(self) -> None:
+        return None
+
+    async def store_token(self, token_hash: str, token: Token) -> None:
+        self._tokens[token_hash] = token
+
+    async def find_token(self, token_hash: str) -> Token | None:
+        return self._tokens.get(token_hash)
+
+    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+        if blog.slug in self._blogs:
+            raise BlogExists(blog.slug)
+        encoded = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
+        self._blogs[blog.slug] = _BlogState(encoded, epoch, self.history_size)
+        return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
+
+    def _blog(self, state: _BlogState) -> Blog:
+        blog = _blog_decoder.decode(state.blog)
+        return msgspec.structs.replace(blog, last_event_id=f"{state.epoch}-{state.offset}")
+
+    async def get_blog(self, slug: str) -> Blog | None:
+        state = self._blogs.get(slug)
+        return None if state is None else self._blog(state)
+
+    async def list_blogs(self) -> list[Blog]:
+        return [self._blog(state) for state in self._blogs.values()]
+
+    async def get_entry(self, slug: str, entry_id: str) -> Entry | None:
+        state = self._blogs.get(slug)
+        if state is None or entry_id not in state.entries:
+            return None
+        return _entry_decoder.decode(state.entries[entry_id])
+
+    async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        end = len(state.order) if before is None else bisect.bisect_left(state.order, before)
+        keys = state.order[max(0, end - limit) : end][::-1]
+        entries = [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
+        next_key = keys[-1] if keys and end - limit > 0 else None
+        return Page(entries, next_key, Position(state.epoch, state.offset))
+
+    async def apply(self, slug: str, change: Change) -> Applied:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        idem = change.idempotency
+        if idem is not None:
+            stored = state.idempotency.get(idem.key)
+            if stored is not None and stored[0] > time.monotonic():
+                if stored[1] != idem.fingerprint:
+                    raise IdempotencyMismatch(idem.key)
+                return Applied(Position(state.epoch, state.offset), replay=stored[2])
+        if change.expect_version is not None and change.entry_id is not None:
+            current = state.versions.get(change.entry_id, 0)
+            if change.expect_version == -1 and current == 0:
+                raise EntryNotFound(change.entry_id)
+            if change.expect_version not in (-1, current):
+                raise VersionConflict(current)
+
+        state.offset += 1
+        position = Position(state.epoch, state.offset)
+        if change.entry_id is not None:
+            if change.old_order_key is not None:
+                del state.order[bisect.bisect_left(state.order, change.old_order_key)]
+            if change.entry is None:
+                del state.entries[change.entry_id], state.versions[change.entry_id]
+            else:
+                state.entries[change.entry_id] = change.entry
+                state.versions[change.entry_id] = change.entry_version
+                bisect.insort(state.order, change.order_key)
+        if change.blog is not None:
+            state.blog = change.blog
+        if idem is not None:
+            now = time.monotonic()
+            while state.idempotency and next(iter(state.idempotency.values()))[0] <= now:
+                state.idempotency.popitem(last=False)
+            expires = now + self._idempotency_ttl
+            state.idempotency[idem.key] = (expires, idem.fingerprint, idem.response)
+        event = events.fill(change.event, position)
+        state.history.append((state.offset, event))
+        for subscription in self._subscriptions:
+            subscription.deliver(slug, event)
+        return Applied(position)
+
+    async def position(self, slug: str) -> Position | None:
+        state = self._blogs.get(slug)
+        return None if state is None else Position(state.epoch, state.offset)
+
+    async def history(self, slug: str, after: int) -> list[bytes] | None:
+        state = self._blogs.get(slug)
+        if state is None:
+            return None
+        if after >= state.offset:
+            return []
+        if not state.history or state.history[0][0] > after + 1:
+            return None
+        return [event for offset, event in state.history if offset > after]
+
+    def subscription(self, handler: MessageHandler) -> Subscription:
+        return _MemorySubscription(self, handler)
+
+
+class _MemorySubscription(Subscription):
+    def __init__(self, engine: MemoryEngine, handler: MessageHandler) -> None:
+        self._engine = engine
+        self._handler = handler
+        self._slugs: set[str] = set()
+        self._waiter: asyncio.Future[None] | None = None
+        self._engine._subscriptions.add(self)
+
+    def deliver(self, slug: str, event: bytes) -> None:
+        # Like a real pub/sub: delivered after the publisher's step, in publish order.
+        if slug in self._slugs:
+            asyncio.get_running_loop().call_soon(self._handler, slug, event)
+
+    async def subscribe(self, slug: str) -> None:
+        self._slugs.add(slug)
+
+    async def unsubscribe(self, slug: str) -> None:
+        self._slugs.discard(slug)
+
+    async def run(self) -> None:
+        # Nothing to pump: publishes call deliver() directly. Wait until closed.
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+    async def close(self) -> None:
+        self._engine._subscriptions.discard(self)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)

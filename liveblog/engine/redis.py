@@ -1,0 +1,285 @@
+"""The production engine: Redis for state, history (streams) and pub/sub.
+
+All keys of a blog share the hash tag ``{slug}``, so a blog lives in one Cluster slot and its
+Lua scripts stay atomic there. Calls fail fast (a down Redis must give a 503 within 5 s) and are
+never retried blindly: a retried write could publish twice. Idempotency-Key is the safe retry.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import msgspec
+import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from liveblog.engine.base import (
+    Applied,
+    BlogExists,
+    BlogNotFound,
+    Change,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    EntryNotFound,
+    IdempotencyMismatch,
+    MessageHandler,
+    Page,
+    Subscription,
+    VersionConflict,
+)
+from liveblog.models import Blog, Entry, Position, Token, new_epoch
+
+T = TypeVar("T")
+_TOKENS = "lb:tokens"
+_BLOGS = "lb:blogs"
+_CONTROL_CHANNEL = "lb:hub"  # always subscribed, so the connection exists and fails loudly
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+_entry_decoder = msgspec.json.Decoder(Entry)
+_blog_decoder = msgspec.json.Decoder(Blog)
+_token_decoder = msgspec.json.Decoder(Token)
+
+
+def _script(name: str) -> str:
+    return importlib.resources.files("liveblog.engine").joinpath("lua", name).read_text()
+
+
+class _Keys:
+    """The keys of one blog. ``{slug}`` is the Cluster hash tag."""
+
+    __slots__ = ("blog", "channel", "entries", "history", "order", "pos", "versions")
+
+    def __init__(self, slug: str) -> None:
+        base = f"lb:{{{slug}}}"
+        self.blog = f"{base}:blog"
+        self.pos = f"{base}:pos"
+        self.entries = f"{base}:entries"
+        self.versions = f"{base}:versions"
+        self.order = f"{base}:order"
+        self.history = f"{base}:history"
+        self.channel = f"{base}:events"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.blog}:idem:{key}"
+
+
+def _slug_of_channel(channel: bytes) -> str:
+    # b"lb:{slug}:events" -> "slug"
+    return channel[4 : channel.index(b"}")].decode()
+
+
+class RedisEngine(Engine):
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_size: int = 1000,
+        idempotency_ttl: int = 48 * 3600,
+        timeout: float = 2.0,
+    ) -> None:
+        self.history_size = history_size
+        self._url = url
+        self._idempotency_ttl = idempotency_ttl
+        self._timeout = timeout
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        self._apply = self._redis.register_script(_script("apply.lua"))
+        self._timeline = self._redis.register_script(_script("timeline.lua"))
+        self._create_blog = self._redis.register_script(_script("create_blog.lua"))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except _UNAVAILABLE as exc:
+            raise EngineUnavailable(f"Redis is unavailable: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            raise EngineError(f"Redis error: {exc}") from exc
+
+    async def ping(self) -> None:
+        await self._call(self._redis.ping())
+
+    async def store_token(self, token_hash: str, token: Token) -> None:
+        await self._call(self._redis.hset(_TOKENS, token_hash, msgspec.json.encode(token)))
+
+    async def find_token(self, token_hash: str) -> Token | None:
+        raw = await self._call(self._redis.hget(_TOKENS, token_hash))
+        return None if raw is None else _token_decoder.decode(raw)
+
+    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+        keys = _Keys(blog.slug)
+        stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
+        # Listed first: a create that fails half-way leaves at worst a listed-but-absent slug,
+        # which list_blogs skips, never a blog that cannot be found.
+        await self._call(self._redis.sadd(_BLOGS, blog.slug))
+        all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
+        created = await self._call(self._create_blog(keys=all_keys, args=[stored, epoch]))
+        if not created:
+            raise BlogExists(blog.slug)
+        return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
+
+    async def get_blog(self, slug: str) -> Blog | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.blog).hmget(keys.pos, "epoch", "offset")
+            raw, (epoch, offset) = await self._call(pipe.execute())
+        return None if raw is None else _blog_with_position(raw, epoch, offset)
+
+    async def list_blogs(self) -> list[Blog]:
+        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(_BLOGS)))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for slug in slugs:
+                keys = _Keys(slug)
+                pipe.get(keys.blog).hmget(keys.pos, "epoch", "offset")
+            replies = await self._call(pipe.execute())
+        blogs = []
+        for raw, (epoch, offset) in zip(replies[::2], replies[1::2], strict=True):
+            if raw is not None:
+                blogs.append(_blog_with_position(raw, epoch, offset))
+        return blogs
+
+    async def get_entry(self, slug: str, entry_id: str) -> Entry | None:
+        raw = await self._call(self._redis.hget(_Keys(slug).entries, entry_id))
+        return None if raw is None else _entry_decoder.decode(raw)
+
+    async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
+        keys = _Keys(slug)
+        reply = await self._call(
+            self._timeline(
+                keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[before or "", limit]
+            )
+        )
+        if reply is None:
+            raise BlogNotFound(slug)
+        epoch, offset, next_key, *entries = reply
+        return Page(
+            entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
+            next_key=next_key.decode() or None,
+            position=Position(epoch.decode(), int(offset)),
+        )
+
+    async def apply(self, slug: str, change: Change) -> Applied:
+        keys = _Keys(slug)
+        idem = change.idempotency
+        args: list[Any] = [
+            keys.channel,
+            self.history_size,
+            new_epoch(),
+            idem.fingerprint if idem else "",
+            idem.response if idem else "",
+            self._idempotency_ttl,
+            change.entry_id or "",
+            change.entry or "",
+            change.entry_version,
+            change.order_key or "",
+            change.old_order_key or "",
+            "" if change.expect_version is None else change.expect_version,
+            change.blog or "",
+            *change.event,
+        ]
+        idem_key = keys.idempotency(idem.key) if idem else keys.idempotency("")
+        all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
+        reply = await self._call(self._apply(keys=[*all_keys, idem_key], args=args))
+        status = reply[0]
+        if status == b"OK":
+            return Applied(Position(reply[1].decode(), int(reply[2])))
+        if status == b"REPLAY":
+            position = await self.position(slug)
+            assert position is not None
+            return Applied(position, replay=reply[1])
+        if status == b"NOBLOG":
+            raise BlogNotFound(slug)
+        if status == b"NOENTRY":
+            raise EntryNotFound(change.entry_id or "")
+        if status == b"VERSION":
+            raise VersionConflict(int(reply[1]))
+        if status == b"IDEMPOTENCY":
+            raise IdempotencyMismatch(idem.key if idem else "")
+        raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
+
+    async def position(self, slug: str) -> Position | None:
+        epoch, offset = await self._call(self._redis.hmget(_Keys(slug).pos, "epoch", "offset"))
+        return None if epoch is None else Position(epoch.decode(), int(offset or 0))
+
+    async def history(self, slug: str, after: int) -> list[bytes] | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hget(keys.pos, "offset")
+            pipe.xrange(keys.history, min=f"{after + 1}-0", count=self.history_size)
+            offset, records = await self._call(pipe.execute())
+        if offset is None:
+            return None
+        if after >= int(offset):
+            return []
+        if not records or records[0][0] != f"{after + 1}-0".encode():
+            return None
+        return [fields[b"e"] for _, fields in records]
+
+    def subscription(self, handler: MessageHandler) -> Subscription:
+        return _RedisSubscription(self._url, self._timeout, handler)
+
+
+def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -> Blog:
+    blog = _blog_decoder.decode(raw)
+    position = f"{(epoch or b'').decode()}-{int(offset or 0)}"
+    return msgspec.structs.replace(blog, last_event_id=position)
+
+
+class _RedisSubscription(Subscription):
+    """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run()."""
+
+    def __init__(self, url: str, timeout: float, handler: MessageHandler) -> None:
+        self._client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout,
+            socket_keepalive=True,
+            health_check_interval=10,  # notices a silently dead connection
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._pubsub = self._client.pubsub()
+        self._handler = handler
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except _UNAVAILABLE as exc:
+            raise EngineUnavailable(f"Redis pub/sub is unavailable: {exc}") from exc
+
+    async def subscribe(self, slug: str) -> None:
+        await self._call(self._pubsub.subscribe(_Keys(slug).channel))
+
+    async def unsubscribe(self, slug: str) -> None:
+        await self._call(self._pubsub.unsubscribe(_Keys(slug).channel))
+
+    async def run(self) -> None:
+        await self._call(self._pubsub.subscribe(_CONTROL_CHANNEL))
+        handler = self._handler
+        while True:
+            message = await self._call(
+                self._pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+            )
+            if message is not None and message["type"] == "message":
+                channel = message["channel"]
+                if channel != _CONTROL_CHANNEL.encode():
+                    handler(_slug_of_channel(channel), message["data"])
+
+    async def close(self) -> None:
+        try:
+            await self._pubsub.aclose()
+            await self._client.aclose()
+        except _UNAVAILABLE:
+            pass

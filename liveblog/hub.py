@@ -1,0 +1,548 @@
+"""Per-process fan-out: one engine subscription per blog that has readers here.
+
+The hot path: an event arrives once from pub/sub, is decoded and encoded ONCE into the bytes of
+each transport (:class:`Frame`), and handed to every reader's bounded buffer (:class:`Connection`)
+by reference. A reader whose buffer overflows is closed; it resumes by its last event id.
+
+Ordering and gaps (DESIGN.md guarantee 1): a channel knows the last offset it delivered. A live
+event that is not ``last + 1`` is a gap, filled from the engine's history before anything later
+is delivered; a gap that cannot be filled sends ``reset``. Every reconnect of the subscription is
+treated as a possible gap. A reader that resumes from an id reads history after it has joined the
+channel and holds live events meanwhile, then merges by offset: nothing lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import weakref
+from collections.abc import Callable
+
+import msgspec
+
+from liveblog import events
+from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
+from liveblog.models import EventHead, Position
+
+logger = logging.getLogger("liveblog.hub")
+
+_head_decoder = msgspec.json.Decoder(EventHead)
+SSE, WS = "sse", "ws"
+HEARTBEAT = b": heartbeat\n\n"
+_running: weakref.WeakSet[Hub] = weakref.WeakSet()
+
+
+def shutdown_all_readers() -> None:
+    """Close every reader of this process's hubs (the server is about to stop)."""
+    for hub in list(_running):
+        hub.shutdown_readers()
+
+
+class Frame:
+    """One event, encoded once per process for every transport."""
+
+    __slots__ = ("epoch", "offset", "size", "sse", "ws")
+
+    def __init__(self, raw: bytes) -> None:
+        head = _head_decoder.decode(raw)
+        position = Position.parse(head.id)
+        if position is None:
+            raise ValueError(f"event id {head.id!r} is not <epoch>-<offset>")
+        self.epoch = position.epoch
+        self.offset = position.offset
+        self.size = len(raw)
+        self.sse = b"id: %s\nevent: %s\ndata: %s\n\n" % (head.id.encode(), head.type.encode(), raw)
+        self.ws = raw.decode()
+
+
+class Connection:
+    """A reader's socket as the hub sees it: a bounded buffer of encoded events.
+
+    The transport's writer takes whole batches (``next_batch``), so a reader that is behind gets
+    several events in one write. ``limit`` bounds the bytes waiting; past it the reader is closed.
+    """
+
+    __slots__ = (
+        "_wake", "blogs", "close_reason", "kind", "limit", "pending", "pending_bytes", "subs"
+    )  # fmt: skip
+
+    def __init__(self, kind: str, limit: int) -> None:
+        self.kind = kind
+        self.limit = limit
+        self.pending: list[bytes | str] = []
+        self.pending_bytes = 0
+        self.close_reason: str | None = None
+        self.blogs: set[str] = set()  # the blogs this connection is attached to
+        self.subs: dict[str, _Sub] = {}  # those of them it is still catching up on
+        self._wake = asyncio.Event()
+
+    def push(self, item: bytes | str, size: int) -> None:
+        if self.close_reason is not None:
+            return
+        self.pending_bytes += size
+        if self.pending_bytes > self.limit:
+            self.close("overflow")
+            return
+        self.pending.append(item)
+        self._wake.set()
+
+    def push_frame(self, frame: Frame) -> None:
+        self.push(frame.sse if self.kind == SSE else frame.ws, frame.size)
+
+    def push_raw(self, raw: bytes) -> None:
+        """An event built for this reader alone (reset, history): encoded here, rarely."""
+        self.push_frame(Frame(raw))
+
+    def close(self, reason: str) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+            self.pending = []
+            self._wake.set()
+
+    async def next_batch(self) -> list[bytes | str] | None:
+        """Wait for events to write; None once the connection is closed."""
+        while not self.pending and self.close_reason is None:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.close_reason is not None:
+            return None
+        batch, self.pending, self.pending_bytes = self.pending, [], 0
+        return batch
+
+
+class _Sub:
+    """One connection's interest in one blog while it is not (yet) plainly live."""
+
+    __slots__ = ("channel", "conn", "cursor", "held")
+
+    def __init__(self, channel: _Channel, conn: Connection) -> None:
+        self.channel = channel
+        self.conn = conn
+        self.cursor = 0  # last offset this reader has
+        self.held: list[Frame] | None = []  # live frames kept while history is being read
+
+
+class _Channel:
+    __slots__ = (
+        "backlog", "epoch", "filling", "idle_since", "live", "offset", "ready", "slug", "stale",
+        "waiting",
+    )  # fmt: skip
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self.epoch = ""
+        self.offset = 0  # last offset delivered to live readers
+        self.live: dict[Connection, None] = {}  # insertion-ordered set
+        self.waiting: set[_Sub] = set()  # readers catching up or ahead of the channel
+        self.filling = True  # frames go to the backlog until the position is known
+        self.backlog: list[Frame] = []
+        self.stale = False
+        self.ready: asyncio.Task[None] | None = None
+        self.idle_since: float | None = None
+
+    @property
+    def position(self) -> Position:
+        return Position(self.epoch, self.offset)
+
+    @property
+    def readers(self) -> int:
+        return len(self.live) + len(self.waiting)
+
+
+class HubStats:
+    """Counters the hub keeps for /metrics and /api/stats (read, never reset)."""
+
+    __slots__ = ("deliveries", "dropped", "events", "reconnects", "resets", "resumes")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.deliveries = 0
+        self.dropped = 0
+        self.resumes = 0
+        self.resets = 0
+        self.reconnects = 0
+
+
+class Hub:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        buffer_bytes: int = 512 * 1024,
+        heartbeat_seconds: float = 15.0,
+        channel_linger_seconds: float = 30.0,
+    ) -> None:
+        self.engine = engine
+        self.buffer_bytes = buffer_bytes
+        self.heartbeat_seconds = heartbeat_seconds
+        self.channel_linger_seconds = channel_linger_seconds
+        self.stats = HubStats()
+        self.channels: dict[str, _Channel] = {}
+        self.connections: set[Connection] = set()
+        self.connected = asyncio.Event()
+        self.on_deliver: Callable[[Frame, int], None] | None = None
+        self._subscription: Subscription | None = None
+        self._sub_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        _running.add(self)
+        self._tasks = [
+            asyncio.create_task(self._subscription_loop(), name="hub-subscription"),
+            asyncio.create_task(self._housekeeping_loop(), name="hub-housekeeping"),
+        ]
+
+    async def close(self) -> None:
+        """Tell every reader to come back (they resume by id), then stop."""
+        self._closing = True
+        _running.discard(self)
+        self.shutdown_readers()
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def shutdown_readers(self) -> None:
+        for conn in list(self.connections):
+            conn.close("shutdown")
+
+    @property
+    def healthy(self) -> bool:
+        return self.connected.is_set()
+
+    # --- readers --------------------------------------------------------------------------
+
+    def connection(self, kind: str) -> Connection:
+        conn = Connection(kind, self.buffer_bytes)
+        self.connections.add(conn)
+        return conn
+
+    async def attach(self, conn: Connection, slug: str, resume: str | None) -> None:
+        """Join ``conn`` to a blog; from ``resume`` (an event id) or from now.
+
+        When this returns, every later event of the blog reaches ``conn``. Raises
+        EngineUnavailable or BlogNotFound, with nothing attached.
+        """
+        if slug in conn.blogs:
+            return
+        channel = await self._open_channel(slug)
+        if conn.close_reason is not None or slug in conn.blogs:
+            return
+        conn.blogs.add(slug)
+        position = Position.parse(resume) if resume else None
+        if position is None:
+            if resume:
+                self._reset_one(conn, channel, "unknown event id")
+            self._go_live(conn, channel)
+            return
+
+        self.stats.resumes += 1
+        if position.epoch != channel.epoch:
+            self._reset_one(conn, channel, "history epoch changed")
+            self._go_live(conn, channel)
+            return
+        if position.offset == channel.offset and not channel.filling:
+            self._go_live(conn, channel)
+            return
+
+        sub = _Sub(channel, conn)
+        conn.subs[slug] = sub
+        channel.waiting.add(sub)
+        try:
+            history = await self.engine.history(slug, position.offset)
+        except BaseException:
+            self._drop_sub(sub)
+            conn.blogs.discard(slug)
+            raise
+        if conn.close_reason is not None:
+            return
+        self._merge(sub, position.offset, history)
+
+    def _merge(self, sub: _Sub, after: int, history: list[bytes] | None) -> None:
+        """Hand a resuming reader its history, then what the channel held for it, in order."""
+        channel, conn = sub.channel, sub.conn
+        sub.cursor = after
+        if history is None:
+            # Older than the history window: the reader must reload its timeline.
+            self._reset_one(conn, channel, "history window exceeded")
+            sub.cursor = channel.offset
+        else:
+            for raw in history:
+                frame = Frame(raw)
+                if frame.offset == sub.cursor + 1:
+                    conn.push_frame(frame)
+                    sub.cursor = frame.offset
+            if sub.cursor < after + len(history):
+                # The history did not continue where the reader stopped: never hide a gap.
+                self._reset_one(conn, channel, "history incomplete")
+                sub.cursor = channel.offset
+        held, sub.held = sub.held or [], None
+        for frame in held:
+            self._offer(sub, frame)
+        if sub.cursor < channel.offset and not channel.filling:
+            self._reset_one(conn, channel, "history incomplete")
+            sub.cursor = channel.offset
+        if sub.cursor == channel.offset and sub in channel.waiting:
+            self._promote(sub)
+        # else: the reader is ahead of this process's channel (it saw events that have not
+        # arrived here yet); it stays waiting and joins when the channel reaches its cursor.
+
+    def _offer(self, sub: _Sub, frame: Frame) -> None:
+        if sub.held is not None:
+            if len(sub.held) >= self.engine.history_size:
+                sub.conn.close("overflow")  # it resumes from its id, on a calmer moment
+            else:
+                sub.held.append(frame)
+            return
+        if frame.offset == sub.cursor + 1:
+            sub.conn.push_frame(frame)
+            sub.cursor = frame.offset
+        if sub.cursor >= sub.channel.offset:
+            self._promote(sub)
+
+    def _promote(self, sub: _Sub) -> None:
+        sub.channel.waiting.discard(sub)
+        sub.conn.subs.pop(sub.channel.slug, None)
+        self._go_live(sub.conn, sub.channel)
+
+    def _go_live(self, conn: Connection, channel: _Channel) -> None:
+        channel.live[conn] = None
+        channel.idle_since = None
+
+    def _drop_sub(self, sub: _Sub) -> None:
+        sub.channel.waiting.discard(sub)
+        sub.conn.subs.pop(sub.channel.slug, None)
+        self._mark_idle(sub.channel)
+
+    def detach(self, conn: Connection, slug: str | None = None) -> None:
+        """Remove a connection from one blog, or from all of them and the hub."""
+        if conn.close_reason == "overflow":
+            self.stats.dropped += 1
+            conn.close_reason = "overflow-counted"
+        slugs = [slug] if slug is not None else list(conn.blogs)
+        for name in slugs:
+            conn.blogs.discard(name)
+            channel = self.channels.get(name)
+            if channel is None:
+                continue
+            channel.live.pop(conn, None)
+            sub = conn.subs.get(name)
+            if sub is not None:
+                self._drop_sub(sub)
+            self._mark_idle(channel)
+        if slug is None:
+            self.connections.discard(conn)
+
+    def _mark_idle(self, channel: _Channel) -> None:
+        if channel.readers == 0 and channel.idle_since is None:
+            channel.idle_since = asyncio.get_running_loop().time()
+
+    def _reset_one(self, conn: Connection, channel: _Channel, reason: str) -> None:
+        self.stats.resets += 1
+        conn.push_raw(events.reset_event(channel.slug, channel.position, reason))
+
+    # --- channels -------------------------------------------------------------------------
+
+    async def _open_channel(self, slug: str) -> _Channel:
+        channel = self.channels.get(slug)
+        if channel is None:
+            channel = self.channels[slug] = _Channel(slug)
+            channel.ready = asyncio.create_task(self._init_channel(channel))
+        assert channel.ready is not None
+        try:
+            await asyncio.shield(channel.ready)
+        except BaseException:
+            if self.channels.get(slug) is channel and channel.readers == 0:
+                del self.channels[slug]
+            raise
+        return channel
+
+    async def _init_channel(self, channel: _Channel) -> None:
+        # Subscribe first, then read the position: an event published in between arrives
+        # live with an offset above the position and is kept; one below is a duplicate.
+        while True:
+            await self._wait_connected()
+            async with self._sub_lock:
+                if self._subscription is not None:
+                    await self._subscription.subscribe(channel.slug)
+                    break
+        position = await self.engine.position(channel.slug)
+        if position is None:
+            raise BlogNotFound(channel.slug)
+        channel.epoch, channel.offset = position.epoch, position.offset
+        self._finish_fill(channel)
+
+    async def _wait_connected(self) -> None:
+        try:
+            async with asyncio.timeout(5.0):
+                await self.connected.wait()
+        except TimeoutError:
+            raise EngineUnavailable("the event subscription is down") from None
+
+    def _on_message(self, slug: str, raw: bytes) -> None:
+        channel = self.channels.get(slug)
+        if channel is None:
+            return
+        try:
+            frame = Frame(raw)
+        except (msgspec.DecodeError, ValueError):
+            logger.exception("dropping a malformed event on %s", slug)
+            return
+        self.stats.events += 1
+        self._accept(channel, frame)
+
+    def _accept(self, channel: _Channel, frame: Frame) -> None:
+        if channel.filling:
+            if len(channel.backlog) >= self.engine.history_size:
+                # Too much to hold: forget it and read it all from history after this fill.
+                channel.backlog.clear()
+                channel.stale = True
+            else:
+                channel.backlog.append(frame)
+            return
+        if frame.epoch == channel.epoch:
+            if frame.offset <= channel.offset:
+                return  # already delivered (history overlap or a duplicate)
+            if frame.offset == channel.offset + 1:
+                self._deliver(channel, frame)
+                return
+        # A gap, or a new epoch: hold this frame and catch up from the engine.
+        channel.filling = True
+        channel.backlog.append(frame)
+        self._spawn(self._catch_up(channel))
+
+    def _deliver(self, channel: _Channel, frame: Frame) -> None:
+        channel.offset = frame.offset
+        if channel.live:
+            sse, ws, size = frame.sse, frame.ws, frame.size
+            for conn in channel.live:
+                conn.push(sse if conn.kind == SSE else ws, size)
+            self.stats.deliveries += len(channel.live)
+            if self.on_deliver is not None:
+                self.on_deliver(frame, len(channel.live))
+        if channel.waiting:
+            for sub in list(channel.waiting):
+                self._offer(sub, frame)
+
+    async def _catch_up(self, channel: _Channel) -> None:
+        """Bring a channel up to the engine's position: fill from history, or reset."""
+        try:
+            while True:
+                channel.stale = False
+                position = await self.engine.position(channel.slug)
+                if position is None:
+                    break  # the blog is gone; nothing more will come
+                if position.epoch != channel.epoch:
+                    self._reset_channel(channel, position, "history epoch changed")
+                elif position.offset > channel.offset:
+                    history = await self.engine.history(channel.slug, channel.offset)
+                    for frame in map(Frame, history or []):
+                        if frame.offset == channel.offset + 1:
+                            self._deliver(channel, frame)
+                    if channel.offset < position.offset:
+                        self._reset_channel(channel, position, "history window exceeded")
+                if not channel.stale:
+                    break
+        except EngineError:
+            # The subscription loop refills every channel once the engine is back.
+            logger.warning("catch-up of %s failed; retrying after reconnect", channel.slug)
+            channel.stale = True
+            return
+        self._finish_fill(channel)
+
+    def _finish_fill(self, channel: _Channel) -> None:
+        channel.filling = False
+        backlog, channel.backlog = channel.backlog, []
+        for frame in backlog:
+            self._accept(channel, frame)
+
+    def _reset_channel(self, channel: _Channel, position: Position, reason: str) -> None:
+        """The gap cannot be filled: every reader reloads its timeline from ``position``."""
+        channel.epoch, channel.offset = position.epoch, position.offset
+        raw = events.reset_event(channel.slug, position, reason)
+        frame = Frame(raw)
+        self.stats.resets += len(channel.live) + len(channel.waiting)
+        for conn in channel.live:
+            conn.push_frame(frame)
+        for sub in list(channel.waiting):
+            sub.conn.push_frame(frame)
+            sub.cursor = position.offset
+            sub.held = None
+            self._promote(sub)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- the engine subscription ----------------------------------------------------------
+
+    async def _subscription_loop(self) -> None:
+        """Keep one pub/sub connection up; after every reconnect, fill every channel's gap."""
+        delay = 0.05
+        first = True
+        while not self._closing:
+            subscription = self.engine.subscription(self._on_message)
+            runner: asyncio.Task[None] | None = None
+            try:
+                async with self._sub_lock:
+                    for slug in list(self.channels):
+                        await subscription.subscribe(slug)
+                    runner = asyncio.create_task(subscription.run())
+                    self._subscription = subscription
+                    # Let run() connect, so a dead engine is noticed before we say "up".
+                    await self.engine.ping()
+                self.connected.set()
+                if not first:
+                    self.stats.reconnects += 1
+                    logger.info("event subscription restored; filling gaps")
+                    for channel in list(self.channels.values()):
+                        if channel.ready is not None and channel.ready.done():
+                            channel.filling = True
+                            self._spawn(self._catch_up(channel))
+                first = False
+                delay = 0.05
+                await runner
+            except EngineError as exc:
+                logger.warning("event subscription down: %s", exc)
+            finally:
+                self.connected.clear()
+                self._subscription = None
+                if runner is not None:
+                    runner.cancel()
+                    with contextlib.suppress(BaseException):
+                        await runner
+                await subscription.close()
+            first = False
+            # Backoff with jitter, so many processes do not reconnect in lockstep.
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
+    async def _housekeeping_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            for conn in self.connections:
+                if conn.kind == SSE:
+                    conn.push(HEARTBEAT, 0)
+            now = loop.time()
+            for channel in list(self.channels.values()):
+                idle = channel.idle_since
+                if idle is not None and now - idle > self.channel_linger_seconds:
+                    await self._close_channel(channel)
+
+    async def _close_channel(self, channel: _Channel) -> None:
+        if self.channels.get(channel.slug) is not channel or channel.readers:
+            return
+        del self.channels[channel.slug]
+        async with self._sub_lock:
+            if self._subscription is not None and channel.slug not in self.channels:
+                with contextlib.suppress(EngineError):
+                    await self._subscription.unsubscribe(channel.slug)

@@ -1,0 +1,130 @@
+"""WebSocket streams: one blog per socket (``/blogs/{slug}/ws``) or many (``/ws``).
+
+Every event is one text frame holding the event JSON, the same bytes as SSE's ``data:``.
+Close codes tell the client what to do: 1012 the server restarts, 1013 this reader fell too far
+behind; both mean "reconnect and resume from your last event id".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Literal
+
+import msgspec
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from liveblog.engine.base import BlogNotFound, EngineError
+from liveblog.hub import WS, Connection, Hub
+from liveblog.models import Slug
+
+MAX_BLOGS_PER_SOCKET = 1000
+_CLOSE_CODES = {
+    "shutdown": (1012, "server restarting: resume"),
+    "overflow": (1013, "too slow: resume"),
+}
+_GONE = (WebSocketDisconnect, OSError, RuntimeError)
+
+
+class Op(msgspec.Struct, forbid_unknown_fields=True):
+    op: Literal["subscribe", "unsubscribe"]
+    blog: Slug
+    last_event_id: str | None = None
+
+
+class _Error(msgspec.Struct):
+    type: Literal["error"]
+    blog: str | None
+    data: dict[str, str]
+
+
+_op_decoder = msgspec.json.Decoder(Op)
+
+
+def _error(message: str, blog: str | None = None) -> str:
+    return msgspec.json.encode(_Error("error", blog, {"message": message})).decode()
+
+
+async def _pump(websocket: WebSocket, conn: Connection) -> None:
+    """Write what the hub queued until the connection closes; then close the socket."""
+    try:
+        while (batch := await conn.next_batch()) is not None:
+            for text in batch:
+                await websocket.send_text(text)  # type: ignore[arg-type] # WS batches hold str
+    except _GONE:
+        conn.close("disconnect")
+        return
+    code, reason = _CLOSE_CODES.get(conn.close_reason or "", (1000, ""))
+    with contextlib.suppress(*_GONE):
+        await websocket.close(code, reason)
+
+
+async def blog_socket(websocket: WebSocket) -> None:
+    slug: str = websocket.path_params["slug"]
+    hub: Hub = websocket.app.state.hub
+    conn = hub.connection(WS)
+    try:
+        await hub.attach(conn, slug, websocket.query_params.get("last_event_id"))
+    except BlogNotFound:
+        hub.detach(conn)
+        await websocket.accept()
+        await websocket.close(4404, f"no blog {slug!r}")
+        return
+    except EngineError:
+        hub.detach(conn)
+        await websocket.accept()
+        await websocket.close(1013, "store unavailable: retry")
+        return
+    try:
+        await websocket.accept()
+        pump = asyncio.create_task(_pump(websocket, conn))
+        try:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # readers have nothing to say on a single-blog socket
+        finally:
+            conn.close("disconnect")
+            await pump
+    except _GONE:
+        pass
+    finally:
+        hub.detach(conn)
+
+
+async def multi_blog_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    conn = hub.connection(WS)
+    await websocket.accept()
+    pump = asyncio.create_task(_pump(websocket, conn))
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            await _handle_op(hub, conn, message.get("text") or message.get("bytes") or b"")
+    except _GONE:
+        pass
+    finally:
+        conn.close("disconnect")
+        hub.detach(conn)
+        with contextlib.suppress(BaseException):
+            await pump
+
+
+async def _handle_op(hub: Hub, conn: Connection, raw: str | bytes) -> None:
+    try:
+        op = _op_decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        conn.push(_error(f"bad message: {exc}"), 0)
+        return
+    if op.op == "unsubscribe":
+        hub.detach(conn, op.blog)
+        return
+    if len(conn.blogs) >= MAX_BLOGS_PER_SOCKET:
+        conn.push(_error(f"at most {MAX_BLOGS_PER_SOCKET} blogs per socket", op.blog), 0)
+        return
+    try:
+        await hub.attach(conn, op.blog, op.last_event_id)
+    except BlogNotFound:
+        conn.push(_error(f"no blog {op.blog!r}", op.blog), 0)
+    except EngineError:
+        conn.push(_error("store unavailable: subscribe again shortly", op.blog), 0)
