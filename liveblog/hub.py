@@ -43,15 +43,16 @@ def shutdown_all_readers() -> None:
 class Frame:
     """One event, encoded once per process for every transport."""
 
-    __slots__ = ("epoch", "offset", "size", "sse", "ws")
+    __slots__ = ("epoch", "offset", "published", "size", "sse", "ws")
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, published: float | None = None) -> None:
         head = _head_decoder.decode(raw)
         position = Position.parse(head.id)
         if position is None:
             raise ValueError(f"event id {head.id!r} is not <epoch>-<offset>")
         self.epoch = position.epoch
         self.offset = position.offset
+        self.published = published  # unix time of the publish; None for history
         self.size = len(raw)
         self.sse = b"id: %s\nevent: %s\ndata: %s\n\n" % (head.id.encode(), head.type.encode(), raw)
         self.ws = raw.decode()
@@ -386,12 +387,13 @@ class Hub:
         except TimeoutError:
             raise EngineUnavailable("the event subscription is down") from None
 
-    def _on_message(self, slug: str, raw: bytes) -> None:
+    def _on_message(self, slug: str, message: bytes) -> None:
         channel = self.channels.get(slug)
         if channel is None:
             return
         try:
-            frame = Frame(raw)
+            published, _, raw = message.partition(b" ")
+            frame = Frame(raw, float(published))
         except (msgspec.DecodeError, ValueError):
             logger.exception("dropping a malformed event on %s", slug)
             return

@@ -15,7 +15,7 @@ from msgspec import Struct
 
 from liveblog.models import Blog, Entry, Position, Token
 
-# A live event arrives as (blog slug, encoded event JSON).
+# A live event arrives as (blog slug, b"<publish unix time> <encoded event JSON>").
 MessageHandler = Callable[[str, bytes], None]
 
 

@@ -144,8 +144,9 @@ class MemoryEngine(Engine):
             state.idempotency[idem.key] = (expires, idem.fingerprint, idem.response)
         event = events.fill(change.event, position)
         state.history.append((state.offset, event))
+        message = b"%r %s" % (time.time(), event)
         for subscription in self._subscriptions:
-            subscription.deliver(slug, event)
+            subscription.deliver(slug, message)
         return Applied(position)
 
     async def position(self, slug: str) -> Position | None:

@@ -8,6 +8,7 @@ never retried blindly: a retried write could publish twice. Idempotency-Key is t
 from __future__ import annotations
 
 import importlib.resources
+import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -189,6 +190,7 @@ class RedisEngine(Engine):
             change.old_order_key or "",
             "" if change.expect_version is None else change.expect_version,
             change.blog or "",
+            repr(time.time()),
             *change.event,
         ]
         idem_key = keys.idempotency(idem.key) if idem else keys.idempotency("")

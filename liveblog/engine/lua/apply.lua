@@ -5,7 +5,8 @@
 --       4 idempotency fingerprint ('' = none), 5 idempotency response, 6 idempotency ttl,
 --       7 entry id ('' = none), 8 entry json ('' = delete), 9 entry version, 10 order key,
 --       11 old order key, 12 expected version ('' = no check), 13 blog json ('' = unchanged),
---       14.. the event, split where its id goes
+--       14 publish time (unix seconds; travels on pub/sub only, for latency metrics),
+--       15.. the event, split where its id goes
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
 local fingerprint = ARGV[4]
@@ -48,9 +49,9 @@ if entry_id ~= '' then
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
-local event = table.concat({unpack(ARGV, 14)}, id)
+local event = table.concat({unpack(ARGV, 15)}, id)
 redis.call('XADD', KEYS[6], 'MAXLEN', ARGV[2], offset .. '-0', 'e', event)
-redis.call('PUBLISH', ARGV[1], event)
+redis.call('PUBLISH', ARGV[1], ARGV[14] .. ' ' .. event)
 if fingerprint ~= '' then
   redis.call('SET', KEYS[7], fingerprint .. '\n' .. ARGV[5], 'EX', ARGV[6])
 end

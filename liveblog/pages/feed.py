@@ -1,0 +1,93 @@
+"""``GET /blogs/{slug}/feed.atom``: the latest entries as an Atom 1.0 feed (RFC 4287)."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from xml.etree import ElementTree as ET
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog.config import Settings
+from liveblog.engine.base import BlogNotFound
+from liveblog.models import Blog, Entry
+from liveblog.pages.security import COMMON_HEADERS
+from liveblog.pages.templating import iso
+from liveblog.pages.text import entry_title
+from liveblog.pages.urls import base_url
+
+FEED_SIZE = 50
+_ATOM = "http://www.w3.org/2005/Atom"
+# XML 1.0 forbids most control characters even as references; they cannot be in a feed.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    if text is not None:
+        element.text = _text(text)
+    return element
+
+
+def build_feed(blog: Blog, entries: list[Entry], base: str, settings: Settings) -> bytes:
+    page = f"{base}/blogs/{blog.slug}"
+    feed = ET.Element("feed", {"xmlns": _ATOM})
+    _sub(feed, "id", page)
+    _sub(feed, "title", blog.title)
+    if blog.description:
+        _sub(feed, "subtitle", blog.description)
+    updated = max([blog.updated_at, *(e.updated_at or e.published_at for e in entries)])
+    _sub(feed, "updated", iso(updated))
+    _sub(feed, "link", rel="alternate", type="text/html", href=page)
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=f"{page}/feed.atom")
+    # The feed's author stands in for entries that name none (RFC 4287 4.1.2).
+    author = _sub(feed, "author")
+    _sub(author, "name", settings.publisher_name)
+    _sub(feed, "generator", "liveblog")
+    if settings.publisher_logo:
+        _sub(feed, "logo", settings.publisher_logo)
+    for entry in entries:
+        item = _sub(feed, "entry")
+        link = f"{page}#entry-{entry.id}"
+        _sub(item, "id", link)
+        _sub(item, "title", entry_title(entry))
+        _sub(item, "published", iso(entry.published_at))
+        _sub(item, "updated", iso(entry.updated_at or entry.published_at))
+        _sub(item, "link", rel="alternate", type="text/html", href=link)
+        if entry.author:
+            _sub(_sub(item, "author"), "name", entry.author)
+        for label in entry.labels:
+            _sub(item, "category", term=label)
+        body = entry.body
+        for media in entry.media:
+            # Escaped by ElementTree along with the rest of the body: this is HTML-as-text.
+            body += _figure(media.url, media.alt, media.caption, media.credit)
+        _sub(item, "content", body, type="html")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _figure(url: str, alt: str | None, caption: str | None, credit: str | None) -> str:
+    text = " ".join(part for part in (caption, f"Photo: {credit}" if credit else None) if part)
+    figcaption = f"<figcaption>{escape(text)}</figcaption>" if text else ""
+    return f'<figure><img src="{escape(url)}" alt="{escape(alt or "")}">{figcaption}</figure>'
+
+
+async def feed(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    slug = request.path_params["slug"]
+    engine = request.app.state.engine
+    blog = await engine.get_blog(slug)
+    if blog is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    try:
+        page = await engine.timeline(slug, FEED_SIZE, None)
+    except BlogNotFound:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    body = build_feed(blog, page.entries, base_url(request, settings), settings)
+    headers = {**COMMON_HEADERS, "Cache-Control": "public, max-age=30"}
+    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)

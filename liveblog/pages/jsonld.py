@@ -1,0 +1,62 @@
+"""schema.org ``LiveBlogPosting`` for search engines, as the reader page embeds it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from liveblog.config import Settings
+from liveblog.models import Blog, Entry
+from liveblog.pages.templating import iso
+from liveblog.pages.text import entry_title, plain_text
+
+
+def _update(entry: Entry, canonical: str) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "@type": "BlogPosting",
+        "@id": f"{canonical}#entry-{entry.id}",
+        "url": f"{canonical}#entry-{entry.id}",
+        "headline": entry_title(entry, 110),  # Google truncates headlines at 110 characters
+        "datePublished": iso(entry.published_at),
+        "dateModified": iso(entry.updated_at or entry.published_at),
+        "articleBody": plain_text(entry.body),
+    }
+    if entry.author:
+        item["author"] = {"@type": "Person", "name": entry.author}
+    if entry.media:
+        item["image"] = [media.url for media in entry.media]
+    return item
+
+
+def live_blog_posting(
+    blog: Blog, latest: list[Entry], canonical: str, settings: Settings
+) -> dict[str, Any]:
+    modified = max([blog.updated_at, *(e.updated_at or e.published_at for e in latest)])
+    publisher: dict[str, Any] = {"@type": "Organization", "name": settings.publisher_name}
+    if settings.publisher_logo:
+        publisher["logo"] = {"@type": "ImageObject", "url": settings.publisher_logo}
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "LiveBlogPosting",
+        "@id": canonical,
+        "url": canonical,
+        "mainEntityOfPage": canonical,
+        "headline": blog.title,
+        "description": blog.description,
+        "datePublished": iso(blog.created_at),
+        "dateModified": iso(modified),
+        "coverageStartTime": iso(blog.created_at),
+        "publisher": publisher,
+        "liveBlogUpdate": [_update(entry, canonical) for entry in latest],
+    }
+    if blog.status == "ended":
+        # The end of coverage is when the blog was marked ended: its last blog update.
+        data["coverageEndTime"] = iso(blog.updated_at)
+    return data
+
+
+def script_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/ld+json">``: no ``</script>`` or comment."""
+    text = msgspec.json.encode(data).decode()
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,105 @@
+"""The reader's pages: the blogs index and a blog's live timeline, server-rendered.
+
+Everything is in the HTML, so the page reads the same without JavaScript; the script
+(``web/static/reader.js``) then keeps it live from the ``last_event_id`` rendered into it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog.config import Settings
+from liveblog.engine.base import Engine
+from liveblog.pages import jsonld
+from liveblog.pages.security import page_headers
+from liveblog.pages.templating import templates
+from liveblog.pages.timeline import ReaderView, cursor_including, decode_cursor, load_view
+from liveblog.pages.urls import base_url, blog_url
+
+_MAX_CURSOR = 256
+
+
+def _state(request: Request) -> tuple[Settings, Engine]:
+    return request.app.state.settings, request.app.state.engine
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    frame_ancestors: str = "'self'",
+) -> Response:
+    settings: Settings = request.app.state.settings
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {"settings": settings, **context},
+        status_code=status_code,
+        headers=page_headers(frame_ancestors=frame_ancestors),
+    )
+    # The page carries the stream position it reflects; a stale copy would only replay more.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def not_found(request: Request, what: str = "This page") -> Response:
+    return render(request, "not_found.html", {"what": what}, status_code=404)
+
+
+async def index(request: Request) -> Response:
+    _, engine = _state(request)
+    blogs = await engine.list_blogs()
+    # Live first, then the most recently changed.
+    blogs.sort(key=lambda b: (b.status != "live", -b.updated_at.timestamp(), b.title))
+    return render(request, "index.html", {"blogs": blogs})
+
+
+def key_event_links(view: ReaderView) -> list[tuple[str, Any]]:
+    """(href, entry) per key event: an anchor on this page, or the older page that holds it."""
+    on_page = {e.id for e in view.entries} | {e.id for e in view.pinned}
+    links = []
+    for entry in view.key_events:
+        anchor = f"#entry-{entry.id}"
+        if entry.id in on_page:
+            links.append((anchor, entry))
+        else:
+            links.append((f"?before={quote(cursor_including(entry), safe='')}{anchor}", entry))
+    return links
+
+
+async def blog_page(request: Request) -> Response:
+    settings, engine = _state(request)
+    slug = request.path_params["slug"]
+    raw_before = request.query_params.get("before")
+    if raw_before is not None and len(raw_before) > _MAX_CURSOR:
+        return not_found(request)
+    before = decode_cursor(raw_before) if raw_before else None
+    view = await load_view(engine, slug, before=before)
+    if view is None:
+        return not_found(request, "This live blog")
+    canonical = blog_url(request, settings, slug)
+    context = {
+        "view": view,
+        "blog": view.blog,
+        "canonical": canonical,
+        "base": base_url(request, settings),
+        "key_links": key_event_links(view),
+        "jsonld": jsonld.script_json(
+            jsonld.live_blog_posting(view.blog, view.latest, canonical, settings)
+        ),
+        "og_image": _og_image(view, settings),
+    }
+    return render(request, "reader.html", context)
+
+
+def _og_image(view: ReaderView, settings: Settings) -> str | None:
+    for entry in [*view.pinned, *view.latest]:
+        if entry.media:
+            return entry.media[0].url
+    return settings.publisher_logo

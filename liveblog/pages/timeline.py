@@ -1,0 +1,135 @@
+"""What a reader page shows: one atomic timeline read, plus the pinned entries and key events.
+
+The engine pages the timeline newest first; pinned entries and key events can be anywhere in it,
+so they are found by scanning it once per stream position and cached: every change moves the
+position, so a cached answer is never stale.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+from liveblog.engine.base import BlogNotFound, Engine, Page
+from liveblog.models import Blog, Entry
+
+PAGE_SIZE = 20
+_SCAN_PAGE = 100
+# Pinned entries and key events older than this many entries are not looked for.
+_SCAN_LIMIT = 1000
+MAX_KEY_EVENTS = 30
+_CACHE_SIZE = 256
+
+
+def encode_cursor(order_key: str) -> str:
+    """The API's ``before`` cursor for "entries older than this order key"."""
+    # TODO(lead): reuse the API's cursor codec once liveblog.api has one; today they agree
+    # because the API hands out the engine's order key as it is.
+    return order_key
+
+
+def decode_cursor(cursor: str) -> str | None:
+    return cursor or None
+
+
+def cursor_including(entry: Entry) -> str:
+    """A cursor whose first older page starts with ``entry`` itself."""
+    # "~" sorts after every character of an order key, so entry.order_key + "~" is just above it.
+    return encode_cursor(entry.order_key + "~")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Highlights:
+    pinned: list[Entry]
+    key_events: list[Entry]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReaderView:
+    blog: Blog
+    entries: list[Entry]  # newest first, pinned ones left out (they are shown on top)
+    pinned: list[Entry]
+    key_events: list[Entry]
+    next_cursor: str | None
+    last_event_id: str
+    latest: list[Entry]  # the newest entries pinned or not, for JSON-LD
+    archive: bool  # an older page reached through ?before=
+
+
+class _HighlightCache:
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._size = size
+        self._items: collections.OrderedDict[tuple[str, str], Highlights] = (
+            collections.OrderedDict()
+        )
+
+    def get(self, key: tuple[str, str]) -> Highlights | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], value: Highlights) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
+_cache = _HighlightCache()
+
+
+async def highlights(engine: Engine, slug: str, first: Page) -> Highlights:
+    """Pinned entries and key events, newest first, from ``first`` (the newest page) on."""
+    key = (slug, str(first.position))
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    pinned: list[Entry] = []
+    key_events: list[Entry] = []
+    page, seen = first, 0
+    while True:
+        for entry in page.entries:
+            if entry.pinned:
+                pinned.append(entry)
+            if "key" in entry.labels and len(key_events) < MAX_KEY_EVENTS:
+                key_events.append(entry)
+        seen += len(page.entries)
+        if page.next_key is None or seen >= _SCAN_LIMIT:
+            break
+        page = await engine.timeline(slug, _SCAN_PAGE, page.next_key)
+    found = Highlights(pinned, key_events)
+    _cache.put(key, found)
+    return found
+
+
+async def load_view(
+    engine: Engine, slug: str, *, before: str | None = None, limit: int = PAGE_SIZE
+) -> ReaderView | None:
+    """Everything the reader page renders; None when the blog does not exist."""
+    blog = await engine.get_blog(slug)
+    if blog is None:
+        return None
+    try:
+        newest = await engine.timeline(slug, _SCAN_PAGE, None)
+        page = newest if before is None else await engine.timeline(slug, _SCAN_PAGE, before)
+    except BlogNotFound:
+        return None
+    found = await highlights(engine, slug, newest)
+    shown = [entry for entry in page.entries if not entry.pinned]
+    if len(shown) > limit:
+        # At least one more entry follows the last one shown.
+        shown = shown[:limit]
+        next_cursor = encode_cursor(shown[-1].order_key)
+    else:
+        next_cursor = None if page.next_key is None else encode_cursor(page.next_key)
+    return ReaderView(
+        blog=blog,
+        entries=shown,
+        pinned=found.pinned if before is None else [],
+        key_events=found.key_events,
+        next_cursor=next_cursor,
+        last_event_id=str(newest.position),
+        latest=newest.entries[:limit],
+        archive=before is not None,
+    )

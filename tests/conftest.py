@@ -1,0 +1,82 @@
+"""Fixtures: the suite's own redis-server, the app on both engines, real server processes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from liveblog.config import Settings
+from tests.support.clients import Editor
+from tests.support.redis_server import RedisServer
+from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(Path(tmp_path_factory.mktemp("redis")))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A running, empty Redis of the suite's own."""
+    if redis_server.process is None:  # a previous test killed it and failed before restarting
+        redis_server.start()
+    redis_server.flush()
+    return redis_server.url
+
+
+def make_settings(redis_url: str | None, **overrides: object) -> Settings:
+    return Settings(
+        redis_url=redis_url,
+        admin_token=ADMIN_TOKEN,
+        demo=False,
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(params=["memory", "redis"])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings_factory(engine_name: str, request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    url = request.getfixturevalue("redis_url") if engine_name == "redis" else None
+    return lambda **overrides: make_settings(url, **overrides)
+
+
+@pytest.fixture
+async def server(settings_factory: Callable[..., Settings]) -> AsyncIterator[str]:
+    """The app on a real socket, on each engine in turn; yields its base URL."""
+    async with serve_in_process(settings_factory()) as url:
+        yield url
+
+
+@pytest.fixture
+async def editor(server: str) -> AsyncIterator[Editor]:
+    client = Editor(server)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def server_process(redis_url: str) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``liveblog serve`` processes on the suite's Redis; all are stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(workers: int = 1, **env: str) -> ServerProcess:
+        process = ServerProcess({"LIVEBLOG_REDIS_URL": redis_url, **env}, workers=workers)
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

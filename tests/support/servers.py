@@ -1,0 +1,97 @@
+"""Running the server for tests: in the test's event loop, or as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import uvicorn
+
+from liveblog.app import create_app
+from liveblog.config import Settings
+from tests.support.redis_server import free_port
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(settings: Settings) -> AsyncIterator[str]:
+    """The app on a real socket in this event loop; yields its base URL."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.state.hub.shutdown_readers()  # as LiveblogServer does on SIGTERM
+        server.should_exit = True
+        await task
+
+
+class ServerProcess:
+    """``python -m liveblog serve`` as a real process, restartable on the same port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_token = ADMIN_TOKEN
+        self.workers = workers
+        self.env = {
+            **os.environ,
+            "LIVEBLOG_ADMIN_TOKEN": ADMIN_TOKEN,
+            "LIVEBLOG_DEMO": "false",
+            "LIVEBLOG_RATE_LIMIT_PER_SECOND": "10000",
+            "LIVEBLOG_RATE_LIMIT_BURST": "10000",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [sys.executable, "-m", "liveblog", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*cmd, "--workers", str(self.workers)], env=self.env, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"liveblog did not start on {self.url}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM, the way an orchestrator restarts it; waits for a clean exit."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
