@@ -31,14 +31,14 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 def make_settings(redis_url: str | None, **overrides: object) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        admin_token=ADMIN_TOKEN,
-        demo=False,
-        rate_limit_per_second=10_000,
-        rate_limit_burst=10_000,
-        **overrides,  # type: ignore[arg-type]
-    )
+    values: dict[str, object] = {
+        "redis_url": redis_url,
+        "admin_token": ADMIN_TOKEN,
+        "demo": False,
+        "rate_limit_per_second": 10_000,
+        "rate_limit_burst": 10_000,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["memory", "redis"])

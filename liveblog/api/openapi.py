@@ -63,7 +63,9 @@ _WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 @functools.cache
 def document() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components(_MODELS, "#/components/schemas/{name}")
+    _, components = msgspec.json.schema_components(
+        _MODELS, ref_template="#/components/schemas/{name}"
+    )
     slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
     entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
