@@ -49,8 +49,8 @@ async def test_blog_lifecycle(editor: Editor) -> None:
     assert created["slug"] == "election-night"
     assert created["status"] == "live" and created["description"] == ""
     assert created["last_event_id"].endswith("-0")
-    assert_problem(await editor.http.post("/api/blogs", json={"slug": "election-night",
-                                                                "title": "Again"}), 409)  # fmt: skip
+    again = {"slug": "election-night", "title": "Again"}
+    assert_problem(await editor.http.post("/api/blogs", json=again), 409)
 
     listed = (await editor.http.get("/api/blogs")).json()["blogs"]
     assert [b["slug"] for b in listed] == ["election-night"]
@@ -65,8 +65,8 @@ async def test_blog_lifecycle(editor: Editor) -> None:
 
 
 async def test_blog_slug_and_fields_are_validated(editor: Editor) -> None:
-    body = assert_problem(await editor.http.post("/api/blogs", json={"slug": "Bad Slug!",
-                                                                       "title": "x"}), 422)  # fmt: skip
+    bad = {"slug": "Bad Slug!", "title": "x"}
+    body = assert_problem(await editor.http.post("/api/blogs", json=bad), 422)
     assert body["errors"][0]["path"] == "$.slug"
     body = assert_problem(await editor.http.post("/api/blogs", json={"slug": "ok"}), 422)
     assert "title" in body["detail"]
