@@ -1,0 +1,519 @@
+"""Load generator: N SSE or WebSocket readers, M events published at R/s, one report.
+
+The coordinator (this process) publishes through the editor API and measures; reader worker
+processes (``readers.py``) hold the connections. Everything runs pinned to the generator core(s)
+with the server on the other core. See bench/README.md.
+
+    .venv/bin/python bench/loadgen.py --target nchan-memory --readers 5000 --rate 5 --events 50
+    .venv/bin/python bench/loadgen.py --self-test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import procstat
+from payload import BUILDERS
+from publisher import Publisher
+from readers import raise_nofile
+from targets import PYTHON, TARGETS, Endpoint, Target, make_target
+
+BENCH = Path(__file__).resolve().parent
+P99_LIMIT_MS = 300.0
+
+
+def parse_cpus(spec: str) -> set[int]:
+    cpus: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def percentile(sorted_values: list[int] | array[int], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    idx = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
+    return float(sorted_values[idx])
+
+
+def summary_ms(values_us: list[int] | array[int]) -> dict[str, float]:
+    ordered = sorted(values_us)
+    return {
+        name: round(percentile(ordered, q) / 1000.0, 2)
+        for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
+    }
+
+
+def post_summary(post_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(post_ms)
+    return {
+        name: round(percentile(ordered, q), 2)  # type: ignore[arg-type]
+        for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))
+    }
+
+
+def load_latencies(files: list[str]) -> array[int]:
+    """Merge the workers' latency dumps (microseconds) and remove the files."""
+    lat = array("q")
+    for name in files:
+        with open(name, "rb") as fh:
+            lat.frombytes(fh.read())
+        os.unlink(name)
+    return lat
+
+
+@dataclass
+class LoadConfig:
+    endpoint: Endpoint
+    transport: str = "sse"
+    readers: int = 1000
+    procs: int = 1
+    gen_cpus: str = "1"
+    server_pid: int | None = None
+    redis_pid: int | None = None
+    label: str = ""
+    concurrency: int = 200
+    body_size: int = 600
+    pub_conns: int = 8
+    drain_idle: float = 3.0  # give up waiting when nothing arrives for this long
+    drain_max: float = 20.0  # and at most this long after the last publish
+    settle: float = 1.0
+
+
+class Worker:
+    """One reader worker process, driven by one-line JSON commands."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def spawn(cls, cfg: LoadConfig, count: int, tmpdir: str) -> Worker:
+        ep = cfg.endpoint
+        wcfg = {
+            "host": ep.host,
+            "port": ep.port,
+            "path": ep.ws_path if cfg.transport == "ws" else ep.sse_path,
+            "transport": cfg.transport,
+            "count": count,
+            "concurrency": cfg.concurrency,
+            "tmpdir": tmpdir,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            "taskset",
+            "-c",
+            cfg.gen_cpus,
+            PYTHON,
+            str(BENCH / "readers.py"),
+            json.dumps(wcfg),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 24,
+        )
+        return cls(proc)
+
+    async def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"reader worker {self.proc.pid} exited ({self.proc.returncode})")
+        doc: dict[str, Any] = json.loads(line)
+        return doc
+
+    async def ask(self, cmd: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self.read()
+
+    async def quit(self) -> None:
+        try:
+            await asyncio.wait_for(self.ask("quit"), 15)
+            await asyncio.wait_for(self.proc.wait(), 15)
+        except (RuntimeError, TimeoutError, BrokenPipeError, ConnectionError):
+            if self.proc.returncode is None:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+class Session:
+    """Readers connected once; then any number of publish steps."""
+
+    def __init__(self, cfg: LoadConfig) -> None:
+        self.cfg = cfg
+        self.workers: list[Worker] = []
+        self.publisher: Publisher | None = None
+        self.next_seq = 0
+        self.connected = 0
+        self.connect: dict[str, Any] = {}
+        self.tmpdir = tempfile.mkdtemp(prefix="bench-lat-")
+
+    def server_tree(self) -> list[int]:
+        return procstat.tree(self.cfg.server_pid) if self.cfg.server_pid else []
+
+    def gen_pids(self) -> list[int]:
+        return [os.getpid()] + [w.proc.pid for w in self.workers]
+
+    async def __aenter__(self) -> Session:
+        cfg = self.cfg
+        os.sched_setaffinity(0, parse_cpus(cfg.gen_cpus))
+        raise_nofile(cfg.readers + 1024)
+        rss0 = procstat.rss_bytes(self.server_tree())
+        tcp0 = procstat.tcp_mem_bytes()
+        started = time.monotonic()
+        q, r = divmod(cfg.readers, cfg.procs)
+        shares = [q + (i < r) for i in range(cfg.procs)]
+        self.workers = [await Worker.spawn(cfg, n, self.tmpdir) for n in shares if n]
+        hellos = await asyncio.gather(*(w.read() for w in self.workers))
+        self.connected = sum(h["ok"] for h in hellos)
+        failures: dict[str, int] = {}
+        retried: dict[str, int] = {}
+        for hello in hellos:
+            for table, key in ((failures, "failures"), (retried, "retried")):
+                for kind, n in hello[key].items():
+                    table[kind] = table.get(kind, 0) + n
+        connect_s = time.monotonic() - started
+        await asyncio.sleep(cfg.settle)
+        rss1 = procstat.rss_bytes(self.server_tree())
+        tcp1 = procstat.tcp_mem_bytes()
+        per = max(self.connected, 1)
+        self.connect = {
+            "readers": cfg.readers,
+            "connected": self.connected,
+            "failed": sum(failures.values()),
+            "failures": failures,
+            "retried": retried,
+            "connect_s": round(connect_s, 2),
+            "server_rss_before_mib": round(rss0 / 2**20, 1),
+            "server_rss_after_mib": round(rss1 / 2**20, 1),
+            "rss_per_conn_kib": round((rss1 - rss0) / per / 1024, 2) if rss0 else None,
+            "kernel_tcp_per_conn_kib": round((tcp1 - tcp0) / per / 1024, 2),
+        }
+        ep = cfg.endpoint
+        build = BUILDERS[ep.payload](ep.blog, cfg.body_size)
+        self.publisher = Publisher(
+            ep.host, ep.port, ep.pub_path, ep.pub_headers, build, cfg.pub_conns
+        )
+        await self.publisher.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.publisher is not None:
+            await self.publisher.close()
+        await asyncio.gather(*(w.quit() for w in self.workers))
+
+    async def status(self, cmd: str = "status") -> list[dict[str, Any]]:
+        return await asyncio.gather(*(w.ask(cmd) for w in self.workers))
+
+    async def step(self, rate: float, seconds: float) -> dict[str, Any]:
+        """Publish ``rate * seconds`` events at ``rate``/s, wait for delivery, report."""
+        assert self.publisher is not None
+        cfg = self.cfg
+        count = max(1, round(rate * seconds))
+        expected = count * self.connected
+        for doc in await self.status("collect"):  # drop latencies left from earlier steps
+            os.unlink(doc["file"])
+        base = await self.status()
+        uniq0 = sum(d["uniq"] for d in base)
+        dups0 = sum(d["dups"] for d in base)
+        closed0 = sum(d["closed"] for d in base)
+        server = procstat.CpuMeter(self.server_tree())
+        gen = procstat.CpuMeter(self.gen_pids())
+        redis = procstat.CpuMeter([cfg.redis_pid] if cfg.redis_pid else [])
+        cores = procstat.CoreMeter()
+        for meter in (server, gen, redis, cores):
+            meter.start()
+        t0 = time.monotonic()
+        pub = await self.publisher.run(self.next_seq, count, rate)
+        self.next_seq += count
+        # wait until everything arrived, or nothing has for drain_idle seconds
+        last_uniq, last_change = -1, time.monotonic()
+        while True:
+            uniq = sum(d["uniq"] for d in await self.status()) - uniq0
+            now = time.monotonic()
+            if uniq >= expected:
+                break
+            if uniq != last_uniq:
+                last_uniq, last_change = uniq, now
+            if now - last_change > cfg.drain_idle or now - pub.finished > cfg.drain_max:
+                break
+            await asyncio.sleep(0.05)
+        t1 = time.monotonic()
+        server_cpu, gen_cpu, redis_cpu = server.percent(), gen.percent(), redis.percent()
+        core_busy = cores.percent()
+        gen_cpu_s = gen.seconds()
+        docs = await self.status("collect")
+        lat = load_latencies([doc["file"] for doc in docs])
+        delivered = sum(d["uniq"] for d in docs) - uniq0
+        dups = sum(d["dups"] for d in docs) - dups0
+        closed = sum(d["closed"] for d in docs) - closed0
+        wall = t1 - t0
+        per_s = delivered / wall if wall > 0 else 0.0
+        gen_cores = len(parse_cpus(cfg.gen_cpus))
+        capacity = per_s * 100.0 * gen_cores / gen_cpu if gen_cpu > 0 else float("inf")
+        result: dict[str, Any] = {
+            "label": cfg.label,
+            "transport": cfg.transport,
+            "readers": self.connected,
+            "rate": round(rate, 2),
+            "events": count,
+            "expected": expected,
+            "delivered": delivered,
+            "loss": expected - delivered,
+            "dups": dups,
+            "closed": closed,
+            "lat_ms": summary_ms(lat),
+            "deliveries_per_s": round(per_s),
+            "offered_per_s": round(rate * self.connected),
+            "wall_s": round(wall, 2),
+            "publish": {
+                "sent": pub.sent,
+                "ok": pub.ok,
+                "statuses": dict(pub.statuses),
+                "errors": dict(pub.errors),
+                "rate": round(pub.sent / pub.seconds, 2) if pub.seconds > 0 else None,
+                "post_ms": post_summary(pub.post_ms),
+                "first_error_body": pub.first_body.decode("utf-8", "replace") or None,
+            },
+            "server_cpu_pct": round(server_cpu, 1),
+            "redis_cpu_pct": round(redis_cpu, 1) if cfg.redis_pid else None,
+            "gen_cpu_pct": round(gen_cpu, 1),
+            "core_busy_pct": core_busy,
+            "gen_us_per_delivery": round(gen_cpu_s * 1e6 / delivered, 2) if delivered else None,
+            "gen_capacity_per_s": round(capacity) if math.isfinite(capacity) else None,
+        }
+        result["why"] = failures(result)
+        result["pass"] = not result["why"]
+        result["gen_bound"] = gen_bound(result, cfg.gen_cpus)
+        return result
+
+
+def failures(r: dict[str, Any], p99_limit_ms: float = P99_LIMIT_MS) -> list[str]:
+    """Why a step does not count as sustained: loss, duplicates, dropped readers, p99 over
+    the limit, failed POSTs, or a publisher that could not keep the pace."""
+    pub = r["publish"]
+    why = []
+    if r["loss"]:
+        why.append(f"loss {r['loss']}")
+    if r["dups"]:
+        why.append(f"dups {r['dups']}")
+    if r["closed"]:
+        why.append(f"{r['closed']} readers closed")
+    if pub["ok"] != r["events"]:
+        why.append(f"{r['events'] - pub['ok']} POSTs failed")
+    if pub["rate"] is not None and pub["rate"] < 0.95 * r["rate"]:
+        why.append(f"publisher behind ({pub['rate']}/s)")
+    if not r["lat_ms"]["p99"] <= p99_limit_ms:
+        why.append(f"p99 {r['lat_ms']['p99']} ms > {p99_limit_ms:g}")
+    return why
+
+
+GEN_BUSY_WARN = 90.0
+
+
+def gen_bound(r: dict[str, Any], gen_cpus: str) -> bool:
+    """The generator's core(s) were nearly saturated: a failure may be the generator's."""
+    busy = [r["core_busy_pct"].get(c, 0.0) for c in parse_cpus(gen_cpus)]
+    return bool(busy) and min(busy) >= GEN_BUSY_WARN
+
+
+async def ramp(
+    session: Session,
+    start_per_s: float,
+    factor: float,
+    seconds: float,
+    max_per_s: float,
+    max_steps: int,
+    budget_s: float,
+    report: bool = True,
+) -> list[dict[str, Any]]:
+    """Raise the event rate by ``factor`` until a step fails; bounded in steps and time."""
+    steps: list[dict[str, Any]] = []
+    rate = start_per_s / session.connected
+    deadline = time.monotonic() + budget_s
+    for _ in range(max_steps):
+        result = await session.step(rate, seconds)
+        steps.append(result)
+        if report:
+            print("  " + human(result), flush=True)
+        if not result["pass"] or time.monotonic() > deadline:
+            break
+        rate *= factor
+        if rate * session.connected > max_per_s:
+            break
+    return steps
+
+
+def best_pass(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    passed = [s for s in steps if s["pass"]]
+    return max(passed, key=lambda s: s["deliveries_per_s"]) if passed else None
+
+
+def human(r: dict[str, Any]) -> str:
+    lat, pub = r["lat_ms"], r["publish"]
+    redis = f" redis {r['redis_cpu_pct']}%" if r.get("redis_cpu_pct") is not None else ""
+    verdict = "PASS" if r["pass"] else "FAIL: " + ", ".join(r["why"])
+    if r.get("gen_bound"):
+        verdict += " (generator core >= 90% busy)"
+    return (
+        f"{r['label']} {r['transport']} {r['readers']}r x {r['rate']}ev/s: "
+        f"{r['delivered']}/{r['expected']} loss {r['loss']} dup {r['dups']} closed {r['closed']}"
+        f" | lat p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']} ms"
+        f" | {r['deliveries_per_s']:,} deliv/s | server CPU {r['server_cpu_pct']}%{redis}"
+        f" | gen CPU {r['gen_cpu_pct']}% ({r['gen_us_per_delivery']} us/deliv)"
+        f" | cores busy {'/'.join(f'{v:.0f}%' for v in r['core_busy_pct'].values())}"
+        f" | POST p99 {pub['post_ms']['p99']} ms {dict(pub['statuses'])} | {verdict}"
+    )
+
+
+def connect_line(label: str, c: dict[str, Any]) -> str:
+    return (
+        f"{label}: connected {c['connected']}/{c['readers']} in {c['connect_s']} s"
+        f" | server RSS {c['server_rss_before_mib']} -> {c['server_rss_after_mib']} MiB"
+        f" = {c['rss_per_conn_kib']} KiB/conn | kernel TCP {c['kernel_tcp_per_conn_kib']} KiB/conn"
+        + (f" | failures {c['failures']}" if c["failed"] else "")
+        + (f" | refused then retried {c['retried']}" if c["retried"] else "")
+    )
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def endpoint_from_args(args: argparse.Namespace) -> Endpoint:
+    headers = {}
+    for item in args.pub_header or []:
+        name, _, value = item.partition(":")
+        headers[name.strip()] = value.strip()
+    return Endpoint(
+        host=args.host,
+        port=args.port,
+        sse_path=args.sse_path,
+        ws_path=args.ws_path,
+        pub_path=args.pub_path,
+        pub_headers=headers,
+        payload=args.payload,
+        blog=args.blog,
+    )
+
+
+async def run_once(args: argparse.Namespace, ep: Endpoint, target: Target | None) -> dict[str, Any]:
+    cfg = LoadConfig(
+        endpoint=ep,
+        transport=args.transport,
+        readers=args.readers,
+        procs=args.procs,
+        gen_cpus=args.gen_cpus,
+        server_pid=target.pid if target else args.server_pid,
+        redis_pid=target.redis.pid if target and target.redis else None,
+        label=target.name if target else f"{ep.host}:{ep.port}",
+        body_size=args.body_size,
+    )
+    async with Session(cfg) as session:
+        print(connect_line(cfg.label, session.connect), flush=True)
+        events = args.events or max(1, round(args.rate * args.seconds))
+        result = await session.step(args.rate, events / args.rate)
+        result["connect"] = session.connect
+        print(human(result), flush=True)
+        return result
+
+
+async def self_test(args: argparse.Namespace) -> dict[str, Any]:
+    """Drive the stub byte source harder and harder: how much can the generator count?"""
+    readers = args.readers if args.readers_given else 2000
+    target = make_target("stub", args.server_cpus)
+    with target:
+        ep = target.start()
+        cfg = LoadConfig(
+            endpoint=ep,
+            transport=args.transport,
+            readers=readers,
+            procs=args.procs,
+            gen_cpus=args.gen_cpus,
+            server_pid=target.pid,
+            label="stub",
+            body_size=args.body_size,
+        )
+        async with Session(cfg) as session:
+            print(connect_line("stub", session.connect), flush=True)
+            steps = await ramp(session, 25_000, 1.4, args.seconds, 600_000, 12, 240)
+    best = best_pass(steps)
+    if best is None:
+        print("self-test: no step passed", flush=True)
+        return {"steps": steps, "best": None}
+    us = best["gen_us_per_delivery"] or 0.0
+    worst_us = max(s["gen_us_per_delivery"] or 0.0 for s in steps if s["pass"])
+    print(
+        f"self-test: the generator counted {best['deliveries_per_s']:,} deliveries/s with 0 loss"
+        f" and p99 {best['lat_ms']['p99']} ms at {best['gen_cpu_pct']}% of its core(s)"
+        f" ({us} us/delivery; worst {worst_us} us/delivery = one core counts"
+        f" {1e6 / worst_us if worst_us else 0:,.0f}/s). Compare with the server rates in"
+        " RESULTS-nchan.md: the generator must count >= 2x them.",
+        flush=True,
+    )
+    return {"steps": steps, "best": best}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--target", choices=TARGETS, help="start this server (else: --host/--port)")
+    p.add_argument("--self-test", action="store_true", help="calibrate against the stub source")
+    p.add_argument("--transport", choices=("sse", "ws"), default="sse")
+    p.add_argument("--readers", type=int, default=1000)
+    p.add_argument("--rate", type=float, default=5.0, help="events per second")
+    p.add_argument("--events", type=int, default=0, help="events to publish (default rate x 10)")
+    p.add_argument("--seconds", type=float, default=10.0, help="step length when --events unset")
+    p.add_argument("--procs", type=int, default=1, help="reader worker processes")
+    p.add_argument("--gen-cpus", default="1", help="cores for the generator (taskset list)")
+    p.add_argument("--server-cpus", default="0", help="cores for a started server")
+    p.add_argument("--workers", type=int, default=1, help="liveblog --workers")
+    p.add_argument("--server-pid", type=int, help="pid of an already running server")
+    p.add_argument("--body-size", type=int, default=600, help="entry HTML bytes")
+    p.add_argument("--json", type=Path, help="write the result here")
+    ext = p.add_argument_group("an already running server")
+    ext.add_argument("--host", default="127.0.0.1")
+    ext.add_argument("--port", type=int, default=8000)
+    ext.add_argument("--blog", default="bench")
+    ext.add_argument("--sse-path", default="/blogs/bench/events")
+    ext.add_argument("--ws-path", default="/blogs/bench/ws")
+    ext.add_argument("--pub-path", default="/api/blogs/bench/entries")
+    ext.add_argument("--pub-header", action="append", help="'Name: value', repeatable")
+    ext.add_argument("--payload", choices=tuple(BUILDERS), default="entry")
+    args = p.parse_args(argv)
+    args.readers_given = any(a.startswith("--readers") for a in (argv or sys.argv[1:]))
+    return args
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    if args.self_test:
+        return await self_test(args)
+    if args.target:
+        target = make_target(args.target, args.server_cpus, args.workers)
+        with target:
+            ep = target.start()
+            return await run_once(args, ep, target)
+    return await run_once(args, endpoint_from_args(args), None)
+
+
+def main() -> None:
+    args = parse_args()
+    import uvloop
+
+    result = uvloop.run(amain(args))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result if not args.self_test else result.get("best")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Paced HTTP publisher: a few keep-alive connections, raw asyncio, POST latency per request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import cast
+
+from payload import Builder
+from wire import HEAD_END, Dechunker, ResponseHead, request
+
+
+class HttpConn(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection; one request in flight at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.head: ResponseHead | None = None
+        self.dechunk: Dechunker | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError(f"publisher connection lost: {exc}"))
+
+    async def call(self, data: bytes) -> tuple[int, bytes]:
+        assert self.transport is not None
+        if self.lost:
+            raise ConnectionError("publisher connection lost")
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.buf, self.head, self.dechunk = b"", None, None
+        self.transport.write(data)
+        return await self.waiter
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.head is None:
+            end = self.buf.find(HEAD_END)
+            if end < 0:
+                return
+            self.head = ResponseHead(self.buf[:end])
+            self.buf = self.buf[end + 4 :]
+            if self.head.chunked:
+                self.dechunk = Dechunker()
+        body: bytes | None = None
+        if self.dechunk is not None:
+            if self.buf.endswith(b"0\r\n\r\n"):
+                raw, spans = self.dechunk.feed(self.buf)
+                body = b"".join(raw[s:e] for s, e in spans)
+        else:
+            length = self.head.content_length or 0
+            if len(self.buf) >= length:
+                body = self.buf[:length]
+        if body is not None and self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result((self.head.status, body))
+
+
+@dataclass
+class PublishResult:
+    sent: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    post_ms: list[float] = field(default_factory=list)
+    started: float = 0.0  # monotonic
+    finished: float = 0.0
+    first_body: bytes = b""
+
+    @property
+    def ok(self) -> int:
+        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+class Publisher:
+    """Publishes entries at a fixed rate; each body embeds its sequence number and send time."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        headers: dict[str, str],
+        build: Builder,
+        conns: int = 8,
+    ) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.build = build
+        self.nconns = conns
+        self.idle: asyncio.Queue[HttpConn] = asyncio.Queue()
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(self.nconns):
+            _, conn = await loop.create_connection(HttpConn, self.host, self.port)
+            self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            conn = self.idle.get_nowait()
+            if conn.transport is not None:
+                conn.transport.close()
+
+    async def reconnect(self) -> HttpConn:
+        _, conn = await asyncio.get_running_loop().create_connection(HttpConn, self.host, self.port)
+        return conn
+
+    async def _post(self, conn: HttpConn, seq: int, result: PublishResult) -> None:
+        t0 = time.monotonic()
+        data = request(
+            "POST", self.host, self.port, self.path, self.headers, self.build(seq, time.time_ns())
+        )
+        try:
+            status, body = await asyncio.wait_for(conn.call(data), 30.0)
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            result.errors[type(exc).__name__] += 1
+            if conn.transport is not None:
+                conn.transport.close()
+            try:
+                conn = await self.reconnect()
+            except OSError:
+                result.errors["reconnect"] += 1
+                return
+        else:
+            result.post_ms.append((time.monotonic() - t0) * 1000.0)
+            result.statuses[status] += 1
+            if not result.first_body and not 200 <= status < 300:
+                result.first_body = body[:300]
+        finally:
+            result.sent += 1
+        self.idle.put_nowait(conn)
+
+    async def run(self, first_seq: int, count: int, rate: float) -> PublishResult:
+        """Publish ``count`` entries at ``rate``/s, sequence numbers from ``first_seq``."""
+        result = PublishResult()
+        tasks: list[asyncio.Task[None]] = []
+        result.started = t0 = time.monotonic()
+        for i in range(count):
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            conn = await self.idle.get()
+            tasks.append(asyncio.create_task(self._post(conn, first_seq + i, result)))
+        await asyncio.gather(*tasks)
+        result.finished = time.monotonic()
+        return result

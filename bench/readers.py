@@ -1,0 +1,422 @@
+"""SSE and WebSocket readers as raw asyncio Protocols, and the reader worker process.
+
+A worker process opens its share of the readers, says when they are all connected, then answers
+one-line JSON commands on stdin (``status``, ``collect``, ``quit``) with one-line JSON on stdout.
+Per delivery a reader does one ``bytes.find`` for the marker, two ``int()`` and one append:
+no JSON decoding, no per-event objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from array import array
+from time import time_ns
+from typing import Any, cast
+
+from payload import MARK
+from wire import (
+    HEAD_END,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Dechunker,
+    ResponseHead,
+    request,
+    ws_accept,
+    ws_client_frame,
+    ws_key,
+    ws_upgrade_request,
+)
+
+_MARK_LEN = len(MARK)
+_GROW = 4096
+
+
+class Tally:
+    """Counters shared by every reader of one worker process."""
+
+    __slots__ = ("closed", "dups", "errors", "lat", "uniq")
+
+    def __init__(self) -> None:
+        self.uniq = 0
+        self.dups = 0
+        self.closed = 0
+        self.errors: dict[str, int] = {}
+        self.lat = array("q")  # publish-to-receive latency of each unique delivery, in us
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+class Reader(asyncio.Protocol):
+    """Common part: send the request, read the response head, scan the body for markers."""
+
+    __slots__ = ("head", "headbuf", "mpend", "plain", "ready", "seen", "tally", "transport")
+
+    def __init__(self, tally: Tally, ready: asyncio.Future[None]) -> None:
+        self.tally = tally
+        self.ready = ready
+        self.transport: asyncio.Transport | None = None
+        self.head: ResponseHead | None = None
+        self.headbuf = b""
+        self.mpend = b""  # a marker split across reads
+        self.seen = bytearray(_GROW)
+        self.plain = False  # body is the event stream as is: scan it directly
+
+    def request_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+        transport.write(self.request_bytes())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"closed before response: {exc}"))
+        else:
+            self.tally.closed += 1
+
+    def data_received(self, data: bytes) -> None:
+        if self.plain:
+            self.scan(data, 0, len(data), time_ns())
+            return
+        if self.head is not None:
+            self.body(data, time_ns())
+            return
+        buf = self.headbuf + data
+        end = buf.find(HEAD_END)
+        if end < 0:
+            self.headbuf = buf
+            return
+        self.headbuf = b""
+        self.head = ResponseHead(buf[:end])
+        problem = self.check_head(self.head)
+        if problem:
+            detail = buf[end + 4 : end + 200].decode("utf-8", "replace")
+            self.ready.set_exception(ConnectionError(f"{problem} {detail}".strip()))
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.ready.set_result(None)
+        rest = buf[end + 4 :]
+        if rest:
+            self.body(rest, time_ns())
+
+    def check_head(self, head: ResponseHead) -> str | None:
+        raise NotImplementedError
+
+    def body(self, data: bytes, now: int) -> None:
+        raise NotImplementedError
+
+    def scan(self, buf: bytes, start: int, end: int, now: int) -> None:
+        """Find every ``#LB<seq>:<t_ns>#`` marker in ``buf[start:end]``.
+
+        The hot path of the generator: locals only, no objects beyond two small ints.
+        """
+        if self.mpend:
+            buf = self.mpend + buf[start:end]
+            start, end = 0, len(buf)
+            self.mpend = b""
+        # memchr for '#' is several times faster than a 3-byte find
+        i = buf.find(b"#", start, end)
+        if i >= 0:
+            seen = self.seen
+            tally = self.tally
+            while True:
+                if i + 2 >= end:
+                    break  # '#' or '#L' at the very end: kept below
+                if buf[i + 1] != 0x4C or buf[i + 2] != 0x42:  # not "#LB"
+                    i = buf.find(b"#", i + 1, end)
+                    if i < 0:
+                        break
+                    continue
+                i += _MARK_LEN
+                j = buf.find(b"#", i, end)
+                if j < 0:
+                    self.mpend = buf[i - _MARK_LEN : end]
+                    return
+                c = buf.find(b":", i, j)
+                seq = int(buf[i:c])
+                if seq >= len(seen):
+                    seen.extend(bytes(seq - len(seen) + _GROW))
+                if seen[seq]:
+                    tally.dups += 1
+                else:
+                    seen[seq] = 1
+                    tally.uniq += 1
+                    tally.lat.append((now - int(buf[c + 1 : j])) // 1000)
+                i = buf.find(b"#", j + 1, end)
+                if i < 0:
+                    break
+        # a marker may begin in the last bytes: '#' or '#L'
+        last = buf[end - 1] if end > start else 0
+        if last == 0x23:
+            self.mpend = b"#"
+        elif last == 0x4C and end - start > 1 and buf[end - 2] == 0x23:
+            self.mpend = b"#L"
+
+
+class SSEReader(Reader):
+    __slots__ = ("dechunk", "host", "path", "port")
+
+    def __init__(
+        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+    ) -> None:
+        super().__init__(tally, ready)
+        self.host, self.port, self.path = host, port, path
+        self.dechunk: Dechunker | None = None
+
+    def request_bytes(self) -> bytes:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        return request("GET", self.host, self.port, self.path, headers)
+
+    def check_head(self, head: ResponseHead) -> str | None:
+        if head.status != 200:
+            return f"status {head.status}"
+        if "text/event-stream" not in head.headers.get("content-type", ""):
+            return f"content-type {head.headers.get('content-type')!r}"
+        if head.chunked:
+            self.dechunk = Dechunker()
+        else:
+            self.plain = True
+        return None
+
+    def body(self, data: bytes, now: int) -> None:
+        dechunk = self.dechunk
+        if dechunk is None:
+            self.scan(data, 0, len(data), now)
+            return
+        if not (dechunk.remaining or dechunk.skip or dechunk.line):
+            # fast path: exactly one whole chunk, as servers write one per event
+            eol = data.find(b"\r\n")
+            if eol > 0:
+                try:
+                    size = int(data[:eol], 16)
+                except ValueError:
+                    size = 0
+                if size and eol + size + 4 == len(data):
+                    self.scan(data, eol + 2, eol + 2 + size, now)
+                    return
+        buf, spans = dechunk.feed(data)
+        for start, end in spans:
+            self.scan(buf, start, end, now)
+        if self.dechunk.done and self.transport is not None:
+            self.transport.close()
+
+
+class WSReader(Reader):
+    __slots__ = ("frag", "host", "key", "path", "pending", "port")
+
+    def __init__(
+        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+    ) -> None:
+        super().__init__(tally, ready)
+        self.host, self.port, self.path = host, port, path
+        self.key = ws_key()
+        self.pending = b""
+        self.frag = b""
+
+    def request_bytes(self) -> bytes:
+        return ws_upgrade_request(self.host, self.port, self.path, self.key)
+
+    def check_head(self, head: ResponseHead) -> str | None:
+        if head.status != 101:
+            return f"status {head.status}"
+        if head.headers.get("sec-websocket-accept") != ws_accept(self.key):
+            return "bad Sec-WebSocket-Accept"
+        return None
+
+    def body(self, data: bytes, now: int) -> None:
+        if not self.pending and not self.frag and data[0] == 0x81:
+            # fast path: exactly one whole unmasked text frame
+            size = data[1]
+            if size == 126:
+                hdr, size = 4, (data[2] << 8) | data[3]
+            elif size < 126:
+                hdr = 2
+            else:
+                hdr, size = 10, 0
+            if size and hdr + size == len(data):
+                self.scan(data, hdr, hdr + size, now)
+                return
+        buf = self.pending + data if self.pending else data
+        pos = 0
+        n = len(buf)
+        while n - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            size = b1 & 0x7F
+            hdr = 2
+            if size == 126:
+                if n - pos < 4:
+                    break
+                size = (buf[pos + 2] << 8) | buf[pos + 3]
+                hdr = 4
+            elif size == 127:
+                if n - pos < 10:
+                    break
+                size = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                hdr = 10
+            if b1 & 0x80:
+                self.tally.error("masked server frame")
+                self.close()
+                return
+            end = pos + hdr + size
+            if end > n:
+                break
+            op = b0 & 0x0F
+            fin = b0 & 0x80
+            if op in (OP_TEXT, OP_BINARY, OP_CONT):
+                if fin and not self.frag:
+                    self.scan(buf, pos + hdr, end, now)
+                else:
+                    self.frag += buf[pos + hdr : end]
+                    if fin:
+                        self.scan(self.frag, 0, len(self.frag), now)
+                        self.frag = b""
+            elif op == OP_PING:
+                self.send(ws_client_frame(OP_PONG, buf[pos + hdr : end]))
+            elif op == OP_CLOSE:
+                self.send(ws_client_frame(OP_CLOSE, buf[pos + hdr : pos + hdr + 2]))
+                self.close()
+                return
+            pos = end
+        self.pending = buf[pos:] if pos < n else b""
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def goodbye(self) -> None:
+        self.send(ws_client_frame(OP_CLOSE, b"\x03\xe8"))
+
+
+# --- worker process --------------------------------------------------------------------------
+
+
+def raise_nofile(want: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:  # root may raise the hard limit (up to fs.nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            want = hard
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return max(soft, want)
+
+
+async def connect_all(
+    cfg: dict[str, Any], tally: Tally
+) -> tuple[list[Reader], dict[str, int], dict[str, int]]:
+    """Open ``count`` readers, ``concurrency`` handshakes at a time.
+
+    A refused attempt is retried after a pause, as a browser's EventSource would: the result
+    keeps both the readers that never got in (``failures``) and the refusals (``retried``).
+    """
+    loop = asyncio.get_running_loop()
+    host, port, path = cfg["host"], cfg["port"], cfg["path"]
+    cls = WSReader if cfg["transport"] == "ws" else SSEReader
+    sem = asyncio.Semaphore(cfg.get("concurrency", 200))
+    timeout = cfg.get("connect_timeout", 30.0)
+    attempts = cfg.get("attempts", 5)
+    readers: list[Reader] = []
+    failures: dict[str, int] = {}
+    retried: dict[str, int] = {}
+
+    async def attempt() -> Reader:
+        ready: asyncio.Future[None] = loop.create_future()
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(lambda: cls(tally, ready, host, port, path), host, port),
+            timeout,
+        )
+        await asyncio.wait_for(ready, timeout)
+        return proto
+
+    async def one() -> None:
+        for n in range(attempts):
+            try:
+                async with sem:
+                    readers.append(await attempt())
+                return
+            except (OSError, TimeoutError, ConnectionError) as exc:
+                kind = f"{type(exc).__name__}: {exc}"[:240]
+                table = failures if n == attempts - 1 else retried
+                table[kind] = table.get(kind, 0) + 1
+                await asyncio.sleep(0.2 * (n + 1))
+
+    await asyncio.gather(*(one() for _ in range(cfg["count"])))
+    return readers, failures, retried
+
+
+def reply(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+async def worker(cfg: dict[str, Any]) -> None:
+    raise_nofile(cfg["count"] + 1024)
+    tally = Tally()
+    started = time.monotonic()
+    readers, failures, retried = await connect_all(cfg, tally)
+    reply(
+        {
+            "event": "connected",
+            "ok": len(readers),
+            "failed": sum(failures.values()),
+            "failures": failures,
+            "retried": retried,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+    )
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    while line := await stdin.readline():
+        cmd = json.loads(line)["cmd"]
+        state = {"uniq": tally.uniq, "dups": tally.dups, "closed": tally.closed}
+        if cmd == "status":
+            reply(state)
+        elif cmd == "collect":
+            fd, name = tempfile.mkstemp(prefix="lat-", suffix=".bin", dir=cfg.get("tmpdir"))
+            with os.fdopen(fd, "wb") as fh:
+                tally.lat.tofile(fh)
+            reply({**state, "file": name, "n": len(tally.lat), "errors": tally.errors})
+            tally.lat = array("q")
+        elif cmd == "quit":
+            break
+    for reader in readers:
+        if isinstance(reader, WSReader):
+            reader.goodbye()
+        if reader.transport is not None:
+            reader.transport.close()
+    await asyncio.sleep(0.2)
+    reply({"event": "bye"})
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    try:
+        import uvloop
+    except ImportError:  # still works, only slower
+        asyncio.run(worker(cfg))
+    else:
+        uvloop.run(worker(cfg))
+
+
+if __name__ == "__main__":
+    main()
