@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from liveblog import api, demo, ops, streams
+from liveblog import api, demo, metrics, ops, stats, streams
 from liveblog.api.problems import Problem, problem_handler
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
@@ -37,27 +37,40 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         buffer_bytes=settings.reader_buffer_bytes,
         heartbeat_seconds=settings.heartbeat_seconds,
     )
+    reporter = stats.Reporter(engine, hub)
+    app_metrics = metrics.Metrics(engine, hub, on_latency=reporter.latency.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         await hub.start()
+        await reporter.start()
         if settings.demo and engine.name == "memory":
             await demo.seed(engine, settings)
         try:
             yield
         finally:
+            await reporter.close()
             await hub.close()
             await engine.close()
 
     app = Starlette(
-        routes=[*ops.routes(), *api.routes(), *streams.routes(), *_page_routes()],
+        routes=[
+            *ops.routes(),
+            *metrics.routes(),
+            *stats.routes(),
+            *api.routes(),
+            *streams.routes(),
+            *_page_routes(),
+        ],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.hub = hub
+    app.state.metrics = app_metrics
+    app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     return app
 

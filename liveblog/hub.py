@@ -66,11 +66,13 @@ class Connection:
     """
 
     __slots__ = (
-        "_wake", "blogs", "close_reason", "kind", "limit", "pending", "pending_bytes", "subs"
+        "_wake", "blogs", "close_reason", "kind", "limit", "pending", "pending_bytes", "subs",
+        "watcher",
     )  # fmt: skip
 
-    def __init__(self, kind: str, limit: int) -> None:
+    def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
         self.kind = kind
+        self.watcher = watcher  # a newsroom dashboard (/ws), not counted as a reader in stats
         self.limit = limit
         self.pending: list[bytes | str] = []
         self.pending_bytes = 0
@@ -91,6 +93,13 @@ class Connection:
 
     def push_frame(self, frame: Frame) -> None:
         self.push(frame.sse if self.kind == SSE else frame.ws, frame.size)
+
+    def push_history(self, frame: Frame) -> None:
+        """Catch-up from history is bounded by the history window, not by the live buffer:
+        a reader far behind must be able to catch up, not be dropped again and again."""
+        if self.close_reason is None:
+            self.pending.append(frame.sse if self.kind == SSE else frame.ws)
+            self._wake.set()
 
     def push_raw(self, raw: bytes) -> None:
         """An event built for this reader alone (reset, history): encoded here, rarely."""
@@ -220,8 +229,8 @@ class Hub:
 
     # --- readers --------------------------------------------------------------------------
 
-    def connection(self, kind: str) -> Connection:
-        conn = Connection(kind, self.buffer_bytes)
+    def connection(self, kind: str, *, watcher: bool = False) -> Connection:
+        conn = Connection(kind, self.buffer_bytes, watcher=watcher)
         self.connections.add(conn)
         return conn
 
@@ -278,7 +287,7 @@ class Hub:
             for raw in history:
                 frame = Frame(raw)
                 if frame.offset == sub.cursor + 1:
-                    conn.push_frame(frame)
+                    conn.push_history(frame)
                     sub.cursor = frame.offset
             if sub.cursor < after + len(history):
                 # The history did not continue where the reader stopped: never hide a gap.

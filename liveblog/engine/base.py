@@ -160,8 +160,23 @@ class Engine(abc.ABC):
     async def history(self, slug: str, after: int) -> list[bytes] | None:
         """Encoded events with offset > after, oldest first (at most ``history_size``).
 
-        None when the history no longer reaches back to ``after + 1``."""
+        None when the history no longer reaches back to ``after + 1``, or when ``after`` is
+        beyond the current position (an id this epoch never issued)."""
 
     @abc.abstractmethod
     def subscription(self, handler: MessageHandler) -> Subscription:
         """A new, not yet connected pub/sub connection delivering to ``handler``."""
+
+    # --- process reports (GET /api/stats sums them over every server process) ------------
+    @abc.abstractmethod
+    async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
+        """Store one process's report; it is forgotten ``ttl`` seconds after its last report
+        (so a process that died stops counting without anyone cleaning up)."""
+
+    @abc.abstractmethod
+    async def collect_stats(self) -> dict[str, bytes]:
+        """The latest report of every process whose report has not expired."""
+
+    @abc.abstractmethod
+    async def forget_stats(self, process: str) -> None:
+        """Drop a process's report at once (it is shutting down)."""

@@ -61,6 +61,7 @@ class MemoryEngine(Engine):
         self._blogs: dict[str, _BlogState] = {}
         self._tokens: dict[str, Token] = {}
         self._subscriptions: set[_MemorySubscription] = set()
+        self._reports: dict[str, tuple[float, bytes]] = {}  # process -> (expires, report)
 
     async def ping(self) -> None:
         return None
@@ -157,7 +158,9 @@ class MemoryEngine(Engine):
         state = self._blogs.get(slug)
         if state is None:
             return None
-        if after >= state.offset:
+        if after > state.offset:
+            return None  # an id this epoch never issued
+        if after == state.offset:
             return []
         if not state.history or state.history[0][0] > after + 1:
             return None
@@ -165,6 +168,18 @@ class MemoryEngine(Engine):
 
     def subscription(self, handler: MessageHandler) -> Subscription:
         return _MemorySubscription(self, handler)
+
+    async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
+        self._reports[process] = (time.monotonic() + ttl, report)
+
+    async def collect_stats(self) -> dict[str, bytes]:
+        now = time.monotonic()
+        for process in [p for p, (expires, _) in self._reports.items() if expires <= now]:
+            del self._reports[process]
+        return {process: report for process, (_, report) in self._reports.items()}
+
+    async def forget_stats(self, process: str) -> None:
+        self._reports.pop(process, None)
 
 
 class _MemorySubscription(Subscription):

@@ -38,6 +38,7 @@ from liveblog.models import Blog, Entry, Position, Token, new_epoch
 T = TypeVar("T")
 _TOKENS = "lb:tokens"
 _BLOGS = "lb:blogs"
+_STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 _CONTROL_CHANNEL = "lb:hub"  # always subscribed, so the connection exists and fails loudly
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -99,6 +100,8 @@ class RedisEngine(Engine):
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
+        self._report_stats = self._redis.register_script(_script("stats_report.lua"))
+        self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -225,7 +228,9 @@ class RedisEngine(Engine):
             offset, records = await self._call(pipe.execute())
         if offset is None:
             return None
-        if after >= int(offset):
+        if after > int(offset):
+            return None  # an id this epoch never issued
+        if after == int(offset):
             return []
         if not records or records[0][0] != f"{after + 1}-0".encode():
             return None
@@ -233,6 +238,17 @@ class RedisEngine(Engine):
 
     def subscription(self, handler: MessageHandler) -> Subscription:
         return _RedisSubscription(self._url, self._timeout, handler)
+
+    async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
+        await self._call(self._report_stats(keys=[_STATS], args=[process, ttl, report]))
+
+    async def collect_stats(self) -> dict[str, bytes]:
+        flat = await self._call(self._collect_stats(keys=[_STATS]))
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        return {process.decode(): report for process, report in pairs}
+
+    async def forget_stats(self, process: str) -> None:
+        await self._call(self._redis.hdel(_STATS, process))
 
 
 def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -> Blog:

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from starlette.routing import BaseRoute, Mount, Route
 
 from liveblog.pages import embed, feed, reader
@@ -27,12 +29,13 @@ def reader_routes() -> list[BaseRoute]:
 def newsroom_routes() -> list[BaseRoute]:
     """/editor and /dashboard (issue 5), from ``liveblog.pages.newsroom`` once it exists."""
     try:
-        from liveblog.pages import newsroom
+        newsroom = importlib.import_module("liveblog.pages.newsroom")
     except ModuleNotFoundError as error:
         if error.name != "liveblog.pages.newsroom":
             raise
         return []
-    return newsroom.routes()
+    routes: list[BaseRoute] = newsroom.routes()
+    return routes
 
 
 def routes() -> list[BaseRoute]:

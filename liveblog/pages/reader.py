@@ -77,9 +77,11 @@ async def blog_page(request: Request) -> Response:
     settings, engine = _state(request)
     slug = request.path_params["slug"]
     raw_before = request.query_params.get("before")
-    if raw_before is not None and len(raw_before) > _MAX_CURSOR:
-        return not_found(request)
-    before = decode_cursor(raw_before) if raw_before else None
+    before = None
+    if raw_before:
+        before = decode_cursor(raw_before) if len(raw_before) <= _MAX_CURSOR else None
+        if before is None:
+            return not_found(request, "This page of older updates")
     view = await load_view(engine, slug, before=before)
     if view is None:
         return not_found(request, "This live blog")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 
+from liveblog.api import entries as api_entries
+from liveblog.api.problems import Problem
 from liveblog.engine.base import BlogNotFound, Engine, Page
 from liveblog.models import Blog, Entry
 
@@ -23,13 +25,15 @@ _CACHE_SIZE = 256
 
 def encode_cursor(order_key: str) -> str:
     """The API's ``before`` cursor for "entries older than this order key"."""
-    # TODO(lead): reuse the API's cursor codec once liveblog.api has one; today they agree
-    # because the API hands out the engine's order key as it is.
-    return order_key
+    return api_entries.encode_cursor(order_key) or ""
 
 
 def decode_cursor(cursor: str) -> str | None:
-    return cursor or None
+    """The order key in an API cursor; None when it is not one."""
+    try:
+        return api_entries.decode_cursor(cursor)
+    except Problem:
+        return None
 
 
 def cursor_including(entry: Entry) -> str:

@@ -1,0 +1,155 @@
+"""``GET /metrics``: Prometheus metrics of this process, in a registry of the app's own.
+
+Cheap on the hot path by construction: the hub's counters are plain integers it keeps anyway,
+read only when Prometheus scrapes; the two histograms are observed once per write and once per
+event fanned out, never once per reader.
+
+With several workers behind one port a scrape reaches one of them; scrape each process (one
+port per instance) for per-process series, or read ``/api/stats`` for the cluster-wide view.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from liveblog.engine.base import Applied, Change, Engine
+from liveblog.hub import SSE, WS, Frame, Hub
+
+# Seconds: sub-millisecond resolution where a healthy server lives, up to a stalled one.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+class HubCollector(Collector):
+    """The hub's own counters and its connections, read at scrape time."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        hub, stats = self.hub, self.hub.stats
+        connections = GaugeMetricFamily(
+            "liveblog_connections",
+            "Open stream connections by transport (dashboards' /ws sockets count as ws).",
+            labels=["transport"],
+        )
+        counts = {SSE: 0, WS: 0}
+        dashboards = 0
+        for conn in hub.connections:
+            counts[conn.kind] = counts.get(conn.kind, 0) + 1
+            dashboards += conn.watcher
+        for transport, count in sorted(counts.items()):
+            connections.add_metric([transport], count)
+        yield connections
+        yield GaugeMetricFamily(
+            "liveblog_dashboard_connections", "Open multi-blog /ws sockets.", value=dashboards
+        )
+        yield GaugeMetricFamily(
+            "liveblog_channels", "Blogs this process is subscribed to.", value=len(hub.channels)
+        )
+        yield GaugeMetricFamily(
+            "liveblog_subscription_up",
+            "1 while the engine's event subscription is connected.",
+            value=1 if hub.healthy else 0,
+        )
+        for name, doc, value in (
+            ("events_received", "Live events received from the engine.", stats.events),
+            ("deliveries", "Events handed to readers, one per reader.", stats.deliveries),
+            ("slow_readers_dropped", "Readers closed: their buffer overflowed.", stats.dropped),
+            ("resumes", "Readers that resumed from a last event id.", stats.resumes),
+            ("resets", "Reset events sent: a gap that could not be filled.", stats.resets),
+            ("redis_reconnects", "Reconnects of the event subscription.", stats.reconnects),
+        ):
+            yield CounterMetricFamily(f"liveblog_{name}", doc, value=value)
+
+
+class Metrics:
+    """The metrics of one app. ``on_latency`` also receives each fan-out latency (stats)."""
+
+    def __init__(
+        self, engine: Engine, hub: Hub, *, on_latency: Callable[[float], None] | None = None
+    ) -> None:
+        self.registry = CollectorRegistry()
+        self.published = Counter(
+            "liveblog_events_published",
+            "Events published by this process's editor API (idempotent replays excluded).",
+            registry=self.registry,
+        )
+        self.publish_latency = Histogram(
+            "liveblog_publish_latency_seconds",
+            "Time of the engine's atomic write for each published event (API side).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.fanout_latency = Histogram(
+            "liveblog_fanout_latency_seconds",
+            "From an event's publish to its hand-off to this process's readers.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(HubCollector(hub))
+        ProcessCollector(registry=self.registry)
+        self._on_latency = on_latency
+        _time_writes(engine, self)
+        hub.on_deliver = self.on_deliver
+
+    def on_deliver(self, frame: Frame, readers: int) -> None:
+        """Called by the hub once per event it fans out to live readers."""
+        if frame.published is None:
+            return  # from history: its publish time is not known
+        seconds = max(0.0, time.time() - frame.published)  # clocks of two hosts may disagree
+        self.fanout_latency.observe(seconds)
+        if self._on_latency is not None:
+            self._on_latency(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _time_writes(engine: Engine, metrics: Metrics) -> None:
+    """Wrap ``engine.apply`` to time every published write, without the engines knowing.
+
+    An engine given to a second app (tests do this) is re-wrapped for the newest app only.
+    """
+    apply: Callable[[str, Change], object] = getattr(engine.apply, "__wrapped__", engine.apply)
+
+    @functools.wraps(apply)
+    async def timed_apply(slug: str, change: Change) -> Applied:
+        start = time.perf_counter()
+        applied: Applied = await apply(slug, change)  # type: ignore[misc]
+        if applied.replay is None:
+            metrics.publish_latency.observe(time.perf_counter() - start)
+            metrics.published.inc()
+        return applied
+
+    engine.apply = timed_apply  # type: ignore[method-assign]
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    metrics: Metrics = request.app.state.metrics
+    return Response(
+        metrics.exposition(),
+        media_type=CONTENT_TYPE_LATEST,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/metrics", metrics_endpoint, methods=["GET"])]

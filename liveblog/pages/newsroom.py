@@ -1,0 +1,45 @@
+"""The newsroom's pages: the editor console (``/editor``) and the live dashboard (``/dashboard``).
+
+Both are static shells rendered once; their modules under ``web/static/newsroom/`` do the work
+on the public API and streams. ``GET /api/me`` tells the console who a token belongs to, so it
+can list the blogs that token may edit.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from liveblog.api.auth import authenticate
+from liveblog.api.responses import json_response
+from liveblog.config import Settings
+from liveblog.models import Token
+from liveblog.pages.reader import render
+
+
+async def editor(request: Request) -> Response:
+    response = render(request, "newsroom/editor.html", {})
+    # Tokens and drafts live on this page: keep it out of shared caches and other sites' frames.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def dashboard(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    return render(request, "newsroom/dashboard.html", {"thresholds": settings})
+
+
+async def me(request: Request) -> Response:
+    """The calling token's name, role and blogs (``null``: every blog); 401 if it is not valid."""
+    _, token = await authenticate(request)
+    body: Token = token
+    return json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/editor", editor, methods=["GET", "HEAD"], name="editor"),
+        Route("/dashboard", dashboard, methods=["GET", "HEAD"], name="dashboard"),
+        Route("/api/me", me, methods=["GET"], name="me"),
+    ]
