@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from liveblog import api, demo, metrics, ops, stats, streams
+from liveblog import api, demo, metrics, ops, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         await hub.start()
+        shutdown.on_uvicorn_exit(hub.shutdown_readers)
         await reporter.start()
         if settings.demo and engine.name == "memory":
             await demo.seed(engine, settings)

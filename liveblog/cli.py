@@ -8,26 +8,13 @@ import sys
 
 import msgspec
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
-from liveblog import editing, hub
+from liveblog import editing
 from liveblog.api.auth import issue_token
 from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
-
-
-class LiveblogServer(uvicorn.Server):
-    """Uvicorn's server, but on shutdown readers are told to resume elsewhere first.
-
-    Uvicorn waits for open responses before the lifespan shutdown runs, and a live stream never
-    ends by itself: closing the readers here lets a restart take seconds, not a timeout.
-    """
-
-    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-        hub.shutdown_all_readers()
-        await super().shutdown(sockets)
 
 
 def serve(host: str, port: int, workers: int) -> None:
@@ -36,7 +23,7 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.exit(
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
-    config = uvicorn.Config(
+    uvicorn.run(
         "liveblog.app:app_from_env",
         factory=True,
         host=host,
@@ -49,12 +36,6 @@ def serve(host: str, port: int, workers: int) -> None:
         timeout_graceful_shutdown=5,
         proxy_headers=True,
     )
-    server = LiveblogServer(config)
-    if workers > 1:
-        sock = config.bind_socket()
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
-    else:
-        server.run()
 
 
 async def _create_token(name: str, role: str, blogs: list[str] | None) -> None:

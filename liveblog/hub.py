@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import weakref
 from collections.abc import Callable
 
 import msgspec
@@ -31,13 +30,6 @@ logger = logging.getLogger("liveblog.hub")
 _head_decoder = msgspec.json.Decoder(EventHead)
 SSE, WS = "sse", "ws"
 HEARTBEAT = b": heartbeat\n\n"
-_running: weakref.WeakSet[Hub] = weakref.WeakSet()
-
-
-def shutdown_all_readers() -> None:
-    """Close every reader of this process's hubs (the server is about to stop)."""
-    for hub in list(_running):
-        hub.shutdown_readers()
 
 
 class Frame:
@@ -202,7 +194,6 @@ class Hub:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        _running.add(self)
         self._tasks = [
             asyncio.create_task(self._subscription_loop(), name="hub-subscription"),
             asyncio.create_task(self._housekeeping_loop(), name="hub-housekeeping"),
@@ -211,7 +202,6 @@ class Hub:
     async def close(self) -> None:
         """Tell every reader to come back (they resume by id), then stop."""
         self._closing = True
-        _running.discard(self)
         self.shutdown_readers()
         for task in [*self._tasks, *self._background]:
             task.cancel()

@@ -48,6 +48,7 @@ class SSEReader:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     ended: bool = False
+    clean_end: bool = False  # the server ended the response itself (final chunk)
     _task: asyncio.Task[None] | None = None
     _writer: asyncio.StreamWriter | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,6 +82,9 @@ class SSEReader:
         buffer = b""
         try:
             async for chunk in _chunks(reader, self.headers):
+                if not chunk:
+                    self.clean_end = True
+                    break
                 buffer += chunk
                 while b"\n\n" in buffer:
                     block, buffer = buffer.split(b"\n\n", 1)
@@ -88,6 +92,8 @@ class SSEReader:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         self.ended = True
+        if self._writer is not None:
+            self._writer.close()
 
     def _parse(self, block: str) -> None:
         fields: dict[str, str] = {}
@@ -139,6 +145,7 @@ async def _chunks(reader: asyncio.StreamReader, headers: dict[str, str]) -> Any:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             await reader.readline()
+            yield b""  # the last chunk: the response ended cleanly
             return
         data = await reader.readexactly(size)
         assert await reader.readexactly(2) == b"\r\n", "chunk not terminated by CRLF"

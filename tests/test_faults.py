@@ -1,0 +1,184 @@
+"""Guarantees 2 and 5 against a real Redis that dies: nothing half-written, readers see nothing
+lost; several server processes share one Redis; a restart loses no reader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from tests.conftest import make_settings
+from tests.support.clients import Editor, SSEReader, WSReader
+from tests.support.redis_server import RedisServer
+from tests.support.servers import ServerProcess, serve_in_process
+
+
+@pytest.fixture
+async def redis_app(redis_url: str) -> AsyncIterator[str]:
+    async with serve_in_process(make_settings(redis_url)) as url:
+        yield url
+
+
+async def wait_ready(client: httpx.AsyncClient, ready: bool) -> None:
+    async with asyncio.timeout(30):
+        while ((await client.get("/readyz")).status_code == 200) != ready:
+            await asyncio.sleep(0.05)
+
+
+async def test_redis_killed_mid_stream(redis_app: str, redis_server: RedisServer) -> None:
+    editor = Editor(redis_app)
+    await editor.create_blog("outage")
+    sse = [await SSEReader(redis_app, "/blogs/outage/events").connect() for _ in range(5)]
+    ws = [await WSReader(redis_app, "/blogs/outage/ws").connect() for _ in range(5)]
+    for i in range(10):
+        await editor.post("outage", headline=f"before {i}")
+
+    redis_server.kill()
+    await wait_ready(editor.http, ready=False)
+    body = (await editor.http.get("/readyz")).json()
+    assert body["status"] == "unavailable"
+    for i in range(3):
+        response = await editor.http.post(
+            "/api/blogs/outage/entries", json={"headline": f"during {i}", "body": "x"}
+        )
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"]
+    assert (await editor.http.get("/api/blogs/outage/entries")).status_code == 503
+
+    redis_server.start()  # same port, same AOF: nothing acknowledged was lost
+    await wait_ready(editor.http, ready=True)
+    for i in range(10):
+        await editor.post("outage", headline=f"after {i}")
+
+    expected = [f"before {i}" for i in range(10)] + [f"after {i}" for i in range(10)]
+    for reader in [*sse, *ws]:
+        events = await reader.wait_for(20, timeout=30)
+        assert [e.offset for e in events] == list(range(1, 21))
+        assert [e.data["data"]["headline"] for e in events] == expected
+        assert not reader.ended  # they stayed connected through the outage
+    timeline = (await editor.http.get("/api/blogs/outage/entries", params={"limit": 100})).json()
+    assert [e["headline"] for e in timeline["entries"]] == expected[::-1]  # nothing half-written
+    await asyncio.sleep(0.2)
+    assert all(len(r.events) == 20 for r in [*sse, *ws])
+    for reader in [*sse, *ws]:
+        await reader.close()
+    await editor.close()
+
+
+async def test_a_lost_subscription_is_refilled_from_history(
+    redis_app: str, redis_url: str
+) -> None:
+    """A network blip on the pub/sub connection: events published meanwhile come from history."""
+    editor = Editor(redis_app)
+    await editor.create_blog("blip")
+    reader = await SSEReader(redis_app, "/blogs/blip/events").connect()
+    admin = aioredis.Redis.from_url(redis_url)
+    for round_ in range(3):
+        await admin.client_kill_filter(_type="pubsub")
+        for i in range(5):
+            await editor.post("blip", headline=f"r{round_} e{i}")
+    events = await reader.wait_for(15, timeout=30)
+    assert [e.offset for e in events] == list(range(1, 16))
+    await asyncio.sleep(0.3)
+    assert len(reader.events) == 15
+    await admin.aclose()
+    await reader.close()
+    await editor.close()
+
+
+async def test_a_lost_live_message_is_a_gap_filled_from_history(
+    redis_app: str, redis_url: str
+) -> None:
+    """An event stored and added to history but never published: the next live event shows the
+    gap, and the hub fills it before delivering anything later."""
+    editor = Editor(redis_app)
+    blog = await editor.create_blog("gap")
+    reader = await SSEReader(redis_app, "/blogs/gap/events").connect()
+    await editor.post("gap", headline="one")
+    # Write event 2 straight into the history stream, as if its PUBLISH had been lost.
+    epoch = blog["last_event_id"].rpartition("-")[0]
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.hincrby("lb:{gap}:pos", "offset", 1)
+    lost = (
+        f'{{"id":"{epoch}-2","type":"entry.deleted","blog":"gap","data":{{"id":"ghost"}}}}'
+    )
+    await admin.xadd("lb:{gap}:history", {"e": lost}, id="2-0")
+    await editor.post("gap", headline="three")
+    events = await reader.wait_for(3)
+    assert [e.offset for e in events] == [1, 2, 3]
+    assert events[1].raw == lost
+    await admin.aclose()
+    await reader.close()
+    await editor.close()
+
+
+async def test_two_processes_share_one_redis(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    first, second = server_process(), server_process()
+    editor = Editor(first.url)
+    await editor.create_blog("shared")
+    readers = [
+        await SSEReader(second.url, "/blogs/shared/events").connect(),
+        await WSReader(second.url, "/blogs/shared/ws").connect(),
+        await SSEReader(first.url, "/blogs/shared/events").connect(),
+    ]
+    other = Editor(second.url)
+    for i in range(10):
+        await (editor if i % 2 else other).post("shared", headline=f"e{i}")
+    for reader in readers:
+        events = await reader.wait_for(10)
+        assert [e.data["data"]["headline"] for e in events] == [f"e{i}" for i in range(10)]
+        await reader.close()
+    await editor.close()
+    await other.close()
+
+
+async def test_workers_share_one_redis(server_process: Callable[..., ServerProcess]) -> None:
+    app = server_process(workers=2)
+    editor = Editor(app.url)
+    await editor.create_blog("workers")
+    readers = [await SSEReader(app.url, "/blogs/workers/events").connect() for _ in range(20)]
+    for i in range(5):
+        await editor.post("workers", headline=f"w{i}")
+    for reader in readers:
+        assert [e.offset for e in await reader.wait_for(5)] == [1, 2, 3, 4, 5]
+        await reader.close()
+    await editor.close()
+
+
+async def test_restart_tells_readers_to_resume(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    app = server_process()
+    editor = Editor(app.url)
+    await editor.create_blog("restart")
+    sse = await SSEReader(app.url, "/blogs/restart/events").connect()
+    ws = await WSReader(app.url, "/blogs/restart/ws").connect()
+    await editor.post("restart", headline="before")
+    await sse.wait_for(1)
+    await ws.wait_for(1)
+
+    assert app.process is not None
+    process = app.process
+    app.stop()  # SIGTERM: readers are closed first, so shutdown does not wait on them
+    assert process.returncode == -15  # it stopped on the signal, not on the SIGKILL fallback
+    await sse.wait_ended()
+    await ws.wait_ended()
+    assert sse.clean_end  # the stream was ended by the server, not cut by a task timeout
+    await sse.close()
+    await ws.close()
+    assert ws.close_code == 1012  # "service restart": come back and resume
+
+    app.start()
+    await editor.post("restart", headline="after")
+    resumed = SSEReader(app.url, "/blogs/restart/events", last_event_id=sse.last_event_id)
+    await resumed.connect()
+    (event,) = await resumed.wait_for(1)
+    assert event.data["data"]["headline"] == "after" and event.offset == 2
+    await resumed.close()
+    await editor.close()
