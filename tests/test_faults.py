@@ -69,9 +69,7 @@ async def test_redis_killed_mid_stream(redis_app: str, redis_server: RedisServer
     await editor.close()
 
 
-async def test_a_lost_subscription_is_refilled_from_history(
-    redis_app: str, redis_url: str
-) -> None:
+async def test_a_lost_subscription_is_refilled_from_history(redis_app: str, redis_url: str) -> None:
     """A network blip on the pub/sub connection: events published meanwhile come from history."""
     editor = Editor(redis_app)
     await editor.create_blog("blip")
@@ -103,9 +101,7 @@ async def test_a_lost_live_message_is_a_gap_filled_from_history(
     epoch = blog["last_event_id"].rpartition("-")[0]
     admin = aioredis.Redis.from_url(redis_url)
     await admin.hincrby("lb:{gap}:pos", "offset", 1)
-    lost = (
-        f'{{"id":"{epoch}-2","type":"entry.deleted","blog":"gap","data":{{"id":"ghost"}}}}'
-    )
+    lost = f'{{"id":"{epoch}-2","type":"entry.deleted","blog":"gap","data":{{"id":"ghost"}}}}'
     await admin.xadd("lb:{gap}:history", {"e": lost}, id="2-0")
     await editor.post("gap", headline="three")
     events = await reader.wait_for(3)
@@ -181,4 +177,34 @@ async def test_restart_tells_readers_to_resume(
     (event,) = await resumed.wait_for(1)
     assert event.data["data"]["headline"] == "after" and event.offset == 2
     await resumed.close()
+    await editor.close()
+
+
+async def test_connected_readers_get_reset_when_history_is_lost(
+    redis_app: str, redis_url: str
+) -> None:
+    editor = Editor(redis_app)
+    blog = await editor.create_blog("amnesia")
+    old_epoch = blog["last_event_id"].rpartition("-")[0]
+    reader = await SSEReader(redis_app, "/blogs/amnesia/events").connect()
+    await editor.post("amnesia", headline="before")
+    await reader.wait_for(1)
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.delete("lb:{amnesia}:pos", "lb:{amnesia}:history")  # an incomplete restore
+    await admin.aclose()
+    await editor.post("amnesia", headline="after")
+    before, reset = await reader.wait_for(2)
+    assert reset.type == "reset"
+    assert reset.epoch != old_epoch
+    page = (await editor.http.get("/api/blogs/amnesia/entries")).json()
+    assert page["last_event_id"] == reset.id  # reloading the timeline lands on the reset's id
+    await editor.post("amnesia", headline="later")
+    events = await reader.wait_for(3)
+    assert events[2].epoch == reset.epoch and events[2].offset == reset.offset + 1
+    # An old-epoch id resumes into a reset, never into the new epoch's events.
+    late = await SSEReader(redis_app, "/blogs/amnesia/events", last_event_id=before.id).connect()
+    (late_reset,) = await late.wait_for(1)
+    assert late_reset.type == "reset" and late_reset.epoch == reset.epoch
+    for r in (reader, late):
+        await r.close()
     await editor.close()

@@ -42,6 +42,14 @@ _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 _CONTROL_CHANNEL = "lb:hub"  # always subscribed, so the connection exists and fails loudly
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
+# Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
+_NEW_EPOCH = """
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'offset', 0)
+  redis.call('DEL', KEYS[2])
+end
+"""
+
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
 _token_decoder = msgspec.json.Decoder(Token)
@@ -100,6 +108,7 @@ class RedisEngine(Engine):
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
+        self._new_epoch = self._redis.register_script(_NEW_EPOCH)
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
 
@@ -217,8 +226,18 @@ class RedisEngine(Engine):
         raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
 
     async def position(self, slug: str) -> Position | None:
-        epoch, offset = await self._call(self._redis.hmget(_Keys(slug).pos, "epoch", "offset"))
-        return None if epoch is None else Position(epoch.decode(), int(offset or 0))
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).hmget(keys.pos, "epoch", "offset")
+            exists, (epoch, offset) = await self._call(pipe.execute())
+        if not exists:
+            return None
+        if epoch is None:
+            # The blog survived but its position did not (an incomplete restore): its history
+            # means nothing now. Start a new epoch, so every old id gets a reset.
+            await self._call(self._new_epoch(keys=[keys.pos, keys.history], args=[new_epoch()]))
+            return await self.position(slug)
+        return Position(epoch.decode(), int(offset or 0))
 
     async def history(self, slug: str, after: int) -> list[bytes] | None:
         keys = _Keys(slug)

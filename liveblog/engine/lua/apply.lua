@@ -1,5 +1,6 @@
 -- One change of one blog, atomically: idempotency check, version check, offset, stored state,
--- history, publish. Nothing is written unless every check passes.
+-- history, publish. Nothing is written unless every check passes, and nothing after the first
+-- write can fail (Redis does not roll a script back).
 -- KEYS: 1 blog, 2 pos, 3 entries, 4 versions, 5 order, 6 history, 7 idempotency key
 -- ARGV: 1 channel, 2 history size, 3 new epoch (used only if the position was lost),
 --       4 idempotency fingerprint ('' = none), 5 idempotency response, 6 idempotency ttl,
@@ -32,6 +33,7 @@ if not epoch then
   -- The position was lost while the blog survived: its history is gone, start a new epoch.
   epoch = ARGV[3]
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'offset', 0)
+  redis.call('DEL', KEYS[6])
 end
 local offset = redis.call('HINCRBY', KEYS[2], 'offset', 1)
 local id = epoch .. '-' .. offset

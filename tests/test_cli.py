@@ -1,0 +1,65 @@
+"""The ``liveblog`` command line: tokens and blogs from a shell, settings from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from liveblog.config import Settings
+from tests.support.servers import ServerProcess
+
+
+def liveblog(*args: str, redis_url: str | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LIVEBLOG_REDIS_URL": redis_url or ""}
+    return subprocess.run(
+        [sys.executable, "-m", "liveblog", *args], env=env, capture_output=True, text=True
+    )
+
+
+def test_token_and_blog_from_the_command_line(redis_url: str) -> None:
+    made = liveblog("blog", "create", "from-cli", "--title", "From the CLI", redis_url=redis_url)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["slug"] == "from-cli"
+    issued = liveblog(
+        "token", "create", "--name", "desk", "--blog", "from-cli", redis_url=redis_url
+    )
+    assert issued.returncode == 0, issued.stderr
+    token = json.loads(issued.stdout)
+    assert token["role"] == "editor" and token["blogs"] == ["from-cli"]
+
+    server = ServerProcess({"LIVEBLOG_REDIS_URL": redis_url})
+    server.start()
+    try:
+        response = httpx.post(
+            f"{server.url}/api/blogs/from-cli/entries",
+            json={"body": "<p>hi</p>"},
+            headers={"Authorization": f"Bearer {token['token']}"},
+        )
+        assert response.status_code == 201, response.text
+    finally:
+        server.stop()
+
+    again = liveblog("blog", "create", "from-cli", "--title", "Again", redis_url=redis_url)
+    assert again.returncode != 0 and "from-cli" in again.stderr
+
+
+def test_memory_engine_refuses_what_it_cannot_do() -> None:
+    result = liveblog("token", "create", "--name", "x", redis_url=None)
+    assert result.returncode != 0 and "LIVEBLOG_REDIS_URL" in result.stderr
+    result = liveblog("serve", "--workers", "2", redis_url=None)
+    assert result.returncode != 0 and "single-process" in result.stderr
+
+
+def test_settings_from_environment() -> None:
+    settings = Settings.from_env(
+        {"LIVEBLOG_HISTORY_SIZE": "50", "LIVEBLOG_DEMO": "off", "LIVEBLOG_REDIS_URL": ""}
+    )
+    assert settings.history_size == 50 and settings.demo is False
+    assert settings.engine_name == "memory"
+    with pytest.raises(ValueError, match="LIVEBLOG_HEARTBEAT_SECONDS"):
+        Settings.from_env({"LIVEBLOG_HEARTBEAT_SECONDS": "soon"})

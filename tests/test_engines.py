@@ -1,0 +1,122 @@
+"""The Engine interface behaves the same on memory and on Redis (DESIGN.md: one suite, both)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from liveblog import editing
+from liveblog.engine import make_engine
+from liveblog.engine.base import (
+    BlogExists,
+    BlogNotFound,
+    Engine,
+    EntryNotFound,
+    IdempotencyMismatch,
+    VersionConflict,
+)
+from liveblog.models import BlogCreate, EntryCreate, EntryPatch, Position, Token
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+async def engine(engine_name: str, request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
+    url = request.getfixturevalue("redis_url") if engine_name == "redis" else None
+    engine = make_engine(make_settings(url, history_size=5))
+    await engine.start()
+    yield engine
+    await engine.close()
+
+
+async def new_blog(engine: Engine, slug: str = "b") -> Position:
+    blog = await editing.create_blog(engine, BlogCreate(slug=slug, title="B"))
+    position = Position.parse(blog.last_event_id)
+    assert position is not None and position.offset == 0
+    return position
+
+
+async def post(engine: Engine, slug: str = "b", **fields: object) -> dict[str, object]:
+    fields.setdefault("body", "<p>x</p>")
+    encoded, _ = await editing.create_entry(engine, slug, msgspec.convert(fields, EntryCreate))
+    return msgspec.json.decode(encoded)
+
+
+async def test_blogs_are_unique_and_listed(engine: Engine) -> None:
+    await new_blog(engine, "one")
+    await new_blog(engine, "two")
+    with pytest.raises(BlogExists):
+        await new_blog(engine, "one")
+    assert sorted(b.slug for b in await engine.list_blogs()) == ["one", "two"]
+    assert await engine.get_blog("three") is None
+    assert await engine.position("three") is None
+
+
+async def test_history_window(engine: Engine) -> None:
+    start = await new_blog(engine)
+    for i in range(8):
+        await post(engine, headline=f"e{i}")
+    assert await engine.position("b") == Position(start.epoch, 8)
+    assert await engine.history("b", 8) == []
+    assert await engine.history("b", 9) is None  # never issued
+    recent = await engine.history("b", 3)  # events 4..8 are the last five
+    assert recent is not None
+    assert [msgspec.json.decode(e)["id"] for e in recent] == [f"{start.epoch}-{n}" for n in
+                                                              range(4, 9)]  # fmt: skip
+    assert await engine.history("b", 2) is None  # event 3 fell out of the window
+
+
+async def test_versions_and_idempotency_are_checked_atomically(engine: Engine) -> None:
+    await new_blog(engine)
+    entry = await post(engine)
+    entry_id = str(entry["id"])
+    patch = EntryPatch(headline="new")
+    results = await asyncio.gather(
+        *(editing.update_entry(engine, "b", entry_id, patch, 1) for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, VersionConflict) for r in results if isinstance(r, Exception))
+    assert (await engine.position("b")).offset == 2  # type: ignore[union-attr]
+
+    data = EntryCreate(body="<p>same</p>")
+    first = await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"1")
+    again = await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"1")
+    assert first == (again[0], False) and again[1] is True
+    with pytest.raises(IdempotencyMismatch):
+        await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"2")
+    # The same key on another blog is another key.
+    await new_blog(engine, "c")
+    other = await editing.create_entry(engine, "c", data, idempotency_key="k", raw_request=b"1")
+    assert other[1] is False
+    assert (await engine.position("b")).offset == 3  # type: ignore[union-attr]
+
+    await editing.delete_entry(engine, "b", entry_id)
+    with pytest.raises(EntryNotFound):
+        await editing.delete_entry(engine, "b", entry_id)
+    with pytest.raises(BlogNotFound):
+        await post(engine, "nope")
+
+
+async def test_tokens(engine: Engine) -> None:
+    await engine.store_token("h1", Token("desk", "editor", ["b"]))
+    assert await engine.find_token("h1") == Token("desk", "editor", ["b"])
+    assert await engine.find_token("h2") is None
+
+
+async def test_lost_position_starts_a_new_epoch(redis_url: str) -> None:
+    """If a blog's position is lost (an incomplete restore), its old ids must not be trusted."""
+    engine = make_engine(make_settings(redis_url))
+    start = await new_blog(engine)
+    await post(engine)
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.delete("lb:{b}:pos")
+    await admin.aclose()
+    await post(engine)
+    position = await engine.position("b")
+    assert position is not None
+    assert position.epoch != start.epoch and position.offset == 1
+    await engine.close()
