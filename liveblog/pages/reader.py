@@ -6,6 +6,9 @@ Everything is in the HTML, so the page reads the same without JavaScript; the sc
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.config import Settings
-from liveblog.engine.base import Engine
+from liveblog.engine.base import BlogNotFound, Engine
+from liveblog.models import Blog, Entry
 from liveblog.pages import jsonld
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
@@ -21,6 +25,7 @@ from liveblog.pages.timeline import ReaderView, cursor_including, decode_cursor,
 from liveblog.pages.urls import base_url, blog_url
 
 _MAX_CURSOR = 256
+_INDEX_SIZE = 200  # blogs listed on /, each costing one timeline read
 
 
 def _state(request: Request) -> tuple[Settings, Engine]:
@@ -52,12 +57,32 @@ def not_found(request: Request, what: str = "This page") -> Response:
     return render(request, "not_found.html", {"what": what}, status_code=404)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlogCard:
+    blog: Blog
+    latest: Entry | None
+    active_at: datetime  # the last change a reader would notice
+
+
+async def _card(engine: Engine, blog: Blog) -> BlogCard:
+    try:
+        page = await engine.timeline(blog.slug, 1, None)
+    except BlogNotFound:  # deleted between the listing and now
+        return BlogCard(blog, None, blog.updated_at)
+    latest = page.entries[0] if page.entries else None
+    times = [blog.updated_at]
+    if latest is not None:
+        times.append(latest.updated_at or latest.published_at)
+    return BlogCard(blog, latest, max(times))
+
+
 async def index(request: Request) -> Response:
     _, engine = _state(request)
     blogs = await engine.list_blogs()
-    # Live first, then the most recently changed.
-    blogs.sort(key=lambda b: (b.status != "live", -b.updated_at.timestamp(), b.title))
-    return render(request, "index.html", {"blogs": blogs})
+    cards = await asyncio.gather(*(_card(engine, blog) for blog in blogs[:_INDEX_SIZE]))
+    # Live first, then the most recently active.
+    cards.sort(key=lambda c: (c.blog.status != "live", -c.active_at.timestamp(), c.blog.title))
+    return render(request, "index.html", {"cards": cards})
 
 
 def key_event_links(view: ReaderView) -> list[tuple[str, Any]]:

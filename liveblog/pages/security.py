@@ -25,13 +25,24 @@ COMMON_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
-# Characters that would end the directive or the header; an operator's typo must not add one.
-_UNSAFE = re.compile(r"[;,\r\n]")
+# One CSP source expression: a keyword, a scheme, or a host with optional scheme, port, path.
+_SOURCE = re.compile(
+    r"'self'|'none'|\*|[a-z][a-z0-9+.-]*:"
+    r"|(?:[a-z][a-z0-9+.-]*://)?(?:\*\.)?[a-z0-9.-]+(?::(?:\d+|\*))?(?:/[^\s;,]*)?",
+    re.IGNORECASE,
+)
+
+
+def source_list(value: str) -> str:
+    """A setting as a CSP source list: it cannot end the directive or add another one."""
+    first = re.split(r"[;,\r\n]", value, maxsplit=1)[0]
+    sources = [token for token in first.split() if _SOURCE.fullmatch(token)]
+    return " ".join(sources) or "'none'"
 
 
 def page_headers(*, frame_ancestors: str = "'self'") -> dict[str, str]:
     """Headers for an HTML page; ``frame_ancestors`` is a CSP source list."""
-    sources = _UNSAFE.sub(" ", frame_ancestors).strip() or "'none'"
+    sources = source_list(frame_ancestors)
     headers = {**COMMON_HEADERS, "Content-Security-Policy": _CSP.format(frame_ancestors=sources)}
     if sources in ("'self'", "'none'"):
         # For browsers without frame-ancestors; it cannot express a list, so only then.

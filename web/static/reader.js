@@ -1,0 +1,433 @@
+// The reader's page, kept live: applies each event of the blog's stream to the rendered page.
+// Loaded as a module (deferred); the page is complete without it.
+
+import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
+import { LiveStream } from "./reader/stream.js";
+import { clock, longDate, micros, orderKey, relative } from "./reader/times.js";
+
+const PAGE_SIZE = 20;
+const HIGHLIGHT_MS = 2500;
+const STATE_TEXT = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+  ended: "Ended",
+};
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+const $ = (id) => document.getElementById(id);
+const keyOf = (node) => orderKey(node.dataset.published, node.dataset.id);
+
+class LiveBlog {
+  constructor(root) {
+    this.root = root;
+    this.mode = root.dataset.mode; // "page" | "embed" | "archive"
+    this.api = root.dataset.api;
+    this.next = root.dataset.next || null; // cursor of the next older page, null at the end
+    this.maxEntries = Number(root.dataset.maxEntries) || 0; // embed: keep only the newest
+    this.blogTitle = root.dataset.title;
+    this.baseTitle = document.title;
+    this.pending = new Map(); // entries that arrived while the reader was scrolled down
+    this.timeline = $("timeline");
+    this.pinned = $("pinned");
+    this.keyBox = $("key-events");
+    this.keyList = $("key-events-list");
+    this.newButton = $("new-updates");
+    this.loadOlder = $("load-older");
+    this.announcer = $("announcer");
+    this.status = $("live-status");
+    this.stream = new LiveStream(
+      root.dataset.events,
+      root.dataset.lastEventId,
+      (event) => this.apply(event),
+      (state) => this.setState(state),
+    );
+  }
+
+  start() {
+    localizeTimes(document);
+    refreshRelativeTimes();
+    setInterval(refreshRelativeTimes, 60_000);
+    this.newButton?.addEventListener("click", () => this.reveal({ scroll: true }));
+    this.loadOlder?.addEventListener("click", (event) => {
+      event.preventDefault();
+      this.loadOlderPage();
+    });
+    this.keyList?.addEventListener("click", (event) => this.followKeyEvent(event));
+    window.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    if (this.mode === "embed") this.reportHeight();
+    if (this.mode !== "archive" && this.root.dataset.status !== "ended") this.stream.start();
+  }
+
+  // --- events ------------------------------------------------------------------------------
+
+  apply(event) {
+    const { type, data } = event;
+    this.keepScroll(() => {
+      if (type === "entry.created") this.created(data);
+      else if (type === "entry.updated") this.updated(data);
+      else if (type === "entry.deleted") this.removeEntry(data.id);
+      else if (type === "blog.updated") this.blogUpdated(data);
+    });
+    if (type === "reset") this.reload();
+  }
+
+  created(entry) {
+    if (this.findEntry(entry.id)) {
+      this.updated(entry); // already shown (a reload raced the event): it is an update
+    } else if (this.mode === "page" && !this.atTop() && this.landsAbove(entry)) {
+      // Inserting above the reader would push what they are reading down: hold it.
+      this.pending.set(entry.id, entry);
+      this.showPendingCount();
+      this.announce(this.pending.size === 1 ? "1 new update" : `${this.pending.size} new updates`);
+    } else if (this.place(entry, { highlight: true })) {
+      this.announce(`New update: ${entryTitle(entry)}`);
+      this.bumpLastUpdate(entry.published_at);
+    }
+  }
+
+  /** Whether a new entry would go above the top of the viewport (pinned ones go on top). */
+  landsAbove(entry) {
+    if (entry.pinned) return true;
+    const key = orderKey(entry.published_at, entry.id);
+    const before = [...this.timeline.children].find((child) => keyOf(child) < key);
+    if (!before) return this.next === null && this.timeline.getBoundingClientRect().bottom < 0;
+    return before.getBoundingClientRect().top < 0;
+  }
+
+  bumpLastUpdate(iso) {
+    const time = $("lb-updated")?.querySelector("time");
+    if (!time || (time.dateTime && micros(time.dateTime) >= micros(iso))) return;
+    const date = new Date(iso);
+    time.dateTime = iso;
+    time.textContent = clock(date);
+    time.title = longDate(date);
+    $("lb-updated").hidden = false;
+  }
+
+  updated(entry) {
+    if (this.pending.has(entry.id)) {
+      this.pending.set(entry.id, entry);
+      return;
+    }
+    this.place(entry, { highlight: false });
+  }
+
+  removeEntry(id) {
+    if (this.pending.delete(id)) this.showPendingCount();
+    this.findEntry(id)?.remove();
+    this.keyList?.querySelector(`[data-id="${CSS.escape(id)}"]`)?.remove();
+    this.afterChange();
+  }
+
+  blogUpdated(blog) {
+    const title = $("lb-title");
+    if (title && blog.title !== this.blogTitle) {
+      title.textContent = blog.title;
+      this.baseTitle = this.baseTitle.replace(this.blogTitle, blog.title);
+      this.blogTitle = blog.title;
+      this.showPendingCount();
+    }
+    const description = $("lb-desc");
+    if (description && this.mode !== "embed") {
+      description.textContent = blog.description;
+      description.hidden = !blog.description;
+    }
+    if (blog.status === "ended") {
+      this.stream.stop();
+      this.root.dataset.status = "ended";
+      $("lb-ended").hidden = false;
+      this.setState("ended");
+      this.announce("This live blog has ended");
+    }
+  }
+
+  /** `reset`: the stream cannot fill a gap, so the timeline is read again from the API. */
+  async reload(attempt = 0) {
+    this.stream.stop();
+    this.setState("reconnecting");
+    try {
+      const page = await this.fetchJSON(`${this.api}?limit=${PAGE_SIZE}`);
+      await this.revalidateOutside(page.entries);
+      this.pending.clear();
+      this.showPendingCount();
+      this.timeline.replaceChildren();
+      this.next = page.next;
+      for (const entry of page.entries) this.place(entry, { highlight: false, older: true });
+      this.afterChange();
+      this.stream.lastEventId = page.last_event_id;
+      this.stream.attempt = 0;
+      if (this.root.dataset.status !== "ended") this.stream.start();
+    } catch {
+      const delay = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      setTimeout(() => this.reload(attempt + 1), delay);
+    }
+  }
+
+  /** Pinned entries and key events not on the reloaded page: still there, still the same? */
+  async revalidateOutside(entries) {
+    const onPage = new Set(entries.map((entry) => entry.id));
+    const ids = new Set();
+    for (const node of this.pinned?.children ?? []) ids.add(node.dataset.id);
+    for (const node of this.keyList?.children ?? []) ids.add(node.dataset.id);
+    for (const id of ids) {
+      if (onPage.has(id)) continue;
+      const response = await fetch(`${this.api}/${encodeURIComponent(id)}`);
+      if (response.status === 404) this.removeEntry(id);
+      else if (response.ok) this.place(await response.json(), { highlight: false });
+      else throw new Error(`entry ${id}: ${response.status}`);
+    }
+  }
+
+  // --- placing entries ---------------------------------------------------------------------
+
+  findEntry(id) {
+    return document.getElementById(`entry-${id}`);
+  }
+
+  /**
+   * Put an entry where it belongs (pinned area, or the timeline in published order), replacing
+   * its old element. An entry older than everything loaded waits for "Load older" unless
+   * `older` says it comes from that older page. Returns whether it is on the page.
+   */
+  place(entry, { highlight, older = false }) {
+    const old = this.findEntry(entry.id);
+    const node = renderEntry(entry);
+    const list = entry.pinned ? this.pinned : this.timeline;
+    const key = orderKey(entry.published_at, entry.id);
+    let placed = true;
+    if (old && old.parentElement === list && this.fitsAt(old, key)) {
+      old.replaceWith(node); // edited in place: the reader keeps their spot
+    } else {
+      old?.remove();
+      const before = [...list.children].find((child) => keyOf(child) < key);
+      if (before) list.insertBefore(node, before);
+      else if (entry.pinned || older || this.next === null) list.append(node);
+      else placed = false;
+    }
+    if (placed) {
+      refreshRelativeTimes(node);
+      if (highlight) this.highlight(node);
+    }
+    this.updateKeyEvent(entry);
+    this.trim();
+    this.afterChange();
+    return placed;
+  }
+
+  /** Whether `key` still sorts between the neighbours of `node`. */
+  fitsAt(node, key) {
+    const previous = node.previousElementSibling;
+    const next = node.nextElementSibling;
+    return (!previous || keyOf(previous) > key) && (!next || keyOf(next) < key);
+  }
+
+  highlight(node) {
+    if (reducedMotion.matches) return;
+    node.classList.add("entry--new");
+    setTimeout(() => node.classList.remove("entry--new"), HIGHLIGHT_MS);
+  }
+
+  updateKeyEvent(entry) {
+    if (!this.keyList) return;
+    this.keyList.querySelector(`[data-id="${CSS.escape(entry.id)}"]`)?.remove();
+    if (entry.labels.includes("key")) {
+      const item = renderKeyEvent(entry);
+      const key = orderKey(entry.published_at, entry.id);
+      const before = [...this.keyList.children].find((child) => {
+        const time = child.querySelector("time");
+        return orderKey(time.dateTime, child.dataset.id) < key;
+      });
+      this.keyList.insertBefore(item, before ?? null);
+    }
+  }
+
+  trim() {
+    if (!this.maxEntries) return;
+    while (this.timeline.children.length > this.maxEntries) this.timeline.lastElementChild.remove();
+  }
+
+  afterChange() {
+    if (this.keyBox) this.keyBox.hidden = this.keyList.children.length === 0;
+    const empty = $("timeline-empty");
+    if (empty) empty.hidden = this.timeline.children.length + this.pinned.children.length > 0;
+  }
+
+  // --- scrolled-down readers ---------------------------------------------------------------
+
+  /**
+   * Run a change to the page without moving what the reader is looking at: when they are
+   * scrolled into the updates, the first entry fully in view stays where it was. (The page
+   * sets overflow-anchor: none so browsers that anchor by themselves do not do it twice.)
+   */
+  keepScroll(change) {
+    if (this.mode !== "page" || this.atTop()) {
+      change();
+      return;
+    }
+    const entries = [...this.pinned.children, ...this.timeline.children];
+    const anchor = entries.find((node) => node.getBoundingClientRect().top >= 0);
+    const top = anchor?.getBoundingClientRect().top;
+    change();
+    if (anchor?.isConnected) {
+      const moved = anchor.getBoundingClientRect().top - top;
+      if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    }
+  }
+
+  /** True when the top of the updates is not above the viewport: inserting there moves nothing. */
+  atTop() {
+    const first = this.pinned.children.length ? this.pinned : this.timeline;
+    return first.getBoundingClientRect().top >= -1;
+  }
+
+  onScroll() {
+    if (this.scrollQueued) return;
+    this.scrollQueued = true;
+    requestAnimationFrame(() => {
+      this.scrollQueued = false;
+      // Back at the top: what waited can go in now without moving anything being read.
+      if (this.pending.size && this.atTop()) this.reveal({ scroll: false });
+    });
+  }
+
+  showPendingCount() {
+    const count = this.pending.size;
+    if (this.newButton) {
+      this.newButton.hidden = count === 0;
+      this.newButton.textContent = count === 1 ? "1 new update" : `${count} new updates`;
+    }
+    document.title = count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
+  }
+
+  reveal({ scroll }) {
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    this.showPendingCount();
+    const shown = new Set();
+    for (const entry of entries) {
+      if (this.place(entry, { highlight: true })) {
+        shown.add(entry.id);
+        this.bumpLastUpdate(entry.published_at);
+      }
+    }
+    if (!scroll) return;
+    const first = this.pinned.children.length ? this.pinned : this.timeline;
+    first.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+    // The reader asked for these: take them (and assistive tech) to the topmost one.
+    const nodes = [...this.pinned.children, ...this.timeline.children];
+    nodes.find((node) => shown.has(node.dataset.id))?.focus({ preventScroll: true });
+  }
+
+  // --- older pages -------------------------------------------------------------------------
+
+  async loadOlderPage() {
+    if (!this.next || this.loading) return false;
+    this.loading = true;
+    this.loadOlder.setAttribute("aria-busy", "true");
+    this.loadOlder.textContent = "Loading…";
+    try {
+      const url = `${this.api}?limit=${PAGE_SIZE}&before=${encodeURIComponent(this.next)}`;
+      const page = await this.fetchJSON(url);
+      for (const entry of page.entries) {
+        // Entries already on the page (live inserts, pinned) are never shown twice.
+        if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
+          this.place(entry, { highlight: false, older: true });
+        }
+      }
+      this.next = page.next;
+      this.loadOlder.textContent = "Load older updates";
+      return true;
+    } catch {
+      this.loadOlder.textContent = "Could not load older updates. Try again";
+      return false;
+    } finally {
+      this.loading = false;
+      this.loadOlder.removeAttribute("aria-busy");
+      this.loadOlder.hidden = !this.next;
+      if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
+    }
+  }
+
+  /** A key event further back than the loaded timeline: load older pages until it is there. */
+  async followKeyEvent(event) {
+    const link = event.target.closest("a");
+    const item = event.target.closest("[data-id]");
+    if (!link || !item || this.mode !== "page") return;
+    const id = item.dataset.id;
+    event.preventDefault();
+    for (let pages = 0; !this.findEntry(id) && pages < 50; pages += 1) {
+      if (!(await this.loadOlderPage())) break;
+    }
+    const target = this.findEntry(id);
+    if (!target) {
+      window.location.assign(link.href); // the server renders the older page holding it
+      return;
+    }
+    history.replaceState(null, "", `#entry-${id}`);
+    target.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+    target.focus({ preventScroll: true }); // the reader chose it
+  }
+
+  // --- small things ------------------------------------------------------------------------
+
+  async fetchJSON(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    return response.json();
+  }
+
+  setState(state) {
+    if (!this.status) return;
+    if (this.root.dataset.status === "ended") state = "ended";
+    this.status.dataset.state = state;
+    this.status.querySelector(".live-status__text").textContent = STATE_TEXT[state] ?? state;
+  }
+
+  announce(text) {
+    if (this.announcer) this.announcer.textContent = text;
+  }
+
+  /** In a frame: tell the host page (embed.js) how tall the content is. */
+  reportHeight() {
+    if (window.parent === window) return;
+    let last = 0;
+    const send = () => {
+      const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+      if (height === last) return;
+      last = height;
+      window.parent.postMessage({ type: "liveblog:height", height }, "*");
+    };
+    new ResizeObserver(send).observe(document.documentElement);
+    send();
+  }
+}
+
+/** Server-rendered times are UTC; show them in the reader's zone. */
+function localizeTimes(scope) {
+  for (const time of scope.querySelectorAll("time[data-clock]")) {
+    const date = new Date(time.dateTime);
+    if (Number.isNaN(date.getTime())) continue;
+    time.textContent = clock(date);
+    time.title = longDate(date);
+  }
+  for (const link of scope.querySelectorAll(".entry__permalink")) {
+    const time = link.querySelector("time");
+    if (time) link.title = time.title;
+  }
+}
+
+function refreshRelativeTimes(scope = document) {
+  const now = Date.now();
+  for (const node of scope.querySelectorAll("[data-ago]")) {
+    const date = new Date(node.dataset.ago);
+    if (!Number.isNaN(date.getTime())) node.textContent = relative(date, now);
+  }
+}
+
+const root = document.getElementById("liveblog");
+if (root) {
+  const blog = new LiveBlog(root);
+  blog.start();
+}

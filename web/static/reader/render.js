@@ -1,0 +1,114 @@
+// DOM for one entry, the same markup the server renders (web/templates/_entry.html).
+// Text goes in as text; only the entry body, sanitised by the server, goes in as HTML.
+
+import { clock, longDate } from "./times.js";
+
+const LABELS = { key: "Key event" };
+
+export function labelText(label) {
+  const special = LABELS[label];
+  if (special) return special;
+  const words = label.replaceAll("-", " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A <time> showing HH:MM local, with the full date as a tooltip. */
+export function timeElement(iso, className) {
+  const date = new Date(iso);
+  const time = el("time", className, clock(date));
+  time.dateTime = iso;
+  time.dataset.clock = "";
+  time.title = longDate(date);
+  return time;
+}
+
+/** Text of an HTML body without running or loading anything (an inert document). */
+export function bodyText(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  return (doc.body.textContent || "").replace(/\s+/g, " ").trim();
+}
+
+/** The headline, or the start of the text, as the server's entry_title() does. */
+export function entryTitle(entry, length = 90) {
+  if (entry.headline) return entry.headline;
+  const text = bodyText(entry.body);
+  if (text.length <= length) return text;
+  const cut = text.slice(0, length - 1);
+  const space = cut.lastIndexOf(" ");
+  return `${space > 0 ? cut.slice(0, space) : cut}…`;
+}
+
+export function renderEntry(entry) {
+  const article = el("article", "entry");
+  if (entry.labels.includes("breaking")) article.classList.add("entry--breaking");
+  if (entry.pinned) article.classList.add("entry--pinned");
+  article.id = `entry-${entry.id}`;
+  article.dataset.id = entry.id;
+  article.dataset.published = entry.published_at;
+  article.dataset.version = String(entry.version);
+  article.tabIndex = -1;
+
+  const side = el("div", "entry__time");
+  const permalink = el("a", "entry__permalink");
+  permalink.href = `#entry-${entry.id}`;
+  permalink.title = longDate(new Date(entry.published_at));
+  permalink.append(timeElement(entry.published_at, "entry__clock"));
+  const ago = el("span", "entry__ago");
+  ago.dataset.ago = entry.published_at;
+  side.append(permalink, ago);
+
+  const main = el("div", "entry__main");
+  if (entry.pinned || entry.labels.length || entry.updated_at) {
+    const meta = el("p", "entry__meta");
+    if (entry.pinned) meta.append(el("span", "label label--pinned", "Pinned"));
+    for (const label of entry.labels) {
+      meta.append(el("span", `label label--${label}`, labelText(label)));
+    }
+    if (entry.updated_at) {
+      const updated = el("span", "entry__updated", "Updated ");
+      updated.append(timeElement(entry.updated_at));
+      meta.append(updated);
+    }
+    main.append(meta);
+  }
+  if (entry.headline) main.append(el("h2", "entry__headline", entry.headline));
+  const body = el("div", "entry__body");
+  body.innerHTML = entry.body; // sanitised by the server on the way in (allowlist)
+  main.append(body);
+  for (const media of entry.media) {
+    const figure = el("figure", "entry__media");
+    const img = el("img");
+    img.alt = media.alt || "";
+    img.loading = "lazy";
+    img.decoding = "async";
+    img.src = media.url;
+    figure.append(img);
+    if (media.caption || media.credit) {
+      const caption = el("figcaption");
+      if (media.caption) caption.append(el("span", "entry__caption", media.caption));
+      if (media.credit) caption.append(" ", el("span", "entry__credit", `Photo: ${media.credit}`));
+      figure.append(caption);
+    }
+    main.append(figure);
+  }
+  if (entry.author) main.append(el("p", "entry__author", `By ${entry.author}`));
+  article.append(side, main);
+  return article;
+}
+
+export function renderKeyEvent(entry) {
+  const item = el("li", "key-events__item");
+  item.dataset.id = entry.id;
+  const link = el("a");
+  link.href = `#entry-${entry.id}`;
+  link.append(timeElement(entry.published_at), " ", el("span", "key-events__title", entryTitle(entry)));
+  item.append(link);
+  return item;
+}
