@@ -129,3 +129,38 @@ class CoreMeter:
             b0, t0 = self.start_times.get(core, (0, 0))
             busy[core] = round(100.0 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
         return busy
+
+
+def all_user_cpu_ticks() -> dict[int, int]:
+    """utime + stime of every user-space process (kernel threads left out)."""
+    ticks: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        fields = _stat_fields(int(name))
+        if fields is None or fields[1] == "2" or name == "2":  # ppid 2: kernel thread
+            continue
+        ticks[int(name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+@dataclass
+class ForeignMeter:
+    """CPU used by processes that are not part of the measurement (other people's tests)."""
+
+    ours: set[int]
+    start_ticks: dict[int, int] | None = None
+    start_wall: float = 0.0
+
+    def start(self) -> None:
+        self.start_ticks = all_user_cpu_ticks()
+        self.start_wall = time.monotonic()
+
+    def percent(self) -> float:
+        assert self.start_ticks is not None
+        wall = time.monotonic() - self.start_wall
+        used = 0
+        for pid, ticks in all_user_cpu_ticks().items():
+            if pid not in self.ours:
+                used += ticks - self.start_ticks.get(pid, 0)
+        return 100.0 * used / CLK_TCK / wall if wall > 0 else 0.0

@@ -82,7 +82,8 @@ class Reader(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
             self.ready.set_exception(ConnectionError(f"closed before response: {exc}"))
-        else:
+        elif not self.ready.cancelled() and self.ready.exception() is None:
+            # a reader that was live, not a refused or timed-out attempt
             self.tally.closed += 1
 
     def data_received(self, data: bytes) -> None:
@@ -340,11 +341,14 @@ async def connect_all(
 
     async def attempt() -> Reader:
         ready: asyncio.Future[None] = loop.create_future()
-        _, proto = await asyncio.wait_for(
-            loop.create_connection(lambda: cls(tally, ready, host, port, path), host, port),
-            timeout,
-        )
-        await asyncio.wait_for(ready, timeout)
+        proto = cls(tally, ready, host, port, path)
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: proto, host, port), timeout)
+            await asyncio.wait_for(ready, timeout)
+        except BaseException:
+            if proto.transport is not None:
+                proto.transport.close()
+            raise
         return proto
 
     async def one() -> None:

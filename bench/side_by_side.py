@@ -1,0 +1,299 @@
+"""The goal rows of issue 3, nginx + Nchan beside liveblog, in one command.
+
+    .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 5 minutes
+    .venv/bin/python bench/side_by_side.py             # the issue's N, about 15 minutes
+
+Each target runs pinned to core 0 (Redis, when used, too); the generator runs on core 1.
+For every target and transport: one session of ``load`` readers (a 25,000 deliveries/s step for
+CPU and editor POST latency, then a search for the highest sustained rate) and one session of
+``idle`` readers (memory per connection, then p99 at 1 event/s). Prints the markdown table with
+ratios liveblog/Nchan; ``--json`` keeps every raw step. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadgen import NOISY_PCT, LoadConfig, Session, best_pass, connect_line, human, search
+from readers import raise_nofile
+from targets import liveblog_available, make_target
+
+
+@dataclass(frozen=True)
+class Plan:
+    load_readers: int
+    idle_readers: int
+    cpu_per_s: float  # deliveries/s of the CPU and POST-latency step
+    cpu_seconds: float
+    step_seconds: float
+    factor: float
+    max_steps: int
+    max_per_s: float
+    latency_rate: float
+    latency_seconds: float
+    search_budget_s: float
+
+
+FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150)
+QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40)
+
+
+async def measure(
+    target_name: str, transport: str, plan: Plan, workers: int, procs: int
+) -> dict[str, Any]:
+    """Both sessions for one target and transport; a fresh server for each session."""
+    out: dict[str, Any] = {"target": target_name, "transport": transport}
+    for kind in ("load", "idle"):
+        target = make_target(target_name, "0", workers)
+        with target:
+            ep = target.start()
+            readers = plan.load_readers if kind == "load" else plan.idle_readers
+            cfg = LoadConfig(
+                endpoint=ep,
+                transport=transport,
+                readers=readers,
+                procs=procs,
+                server_pid=target.pid,
+                redis_pid=target.redis.pid if target.redis else None,
+                label=f"{target_name} [{kind}]",
+            )
+            async with Session(cfg) as session:
+                print(connect_line(cfg.label, session.connect), flush=True)
+                if kind == "load":
+                    steps = await search(
+                        session,
+                        plan.cpu_per_s,
+                        plan.factor,
+                        plan.step_seconds,
+                        plan.max_per_s,
+                        plan.max_steps,
+                        plan.search_budget_s,
+                        first_seconds=plan.cpu_seconds,
+                    )
+                    out["load"] = {"connect": session.connect, "steps": steps}
+                else:
+                    step = await session.step(plan.latency_rate, plan.latency_seconds)
+                    print("  " + human(step), flush=True)
+                    out["idle"] = {"connect": session.connect, "step": step}
+    return out
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def flags(step: dict[str, Any]) -> list[str]:
+    """Why a number may not be the server's own: a failed step, a busy generator, or other
+    processes on this shared machine using CPU during the step."""
+    out = []
+    if not step["pass"]:
+        out.append("step failed: " + ", ".join(step["why"]))
+    if step.get("gen_bound"):
+        out.append("generator core busy")
+    if step["foreign_cpu_pct"] >= NOISY_PCT:
+        out.append(f"noisy: other processes {step['foreign_cpu_pct']:.0f}% CPU")
+    return out
+
+
+def metrics(res: dict[str, Any] | None) -> dict[str, tuple[float | None, str]]:
+    """Each goal metric of one run: (value, note)."""
+    if res is None:
+        return {}
+    steps = res["load"]["steps"]
+    counted = [s for s in steps if not s.get("retried")]  # a noisy step measured again
+    first = counted[0] if counted else None
+    best = best_pass(counted)
+    out: dict[str, tuple[float | None, str]] = {}
+    if best is None:
+        lowest = min((s["offered_per_s"] for s in counted), default=0)
+        out["sustained"] = (None, f"< {lowest:,}/s")
+    else:
+        # the limit is where the next step failed: say if that failure may not be the server's
+        after = [s for s in counted if not s["pass"] and s["offered_per_s"] > best["offered_per_s"]]
+        why = [f for f in flags(after[0]) if not f.startswith("step failed")] if after else []
+        if not after:
+            why.append("search stopped before a failure")
+        out["sustained"] = (best["deliveries_per_s"], "; ".join(why))
+    if first is not None:
+        out["cpu"] = (first["server_cpu_pct"], "; ".join(flags(first)))
+        out["post_p99"] = (first["publish"]["post_ms"]["p99"], "; ".join(flags(first)))
+    step = res["idle"]["step"]
+    out["p99"] = (step["lat_ms"]["p99"], "; ".join(flags(step)))
+    out["memory"] = (res["idle"]["connect"]["rss_per_conn_kib"], "")
+    return out
+
+
+ROWS = (
+    # key, label, unit, goal (checked by goal_met)
+    (
+        "sustained",
+        "sustained deliveries/s, {load} readers, p99 <= 300 ms, 0 loss",
+        "/s",
+        ">= Nchan",
+    ),
+    ("cpu", "server CPU at 25,000 deliveries/s ({load} readers)", "%", "<= Nchan"),
+    ("p99", "p99 publish-to-receive, {idle} readers, 1 event/s", "ms", "<= Nchan"),
+    ("memory", "memory per idle connection, {idle} readers", "KiB", "<= 12 KiB"),
+    ("post_p99", "editor POST p99 during the 25,000/s load", "ms", "< 10 ms"),
+)
+
+
+def goal_met(key: str, lb: float | None, nc: float | None) -> str:
+    if lb is None:
+        return "no"
+    if key == "sustained":
+        return "yes" if nc is not None and lb >= nc else "no"
+    if key in ("cpu", "p99"):
+        return "yes" if nc is not None and lb <= nc else "no"
+    if key == "memory":
+        return "yes" if lb <= 12 else "no"
+    if key == "post_p99":
+        return "yes" if lb < 10 else "no"
+    return "?"
+
+
+def fmt(value: float | None, unit: str, note: str = "") -> str:
+    if value is None:
+        text = "n/a"
+    elif unit == "/s":
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.1f} {unit}" if unit != "%" else f"{value:.0f}%"
+    return f"{text} ({note})" if note else text
+
+
+def ratio(lb: float | None, nc: float | None) -> str:
+    if lb is None or nc is None or nc == 0:
+        return "n/a"
+    return f"{lb / nc:.2f}x"
+
+
+def table(results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: list[str]) -> str:
+    lines: list[str] = []
+    labels = {"load": f"{plan.load_readers:,}", "idle": f"{plan.idle_readers:,}"}
+    for storage in storages:
+        lines.append(
+            f"\n### {storage} storage: nginx + Nchan ({storage}) vs liveblog ({storage})\n"
+        )
+        lines.append(
+            "| metric | transport | nginx + Nchan | liveblog | liveblog/Nchan | goal | met |"
+        )
+        lines.append("|---|---|---|---|---|---|---|")
+        for key, label, unit, goal in ROWS:
+            for transport in ("sse", "ws"):
+                nc = metrics(results.get((f"nchan-{storage}", transport)))
+                lb = metrics(results.get((f"liveblog-{storage}", transport)))
+                if not nc and not lb:
+                    continue
+                nv, nn = nc.get(key, (None, ""))
+                lv, ln = lb.get(key, (None, ""))
+                met = goal_met(key, lv, nv) if lb else "not run"
+                lb_text = fmt(lv, unit, ln) if lb else "not run"
+                lines.append(
+                    f"| {label.format(**labels)} | {transport.upper()} | {fmt(nv, unit, nn)}"
+                    f" | {lb_text} | {ratio(lv, nv)} | {goal} | {met} |"
+                )
+    lines.append("\n### WebSocket vs SSE (WS/SSE; goal for liveblog: within 10%)\n")
+    lines.append("| metric | storage | Nchan WS/SSE | liveblog WS/SSE | met |")
+    lines.append("|---|---|---|---|---|")
+    for storage in storages:
+        for key, label, _unit, _goal in ROWS:
+            cells = []
+            lb_ratio: float | None = None
+            for kind in ("nchan", "liveblog"):
+                sse = metrics(results.get((f"{kind}-{storage}", "sse"))).get(key, (None, ""))[0]
+                ws = metrics(results.get((f"{kind}-{storage}", "ws"))).get(key, (None, ""))[0]
+                cells.append(ratio(ws, sse))
+                if kind == "liveblog" and ws is not None and sse:
+                    lb_ratio = ws / sse
+            if cells == ["n/a", "n/a"]:
+                continue
+            met = "n/a" if lb_ratio is None else ("yes" if abs(lb_ratio - 1) <= 0.10 else "no")
+            lines.append(
+                f"| {label.format(**labels)} | {storage} | {cells[0]} | {cells[1]} | {met} |"
+            )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    nproc = os.cpu_count()
+    model = ""
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    for line in lscpu.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    return f"{nproc} cores ({model}), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+async def amain(args: argparse.Namespace) -> int:
+    plan = QUICK if args.quick else FULL
+    if args.load_readers:
+        plan = dataclasses.replace(plan, load_readers=args.load_readers)
+    if args.idle_readers:
+        plan = dataclasses.replace(plan, idle_readers=args.idle_readers)
+    raise_nofile(4 * max(plan.load_readers, plan.idle_readers) + 4096)
+    targets = [t for t in args.targets.split(",") if t]
+    notes: list[str] = []
+    if any(t.startswith("liveblog") for t in targets) and not liveblog_available():
+        notes.append("liveblog: `python -m liveblog serve` is not available yet: not measured.")
+        targets = [t for t in targets if not t.startswith("liveblog")]
+    transports = [t for t in args.transports.split(",") if t]
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    started = time.monotonic()
+    for name in targets:
+        for transport in transports:
+            print(f"== {name} {transport}", flush=True)
+            try:
+                results[(name, transport)] = await measure(
+                    name, transport, plan, args.workers, args.procs
+                )
+            except (RuntimeError, TimeoutError, OSError) as exc:
+                notes.append(f"{name} {transport}: {exc}")
+                print(f"   failed: {exc}", flush=True)
+    storages = sorted({t.split("-", 1)[1] for t in targets}, key=["memory", "redis"].index)
+    header = (
+        f"## liveblog vs nginx + Nchan ({'quick' if args.quick else 'full'} run)\n\n"
+        f"{machine()}; server on core 0, generator on core 1; "
+        f"{time.monotonic() - started:.0f} s; command: `{' '.join(sys.argv)}`"
+    )
+    text = header + "\n" + table(results, plan, storages)
+    if notes:
+        text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
+    print("\n" + text, flush=True)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    if args.json:
+        raw = {f"{t} {tr}": r for (t, tr), r in results.items()}
+        doc = {"plan": dataclasses.asdict(plan), "notes": notes, "results": raw}
+        args.json.write_text(json.dumps(doc, indent=1))
+    return 0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller N and shorter steps")
+    p.add_argument("--targets", default="nchan-memory,nchan-redis,liveblog-memory,liveblog-redis")
+    p.add_argument("--transports", default="sse,ws")
+    p.add_argument("--workers", type=int, default=1, help="liveblog --workers")
+    p.add_argument("--procs", type=int, default=1, help="reader worker processes")
+    p.add_argument("--load-readers", type=int, help="override the load session's readers")
+    p.add_argument("--idle-readers", type=int, help="override the idle session's readers")
+    p.add_argument("--json", type=Path, help="write every raw step here")
+    p.add_argument("--markdown", type=Path, help="write the table here")
+    args = p.parse_args()
+    import uvloop
+
+    sys.exit(uvloop.run(amain(args)))
+
+
+if __name__ == "__main__":
+    main()
