@@ -64,7 +64,7 @@ class Connection:
 
     def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
         self.kind = kind
-        self.watcher = watcher  # a newsroom dashboard (/ws), not counted as a reader in stats
+        self.watcher = watcher  # the newsroom's /ws socket: not counted as a reader in stats
         self.limit = limit
         self.pending: list[bytes | str] = []
         self.pending_bytes = 0

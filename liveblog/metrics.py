@@ -47,19 +47,21 @@ class HubCollector(Collector):
         hub, stats = self.hub, self.hub.stats
         connections = GaugeMetricFamily(
             "liveblog_connections",
-            "Open stream connections by transport (dashboards' /ws sockets count as ws).",
+            "Open stream connections by transport (the newsroom's /ws sockets count as ws).",
             labels=["transport"],
         )
         counts = {SSE: 0, WS: 0}
-        dashboards = 0
+        newsroom = 0
         for conn in hub.connections:
             counts[conn.kind] = counts.get(conn.kind, 0) + 1
-            dashboards += conn.watcher
+            newsroom += conn.watcher
         for transport, count in sorted(counts.items()):
             connections.add_metric([transport], count)
         yield connections
         yield GaugeMetricFamily(
-            "liveblog_dashboard_connections", "Open multi-blog /ws sockets.", value=dashboards
+            "liveblog_newsroom_connections",
+            "Open multi-blog /ws sockets: editor consoles and dashboards.",
+            value=newsroom,
         )
         yield GaugeMetricFamily(
             "liveblog_channels", "Blogs this process is subscribed to.", value=len(hub.channels)

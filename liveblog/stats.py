@@ -48,7 +48,7 @@ class ProcessReport(msgspec.Struct):
 
     sse: int = 0  # readers on SSE
     ws: int = 0  # readers on a blog's WebSocket
-    dashboards: int = 0  # multi-blog sockets (/ws): newsroom screens, not readers
+    newsroom: int = 0  # multi-blog sockets (/ws): consoles and dashboards, not readers
     blogs: dict[str, int] = {}  # readers per blog
     latency: latency.Buckets = {}  # publish-to-delivery samples of the last 5 minutes
 
@@ -75,6 +75,7 @@ class BlogStats(msgspec.Struct):
     slug: str
     title: str
     status: str
+    created_at: datetime
     last_event_id: str
     readers: int
     entries_last_hour: int
@@ -87,7 +88,7 @@ class Stats(msgspec.Struct):
     generated_at: datetime
     processes: int
     readers: Readers
-    dashboards: int
+    newsroom_connections: int  # the newsroom's own /ws sockets, not counted as readers
     latency: LatencySummary
     quiet_thresholds: QuietThresholds
     blogs: list[BlogStats]
@@ -102,7 +103,7 @@ def local_report(hub: Hub, window: latency.LatencyWindow) -> ProcessReport:
     per_blog: collections.Counter[str] = collections.Counter()
     for conn in hub.connections:
         if conn.watcher:
-            report.dashboards += 1
+            report.newsroom += 1
         elif conn.blogs:  # attached: a reader, not a request still being answered
             if conn.kind == SSE:
                 report.sse += 1
@@ -174,7 +175,7 @@ class Reporter:
                 continue  # a process of another version; its report expires soon anyway
             total.sse += other.sse
             total.ws += other.ws
-            total.dashboards += other.dashboards
+            total.newsroom += other.newsroom
             for slug, count in other.blogs.items():
                 total.blogs[slug] = total.blogs.get(slug, 0) + count
             total.latency = latency.merge([total.latency, other.latency])
@@ -243,6 +244,7 @@ async def _blog_stats(
         slug=blog.slug,
         title=blog.title,
         status=blog.status,
+        created_at=blog.created_at,
         last_event_id=blog.last_event_id,
         readers=readers,
         entries_last_hour=sum(1 for t in past if t > now - HOUR),
@@ -273,7 +275,7 @@ async def stats(request: Request) -> Response:
         generated_at=datetime.now(UTC),
         processes=processes,
         readers=Readers(sse=total.sse, ws=total.ws, total=total.sse + total.ws),
-        dashboards=total.dashboards,
+        newsroom_connections=total.newsroom,
         latency=LatencySummary(
             window_seconds=latency.WINDOW_SECONDS,
             samples=sum(total.latency.values()),

@@ -27,7 +27,15 @@ async def editor(request: Request) -> Response:
 
 async def dashboard(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    return render(request, "newsroom/dashboard.html", {"thresholds": settings})
+    context = {
+        "amber_minutes": _minutes(settings.quiet_amber_minutes),
+        "red_minutes": _minutes(settings.quiet_red_minutes),
+    }
+    return render(request, "newsroom/dashboard.html", context)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:g}"  # 10.0 -> "10", 2.5 -> "2.5"
 
 
 async def me(request: Request) -> Response:

@@ -92,7 +92,7 @@ async def blog_socket(websocket: WebSocket) -> None:
 
 async def multi_blog_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
-    conn = hub.connection(WS, watcher=True)  # /ws is for dashboards (API.md)
+    conn = hub.connection(WS, watcher=True)  # /ws is the newsroom's (API.md): not a reader
     await websocket.accept()
     pump = asyncio.create_task(_pump(websocket, conn))
     try:
