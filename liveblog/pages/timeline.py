@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from typing import Generic, TypeVar
 
 from liveblog.api import entries as api_entries
 from liveblog.api.problems import Problem
@@ -21,6 +22,9 @@ _SCAN_PAGE = 100
 _SCAN_LIMIT = 1000
 MAX_KEY_EVENTS = 30
 _CACHE_SIZE = 256
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def encode_cursor(order_key: str) -> str:
@@ -60,33 +64,34 @@ class ReaderView:
     archive: bool  # an older page reached through ?before=
 
 
-class _HighlightCache:
+class _LRU(Generic[K, V]):
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
-        self._items: collections.OrderedDict[tuple[str, str], Highlights] = (
-            collections.OrderedDict()
-        )
+        self._items: collections.OrderedDict[K, V] = collections.OrderedDict()
 
-    def get(self, key: tuple[str, str]) -> Highlights | None:
+    def get(self, key: K) -> V | None:
         found = self._items.get(key)
         if found is not None:
             self._items.move_to_end(key)
         return found
 
-    def put(self, key: tuple[str, str], value: Highlights) -> None:
+    def put(self, key: K, value: V) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
         while len(self._items) > self._size:
             self._items.popitem(last=False)
 
 
-_cache = _HighlightCache()
+_highlights: _LRU[tuple[str, str], Highlights] = _LRU()
+# The newest page of a blog, per stream position: a crowd opening a page after a breaking
+# entry costs one small position read each, not a timeline read.
+_views: _LRU[tuple[str, str, int], ReaderView] = _LRU()
 
 
 async def highlights(engine: Engine, slug: str, first: Page) -> Highlights:
     """Pinned entries and key events, newest first, from ``first`` (the newest page) on."""
     key = (slug, str(first.position))
-    cached = _cache.get(key)
+    cached = _highlights.get(key)
     if cached is not None:
         return cached
     pinned: list[Entry] = []
@@ -103,7 +108,7 @@ async def highlights(engine: Engine, slug: str, first: Page) -> Highlights:
             break
         page = await engine.timeline(slug, _SCAN_PAGE, page.next_key)
     found = Highlights(pinned, key_events)
-    _cache.put(key, found)
+    _highlights.put(key, found)
     return found
 
 
@@ -111,13 +116,22 @@ async def load_view(
     engine: Engine, slug: str, *, before: str | None = None, limit: int = PAGE_SIZE
 ) -> ReaderView | None:
     """Everything the reader page renders; None when the blog does not exist."""
-    blog = await engine.get_blog(slug)
-    if blog is None:
-        return None
+    if before is None:
+        position = await engine.position(slug)
+        if position is None:
+            return None
+        cached = _views.get((slug, str(position), limit))
+        if cached is not None:
+            return cached
     try:
         newest = await engine.timeline(slug, _SCAN_PAGE, None)
         page = newest if before is None else await engine.timeline(slug, _SCAN_PAGE, before)
     except BlogNotFound:
+        return None
+    # Read after the timeline: the blog shown is at least as new as the position the page
+    # resumes from, so no blog.updated can fall between them.
+    blog = await engine.get_blog(slug)
+    if blog is None:
         return None
     found = await highlights(engine, slug, newest)
     shown = [entry for entry in page.entries if not entry.pinned]
@@ -127,7 +141,7 @@ async def load_view(
         next_cursor = encode_cursor(shown[-1].order_key)
     else:
         next_cursor = None if page.next_key is None else encode_cursor(page.next_key)
-    return ReaderView(
+    view = ReaderView(
         blog=blog,
         entries=shown,
         pinned=found.pinned if before is None else [],
@@ -137,3 +151,6 @@ async def load_view(
         latest=newest.entries[:limit],
         archive=before is not None,
     )
+    if before is None:
+        _views.put((slug, view.last_event_id, limit), view)
+    return view
