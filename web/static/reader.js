@@ -107,6 +107,8 @@ class LiveBlog {
   }
 
   updated(entry) {
+    const shown = this.findEntry(entry.id);
+    if (shown && Number(shown.dataset.version) > entry.version) return; // a reload was newer
     if (this.pending.has(entry.id)) {
       this.pending.set(entry.id, entry);
       return;
