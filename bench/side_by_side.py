@@ -24,7 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadgen import NOISY_PCT, LoadConfig, Session, best_pass, connect_line, human, search
+from loadgen import (
+    NOISY_PCT,
+    LoadConfig,
+    QuietBudget,
+    Session,
+    best_pass,
+    connect_line,
+    exit_on_sigterm,
+    human,
+    search,
+)
 from readers import raise_nofile
 from targets import liveblog_available, make_target
 
@@ -42,14 +52,21 @@ class Plan:
     latency_rate: float
     latency_seconds: float
     search_budget_s: float
+    quiet_budget_s: float  # waiting for a calm machine, over the whole run
 
 
-FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150)
-QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40)
+FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150, 300)
+QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 45)
 
 
 async def measure(
-    target_name: str, transport: str, plan: Plan, workers: int, procs: int
+    target_name: str,
+    transport: str,
+    plan: Plan,
+    workers: int,
+    procs: int,
+    quiet_wait: float,
+    budget: QuietBudget,
 ) -> dict[str, Any]:
     """Both sessions for one target and transport; a fresh server for each session."""
     out: dict[str, Any] = {"target": target_name, "transport": transport}
@@ -66,6 +83,8 @@ async def measure(
                 server_pid=target.pid,
                 redis_pid=target.redis.pid if target.redis else None,
                 label=f"{target_name} [{kind}]",
+                quiet_wait=quiet_wait,
+                quiet_budget=budget,
             )
             async with Session(cfg) as session:
                 print(connect_line(cfg.label, session.connect), flush=True)
@@ -236,6 +255,9 @@ def machine() -> str:
 
 async def amain(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
+    if args.quiet_wait is None:
+        args.quiet_wait = 5.0 if args.quick else 30.0
+    budget = QuietBudget(plan.quiet_budget_s)
     if args.load_readers:
         plan = dataclasses.replace(plan, load_readers=args.load_readers)
     if args.idle_readers:
@@ -254,7 +276,7 @@ async def amain(args: argparse.Namespace) -> int:
             print(f"== {name} {transport}", flush=True)
             try:
                 results[(name, transport)] = await measure(
-                    name, transport, plan, args.workers, args.procs
+                    name, transport, plan, args.workers, args.procs, args.quiet_wait, budget
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes.append(f"{name} {transport}: {exc}")
@@ -287,9 +309,16 @@ def main() -> None:
     p.add_argument("--procs", type=int, default=1, help="reader worker processes")
     p.add_argument("--load-readers", type=int, help="override the load session's readers")
     p.add_argument("--idle-readers", type=int, help="override the idle session's readers")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        help="before each step wait up to this many seconds for other processes to go quiet"
+        " (default: 30, --quick: 5)",
+    )
     p.add_argument("--json", type=Path, help="write every raw step here")
     p.add_argument("--markdown", type=Path, help="write the table here")
     args = p.parse_args()
+    exit_on_sigterm()
     import uvloop
 
     sys.exit(uvloop.run(amain(args)))

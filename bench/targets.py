@@ -23,10 +23,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from readers import raise_nofile
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PYTHON = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else sys.executable
 HOST = "127.0.0.1"
+SERVER_NOFILE = 200_000  # readers per server stay well below; nginx asks for this many
 NCHAN_MODULES = (
     "/usr/lib/nginx/modules/ngx_nchan_module.so",
     "/usr/lib/*/nginx/modules/ngx_nchan_module.so",
@@ -93,6 +96,7 @@ class Process:
         self.log_path = Path(tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")[1])
 
     def start(self, cwd: Path = REPO) -> None:
+        raise_nofile(SERVER_NOFILE)  # inherited by the server
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 self.cmd,
@@ -227,7 +231,7 @@ daemon off;
 master_process on;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-worker_rlimit_nofile 200000;
+worker_rlimit_nofile {nofile};
 events {{
     worker_connections 100000;
     multi_accept on;
@@ -288,6 +292,7 @@ class NchanTarget(Target):
                 port=port,
                 redis_url=redis_url,
                 use_redis=use_redis,
+                nofile=SERVER_NOFILE,
             )
         )
         cmd = ["taskset", "-c", self.cpus, "nginx", "-p", str(workdir), "-c", str(conf)]
