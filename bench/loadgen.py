@@ -75,6 +75,13 @@ def load_latencies(files: list[str]) -> array[int]:
     return lat
 
 
+class QuietBudget:
+    """Seconds a whole run may spend waiting for a calm machine, so it stays bounded."""
+
+    def __init__(self, seconds: float) -> None:
+        self.remaining = seconds
+
+
 @dataclass
 class LoadConfig:
     endpoint: Endpoint
@@ -92,13 +99,6 @@ class LoadConfig:
     drain_max: float = 20.0  # and at most this long after the last publish
     quiet_wait: float = 0.0  # before a step, wait up to this long for other processes to calm
     quiet_budget: QuietBudget | None = None  # shared by all sessions of a run
-
-
-class QuietBudget:
-    """Seconds a whole run may spend waiting for a calm machine, so it stays bounded."""
-
-    def __init__(self, seconds: float) -> None:
-        self.remaining = seconds
 
     settle: float = 1.0
 

@@ -9,6 +9,7 @@ no JSON decoding, no per-event objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -409,7 +410,8 @@ async def worker(cfg: dict[str, Any]) -> None:
         if reader.transport is not None:
             reader.transport.close()
     await asyncio.sleep(0.2)
-    reply({"event": "bye"})
+    with contextlib.suppress(BrokenPipeError):
+        reply({"event": "bye"})
 
 
 def main() -> None:
