@@ -370,9 +370,11 @@ class Hub:
         while True:
             await self._wait_connected()
             async with self._sub_lock:
-                if self._subscription is not None:
-                    await self._subscription.subscribe(channel.slug)
+                subscription = self._subscription
+                if subscription is not None:
+                    await subscription.subscribe(channel.slug)
                     break
+        await subscription.confirm()
         position = await self.engine.position(channel.slug)
         if position is None:
             raise BlogNotFound(channel.slug)
@@ -415,9 +417,8 @@ class Hub:
                 self._deliver(channel, frame)
                 return
         # A gap, or a new epoch: hold this frame and catch up from the engine.
-        channel.filling = True
         channel.backlog.append(frame)
-        self._spawn(self._catch_up(channel))
+        self._start_fill(channel)
 
     def _deliver(self, channel: _Channel, frame: Frame) -> None:
         channel.offset = frame.offset
@@ -432,33 +433,48 @@ class Hub:
             for sub in list(channel.waiting):
                 self._offer(sub, frame)
 
-    async def _catch_up(self, channel: _Channel) -> None:
-        """Bring a channel up to the engine's position: fill from history, or reset."""
-        try:
-            while True:
-                channel.stale = False
-                position = await self.engine.position(channel.slug)
-                if position is None:
-                    break  # the blog is gone; nothing more will come
-                if position.epoch != channel.epoch:
-                    self._reset_channel(channel, position, "history epoch changed")
-                elif position.offset > channel.offset:
-                    history = await self.engine.history(channel.slug, channel.offset)
-                    for frame in map(Frame, history or []):
-                        if frame.offset == channel.offset + 1:
-                            self._deliver(channel, frame)
-                    if channel.offset < position.offset:
-                        self._reset_channel(channel, position, "history window exceeded")
-                if not channel.stale:
-                    break
-        except EngineError:
-            # The subscription loop refills every channel once the engine is back.
-            logger.warning("catch-up of %s failed; retrying after reconnect", channel.slug)
+    def _start_fill(self, channel: _Channel) -> None:
+        """Catch a channel up with the engine; one fill at a time per channel."""
+        if channel.filling:  # a fill (or the first position read) is under way: once more
             channel.stale = True
             return
+        channel.filling = True
+        self._spawn(self._fill(channel))
+
+    async def _fill(self, channel: _Channel) -> None:
+        """Fill from history up to the engine's position, or reset; retry until it works."""
+        delay = 0.05
+        while self.channels.get(channel.slug) is channel and not self._closing:
+            channel.stale = False
+            try:
+                await self._fill_once(channel)
+            except EngineError as exc:
+                logger.warning("catch-up of %s failed (%s); retrying", channel.slug, exc)
+                channel.stale = True
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 2.0)
+            if not channel.stale:
+                break
         self._finish_fill(channel)
 
+    async def _fill_once(self, channel: _Channel) -> None:
+        position = await self.engine.position(channel.slug)
+        if position is None:
+            return  # the blog is gone; nothing more will come
+        if position.epoch != channel.epoch:
+            self._reset_channel(channel, position, "history epoch changed")
+        elif position.offset > channel.offset:
+            history = await self.engine.history(channel.slug, channel.offset)
+            for frame in map(Frame, history or []):
+                if frame.offset == channel.offset + 1:
+                    self._deliver(channel, frame)
+            if channel.offset < position.offset:
+                self._reset_channel(channel, position, "history window exceeded")
+
     def _finish_fill(self, channel: _Channel) -> None:
+        if channel.stale:  # something changed while we read: go again before going live
+            self._spawn(self._fill(channel))
+            return
         channel.filling = False
         backlog, channel.backlog = channel.backlog, []
         for frame in backlog:
@@ -498,16 +514,14 @@ class Hub:
                         await subscription.subscribe(slug)
                     runner = asyncio.create_task(subscription.run())
                     self._subscription = subscription
-                    # Let run() connect, so a dead engine is noticed before we say "up".
-                    await self.engine.ping()
+                    # Every subscribe is in effect before we say "up" and read positions.
+                    await subscription.confirm()
                 self.connected.set()
                 if not first:
                     self.stats.reconnects += 1
                     logger.info("event subscription restored; filling gaps")
                     for channel in list(self.channels.values()):
-                        if channel.ready is not None and channel.ready.done():
-                            channel.filling = True
-                            self._spawn(self._catch_up(channel))
+                        self._start_fill(channel)
                 first = False
                 delay = 0.05
                 await runner

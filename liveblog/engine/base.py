@@ -98,6 +98,10 @@ class Subscription(abc.ABC):
     async def unsubscribe(self, slug: str) -> None: ...
 
     @abc.abstractmethod
+    async def confirm(self) -> None:
+        """Return once every subscribe sent so far is in effect (needs run() going)."""
+
+    @abc.abstractmethod
     async def run(self) -> None:
         """Deliver messages to the handler until the connection fails (EngineUnavailable)."""
 

@@ -201,6 +201,9 @@ class _MemorySubscription(Subscription):
     async def unsubscribe(self, slug: str) -> None:
         self._slugs.discard(slug)
 
+    async def confirm(self) -> None:
+        return None  # subscribe() takes effect at once
+
     async def run(self) -> None:
         # Nothing to pump: publishes call deliver() directly. Wait until closed.
         self._waiter = asyncio.get_running_loop().create_future()

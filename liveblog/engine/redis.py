@@ -7,7 +7,9 @@ never retried blindly: a retried write could publish twice. Idempotency-Key is t
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
+import secrets
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -39,7 +41,6 @@ T = TypeVar("T")
 _TOKENS = "lb:tokens"
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
-_CONTROL_CHANNEL = "lb:hub"  # always subscribed, so the connection exists and fails loudly
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 # Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
@@ -289,6 +290,18 @@ class _RedisSubscription(Subscription):
         )
         self._pubsub = self._client.pubsub()
         self._handler = handler
+        # A channel of this connection's own: always subscribed (so the connection exists and
+        # fails loudly), and the path of confirm()'s probes.
+        self._control = f"lb:hub:{secrets.token_hex(8)}".encode()
+        self._probes: dict[bytes, asyncio.Future[None]] = {}
+        self._control_subscribed: asyncio.Future[None] | None = None
+
+    async def _subscribe_control(self) -> None:
+        # Shared by run() and confirm(): the first one subscribes, both wait for it, so the
+        # connection exists before run() reads from it.
+        if self._control_subscribed is None:
+            self._control_subscribed = asyncio.ensure_future(self._pubsub.subscribe(self._control))
+        await self._call(asyncio.shield(self._control_subscribed))
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
@@ -302,16 +315,35 @@ class _RedisSubscription(Subscription):
     async def unsubscribe(self, slug: str) -> None:
         await self._call(self._pubsub.unsubscribe(_Keys(slug).channel))
 
+    async def confirm(self) -> None:
+        # Redis runs one connection's commands in order: once a probe published after our
+        # subscribes comes back on the control channel, every earlier subscribe is in effect.
+        await self._subscribe_control()
+        probe = secrets.token_bytes(8)
+        waiter = self._probes[probe] = asyncio.get_running_loop().create_future()
+        try:
+            await self._call(self._client.publish(self._control, probe))
+            async with asyncio.timeout(5.0):
+                await waiter
+        except TimeoutError:
+            raise EngineUnavailable("Redis pub/sub did not confirm the subscription") from None
+        finally:
+            self._probes.pop(probe, None)
+
     async def run(self) -> None:
-        await self._call(self._pubsub.subscribe(_CONTROL_CHANNEL))
-        handler = self._handler
+        await self._subscribe_control()
+        handler, control = self._handler, self._control
         while True:
             message = await self._call(
                 self._pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
             )
             if message is not None and message["type"] == "message":
                 channel = message["channel"]
-                if channel != _CONTROL_CHANNEL.encode():
+                if channel == control:
+                    waiter = self._probes.get(message["data"])
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                else:
                     handler(_slug_of_channel(channel), message["data"])
 
     async def close(self) -> None:
