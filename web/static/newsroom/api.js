@@ -1,0 +1,78 @@
+// The editor API over fetch: the bearer token, problem+json errors, and a timeout.
+
+const TOKEN_KEY = "liveblog.token";
+const TIMEOUT_MS = 10000;
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN_KEY),
+  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** An answer that is not 2xx. `status` 0 means the server could not be reached. */
+export class ApiError extends Error {
+  constructor(status, problem, headers) {
+    super(problem?.detail || (status ? `HTTP ${status}` : "The server cannot be reached."));
+    this.status = status;
+    this.problem = problem || null;
+    this.headers = headers || new Headers();
+  }
+
+  /** Worth sending again unchanged: the request may not have been applied yet. */
+  get retryable() {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+
+  /** Seconds the server asked us to wait (Retry-After), or null. */
+  get retryAfter() {
+    const value = Number(this.headers.get("Retry-After"));
+    return Number.isFinite(value) && value > 0 ? value : null;
+  }
+
+  /** "Headline: too long" lines from the problem's field errors, or the detail. */
+  get messages() {
+    const errors = this.problem?.errors;
+    if (Array.isArray(errors) && errors.length) {
+      return errors.map((e) => `${e.path.replace(/^\$\.?/, "") || "request"}: ${e.message}`);
+    }
+    return [this.message];
+  }
+}
+
+/**
+ * Call the API. `body` is sent as JSON; a string is sent as it is (an idempotent retry must
+ * send the very same bytes). Resolves to {data, headers, status}; rejects with ApiError.
+ */
+export async function api(method, path, { body, headers = {}, auth = true } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers }, cache: "no-store" };
+  const secret = token.get();
+  if (auth && secret) init.headers.Authorization = `Bearer ${secret}`;
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  init.signal = controller.signal;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0); // offline, refused, reset or timed out: nothing is known
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null; // a proxy's HTML error page, say
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, data, response.headers);
+  return { data, headers: response.headers, status: response.status };
+}
+
+export const blogPath = (slug) => `/api/blogs/${encodeURIComponent(slug)}`;
+export const entryPath = (slug, id) => `${blogPath(slug)}/entries/${encodeURIComponent(id)}`;

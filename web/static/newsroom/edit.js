@@ -1,0 +1,202 @@
+// Editing one entry in place, with If-Match. When someone else saved first (412), the editor
+// sees both versions and chooses: keep theirs, keep mine, or go on editing. Nothing is
+// overwritten without that choice, and nothing typed is thrown away without it.
+
+import { renderEntry } from "../reader/render.js";
+import { ApiError, api, entryPath } from "./api.js";
+import { EntryForm } from "./form.js";
+import { cleanHtml } from "./richtext.js";
+import { el, shortTime } from "./ui.js";
+
+const FIELDS = ["headline", "body", "labels", "pinned", "author", "published_at", "media"];
+
+/** An entry's fields as the form holds them, for comparing. */
+function comparable(entry) {
+  return {
+    headline: entry.headline || "",
+    body: cleanHtml(entry.body || ""), // as the form would hold it (no rel="…" and such)
+    labels: entry.labels || [],
+    pinned: Boolean(entry.pinned),
+    author: entry.author || "",
+    published_at: entry.published_at ? new Date(entry.published_at).toISOString() : "",
+    media: entry.media?.[0] ? normalMedia(entry.media[0]) : null,
+  };
+}
+
+function normalMedia(m) {
+  return { url: m.url, caption: m.caption || null, credit: m.credit || null, alt: m.alt || null };
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The PATCH body that turns `base` into what the form holds: only the fields that differ. */
+function patchFrom(values, base) {
+  const from = comparable(base);
+  const to = {
+    ...values,
+    media: values.media ? normalMedia(values.media) : null,
+    published_at: values.published_at ? new Date(values.published_at).toISOString() : "",
+  };
+  const patch = {};
+  for (const field of FIELDS) {
+    if (same(from[field], to[field])) continue;
+    if (field === "media") patch.media = to.media ? [strip(to.media)] : [];
+    else if (field === "headline" || field === "author") patch[field] = to[field] || null;
+    else if (field === "published_at") {
+      if (to.published_at) patch.published_at = to.published_at;
+    } else patch[field] = to[field];
+  }
+  return patch;
+}
+
+function strip(media) {
+  return Object.fromEntries(Object.entries(media).filter(([, v]) => v !== null && v !== ""));
+}
+
+export class EditSession {
+  constructor({ slug, entry, card, template, onDone }) {
+    this.slug = slug;
+    this.base = entry; // the version these edits are made on
+    this.latest = entry; // the newest version the stream told us of (null: deleted)
+    this.card = card;
+    this.onDone = onDone;
+    this.form = new EntryForm(template, {
+      submitLabel: "Save changes",
+      editing: true,
+      onSubmit: () => this.save(),
+      onCancel: () => this.close(null),
+    });
+    this.form.element.classList.add("nr-form--edit");
+    this.conflictBox = null;
+  }
+
+  open() {
+    this.form.fill(this.base);
+    this.card.classList.add("nr-entry--editing");
+    this.card.replaceChildren(this.form.element);
+    this.form.rich.focus();
+  }
+
+  close(saved) {
+    this.card.classList.remove("nr-entry--editing");
+    this.onDone(saved);
+  }
+
+  /** The stream reported a newer version (or a delete) while this editor types. */
+  serverChanged(entry) {
+    this.latest = entry;
+    if (this.conflictBox) return;
+    if (entry === null) {
+      this.form.showNotice("Someone deleted this entry while you were editing it. Copy what you need before you cancel.");
+    } else if (entry.version !== this.base.version) {
+      this.form.showNotice(
+        `Someone else saved this entry (version ${entry.version}) while you were editing. When you save, you choose which version to keep.`,
+      );
+    }
+  }
+
+  async save() {
+    const values = this.form.values();
+    const patch = patchFrom(values, this.base);
+    if (Object.keys(patch).length === 0) {
+      this.close(null);
+      return;
+    }
+    try {
+      const { data } = await api("PATCH", entryPath(this.slug, this.base.id), {
+        body: patch,
+        headers: { "If-Match": `"${this.base.version}"` },
+      });
+      this.close(data);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      if (error.status === 412) await this.conflict(values);
+      else if (error.status === 404) this.serverChanged(null);
+      else if (error.retryable) {
+        this.form.showErrors([`Not saved: ${error.message} Your changes are still here; save again when the server is back.`]);
+      } else this.form.showErrors(error.messages.map((m) => `Not saved: ${m}`));
+    }
+  }
+
+  /** 412: fetch their version and let the editor choose. */
+  async conflict(mine) {
+    let theirs;
+    try {
+      theirs = (await api("GET", entryPath(this.slug, this.base.id))).data;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.serverChanged(null);
+      else this.form.showErrors([`Someone else changed this entry, and it cannot be read now: ${error.message}`]);
+      return;
+    }
+    if (Object.keys(patchFrom(mine, theirs)).length === 0) {
+      this.close(theirs); // it already says what we wanted (our earlier attempt went through)
+      return;
+    }
+    this.showConflict(mine, theirs);
+  }
+
+  showConflict(mine, theirs) {
+    const preview = (entry) => {
+      const node = renderEntry(entry);
+      node.removeAttribute("id");
+      return node;
+    };
+    const mineEntry = {
+      ...theirs,
+      ...mine,
+      headline: mine.headline || null,
+      author: mine.author || null,
+      media: mine.media ? [mine.media] : [],
+      published_at: mine.published_at || theirs.published_at,
+    };
+    const when = theirs.updated_at ? ` at ${shortTime(theirs.updated_at)}` : "";
+    const keepMine = el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { choice: "mine" } }, "Keep mine");
+    const takeTheirs = el("button", { type: "button", className: "nr-btn", dataset: { choice: "theirs" } }, "Take theirs");
+    const backToEdit = el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { choice: "edit" } }, "Edit mine further");
+    this.conflictBox = el(
+      "section",
+      { className: "nr-conflict", role: "alert", "aria-labelledby": `conflict-${theirs.id}` },
+      el("h3", { className: "nr-conflict__title", id: `conflict-${theirs.id}` }, "Someone else changed this entry"),
+      el(
+        "p",
+        { className: "nr-conflict__lede" },
+        `Version ${theirs.version} was saved${when}, after you started editing. Nothing is lost: choose which version readers see.`,
+      ),
+      el(
+        "div",
+        { className: "nr-conflict__versions" },
+        el("div", { className: "nr-conflict__version", dataset: { version: "theirs" } }, el("h4", {}, `Theirs · version ${theirs.version}`), el("div", {}, preview(theirs))),
+        el("div", { className: "nr-conflict__version nr-conflict__version--mine", dataset: { version: "mine" } }, el("h4", {}, "Yours · not saved"), el("div", {}, preview(mineEntry))),
+      ),
+      el("div", { className: "nr-conflict__actions" }, backToEdit, takeTheirs, keepMine),
+    );
+    keepMine.addEventListener("click", async () => {
+      keepMine.disabled = true;
+      this.rebase(theirs);
+      await this.save(); // mine on top of theirs; another 412 shows this view again
+      keepMine.disabled = false;
+    });
+    takeTheirs.addEventListener("click", () => {
+      this.conflictBox.remove();
+      this.conflictBox = null;
+      this.close(theirs);
+    });
+    backToEdit.addEventListener("click", () => {
+      this.rebase(theirs);
+      this.form.showNotice(`Editing on top of version ${theirs.version}. Saving keeps what the form shows.`);
+      this.form.rich.focus();
+    });
+    this.form.element.hidden = true;
+    this.card.append(this.conflictBox);
+    keepMine.focus();
+  }
+
+  /** From now on, edits apply to `theirs`; the form still shows mine. */
+  rebase(theirs) {
+    this.base = theirs;
+    this.conflictBox?.remove();
+    this.conflictBox = null;
+    this.form.element.hidden = false;
+    this.form.showErrors([]);
+  }
+}

@@ -1,0 +1,326 @@
+// The blog's entries as the console shows them, live, with actions. Events come over the
+// console's one /ws socket (a newsroom connection: it is not counted as a reader), resumed from
+// the position the first page reflects. Editing happens in place (edit.js); pin and Breaking
+// are one-click edits with If-Match.
+
+import { renderEntry } from "../reader/render.js";
+import { parseEventId } from "../reader/stream.js";
+import { orderKey, relative } from "../reader/times.js";
+import { ApiError, api, blogPath, entryPath } from "./api.js";
+import { EditSession } from "./edit.js";
+import { confirmDialog, el, shortTime, toast } from "./ui.js";
+
+const PAGE_SIZE = 30;
+
+const keyOf = (entry) => orderKey(entry.published_at, entry.id);
+
+export class EntryList {
+  /**
+   * @param {object} options
+   * @param {string} options.slug
+   * @param {import("./socket.js").MultiBlogSocket} options.socket
+   * @param {HTMLElement} options.root the list's container
+   * @param {HTMLButtonElement} options.older the "load older" button
+   * @param {HTMLElement} options.empty shown when there are no entries
+   * @param {HTMLTemplateElement} options.formTemplate
+   * @param {(blog: object) => void} options.onBlog a blog.updated event
+   */
+  constructor({ slug, socket, root, older, empty, formTemplate, onBlog }) {
+    Object.assign(this, { slug, socket, root, older, empty, formTemplate, onBlog });
+    this.entries = new Map(); // id -> entry
+    this.cards = new Map(); // id -> card element
+    this.sessions = new Map(); // id -> EditSession
+    this.next = null;
+    this.stopped = false;
+    this.reloading = null; // events held while the timeline is read again
+    this.onClick = (event) => this.click(event);
+    this.onOlder = () => this.loadOlder();
+    this.ticker = null;
+  }
+
+  async start() {
+    this.root.addEventListener("click", this.onClick);
+    this.older.addEventListener("click", this.onOlder);
+    const lastEventId = await this.load();
+    if (this.stopped) return;
+    this.socket.subscribe(this.slug, lastEventId);
+    this.ticker = setInterval(() => this.refreshTimes(), 30000);
+  }
+
+  stop() {
+    this.stopped = true;
+    this.socket.unsubscribe(this.slug);
+    clearInterval(this.ticker);
+    this.root.removeEventListener("click", this.onClick);
+    this.older.removeEventListener("click", this.onOlder);
+    this.root.replaceChildren();
+  }
+
+  /** Read the newest page; entries being edited keep their form. Returns the position. */
+  async load() {
+    const { data } = await api("GET", `${blogPath(this.slug)}/entries?limit=${PAGE_SIZE}`);
+    for (const id of [...this.cards.keys()]) {
+      if (!this.sessions.has(id)) this.dropCard(id);
+    }
+    for (const entry of data.entries) this.upsert(entry, { force: true });
+    for (const [id, session] of this.sessions) {
+      if (!data.entries.some((e) => e.id === id)) session.serverChanged(null);
+    }
+    this.next = data.next;
+    this.older.hidden = !this.next;
+    this.updateEmpty();
+    return data.last_event_id;
+  }
+
+  async loadOlder() {
+    if (!this.next) return;
+    this.older.disabled = true;
+    try {
+      const cursor = encodeURIComponent(this.next);
+      const { data } = await api("GET", `${blogPath(this.slug)}/entries?limit=${PAGE_SIZE}&before=${cursor}`);
+      for (const entry of data.entries) this.upsert(entry);
+      this.next = data.next;
+      this.older.hidden = !this.next;
+    } catch (error) {
+      toast(`Could not load older entries: ${error.message}`, { kind: "error" });
+    } finally {
+      this.older.disabled = false;
+    }
+  }
+
+  // --- live events ----------------------------------------------------------------------
+
+  apply(event) {
+    if (this.reloading) {
+      this.reloading.push(event);
+      return;
+    }
+    const { type, data } = event;
+    if (type === "entry.created" || type === "entry.updated") this.upsert(data);
+    else if (type === "entry.deleted") this.removed(data.id);
+    else if (type === "blog.updated") this.onBlog(data);
+    else if (type === "reset") this.reload();
+  }
+
+  /** `reset`: the stream could not fill a gap. Read the timeline again, then go on from it. */
+  async reload() {
+    this.reloading = [];
+    let position = null;
+    for (let attempt = 0; position === null; attempt += 1) {
+      try {
+        position = await this.load();
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10000, 500 * 2 ** attempt)));
+      }
+    }
+    const held = this.reloading;
+    this.reloading = null;
+    this.socket.adopt(this.slug, position);
+    const seen = parseEventId(position);
+    for (const event of held) {
+      const id = parseEventId(event.id);
+      const stale = seen && id && seen.epoch === id.epoch && id.offset <= seen.offset;
+      if (!stale && event.type !== "reset") this.apply(event);
+    }
+  }
+
+  /** Show an entry, new or changed. An older version than the one shown is ignored. */
+  upsert(entry, { force = false } = {}) {
+    const shown = this.entries.get(entry.id);
+    if (shown && !force && shown.version > entry.version) return;
+    this.entries.set(entry.id, entry);
+    const session = this.sessions.get(entry.id);
+    if (session) {
+      session.serverChanged(entry);
+      this.place(session.card, entry);
+      return;
+    }
+    const card = this.renderCard(entry);
+    const old = this.cards.get(entry.id);
+    if (old) old.replaceWith(card);
+    this.cards.set(entry.id, card);
+    this.place(card, entry);
+    this.updateEmpty();
+  }
+
+  removed(id) {
+    const session = this.sessions.get(id);
+    this.entries.delete(id);
+    if (session) {
+      session.serverChanged(null);
+      return;
+    }
+    this.dropCard(id);
+    this.updateEmpty();
+  }
+
+  dropCard(id) {
+    this.cards.get(id)?.remove();
+    this.cards.delete(id);
+    this.entries.delete(id);
+  }
+
+  /** Keep cards newest first (published_at, then creation), as readers see them. */
+  place(card, entry) {
+    card.dataset.key = keyOf(entry);
+    const key = card.dataset.key;
+    let before = null;
+    for (const other of this.root.children) {
+      if (other !== card && other.dataset.key < key) {
+        before = other;
+        break;
+      }
+    }
+    if (card.nextElementSibling === before && card.parentNode === this.root) return;
+    this.root.insertBefore(card, before);
+  }
+
+  updateEmpty() {
+    this.empty.hidden = this.cards.size > 0;
+  }
+
+  renderCard(entry) {
+    const breaking = entry.labels.includes("breaking");
+    const view = renderEntry(entry);
+    fillAgo(view);
+    const meta = [`v${entry.version}`];
+    if (entry.updated_at) meta.push(`edited ${shortTime(entry.updated_at)}`);
+    const bar = el(
+      "div",
+      { className: "nr-entry__bar" },
+      el("span", { className: "nr-entry__version" }, meta.join(" · ")),
+      el("span", { className: "nr-entry__spacer" }),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "edit" } }, "Edit"),
+      el(
+        "button",
+        { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "pin" }, "aria-pressed": String(entry.pinned) },
+        entry.pinned ? "Unpin" : "Pin",
+      ),
+      el(
+        "button",
+        { type: "button", className: "nr-btn nr-btn--ghost nr-btn--breaking", dataset: { action: "breaking" }, "aria-pressed": String(breaking) },
+        "Breaking",
+      ),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, "Delete"),
+    );
+    return el(
+      "article",
+      { className: "nr-entry", dataset: { id: entry.id, version: String(entry.version) } },
+      el("div", { className: "nr-entry__view" }, view),
+      bar,
+    );
+  }
+
+  refreshTimes() {
+    for (const card of this.cards.values()) fillAgo(card);
+  }
+
+  // --- actions --------------------------------------------------------------------------
+
+  click(event) {
+    const button = event.target.closest("button[data-action]");
+    const card = button?.closest(".nr-entry");
+    if (!button || !card || card.parentNode !== this.root) return;
+    const id = card.dataset.id;
+    const action = button.dataset.action;
+    if (action === "edit") this.edit(id);
+    else if (action === "pin") this.toggle(id, button, (e) => !e.pinned, (e, on) => ({ pinned: on }), (e) => e.pinned);
+    else if (action === "breaking") {
+      this.toggle(
+        id,
+        button,
+        (e) => !e.labels.includes("breaking"),
+        (e, on) => ({ labels: on ? ["breaking", ...e.labels.filter((l) => l !== "breaking")] : e.labels.filter((l) => l !== "breaking") }),
+        (e) => e.labels.includes("breaking"),
+      );
+    } else if (action === "delete") this.remove(id);
+  }
+
+  edit(id) {
+    const entry = this.entries.get(id);
+    const card = this.cards.get(id);
+    if (!entry || !card || this.sessions.has(id)) return;
+    const session = new EditSession({
+      slug: this.slug,
+      entry,
+      card,
+      template: this.formTemplate,
+      onDone: (saved) => {
+        this.sessions.delete(id);
+        const latest = saved || this.entries.get(id);
+        if (latest) {
+          this.entries.delete(id); // let upsert draw the card again
+          this.cards.set(id, card);
+          this.upsert(latest, { force: true });
+        } else {
+          this.dropCard(id); // deleted while it was being edited, and the editor let it go
+          this.updateEmpty();
+        }
+      },
+    });
+    this.sessions.set(id, session);
+    session.open();
+  }
+
+  /**
+   * One-click change of one field. The wish ("pinned", "breaking") is decided at the click; if
+   * someone changed the entry meanwhile (412), it is applied again on their newer version.
+   */
+  async toggle(id, button, wish, patchFor, holds) {
+    const first = this.entries.get(id);
+    if (!first) return;
+    const on = wish(first);
+    button.disabled = true;
+    try {
+      let entry = first;
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        if (holds(entry) === on) return; // already so: someone else did it
+        try {
+          const { data } = await api("PATCH", entryPath(this.slug, id), {
+            body: patchFor(entry, on),
+            headers: { "If-Match": `"${entry.version}"` },
+          });
+          this.upsert(data);
+          return;
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status !== 412) throw error;
+          entry = (await api("GET", entryPath(this.slug, id))).data;
+          this.upsert(entry);
+        }
+      }
+      toast("The entry keeps changing; try again in a moment.", { kind: "error" });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.removed(id);
+      else toast(`Not changed: ${error.message}`, { kind: "error" });
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async remove(id) {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    const title = entry.headline || "this entry";
+    const confirmed = await confirmDialog({
+      title: "Delete this entry?",
+      message: `“${title}” disappears from every reader's page at once. This cannot be undone.`,
+      confirm: "Delete",
+      danger: true,
+    });
+    if (!confirmed) return;
+    try {
+      await api("DELETE", entryPath(this.slug, id));
+      this.removed(id);
+      toast("Entry deleted.");
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) this.removed(id);
+      else toast(`Not deleted: ${error.message}`, { kind: "error" });
+    }
+  }
+}
+
+function fillAgo(scope) {
+  for (const node of scope.querySelectorAll("[data-ago]")) {
+    node.textContent = relative(new Date(node.dataset.ago));
+  }
+}

@@ -1,0 +1,249 @@
+// The entry form, for composing and for editing in place: fields, preview, Ctrl/Cmd+Enter.
+
+import { renderEntry } from "../reader/render.js";
+import { RichText } from "./richtext.js";
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** "2024-06-25T14:05" in the browser's zone, for <input type=datetime-local>. */
+export function toLocalInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** The form's fields as an API entry body (create) — also what a draft stores. */
+function emptyValues() {
+  return { headline: "", body: "", labels: [], pinned: false, author: "", published_at: "", media: null };
+}
+
+export class EntryForm {
+  /**
+   * @param {HTMLTemplateElement} template the form's markup
+   * @param {{submitLabel: string, onSubmit: Function, onCancel?: Function, onChange?: Function}} options
+   */
+  constructor(template, { submitLabel, onSubmit, onCancel, onChange, editing = false }) {
+    this.element = template.content.firstElementChild.cloneNode(true);
+    this.editing = editing;
+    this.filledWhen = { input: "", iso: "" }; // datetime-local drops seconds: keep the original
+    this.onSubmit = onSubmit;
+    this.onChange = onChange || (() => {});
+    this.busy = false;
+    const q = (selector) => this.element.querySelector(selector);
+    this.fields = {
+      headline: q("[name=headline]"),
+      breaking: q("[name=breaking]"),
+      key: q("[name=key]"),
+      pinned: q("[name=pinned]"),
+      author: q("[name=author]"),
+      publishedAt: q("[name=published_at]"),
+      photoUrl: q("[name=photo_url]"),
+      caption: q("[name=caption]"),
+      credit: q("[name=credit]"),
+      alt: q("[name=alt]"),
+    };
+    this.photo = q("[data-role=photo]");
+    this.timing = q("[data-role=timing]");
+    this.notice = q("[data-role=notice]");
+    this.errors = q("[data-role=errors]");
+    this.submit = q("[data-role=submit]");
+    this.preview = q("[data-role=preview]");
+    this.previewBox = q("[data-role=preview-entry]");
+    this.previewButton = q("[data-action=preview]");
+    this.extraLabels = []; // labels other than breaking/key, kept as they are when editing
+    this.submit.textContent = submitLabel;
+    this.rich = new RichText(q("[data-role=rich]"), () => this.changed());
+    this.uniquifyIds();
+
+    const cancel = q("[data-action=cancel]");
+    if (onCancel) {
+      cancel.hidden = false;
+      cancel.addEventListener("click", () => onCancel());
+    }
+    this.element.addEventListener("input", (event) => {
+      if (!this.rich.body.contains(event.target)) this.changed();
+    });
+    this.element.addEventListener("change", () => this.changed());
+    this.element.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.trySubmit();
+    });
+    this.element.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        this.trySubmit();
+      } else if (event.key === "Escape" && onCancel && this.rich.linkBar.hidden) {
+        onCancel();
+      }
+    });
+    this.previewButton.addEventListener("click", () => this.togglePreview());
+    this.fields.photoUrl.addEventListener("input", () => this.fields.photoUrl.setCustomValidity(""));
+  }
+
+  /** Labels point at inputs by id; each clone of the template gets its own. */
+  uniquifyIds() {
+    const suffix = Math.random().toString(36).slice(2, 8);
+    for (const node of this.element.querySelectorAll("[id]")) {
+      const old = node.id;
+      node.id = `${old}-${suffix}`;
+      for (const ref of this.element.querySelectorAll(`[for="${old}"]`)) ref.htmlFor = node.id;
+      for (const ref of this.element.querySelectorAll(`[aria-labelledby="${old}"]`)) {
+        ref.setAttribute("aria-labelledby", node.id);
+      }
+    }
+  }
+
+  changed() {
+    this.element.dataset.dirty = "true";
+    if (!this.preview.hidden) this.renderPreview();
+    this.onChange(this.values());
+  }
+
+  /** Everything the editor entered, in API field names. */
+  values() {
+    const f = this.fields;
+    const labels = [...this.extraLabels];
+    if (f.breaking.checked) labels.unshift("breaking");
+    if (f.key.checked) labels.push("key");
+    const url = f.photoUrl.value.trim();
+    const media = url
+      ? { url, caption: f.caption.value.trim() || null, credit: f.credit.value.trim() || null, alt: f.alt.value.trim() || null }
+      : null;
+    const when = f.publishedAt.value;
+    let publishedAt = "";
+    if (when && when === this.filledWhen.input) publishedAt = this.filledWhen.iso;
+    else if (when) publishedAt = new Date(when).toISOString();
+    return {
+      headline: f.headline.value.trim(),
+      body: this.rich.html,
+      labels,
+      pinned: f.pinned.checked,
+      author: f.author.value.trim(),
+      published_at: publishedAt,
+      media,
+    };
+  }
+
+  /** Fill from an entry (API shape) or a draft; missing fields are emptied. */
+  fill(values) {
+    const v = { ...emptyValues(), ...values };
+    const f = this.fields;
+    f.headline.value = v.headline || "";
+    this.rich.html = v.body || "";
+    const labels = v.labels || [];
+    f.breaking.checked = labels.includes("breaking");
+    f.key.checked = labels.includes("key");
+    this.extraLabels = labels.filter((l) => l !== "breaking" && l !== "key");
+    f.pinned.checked = Boolean(v.pinned);
+    f.author.value = v.author || "";
+    f.publishedAt.value = toLocalInput(v.published_at);
+    this.filledWhen = { input: f.publishedAt.value, iso: v.published_at || "" };
+    const media = Array.isArray(v.media) ? v.media[0] : v.media;
+    f.photoUrl.value = media?.url || "";
+    f.caption.value = media?.caption || "";
+    f.credit.value = media?.credit || "";
+    f.alt.value = media?.alt || "";
+    this.photo.open = Boolean(media?.url);
+    this.timing.open = Boolean(v.published_at) && !this.editing; // a backdated draft
+    delete this.element.dataset.dirty;
+    this.showErrors([]);
+    if (!this.preview.hidden) this.renderPreview();
+  }
+
+  clear({ keepAuthor = true } = {}) {
+    const author = this.fields.author.value;
+    this.fill({});
+    if (keepAuthor) this.fields.author.value = author;
+    this.setPreview(false);
+  }
+
+  get isEmpty() {
+    const v = this.values();
+    return !v.headline && this.rich.empty && !v.media;
+  }
+
+  /** The request body for POST: only what is set, in API types. */
+  payload() {
+    const v = this.values();
+    const body = { body: v.body, labels: v.labels, pinned: v.pinned };
+    if (v.headline) body.headline = v.headline;
+    if (v.author) body.author = v.author;
+    if (v.published_at) body.published_at = v.published_at;
+    body.media = v.media ? [stripNulls(v.media)] : [];
+    return body;
+  }
+
+  validate() {
+    const problems = [];
+    if (this.rich.empty && !this.values().media) problems.push("Write something, or add a photo.");
+    const url = this.fields.photoUrl.value.trim();
+    if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url)) {
+      problems.push("The photo URL must start with https://");
+      this.photo.open = true;
+    }
+    this.showErrors(problems);
+    return problems.length === 0;
+  }
+
+  async trySubmit() {
+    if (this.busy || !this.validate()) return;
+    this.busy = true;
+    this.submit.disabled = true;
+    try {
+      await this.onSubmit(this);
+    } finally {
+      this.busy = false;
+      this.submit.disabled = false;
+    }
+  }
+
+  showErrors(messages) {
+    this.errors.replaceChildren(...messages.map((m) => Object.assign(document.createElement("p"), { textContent: m })));
+    this.errors.hidden = messages.length === 0;
+  }
+
+  showNotice(text) {
+    this.notice.textContent = text || "";
+    this.notice.hidden = !text;
+  }
+
+  togglePreview() {
+    this.setPreview(this.preview.hidden);
+  }
+
+  setPreview(on) {
+    this.preview.hidden = !on;
+    this.previewButton.setAttribute("aria-pressed", String(on));
+    if (on) this.renderPreview();
+  }
+
+  /** The entry as readers will see it, drawn by the reader page's own renderer. */
+  renderPreview(base = {}) {
+    const v = this.values();
+    const entry = {
+      id: base.id || "preview",
+      blog: base.blog || "",
+      version: base.version || 1,
+      published_at: v.published_at || base.published_at || new Date().toISOString(),
+      updated_at: base.id ? new Date().toISOString() : null,
+      headline: v.headline || null,
+      body: v.body,
+      author: v.author || null,
+      labels: v.labels,
+      pinned: v.pinned,
+      media: v.media ? [v.media] : [],
+    };
+    const node = renderEntry(entry);
+    node.removeAttribute("id");
+    node.querySelector(".entry__permalink")?.removeAttribute("href");
+    this.previewBox.replaceChildren(node);
+  }
+
+  focus() {
+    (this.fields.headline.value ? this.rich : this.fields.headline).focus();
+  }
+}
+
+function stripNulls(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null && value !== ""));
+}
