@@ -30,6 +30,7 @@ from loadgen import (
     QuietBudget,
     Session,
     best_pass,
+    boost_priority,
     connect_line,
     exit_on_sigterm,
     human,
@@ -284,7 +285,7 @@ async def amain(args: argparse.Namespace) -> int:
     storages = sorted({t.split("-", 1)[1] for t in targets}, key=["memory", "redis"].index)
     header = (
         f"## liveblog vs nginx + Nchan ({'quick' if args.quick else 'full'} run)\n\n"
-        f"{machine()}; server on core 0, generator on core 1; "
+        f"{machine()}; server on core 0, generator on core 1, both at {args.priority}; "
         f"{time.monotonic() - started:.0f} s; command: `{' '.join(sys.argv)}`"
     )
     text = header + "\n" + table(results, plan, storages)
@@ -317,8 +318,17 @@ def main() -> None:
     )
     p.add_argument("--json", type=Path, help="write every raw step here")
     p.add_argument("--markdown", type=Path, help="write the table here")
+    p.add_argument(
+        "--nice", type=int, default=-10, help="niceness of servers and generator (root only)"
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run servers and generator SCHED_FIFO (root only): see README, shared machines",
+    )
     args = p.parse_args()
     exit_on_sigterm()
+    args.priority = boost_priority(args.nice, args.realtime)
     import uvloop
 
     sys.exit(uvloop.run(amain(args)))
