@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
 
 from liveblog import api, demo, metrics, ops, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
@@ -16,17 +15,9 @@ from liveblog.api.responses import ERROR_HANDLERS
 from liveblog.config import Settings
 from liveblog.engine import Engine, make_engine
 from liveblog.hub import Hub
+from liveblog.pages import routes as page_routes
 
 logger = logging.getLogger("liveblog")
-
-
-def _page_routes() -> list[BaseRoute]:
-    try:
-        from liveblog.pages import routes as page_routes
-
-        return page_routes()
-    except ImportError:  # the pages package is optional while it is being built
-        return []
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
@@ -62,7 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             *stats.routes(),
             *api.routes(),
             *streams.routes(),
-            *_page_routes(),
+            *page_routes(),
         ],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
         lifespan=lifespan,

@@ -6,6 +6,7 @@ Both engines share these rules: sanitising, versions, timestamps, what each even
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 import msgspec
 
@@ -52,6 +53,13 @@ def _clean_body(html: str) -> str:
     return body
 
 
+def _check_published_at(value: datetime | None) -> datetime | None:
+    # The timeline sorts by a fixed-width key of microseconds since 1970.
+    if value is not None and not 1970 <= value.year < 3000:
+        raise InvalidField("$.published_at", "must be between the years 1970 and 2999")
+    return value
+
+
 def fingerprint(raw_request: bytes) -> str:
     return hashlib.sha256(raw_request).hexdigest()
 
@@ -89,7 +97,7 @@ async def create_entry(
         id=new_entry_id(),
         blog=slug,
         version=1,
-        published_at=data.published_at or now,
+        published_at=_check_published_at(data.published_at) or now,
         updated_at=None,
         headline=data.headline,
         body=_clean_body(data.body),
@@ -128,6 +136,8 @@ async def update_entry(
     changes = given_fields(patch)
     if "body" in changes:
         changes["body"] = _clean_body(changes["body"])
+    if "published_at" in changes:
+        _check_published_at(changes["published_at"])
     entry = msgspec.structs.replace(
         current, **changes, version=current.version + 1, updated_at=utcnow()
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -31,6 +31,9 @@ EventType = Literal["entry.created", "entry.updated", "entry.deleted", "blog.upd
 MAX_BODY_BYTES = 64 * 1024  # entry HTML after sanitising
 MAX_LABELS = 20
 MAX_MEDIA = 10
+
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utcnow() -> datetime:
@@ -72,7 +75,7 @@ class Entry(Struct):
     @property
     def order_key(self) -> str:
         """Sorts newest first when compared in reverse: published_at, then creation order."""
-        micros = int(self.published_at.timestamp() * 1_000_000)
+        micros = (self.published_at - _UNIX_EPOCH) // timedelta(microseconds=1)  # exact
         return f"{micros:017d}:{self.id}"
 
 

@@ -239,6 +239,7 @@ async def test_field_limits_name_their_json_path(editor: Editor, blog: str) -> N
         ({"body": "x", "media": [{"url": "https://a.test/x", "colour": 1}]}, "$.media[0]"),
         ({"body": "x", "published_at": "yesterday"}, "$.published_at"),
         ({"body": "x", "published_at": "2026-11-25T10:00:00"}, "$.published_at"),
+        ({"body": "x", "published_at": "1969-12-31T23:59:59Z"}, "$.published_at"),
         ({"headline": "no body"}, "$"),
         ({"body": "<p>" + "a" * 70_000 + "</p>"}, "$.body"),
     ]
