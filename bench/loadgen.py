@@ -384,6 +384,7 @@ async def search(
     max_steps: int,
     budget_s: float,
     first_seconds: float | None = None,
+    retry_noisy: bool = True,
 ) -> list[dict[str, Any]]:
     """Find the highest sustained rate: from ``start_per_s`` deliveries/s, multiply the event
     rate by ``factor`` while steps pass; if the first step fails, divide instead until one
@@ -398,7 +399,8 @@ async def search(
         length = first_seconds if first_seconds and not steps else seconds
         result = await session.step(per_s / session.alive, length)
         print("  " + human(result), flush=True)
-        if not result["pass"] and result["foreign_cpu_pct"] >= NOISY_PCT and session.alive:
+        noisy = retry_noisy and result["foreign_cpu_pct"] >= NOISY_PCT
+        if not result["pass"] and noisy and session.alive:
             # other processes on this shared machine ate CPU: measure that rate once more
             result["retried"] = True
             steps.append(result)

@@ -22,6 +22,7 @@ class HttpConn(asyncio.Protocol):
         self.dechunk: Dechunker | None = None
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.lost = False
+        self.answered = False  # any byte of the current response arrived
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
@@ -37,10 +38,12 @@ class HttpConn(asyncio.Protocol):
             raise ConnectionError("publisher connection lost")
         self.waiter = asyncio.get_running_loop().create_future()
         self.buf, self.head, self.dechunk = b"", None, None
+        self.answered = False
         self.transport.write(data)
         return await self.waiter
 
     def data_received(self, data: bytes) -> None:
+        self.answered = True
         self.buf += data
         if self.head is None:
             end = self.buf.find(HEAD_END)
@@ -66,6 +69,7 @@ class HttpConn(asyncio.Protocol):
 @dataclass
 class PublishResult:
     sent: int = 0
+    failed: int = 0  # no answer at all
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     post_ms: list[float] = field(default_factory=list)
@@ -83,7 +87,12 @@ class PublishResult:
 
 
 class Publisher:
-    """Publishes entries at a fixed rate; each body embeds its sequence number and send time."""
+    """Publishes entries at a fixed rate; each body embeds its sequence number and send time.
+
+    Connections are reused last-in first-out, so a slow rate keeps using one warm connection;
+    one the server closed while idle (keep-alive timeout) is replaced before use, and a POST
+    that met such a close before any answer byte is sent again once on a fresh connection.
+    """
 
     def __init__(
         self,
@@ -92,54 +101,67 @@ class Publisher:
         path: str,
         headers: dict[str, str],
         build: Builder,
-        conns: int = 8,
+        conns: int = 16,
     ) -> None:
         self.host, self.port, self.path = host, port, path
         self.headers = {"Content-Type": "application/json", **headers}
         self.build = build
         self.nconns = conns
-        self.idle: asyncio.Queue[HttpConn] = asyncio.Queue()
+        self.idle: asyncio.LifoQueue[HttpConn | None] = asyncio.LifoQueue()
 
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
         for _ in range(self.nconns):
-            _, conn = await loop.create_connection(HttpConn, self.host, self.port)
-            self.idle.put_nowait(conn)
+            self.idle.put_nowait(await self.connect())
 
     async def close(self) -> None:
         while not self.idle.empty():
             conn = self.idle.get_nowait()
-            if conn.transport is not None:
+            if conn is not None and conn.transport is not None:
                 conn.transport.close()
 
-    async def reconnect(self) -> HttpConn:
+    async def connect(self) -> HttpConn:
         _, conn = await asyncio.get_running_loop().create_connection(HttpConn, self.host, self.port)
         return conn
 
-    async def _post(self, conn: HttpConn, seq: int, result: PublishResult) -> None:
-        t0 = time.monotonic()
-        data = request(
-            "POST", self.host, self.port, self.path, self.headers, self.build(seq, time.time_ns())
-        )
+    async def _post(self, conn: HttpConn | None, seq: int, result: PublishResult) -> None:
         try:
-            status, body = await asyncio.wait_for(conn.call(data), 30.0)
-        except (ConnectionError, TimeoutError, OSError) as exc:
-            result.errors[type(exc).__name__] += 1
-            if conn.transport is not None:
-                conn.transport.close()
-            try:
-                conn = await self.reconnect()
-            except OSError:
-                result.errors["reconnect"] += 1
+            for attempt in (1, 2):
+                if conn is None or conn.lost:
+                    conn = await self.connect()
+                t0 = time.monotonic()
+                data = request(
+                    "POST",
+                    self.host,
+                    self.port,
+                    self.path,
+                    self.headers,
+                    self.build(seq, time.time_ns()),
+                )
+                try:
+                    status, body = await asyncio.wait_for(conn.call(data), 30.0)
+                except (ConnectionError, TimeoutError, OSError) as exc:
+                    if conn.transport is not None:
+                        conn.transport.close()
+                    unanswered = isinstance(exc, ConnectionError) and not conn.answered
+                    conn = None
+                    if attempt == 1 and unanswered:
+                        result.errors["resent after an idle close"] += 1
+                        continue
+                    result.errors[type(exc).__name__] += 1
+                    result.failed += 1
+                    return
+                result.post_ms.append((time.monotonic() - t0) * 1000.0)
+                result.statuses[status] += 1
+                if not result.first_body and not 200 <= status < 300:
+                    result.first_body = body[:300]
                 return
-        else:
-            result.post_ms.append((time.monotonic() - t0) * 1000.0)
-            result.statuses[status] += 1
-            if not result.first_body and not 200 <= status < 300:
-                result.first_body = body[:300]
+        except OSError as exc:  # could not connect
+            result.errors[f"connect: {type(exc).__name__}"] += 1
+            result.failed += 1
+            conn = None
         finally:
             result.sent += 1
-        self.idle.put_nowait(conn)
+            self.idle.put_nowait(conn)
 
     async def run(self, first_seq: int, count: int, rate: float) -> PublishResult:
         """Publish ``count`` entries at ``rate``/s, sequence numbers from ``first_seq``."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import resource
 import sys
 import tempfile
@@ -335,7 +336,7 @@ async def connect_all(
     cls = WSReader if cfg["transport"] == "ws" else SSEReader
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
-    attempts = cfg.get("attempts", 5)
+    attempts = cfg.get("attempts", 10)
     readers: list[Reader] = []
     failures: dict[str, int] = {}
     retried: dict[str, int] = {}
@@ -362,7 +363,7 @@ async def connect_all(
                 kind = f"{type(exc).__name__}: {exc}"[:240]
                 table = failures if n == attempts - 1 else retried
                 table[kind] = table.get(kind, 0) + 1
-                await asyncio.sleep(0.2 * (n + 1))
+                await asyncio.sleep(min(2.0, 0.1 * 2**n) * (0.5 + random.random()))
 
     await asyncio.gather(*(one() for _ in range(cfg["count"])))
     return readers, failures, retried
