@@ -13,13 +13,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+import redis.asyncio as aioredis
 from playwright.async_api import Page, Route, expect
 
 from tests.browser.kit import Newsroom, Pages, Watch, entry_ids
-from tests.support.clients import SSEReader
+from tests.browser.test_screenshots import SLUG, _save, _settle, _storm_blog
+from tests.support.clients import SSEReader, WSReader
 from tests.support.servers import ADMIN_TOKEN, ServerProcess
 
 SLOW = 20_000  # ms: a stats poll, a reconnect with backoff
+SCREEN = {"width": 1440, "height": 1000}
 
 
 class Console:
@@ -279,7 +283,7 @@ async def test_the_server_stops_while_the_editor_publishes(
 
         pending = page.locator("#pending-list .nr-pending")
         await expect(pending).to_have_attribute("data-state", "waiting", timeout=SLOW)
-        await expect(pending).to_contain_text("The server cannot be reached")
+        await expect(pending).to_contain_text("the server cannot be reached")
         await expect(pending.locator(".entry__headline")).to_have_text("Written during the outage")
         (item,) = await console.outbox()  # on the device until the server confirms
         assert json.loads(item["body"])["headline"] == "Written during the outage"
@@ -486,6 +490,36 @@ async def test_two_consoles_see_each_others_work(
     await expect(two.entry(entry["id"])).to_have_count(0)
 
 
+async def test_a_reset_reloads_the_console_and_the_dashboard(
+    server: str, newsroom: Newsroom, pages: Pages, redis_url: str
+) -> None:
+    await newsroom.blog("restore", "Restore")
+    first = await newsroom.post("restore", headline="Before the restore")
+    console = await Console.open(pages, server)
+    dashboard, _ = await pages.open(f"{server}/dashboard", wait_live=False)
+    latest = dashboard.locator('.nr-blogcard[data-slug="restore"] .nr-latest__title')
+    await expect(latest).to_have_text(["Before the restore"])
+    await expect(console.entry(first["id"])).to_be_visible()
+
+    # A restore that lost the blog's position: its old event ids cannot be trusted any more,
+    # so the next event starts a new epoch and every reader is sent `reset`.
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.delete("lb:{restore}:pos")
+    await admin.aclose()
+    second = await newsroom.post("restore", headline="After the restore")
+    await expect(console.entry(second["id"])).to_be_visible()
+    await expect(console.entry(first["id"])).to_be_visible()
+    await expect(latest).to_have_text(["After the restore", "Before the restore"])
+
+    # Both go on live from the new epoch.
+    third = await newsroom.post("restore", headline="Live again")
+    await expect(console.page.locator("#entry-list > .nr-entry")).to_have_count(3)
+    assert await console.page.locator("#entry-list > .nr-entry").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.id)"
+    ) == [third["id"], second["id"], first["id"]]
+    await expect(latest).to_have_text(["Live again", "After the restore", "Before the restore"])
+
+
 # --- the dashboard ---------------------------------------------------------------------------
 
 
@@ -570,3 +604,151 @@ async def test_quiet_blogs_turn_amber_then_red(
     await newsroom.post("stale", headline="Back")
     stale = dashboard.locator('.nr-blogcard[data-slug="stale"]')
     await expect(stale).to_have_attribute("data-quiet", "ok")
+
+
+# --- screenshots -----------------------------------------------------------------------------
+# Written to test-artifacts/screenshots/, and with LIVEBLOG_UPDATE_SCREENSHOTS=1 to
+# docs/screenshots/ for the README, as the reader's screenshots are (test_screenshots.py).
+
+
+async def _newsroom_scene(newsroom: Newsroom) -> str:
+    """The reader screenshots' storm blog, and a few more blogs around it; an editor's token."""
+    await _storm_blog(newsroom)
+    now = datetime.now(UTC).replace(microsecond=0)
+    blogs = {
+        "election-count": ("Election count: results as they come in", 14),
+        "city-marathon": ("City marathon 2025", 41),
+        "cup-final": ("Cup final: United v City", 2),
+    }
+    for slug, (title, minutes) in blogs.items():
+        await newsroom.blog(slug, title)
+        earlier = SCENE_HEADLINES[slug]
+        for n, headline in enumerate(earlier):
+            published = now - timedelta(minutes=minutes + 9 * (len(earlier) - n))
+            await newsroom.post(slug, headline=headline, published_at=published.isoformat())
+        await newsroom.post(
+            slug,
+            headline=SCENE_LATEST[slug],
+            published_at=(now - timedelta(minutes=minutes)).isoformat(),
+            labels=["breaking"] if slug == "cup-final" else [],
+        )
+    await newsroom.blog("budget-day", "Budget day: every measure explained")
+    await newsroom.patch_blog("budget-day", status="ended")
+    token = {"name": "Maya Okafor", "role": "admin", "blogs": None}
+    created: str = (await newsroom.http.post("/api/tokens", json=token)).json()["token"]
+    return created
+
+
+SCENE_HEADLINES = {
+    "election-count": ["Polls close across the country", "Turnout up four points on 2021"],
+    "city-marathon": ["Elite women set off", "Leaders pass halfway in 1:09"],
+    "cup-final": ["Teams are out", "Early chance for City hits the post"],
+}
+SCENE_LATEST = {
+    "election-count": "First seat declared in the north-east",
+    "city-marathon": "Course record falls on the embankment",
+    "cup-final": "Goal! United lead through a header from the corner",
+}
+
+
+async def _draft(console: Console) -> None:
+    await console.write(
+        headline="Ferries to resume at first light",
+        text="The operator says crossings restart at 06:00 if the wind drops below ",
+        bold="60 km/h",
+    )
+    await console.page.keyboard.type(" overnight. Tickets for today stay valid all week.")
+    await console.composer.locator(".nr-chip--key").click()
+    await console.composer.locator("[data-role=timing] summary").click()
+    await console.composer.locator("[name=author]").fill("Transport desk")
+    await console.composer.locator("[data-action=preview]").click()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_screenshot_of_the_console(
+    server: str, newsroom: Newsroom, pages: Pages, scheme: str
+) -> None:
+    token = await _newsroom_scene(newsroom)
+    console = await Console.open(
+        pages, server, token=token, blog=SLUG, viewport=SCREEN, color_scheme=scheme,
+        reduced_motion="reduce",
+    )  # fmt: skip
+    await expect(
+        console.entry_titled("Peak gust of 126 km/h recorded at the lighthouse")
+    ).to_be_visible()
+    await _draft(console)
+    await _settle(console.page)
+    _save(f"newsroom-editor-{scheme}.png", await console.page.screenshot())
+
+
+async def test_screenshot_of_an_edit_conflict_and_an_unsent_entry(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    token = await _newsroom_scene(newsroom)
+    console = await Console.open(
+        pages, server, token=token, blog=SLUG, viewport=SCREEN, reduced_motion="reduce",
+        allow_network_errors=True,
+    )  # fmt: skip
+    page = console.page
+    card = console.entry_titled("Peak gust of 126 km/h recorded at the lighthouse")
+    entry_id = await card.get_attribute("data-id")
+    assert entry_id is not None
+    card = console.entry(entry_id)  # by id: while it is edited, the card shows no headline
+    await card.locator("[data-action=edit]").click()
+    await card.locator("[name=headline]").fill("Peak gust of 126 km/h: strongest in eleven years")
+    await newsroom.edit(SLUG, entry_id, headline="Lighthouse records a 126 km/h gust")
+    await card.locator("[data-role=submit]").click()
+    await expect(card.locator(".nr-conflict")).to_be_visible()
+
+    async def unavailable(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        await route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"type": "about:blank", "title": "Service Unavailable", "status": 503, '
+            '"detail": "The store is unavailable; nothing was written."}',
+            headers={"Retry-After": "30"},
+        )
+
+    await page.route("**/api/blogs/*/entries", unavailable)
+    await console.write(headline="Evacuation centre opens at the sports hall", text="Beds for 200.")
+    await console.publish()
+    pending = page.locator("#pending-list .nr-pending")
+    await expect(pending).to_have_attribute("data-state", "waiting")
+    await _settle(page)
+    _save("newsroom-editor-conflict-light.png", await page.screenshot())
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_screenshot_of_the_dashboard(
+    server: str, newsroom: Newsroom, pages: Pages, scheme: str
+) -> None:
+    await _newsroom_scene(newsroom)
+    audience = {
+        SLUG: (23, 6),
+        "election-count": (9, 3),
+        "city-marathon": (4, 0),
+        "cup-final": (31, 12),
+    }
+    readers = []
+    for slug, (sse, ws) in audience.items():
+        readers += [await SSEReader(server, f"/blogs/{slug}/events").connect() for _ in range(sse)]
+        readers += [await WSReader(server, f"/blogs/{slug}/ws").connect() for _ in range(ws)]
+    try:
+        dashboard, _ = await pages.open(
+            f"{server}/dashboard", wait_live=False, viewport=SCREEN, color_scheme=scheme,
+            reduced_motion="reduce",
+        )  # fmt: skip
+        await expect(dashboard.locator("#kpi-readers")).to_have_text("88", timeout=SLOW)
+        # Live entries with readers connected: latency samples, and a card that updates.
+        await newsroom.post(SLUG, headline="Evacuation centre opens at the sports hall")
+        await newsroom.post("cup-final", headline="Half-time: United 1, City 0")
+        await expect(dashboard.locator("#kpi-samples")).to_have_text("2", timeout=SLOW)
+        await expect(dashboard.locator("#ended-list")).to_contain_text("Budget day")
+        await _settle(dashboard)
+        _save(f"newsroom-dashboard-{scheme}.png", await dashboard.screenshot(full_page=True))
+    finally:
+        for reader in readers:
+            await reader.close()

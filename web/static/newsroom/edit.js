@@ -148,6 +148,7 @@ export class EditSession {
       author: mine.author || null,
       media: mine.media ? [mine.media] : [],
       published_at: mine.published_at || theirs.published_at,
+      updated_at: null,
     };
     const when = theirs.updated_at ? ` at ${shortTime(theirs.updated_at)}` : "";
     const keepMine = el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { choice: "mine" } }, "Keep mine");

@@ -142,6 +142,7 @@ async function selectBlog(slug) {
   try {
     await list.start();
   } catch (error) {
+    list.stop();
     if (list !== state.list) return;
     if (error instanceof ApiError && error.status === 404) {
       toast("That blog no longer exists.", { kind: "error" });
@@ -306,8 +307,9 @@ function pendingText(item) {
     return `Not published: ${reason}`;
   }
   const seconds = Math.max(0, Math.ceil((item.retryAt - Date.now()) / 1000));
-  const why = item.error?.status === 0 ? "The server cannot be reached." : `The server answered ${item.error?.status}.`;
-  return `${why} Kept on this device; retrying in ${seconds} s (attempt ${item.attempts + 1}).`;
+  const status = item.error?.status;
+  const why = status === 0 ? "the server cannot be reached" : `the server is unavailable (${status})`;
+  return `Not published yet: ${why}. Kept on this device; retrying in ${seconds} s (attempt ${item.attempts + 1}).`;
 }
 
 function pendingCard(item) {

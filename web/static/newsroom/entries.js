@@ -39,6 +39,7 @@ export class EntryList {
   }
 
   async start() {
+    this.root.replaceChildren();
     this.root.addEventListener("click", this.onClick);
     this.older.addEventListener("click", this.onOlder);
     const lastEventId = await this.load();
@@ -47,18 +48,19 @@ export class EntryList {
     this.ticker = setInterval(() => this.refreshTimes(), 30000);
   }
 
+  /** Stop following the blog. Its cards stay until the next list clears the container. */
   stop() {
     this.stopped = true;
     this.socket.unsubscribe(this.slug);
     clearInterval(this.ticker);
     this.root.removeEventListener("click", this.onClick);
     this.older.removeEventListener("click", this.onOlder);
-    this.root.replaceChildren();
   }
 
   /** Read the newest page; entries being edited keep their form. Returns the position. */
   async load() {
     const { data } = await api("GET", `${blogPath(this.slug)}/entries?limit=${PAGE_SIZE}`);
+    if (this.stopped) return data.last_event_id; // another blog was chosen meanwhile
     for (const id of [...this.cards.keys()]) {
       if (!this.sessions.has(id)) this.dropCard(id);
     }
@@ -78,6 +80,7 @@ export class EntryList {
     try {
       const cursor = encodeURIComponent(this.next);
       const { data } = await api("GET", `${blogPath(this.slug)}/entries?limit=${PAGE_SIZE}&before=${cursor}`);
+      if (this.stopped) return;
       for (const entry of data.entries) this.upsert(entry);
       this.next = data.next;
       this.older.hidden = !this.next;
@@ -106,7 +109,7 @@ export class EntryList {
   async reload() {
     this.reloading = [];
     let position = null;
-    for (let attempt = 0; position === null; attempt += 1) {
+    for (let attempt = 0; position === null && !this.stopped; attempt += 1) {
       try {
         position = await this.load();
       } catch {
@@ -115,6 +118,7 @@ export class EntryList {
     }
     const held = this.reloading;
     this.reloading = null;
+    if (this.stopped) return;
     this.socket.adopt(this.slug, position);
     const seen = parseEventId(position);
     for (const event of held) {
