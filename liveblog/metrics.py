@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -130,12 +130,13 @@ def _time_writes(engine: Engine, metrics: Metrics) -> None:
 
     An engine given to a second app (tests do this) is re-wrapped for the newest app only.
     """
-    apply: Callable[[str, Change], object] = getattr(engine.apply, "__wrapped__", engine.apply)
+    apply: Callable[[str, Change], Awaitable[Applied]]
+    apply = getattr(engine.apply, "__wrapped__", engine.apply)
 
     @functools.wraps(apply)
     async def timed_apply(slug: str, change: Change) -> Applied:
         start = time.perf_counter()
-        applied: Applied = await apply(slug, change)  # type: ignore[misc]
+        applied = await apply(slug, change)
         if applied.replay is None:
             metrics.publish_latency.observe(time.perf_counter() - start)
             metrics.published.inc()
