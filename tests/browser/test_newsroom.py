@@ -246,6 +246,47 @@ async def test_a_photo_a_backdated_time_and_pasted_html(
     await expect(page.locator("#pending-list")).to_be_hidden()
 
 
+async def test_the_toolbar_makes_lists_quotes_and_links(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    await newsroom.blog("format", "Format")
+    console = await Console.open(pages, server)
+    page, composer = console.page, console.composer
+    body = composer.locator("[data-role=body]")
+    await body.click()
+    await page.keyboard.type("Read the report")
+    await page.keyboard.press("Shift+Home")  # select the line, then link it
+    await composer.locator("[data-cmd=link]").click()
+    link_bar = composer.locator("[data-role=link-bar]")
+    await link_bar.locator("input").fill("javascript:alert(1)")
+    await link_bar.locator("input").press("Enter")
+    await expect(link_bar).to_be_visible()  # refused: not an https or mailto address
+    await link_bar.locator("input").fill("https://example.org/report")
+    await link_bar.locator("input").press("Enter")
+    await expect(link_bar).to_be_hidden()
+    await expect(body.locator("a")).to_have_attribute("href", "https://example.org/report")
+    await page.keyboard.press("End")
+    await page.keyboard.press("Enter")
+    await composer.locator("[data-cmd=ul]").click()
+    await page.keyboard.type("first point")
+    await page.keyboard.press("Enter")
+    await page.keyboard.type("second point")
+    await expect(composer.locator("[data-cmd=ul]")).to_have_attribute("aria-pressed", "true")
+    await page.keyboard.press("Enter")
+    await page.keyboard.press("Enter")  # out of the list
+    await composer.locator("[data-cmd=quote]").click()
+    await page.keyboard.type("A quote.")
+    await console.publish()
+
+    await expect(console.page.locator("#entry-list > .nr-entry")).to_have_count(1)
+    (stored,) = await entries(newsroom, "format")
+    assert stored["body"] == (
+        '<p><a href="https://example.org/report" rel="noopener noreferrer nofollow">'
+        "Read the report</a></p><ul><li>first point</li><li>second point</li></ul>"
+        "<blockquote>A quote.</blockquote>"
+    )
+
+
 async def test_a_draft_survives_a_reload(server: str, newsroom: Newsroom, pages: Pages) -> None:
     await newsroom.blog("drafts", "Drafts")
     console = await Console.open(pages, server)
