@@ -14,6 +14,7 @@ from liveblog.api.auth import issue_token
 from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
+from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol
 from liveblog.models import BlogCreate, TokenCreate
 
 
@@ -30,8 +31,10 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
+        # The fast path (liveblog.fastpath): uvicorn's own protocols, handing over transports.
+        http=DirectHttpToolsProtocol,
+        ws=DirectWebSocketProtocol,
+        ws_per_message_deflate=False,  # one frame's bytes serve every reader
         lifespan="on",
         timeout_graceful_shutdown=5,
         proxy_headers=True,

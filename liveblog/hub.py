@@ -1,8 +1,10 @@
 """Per-process fan-out: one engine subscription per blog that has readers here.
 
 The hot path: an event arrives once from pub/sub, is decoded and encoded ONCE into the bytes of
-each transport (:class:`Frame`), and handed to every reader's bounded buffer (:class:`Connection`)
-by reference. A reader whose buffer overflows is closed; it resumes by its last event id.
+each transport (:class:`Frame`), and each reader gets those shared bytes with one call to its
+``write`` (on the fast path, its socket's own ``transport.write``). Readers are grouped by the
+encoding they take, so the loop per reader is that one call. A reader whose buffer passes its
+bound is closed; it resumes by its last event id.
 
 Ordering and gaps (DESIGN.md guarantee 1): a channel knows the last offset it delivered. A live
 event that is not ``last + 1`` is a gap, filled from the engine's history before anything later
@@ -22,96 +24,11 @@ from collections.abc import Callable
 import msgspec
 
 from liveblog import events
+from liveblog.connections import Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
-from liveblog.models import EventHead, Position
+from liveblog.models import Position
 
 logger = logging.getLogger("liveblog.hub")
-
-_head_decoder = msgspec.json.Decoder(EventHead)
-SSE, WS = "sse", "ws"
-HEARTBEAT = b": heartbeat\n\n"
-
-
-class Frame:
-    """One event, encoded once per process for every transport."""
-
-    __slots__ = ("epoch", "offset", "published", "size", "sse", "ws")
-
-    def __init__(self, raw: bytes, published: float | None = None) -> None:
-        head = _head_decoder.decode(raw)
-        position = Position.parse(head.id)
-        if position is None:
-            raise ValueError(f"event id {head.id!r} is not <epoch>-<offset>")
-        self.epoch = position.epoch
-        self.offset = position.offset
-        self.published = published  # unix time of the publish; None for history
-        self.size = len(raw)
-        self.sse = b"id: %s\nevent: %s\ndata: %s\n\n" % (head.id.encode(), head.type.encode(), raw)
-        self.ws = raw.decode()
-
-
-class Connection:
-    """A reader's socket as the hub sees it: a bounded buffer of encoded events.
-
-    The transport's writer takes whole batches (``next_batch``), so a reader that is behind gets
-    several events in one write. ``limit`` bounds the bytes waiting; past it the reader is closed.
-    """
-
-    __slots__ = (
-        "_wake", "blogs", "close_reason", "kind", "limit", "pending", "pending_bytes", "subs",
-        "watcher",
-    )  # fmt: skip
-
-    def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
-        self.kind = kind
-        self.watcher = watcher  # the newsroom's /ws socket: not counted as a reader in stats
-        self.limit = limit
-        self.pending: list[bytes | str] = []
-        self.pending_bytes = 0
-        self.close_reason: str | None = None
-        self.blogs: set[str] = set()  # the blogs this connection is attached to
-        self.subs: dict[str, _Sub] = {}  # those of them it is still catching up on
-        self._wake = asyncio.Event()
-
-    def push(self, item: bytes | str, size: int) -> None:
-        if self.close_reason is not None:
-            return
-        self.pending_bytes += size
-        if self.pending_bytes > self.limit:
-            self.close("overflow")
-            return
-        self.pending.append(item)
-        self._wake.set()
-
-    def push_frame(self, frame: Frame) -> None:
-        self.push(frame.sse if self.kind == SSE else frame.ws, frame.size)
-
-    def push_history(self, frame: Frame) -> None:
-        """Catch-up from history is bounded by the history window, not by the live buffer:
-        a reader far behind must be able to catch up, not be dropped again and again."""
-        if self.close_reason is None:
-            self.pending.append(frame.sse if self.kind == SSE else frame.ws)
-            self._wake.set()
-
-    def push_raw(self, raw: bytes) -> None:
-        """An event built for this reader alone (reset, history): encoded here, rarely."""
-        self.push_frame(Frame(raw))
-
-    def close(self, reason: str) -> None:
-        if self.close_reason is None:
-            self.close_reason = reason
-            self.pending = []
-            self._wake.set()
-
-    async def next_batch(self) -> list[bytes | str] | None:
-        """Wait for events to write; None once the connection is closed."""
-        while not self.pending and self.close_reason is None:
-            self._wake.clear()
-            await self._wake.wait()
-        if self.close_reason is not None:
-            return None
-        batch, self.pending, self.pending_bytes = self.pending, [], 0
-        return batch
 
 
 class _Sub:
@@ -136,7 +53,8 @@ class _Channel:
         self.slug = slug
         self.epoch = ""
         self.offset = 0  # last offset delivered to live readers
-        self.live: dict[Connection, None] = {}  # insertion-ordered set
+        # Live readers by the Frame encoding they take; each an insertion-ordered set.
+        self.live: dict[str, dict[Connection, None]] = {}
         self.waiting: set[_Sub] = set()  # readers catching up or ahead of the channel
         self.filling = True  # frames go to the backlog until the position is known
         self.backlog: list[Frame] = []
@@ -149,8 +67,12 @@ class _Channel:
         return Position(self.epoch, self.offset)
 
     @property
+    def live_count(self) -> int:
+        return sum(map(len, self.live.values()))
+
+    @property
     def readers(self) -> int:
-        return len(self.live) + len(self.waiting)
+        return self.live_count + len(self.waiting)
 
 
 class HubStats:
@@ -219,8 +141,14 @@ class Hub:
 
     # --- readers --------------------------------------------------------------------------
 
-    def connection(self, kind: str, *, watcher: bool = False) -> Connection:
-        conn = Connection(kind, self.buffer_bytes, watcher=watcher)
+    def connection(self, kind: str, *, direct: object = None, watcher: bool = False) -> Connection:
+        """A new reader connection: on the fast path when ``direct`` (the protocol that
+        ``liveblog.fastpath`` puts in the scope) is given."""
+        if direct is not None:
+            conn: Connection = DirectConnection(kind, self.buffer_bytes, direct, watcher=watcher)
+        else:
+            conn = Connection(kind, self.buffer_bytes, watcher=watcher)
+        conn.on_close = self.detach  # a closed reader leaves every channel at once
         self.connections.add(conn)
         return conn
 
@@ -277,7 +205,7 @@ class Hub:
             for raw in history:
                 frame = Frame(raw)
                 if frame.offset == sub.cursor + 1:
-                    conn.push_history(frame)
+                    conn.send_history(frame)
                     sub.cursor = frame.offset
             if sub.cursor < after + len(history):
                 # The history did not continue where the reader stopped: never hide a gap.
@@ -302,7 +230,7 @@ class Hub:
                 sub.held.append(frame)
             return
         if frame.offset == sub.cursor + 1:
-            sub.conn.push_frame(frame)
+            sub.conn.send(frame)
             sub.cursor = frame.offset
         if sub.cursor >= sub.channel.offset:
             self._promote(sub)
@@ -313,7 +241,7 @@ class Hub:
         self._go_live(sub.conn, sub.channel)
 
     def _go_live(self, conn: Connection, channel: _Channel) -> None:
-        channel.live[conn] = None
+        channel.live.setdefault(conn.encoding, {})[conn] = None
         channel.idle_since = None
 
     def _drop_sub(self, sub: _Sub) -> None:
@@ -323,22 +251,23 @@ class Hub:
 
     def detach(self, conn: Connection, slug: str | None = None) -> None:
         """Remove a connection from one blog, or from all of them and the hub."""
-        if conn.close_reason == "overflow":
-            self.stats.dropped += 1
-            conn.close_reason = "overflow-counted"
         slugs = [slug] if slug is not None else list(conn.blogs)
         for name in slugs:
             conn.blogs.discard(name)
             channel = self.channels.get(name)
             if channel is None:
                 continue
-            channel.live.pop(conn, None)
+            group = channel.live.get(conn.encoding)
+            if group is not None:
+                group.pop(conn, None)
             sub = conn.subs.get(name)
             if sub is not None:
                 self._drop_sub(sub)
             self._mark_idle(channel)
-        if slug is None:
+        if slug is None and conn in self.connections:
             self.connections.discard(conn)
+            if conn.close_reason == "overflow":
+                self.stats.dropped += 1
 
     def _mark_idle(self, channel: _Channel) -> None:
         if channel.readers == 0 and channel.idle_since is None:
@@ -346,7 +275,7 @@ class Hub:
 
     def _reset_one(self, conn: Connection, channel: _Channel, reason: str) -> None:
         self.stats.resets += 1
-        conn.push_raw(events.reset_event(channel.slug, channel.position, reason))
+        conn.send(Frame(events.reset_event(channel.slug, channel.position, reason)))
 
     # --- channels -------------------------------------------------------------------------
 
@@ -422,13 +351,16 @@ class Hub:
 
     def _deliver(self, channel: _Channel, frame: Frame) -> None:
         channel.offset = frame.offset
-        if channel.live:
-            sse, ws, size = frame.sse, frame.ws, frame.size
-            for conn in channel.live:
-                conn.push(sse if conn.kind == SSE else ws, size)
-            self.stats.deliveries += len(channel.live)
+        delivered = 0
+        for encoding, group in channel.live.items():
+            payload = getattr(frame, encoding)
+            for conn in group:
+                conn.write(payload)  # on the fast path: the socket's transport.write
+            delivered += len(group)
+        if delivered:
+            self.stats.deliveries += delivered
             if self.on_deliver is not None:
-                self.on_deliver(frame, len(channel.live))
+                self.on_deliver(frame, delivered)
         if channel.waiting:
             for sub in list(channel.waiting):
                 self._offer(sub, frame)
@@ -485,11 +417,12 @@ class Hub:
         channel.epoch, channel.offset = position.epoch, position.offset
         raw = events.reset_event(channel.slug, position, reason)
         frame = Frame(raw)
-        self.stats.resets += len(channel.live) + len(channel.waiting)
-        for conn in channel.live:
-            conn.push_frame(frame)
+        self.stats.resets += channel.readers
+        for group in channel.live.values():
+            for conn in group:
+                conn.send(frame)
         for sub in list(channel.waiting):
-            sub.conn.push_frame(frame)
+            sub.conn.send(frame)
             sub.cursor = position.offset
             sub.held = None
             self._promote(sub)
@@ -545,8 +478,7 @@ class Hub:
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
             for conn in self.connections:
-                if conn.kind == SSE:
-                    conn.push(HEARTBEAT, 0)
+                conn.heartbeat()
             now = loop.time()
             for channel in list(self.channels.values()):
                 idle = channel.idle_since

@@ -28,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from liveblog.connections import SSE, WS, Frame
 from liveblog.engine.base import Applied, Change, Engine
-from liveblog.hub import SSE, WS, Frame, Hub
+from liveblog.hub import Hub
 
 # Seconds: sub-millisecond resolution where a healthy server lives, up to a stalled one.
 LATENCY_BUCKETS = (

@@ -27,8 +27,9 @@ from starlette.routing import BaseRoute, Route
 from liveblog import latency
 from liveblog.api.responses import json_response
 from liveblog.config import Settings
+from liveblog.connections import SSE
 from liveblog.engine.base import Engine, EngineError
-from liveblog.hub import SSE, Hub
+from liveblog.hub import Hub
 from liveblog.models import Blog
 
 logger = logging.getLogger("liveblog.stats")

@@ -53,9 +53,16 @@ def settings_factory(engine_name: str, request: pytest.FixtureRequest) -> Callab
 
 
 @pytest.fixture
-async def server(settings_factory: Callable[..., Settings]) -> AsyncIterator[str]:
+def fast_path() -> bool:
+    """Streams on liveblog's fast path (as `liveblog serve` runs); a test parametrizes this
+    to False to run the plain ASGI path too."""
+    return True
+
+
+@pytest.fixture
+async def server(settings_factory: Callable[..., Settings], fast_path: bool) -> AsyncIterator[str]:
     """The app on a real socket, on each engine in turn; yields its base URL."""
-    async with serve_in_process(settings_factory()) as url:
+    async with serve_in_process(settings_factory(), fast_path=fast_path) as url:
         yield url
 
 

@@ -4,13 +4,20 @@ others), on both engines, over real sockets."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from liveblog.config import Settings
-from tests.support.clients import Editor, Event, SSEReader, WSReader
+from tests.support.clients import (
+    BIG_BODY,
+    Editor,
+    Event,
+    SSEReader,
+    WSReader,
+    stalled_reader,
+)
 from tests.support.servers import serve_in_process
 
 
@@ -35,6 +42,7 @@ async def publish_mix(editor: Editor, slug: str, count: int) -> None:
             live.append(entry["id"])
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_every_reader_gets_every_event_once_in_order(server: str, editor: Editor) -> None:
     blog = await editor.create_blog("marathon")
     epoch = blog["last_event_id"].rpartition("-")[0]
@@ -59,6 +67,7 @@ async def test_every_reader_gets_every_event_once_in_order(server: str, editor: 
     await asyncio.gather(*(r.close() for r in readers))
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_sse_resumes_by_header_and_by_query(server: str, editor: Editor) -> None:
     await editor.create_blog("resume")
     for use_header in (True, False):
@@ -97,6 +106,7 @@ async def test_last_event_id_header_wins_over_query(server: str, editor: Editor)
     await reader.close()
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_websocket_resumes_from_last_event_id(server: str, editor: Editor) -> None:
     await editor.create_blog("wsresume")
     reader = await WSReader(server, "/blogs/wsresume/ws").connect()
@@ -171,26 +181,19 @@ async def test_page_position_then_subscription_loses_nothing(server: str, editor
     await reader.close()
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_a_stalled_reader_is_dropped_while_others_go_on(
-    settings_factory: Callable[..., Settings],
+    settings_factory: Callable[..., Settings], fast_path: bool
 ) -> None:
-    async with serve_in_process(settings_factory(reader_buffer_bytes=64 * 1024)) as url:
+    settings = settings_factory(reader_buffer_bytes=64 * 1024)
+    async with serve_in_process(settings, fast_path=fast_path) as url:
         editor = Editor(url)
         await editor.create_blog("slow")
         fast = [await SSEReader(url, "/blogs/slow/events").connect() for _ in range(3)]
-        # A reader that never reads, with a tiny receive window: a frozen tab on a slow link.
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", int(url.rpartition(":")[2])))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(b"GET /blogs/slow/events HTTP/1.1\r\nHost: x\r\n\r\n")
-        await writer.drain()
+        reader, writer = await stalled_reader(url, "/blogs/slow/events")
         await asyncio.sleep(0.2)
-
-        # 8 MB in all: more than the kernel's socket buffers (4 MB at most here) can hide.
-        body = "<p>" + "news " * 10_000 + "</p>"  # 50 KB per event
-        for i in range(160):
-            await editor.post("slow", headline=f"big {i}", body=body)
+        for i in range(160):  # 8 MB in all
+            await editor.post("slow", headline=f"big {i}", body=BIG_BODY)
         for r in fast:
             assert offsets(await r.wait_for(160, timeout=30)) == list(range(1, 161))
 
@@ -216,6 +219,7 @@ async def test_a_stalled_reader_is_dropped_while_others_go_on(
         await editor.close()
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_multi_blog_socket(server: str, editor: Editor) -> None:
     await editor.create_blog("north")
     await editor.create_blog("south")

@@ -16,7 +16,7 @@ from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import Engine
 from tests.conftest import make_settings
-from tests.support.clients import Editor, SSEReader, WSReader
+from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader, stalled_reader
 from tests.support.redis_server import RedisServer
 from tests.support.servers import ServerProcess, serve_in_process
 
@@ -114,16 +114,20 @@ async def _connections(client: httpx.AsyncClient, **expected: int) -> bool:
 async def test_a_slow_reader_dropped_is_counted(
     settings_factory: Callable[..., Settings],
 ) -> None:
-    # A buffer smaller than one event: the first event overflows every reader at once.
-    async with serve_in_process(settings_factory(reader_buffer_bytes=1024)) as url:
+    async with serve_in_process(settings_factory(reader_buffer_bytes=64 * 1024)) as url:
         editor = Editor(url)
         await editor.create_blog("slow")
         reader = await SSEReader(url, "/blogs/slow/events").connect()
-        await editor.post("slow", body="<p>" + "news " * 1000 + "</p>")
-        await reader.wait_ended()
+        _, stalled = await stalled_reader(url, "/blogs/slow/events")
+        await asyncio.sleep(0.2)
+        for _ in range(160):
+            await editor.post("slow", body=BIG_BODY)
+        await reader.wait_for(160)
         m = await eventually(lambda: _dropped(editor.http))
-        assert m["liveblog_slow_readers_dropped_total"] == 1
-        assert m["liveblog_deliveries_total"] == 1  # handed over, then found too much
+        assert m["liveblog_slow_readers_dropped_total"] == 1  # the stalled one only
+        # Every event handed to the reader that reads; to the stalled one until it overflowed.
+        assert 160 < m["liveblog_deliveries_total"] < 320
+        stalled.close()
         await reader.close()
         await editor.close()
 

@@ -1,7 +1,8 @@
 """Server-Sent Events: ``GET /blogs/{slug}/events``.
 
-A plain ASGI app rather than a StreamingResponse: the hub hands it whole batches of bytes that
-were encoded once for every reader, and it writes each batch in one body message.
+A plain ASGI app rather than a StreamingResponse. On the fast path (``liveblog.fastpath``) the
+hub writes each event's shared chunk straight into this response's socket and this coroutine
+only waits for the end; otherwise a writer loop sends what the hub queued, in batches.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from starlette.requests import Request
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
 from liveblog.api.problems import Problem
 from liveblog.api.responses import problem_for
+from liveblog.connections import SSE, Connection, DirectConnection
 from liveblog.engine.base import EngineError
-from liveblog.hub import SSE, Connection, Hub
+from liveblog.fastpath import EXTENSION
+from liveblog.hub import Hub
 
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -24,22 +27,30 @@ _HEADERS = [
 ]
 
 
-def resume_id(request: Request) -> str | None:
+def resume_id(scope: Scope) -> str | None:
     """Last-Event-ID wins over ?last_event_id= (EventSource keeps the page's old query)."""
-    return request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    header = Headers(scope=scope).get("last-event-id")
+    return header or QueryParams(scope["query_string"]).get("last_event_id")
+
+
+def direct_protocol(scope: Scope) -> object:
+    """The fast path's protocol, when this server offers it and the framing allows it."""
+    if scope.get("http_version") != "1.1" or scope.get("method") != "GET":
+        return None  # HTTP/1.0 has no chunked encoding; HEAD has no body
+    return scope.get("extensions", {}).get(EXTENSION)
 
 
 class SSEStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        state = scope["app"].state
         slug: str = scope["path_params"]["slug"]
-        hub: Hub = request.app.state.hub
-        conn = hub.connection(SSE)
+        hub: Hub = state.hub
+        conn = hub.connection(SSE, direct=direct_protocol(scope))
         try:
             if await hub.engine.position(slug) is None:
                 raise Problem(404, f"No blog {slug!r} exists.")
             # Attached before the headers go out: "live from the moment the headers are sent".
-            await hub.attach(conn, slug, resume_id(request))
+            await hub.attach(conn, slug, resume_id(scope))
         except Problem as exc:
             hub.detach(conn)
             await exc.response()(scope, receive, send)
@@ -49,25 +60,41 @@ class SSEStream:
             await problem_for(exc).response()(scope, receive, send)
             return
 
-        retry = request.app.state.settings.sse_retry_ms
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-        await send(
-            {"type": "http.response.body", "body": b"retry: %d\n\n" % retry, "more_body": True}
-        )
-        watcher = asyncio.create_task(_close_on_disconnect(receive, conn))
-        try:
-            while (batch := await conn.next_batch()) is not None:
-                body = b"".join(batch)  # type: ignore[arg-type] # SSE batches hold bytes
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-        finally:
-            hub.detach(conn)
-            watcher.cancel()
-            with contextlib.suppress(BaseException):
-                await watcher
-        # The stream ends (server shutdown, or this reader fell too far behind): EventSource
-        # reconnects by itself with Last-Event-ID and resumes where it stopped.
-        with contextlib.suppress(OSError, RuntimeError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
+        await send({"type": "http.response.body", "body": retry, "more_body": True})
+        if isinstance(conn, DirectConnection):
+            await _serve_direct(conn, hub, receive)
+        else:
+            await _serve_queued(conn, hub, receive, send)
+
+
+async def _serve_direct(conn: DirectConnection, hub: Hub, receive: Receive) -> None:
+    conn.open()
+    try:
+        # The hub writes; when it ends the stream (shutdown, a reader too far behind) it closes
+        # the socket, and that ends this wait too. EventSource then resumes by Last-Event-ID.
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    finally:
+        conn.close("disconnect")
+        hub.detach(conn)
+
+
+async def _serve_queued(conn: Connection, hub: Hub, receive: Receive, send: Send) -> None:
+    watcher = asyncio.create_task(_close_on_disconnect(receive, conn))
+    try:
+        while (batch := await conn.next_batch()) is not None:
+            await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
+    finally:
+        hub.detach(conn)
+        watcher.cancel()
+        with contextlib.suppress(BaseException):
+            await watcher
+    # The stream ends (server shutdown, or this reader fell too far behind): EventSource
+    # reconnects by itself with Last-Event-ID and resumes where it stopped.
+    with contextlib.suppress(OSError, RuntimeError):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _close_on_disconnect(receive: Receive, conn: Connection) -> None:

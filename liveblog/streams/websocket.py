@@ -2,7 +2,9 @@
 
 Every event is one text frame holding the event JSON, the same bytes as SSE's ``data:``.
 Close codes tell the client what to do: 1012 the server restarts, 1013 this reader fell too far
-behind; both mean "reconnect and resume from your last event id".
+behind; both mean "reconnect and resume from your last event id". On the fast path the hub
+writes each event's shared frame straight into the socket; otherwise a pump task sends what the
+hub queued.
 """
 
 from __future__ import annotations
@@ -14,15 +16,13 @@ from typing import Literal
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from liveblog.connections import CLOSE_CODES, WS, Connection, DirectConnection
 from liveblog.engine.base import BlogNotFound, EngineError
-from liveblog.hub import WS, Connection, Hub
+from liveblog.fastpath import EXTENSION
+from liveblog.hub import Hub
 from liveblog.models import Slug
 
 MAX_BLOGS_PER_SOCKET = 1000
-_CLOSE_CODES = {
-    "shutdown": (1012, "server restarting: resume"),
-    "overflow": (1013, "too slow: resume"),
-}
 _GONE = (WebSocketDisconnect, OSError, RuntimeError)
 
 
@@ -45,24 +45,38 @@ def _error(message: str, blog: str | None = None) -> str:
     return msgspec.json.encode(_Error("error", blog, {"message": message})).decode()
 
 
+def _connection(websocket: WebSocket, *, watcher: bool = False) -> Connection:
+    hub: Hub = websocket.app.state.hub
+    direct = websocket.scope.get("extensions", {}).get(EXTENSION)
+    return hub.connection(WS, direct=direct, watcher=watcher)
+
+
 async def _pump(websocket: WebSocket, conn: Connection) -> None:
-    """Write what the hub queued until the connection closes; then close the socket."""
+    """Plain path: write what the hub queued until the connection closes; then close."""
     try:
         while (batch := await conn.next_batch()) is not None:
             for text in batch:
-                await websocket.send_text(text)  # type: ignore[arg-type] # WS batches hold str
+                await websocket.send_text(text)
     except _GONE:
         conn.close("disconnect")
         return
-    code, reason = _CLOSE_CODES.get(conn.close_reason or "", (1000, ""))
+    code, reason = CLOSE_CODES.get(conn.close_reason or "", (1000, ""))
     with contextlib.suppress(*_GONE):
         await websocket.close(code, reason)
+
+
+async def _start_writing(websocket: WebSocket, conn: Connection) -> asyncio.Task[None] | None:
+    """After the handshake: the fast path writes straight through; the plain one pumps."""
+    if isinstance(conn, DirectConnection):
+        conn.open()
+        return None
+    return asyncio.create_task(_pump(websocket, conn))
 
 
 async def blog_socket(websocket: WebSocket) -> None:
     slug: str = websocket.path_params["slug"]
     hub: Hub = websocket.app.state.hub
-    conn = hub.connection(WS)
+    conn = _connection(websocket)
     try:
         await hub.attach(conn, slug, websocket.query_params.get("last_event_id"))
     except BlogNotFound:
@@ -75,27 +89,29 @@ async def blog_socket(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.close(1013, "store unavailable: retry")
         return
+    pump = None
     try:
         await websocket.accept()
-        pump = asyncio.create_task(_pump(websocket, conn))
-        try:
-            while (await websocket.receive())["type"] != "websocket.disconnect":
-                pass  # readers have nothing to say on a single-blog socket
-        finally:
-            conn.close("disconnect")
-            await pump
+        pump = await _start_writing(websocket, conn)
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass  # readers have nothing to say on a single-blog socket
     except _GONE:
         pass
     finally:
+        conn.close("disconnect")
         hub.detach(conn)
+        if pump is not None:
+            with contextlib.suppress(BaseException):
+                await pump
 
 
 async def multi_blog_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
-    conn = hub.connection(WS, watcher=True)  # /ws is the newsroom's (API.md): not a reader
-    await websocket.accept()
-    pump = asyncio.create_task(_pump(websocket, conn))
+    conn = _connection(websocket, watcher=True)  # /ws is the newsroom's (API.md): not a reader
+    pump = None
     try:
+        await websocket.accept()
+        pump = await _start_writing(websocket, conn)
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -106,25 +122,26 @@ async def multi_blog_socket(websocket: WebSocket) -> None:
     finally:
         conn.close("disconnect")
         hub.detach(conn)
-        with contextlib.suppress(BaseException):
-            await pump
+        if pump is not None:
+            with contextlib.suppress(BaseException):
+                await pump
 
 
 async def _handle_op(hub: Hub, conn: Connection, raw: str | bytes) -> None:
     try:
         op = _op_decoder.decode(raw)
     except msgspec.DecodeError as exc:
-        conn.push(_error(f"bad message: {exc}"), 0)
+        conn.send_text(_error(f"bad message: {exc}"))
         return
     if op.op == "unsubscribe":
         hub.detach(conn, op.blog)
         return
     if len(conn.blogs) >= MAX_BLOGS_PER_SOCKET:
-        conn.push(_error(f"at most {MAX_BLOGS_PER_SOCKET} blogs per socket", op.blog), 0)
+        conn.send_text(_error(f"at most {MAX_BLOGS_PER_SOCKET} blogs per socket", op.blog))
         return
     try:
         await hub.attach(conn, op.blog, op.last_event_id)
     except BlogNotFound:
-        conn.push(_error(f"no blog {op.blog!r}", op.blog), 0)
+        conn.send_text(_error(f"no blog {op.blog!r}", op.blog))
     except EngineError:
-        conn.push(_error("store unavailable: subscribe again shortly", op.blog), 0)
+        conn.send_text(_error("store unavailable: subscribe again shortly", op.blog))

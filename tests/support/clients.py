@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -199,6 +200,25 @@ class WSReader:
         if self._task is not None:
             with contextlib.suppress(BaseException):
                 await self._task
+
+
+async def stalled_reader(
+    base_url: str, path: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A reader that asks for a stream and then reads nothing, with a tiny receive window:
+    a frozen tab on a slow link. Its server-side buffer fills once more bytes are published
+    than the kernel's socket buffers hold (4 MB at most here)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    parts = urlsplit(base_url)
+    sock.connect((parts.hostname, parts.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+    await writer.drain()
+    return reader, writer
+
+
+BIG_BODY = "<p>" + "news " * 10_000 + "</p>"  # 50 KB: 160 of them outgrow any socket buffer
 
 
 class Editor:

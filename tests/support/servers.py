@@ -16,21 +16,26 @@ import uvicorn
 
 from liveblog.app import create_app
 from liveblog.config import Settings
+from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol
 from tests.support.redis_server import free_port
 
 ADMIN_TOKEN = "test-admin-token"
 
 
 @contextlib.asynccontextmanager
-async def serve_in_process(settings: Settings) -> AsyncIterator[str]:
-    """The app on a real socket in this event loop; yields its base URL."""
+async def serve_in_process(settings: Settings, *, fast_path: bool = True) -> AsyncIterator[str]:
+    """The app on a real socket in this event loop; yields its base URL.
+
+    ``fast_path`` uses liveblog's protocols as ``liveblog serve`` does; without it, uvicorn's
+    plain ones, so the streams take the plain ASGI path."""
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=0,
-        http="httptools",
-        ws="websockets-sansio",
+        http=DirectHttpToolsProtocol if fast_path else "httptools",
+        ws=DirectWebSocketProtocol if fast_path else "websockets-sansio",
+        ws_per_message_deflate=False,
         lifespan="on",
         log_level="warning",
         timeout_graceful_shutdown=2,
