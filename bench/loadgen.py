@@ -363,16 +363,14 @@ def failures(r: dict[str, Any], p99_limit_ms: float = P99_LIMIT_MS) -> list[str]
     return why
 
 
-GEN_BUSY_WARN = 90.0
+GEN_BUSY_WARN = 85.0
 NOISY_PCT = 10.0  # other processes used this much CPU during a step: its result is suspect
 
 
 def gen_bound(r: dict[str, Any], gen_cpus: str) -> bool:
-    """The generator's core(s) were nearly saturated: a failure may be the generator's."""
-    cpus = parse_cpus(gen_cpus)
-    busy = [r["core_busy_pct"].get(c, 0.0) for c in cpus]
-    own = r["gen_cpu_pct"] >= 0.6 * GEN_BUSY_WARN * len(cpus)  # else: other processes' doing
-    return bool(busy) and min(busy) >= GEN_BUSY_WARN and own
+    """The generator's processes used >= GEN_BUSY_WARN % of their core(s): a failure may be
+    the generator's. (Per-core busy time cannot tell: other work fills any idle time.)"""
+    return bool(r["gen_cpu_pct"] >= GEN_BUSY_WARN * len(parse_cpus(gen_cpus)))
 
 
 async def search(
@@ -427,7 +425,7 @@ def human(r: dict[str, Any]) -> str:
     redis = f" redis {r['redis_cpu_pct']}%" if r.get("redis_cpu_pct") is not None else ""
     verdict = "PASS" if r["pass"] else "FAIL: " + ", ".join(r["why"])
     if r.get("gen_bound"):
-        verdict += " (generator core >= 90% busy)"
+        verdict += f" (generator >= {GEN_BUSY_WARN:g}% of its core)"
     cores = "/".join(f"{v:.0f}%" for v in r["core_busy_pct"].values())
     if r["foreign_cpu_pct"] >= NOISY_PCT / 2:
         cores += f" (other processes {r['foreign_cpu_pct']:.0f}%)"
@@ -513,20 +511,23 @@ async def self_test(args: argparse.Namespace) -> dict[str, Any]:
             print(connect_line("stub", session.connect), flush=True)
             steps = await search(session, 25_000, 1.4, args.seconds, 600_000, 12, 240)
     best = best_pass(steps)
-    if best is None:
-        print("self-test: no step passed", flush=True)
-        return {"steps": steps, "best": None}
-    us = best["gen_us_per_delivery"] or 0.0
-    worst_us = max(s["gen_us_per_delivery"] or 0.0 for s in steps if s["pass"])
-    print(
-        f"self-test: the generator counted {best['deliveries_per_s']:,} deliveries/s with 0 loss"
-        f" and p99 {best['lat_ms']['p99']} ms at {best['gen_cpu_pct']}% of its core(s)"
-        f" ({us} us/delivery; worst {worst_us} us/delivery = one core counts"
-        f" {1e6 / worst_us if worst_us else 0:,.0f}/s). Compare with the server rates in"
-        " RESULTS-nchan.md: the generator must count >= 2x them.",
-        flush=True,
-    )
-    return {"steps": steps, "best": best}
+    lossless = [s for s in steps if s["loss"] == 0 and s["dups"] == 0 and not s["closed"]]
+    most = max(lossless, key=lambda s: s["deliveries_per_s"], default=None)
+    if best is not None:
+        print(
+            f"self-test: the generator counted {best['deliveries_per_s']:,} deliveries/s with"
+            f" 0 loss and p99 {best['lat_ms']['p99']} ms (a passing step) using"
+            f" {best['gen_cpu_pct']}% of its core(s), {best['gen_us_per_delivery']} us/delivery.",
+            flush=True,
+        )
+    if most is not None:
+        print(
+            f"self-test: at most it counted {most['deliveries_per_s']:,} deliveries/s with 0 loss"
+            f" (p99 {most['lat_ms']['p99']} ms, {most['gen_us_per_delivery']} us/delivery)."
+            " A server measured with it should stay below half of that.",
+            flush=True,
+        )
+    return {"steps": steps, "best": best, "most": most}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

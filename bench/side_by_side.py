@@ -37,7 +37,7 @@ from loadgen import (
     search,
 )
 from readers import raise_nofile
-from targets import liveblog_available, make_target
+from targets import REPO, liveblog_available, make_target
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def flags(step: dict[str, Any]) -> list[str]:
     if not step["pass"]:
         out.append("step failed: " + ", ".join(step["why"]))
     if step.get("gen_bound"):
-        out.append("generator core busy")
+        out.append("generator near its limit")
     if NOISE_FLAGS and step["foreign_cpu_pct"] >= NOISY_PCT:
         out.append(f"noisy: other processes {step['foreign_cpu_pct']:.0f}% CPU")
     return out
@@ -273,7 +273,20 @@ def machine() -> str:
     for line in lscpu.splitlines():
         if line.startswith("Model name:"):
             model = line.split(":", 1)[1].strip()
-    return f"{nproc} cores ({model}), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    return f"{nproc} cores ({model}), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {code_state()}"
+
+
+def code_state() -> str:
+    """Which liveblog was measured: the work tree is shared, so say what was in it."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "liveblog"], capture_output=True, text=True
+    )
+    changed = len(dirty.stdout.splitlines())
+    return f"liveblog at {head.stdout.strip() or '?'}" + (
+        f" + {changed} uncommitted file(s) under liveblog/" if changed else ""
+    )
 
 
 async def amain(args: argparse.Namespace) -> int:
