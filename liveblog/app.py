@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from liveblog import api, demo, metrics, ops, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
@@ -18,6 +19,18 @@ from liveblog.hub import Hub
 from liveblog.pages import routes as page_routes
 
 logger = logging.getLogger("liveblog")
+
+
+class LiveblogApp(Starlette):
+    """Starlette, with live streams dispatched straight to their endpoints (see
+    ``streams.shortcut``: long-lived requests should not keep the middleware stack alive)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and (endpoint := streams.shortcut(scope)) is not None:
+            scope["app"] = self
+            await endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
@@ -46,7 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             await hub.close()
             await engine.close()
 
-    app = Starlette(
+    app = LiveblogApp(
         routes=[
             *ops.routes(),
             *metrics.routes(),

@@ -81,7 +81,7 @@ class Connection:
         self.close_reason: str | None = None
         self.blogs: set[str] = set()  # the blogs this connection is attached to
         self.subs: dict[str, Any] = {}  # those it is still catching up on (hub's business)
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None  # made when a writer first waits
         self.write = self._push
         # Set by the hub: called once when the connection closes, to stop writing to it.
         self.on_close: Callable[[Connection], None] | None = None
@@ -92,7 +92,8 @@ class Connection:
             self._overflowed()
             return
         self.pending.append(payload)
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
 
     def send(self, frame: Frame) -> None:
         self.write(getattr(frame, self.encoding))
@@ -102,7 +103,8 @@ class Connection:
         behind must be able to catch up, not be dropped again and again."""
         if self.close_reason is None:
             self.pending.append(getattr(frame, self.encoding))
-            self._wake.set()
+            if self._wake is not None:
+                self._wake.set()
 
     def send_text(self, text: str) -> None:
         """A message for this connection alone (a WebSocket error reply)."""
@@ -124,12 +126,15 @@ class Connection:
             self.close_reason = reason
             self.write = _discard
             self.pending = []
-            self._wake.set()
+            if self._wake is not None:
+                self._wake.set()
             if self.on_close is not None:
                 self.on_close(self)
 
     async def next_batch(self) -> list[Any] | None:
         """Wait for payloads to write; None once the connection is closed."""
+        if self._wake is None:
+            self._wake = asyncio.Event()
         while not self.pending and self.close_reason is None:
             self._wake.clear()
             await self._wake.wait()

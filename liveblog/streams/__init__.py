@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+import re
+
+from starlette.routing import BaseRoute, Route, WebSocketRoute, websocket_session
+from starlette.types import ASGIApp, Scope
 
 from liveblog.streams.sse import SSEStream
 from liveblog.streams.websocket import blog_socket, multi_blog_socket
 
+_sse = SSEStream()
+_blog_socket = websocket_session(blog_socket)
+_multi_blog_socket = websocket_session(multi_blog_socket)
+_BLOG_STREAM = re.compile(r"/blogs/([^/]+)/(events|ws)")
+
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/blogs/{slug}/events", SSEStream(), methods=["GET"]),
+        Route("/blogs/{slug}/events", _sse, methods=["GET"]),
         WebSocketRoute("/blogs/{slug}/ws", blog_socket),
         WebSocketRoute("/ws", multi_blog_socket),
     ]
+
+
+def shortcut(scope: Scope) -> ASGIApp | None:
+    """The stream endpoint of this request, to be run without the middleware stack.
+
+    A reader holds its request open for hours, and every coroutine frame of the stack in
+    between stays in memory all that time: a few KiB per reader. The stream endpoints need none
+    of it (they answer their own errors). Anything else goes through ``routes()`` as usual.
+    """
+    kind, path = scope["type"], scope["path"]
+    if kind == "websocket" and path == "/ws":
+        return _multi_blog_socket
+    match = _BLOG_STREAM.fullmatch(path)
+    if match is None:
+        return None
+    slug, tail = match.groups()
+    if (tail, kind) == ("events", "http") and scope["method"] == "GET":
+        endpoint = _sse
+    elif (tail, kind) == ("ws", "websocket"):
+        endpoint = _blog_socket
+    else:
+        return None
+    scope["path_params"] = {"slug": slug}
+    return endpoint
