@@ -80,3 +80,10 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         self._tell_paused()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # Uvicorn keeps the handshake's request and response (headers and all, ~5 KiB) for
+            # the socket's whole life; nothing reads them after the accept.
+            self.request = self.response = None
