@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     hub = Hub(
         engine,
         buffer_bytes=settings.reader_buffer_bytes,
+        drop_grace_seconds=settings.drop_grace_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
     )
     reporter = stats.Reporter(engine, hub)

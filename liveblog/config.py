@@ -24,6 +24,8 @@ class Settings:
     history_size: int = 1000
     # Bytes a reader may have pending before it is dropped (it then resumes by Last-Event-ID).
     reader_buffer_bytes: int = 512 * 1024
+    # A dropped reader's socket gets this long to take the end of its stream, then is cut.
+    drop_grace_seconds: float = 10.0
     # SSE comment heartbeat period; API.md promises at least every 15 s.
     heartbeat_seconds: float = 15.0
     # EventSource reconnect hint sent as `retry:`.

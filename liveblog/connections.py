@@ -31,8 +31,6 @@ CLOSE_CODES = {
     "shutdown": (1012, "server restarting: resume"),
     "overflow": (1013, "too slow: resume"),
 }
-# A stalled reader's socket is aborted this long after its graceful end was queued.
-ABORT_AFTER_SECONDS = 10.0
 
 _head_decoder = msgspec.json.Decoder(EventHead)
 _HEARTBEAT = b": heartbeat\n\n"
@@ -147,10 +145,14 @@ class Connection:
 class DirectConnection(Connection):
     """A reader on the fast path: events go straight into its socket's transport."""
 
-    __slots__ = ("_protocol", "_transport", "opened")
+    __slots__ = ("_protocol", "_transport", "grace", "opened")
 
-    def __init__(self, kind: str, limit: int, protocol: Any, *, watcher: bool = False) -> None:
+    def __init__(
+        self, kind: str, limit: int, protocol: Any, *, grace: float, watcher: bool = False
+    ) -> None:
         super().__init__(kind, limit, watcher=watcher)
+        # A stalled reader's socket is aborted this long after its graceful end was queued.
+        self.grace = grace
         self.encoding = "sse_chunk" if kind == SSE else "ws_frame"
         self._protocol = protocol
         self._transport = protocol.transport
@@ -197,4 +199,4 @@ class DirectConnection(Connection):
                 code, reason = CLOSE_CODES.get(self.close_reason or "", (1000, ""))
                 transport.write(ws_close_frame(code, reason))
             transport.close()
-            asyncio.get_running_loop().call_later(ABORT_AFTER_SECONDS, transport.abort)
+            asyncio.get_running_loop().call_later(self.grace, transport.abort)

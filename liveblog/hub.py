@@ -97,11 +97,13 @@ class Hub:
         buffer_bytes: int = 512 * 1024,
         heartbeat_seconds: float = 15.0,
         channel_linger_seconds: float = 30.0,
+        drop_grace_seconds: float = 10.0,
     ) -> None:
         self.engine = engine
         self.buffer_bytes = buffer_bytes
         self.heartbeat_seconds = heartbeat_seconds
         self.channel_linger_seconds = channel_linger_seconds
+        self.drop_grace_seconds = drop_grace_seconds
         self.stats = HubStats()
         self.channels: dict[str, _Channel] = {}
         self.connections: set[Connection] = set()
@@ -145,7 +147,9 @@ class Hub:
         """A new reader connection: on the fast path when ``direct`` (the protocol that
         ``liveblog.fastpath`` puts in the scope) is given."""
         if direct is not None:
-            conn: Connection = DirectConnection(kind, self.buffer_bytes, direct, watcher=watcher)
+            conn: Connection = DirectConnection(
+                kind, self.buffer_bytes, direct, grace=self.drop_grace_seconds, watcher=watcher
+            )
         else:
             conn = Connection(kind, self.buffer_bytes, watcher=watcher)
         conn.on_close = self.detach  # a closed reader leaves every channel at once

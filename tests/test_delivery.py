@@ -185,7 +185,7 @@ async def test_page_position_then_subscription_loses_nothing(server: str, editor
 async def test_a_stalled_reader_is_dropped_while_others_go_on(
     settings_factory: Callable[..., Settings], fast_path: bool
 ) -> None:
-    settings = settings_factory(reader_buffer_bytes=64 * 1024)
+    settings = settings_factory(reader_buffer_bytes=64 * 1024, drop_grace_seconds=120)
     async with serve_in_process(settings, fast_path=fast_path) as url:
         editor = Editor(url)
         await editor.create_blog("slow")

@@ -1,0 +1,134 @@
+"""The fast path (liveblog.fastpath): events written straight into sockets are byte-exact and
+well framed, for many readers at once, and a stalled reader is dropped and resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import struct
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from liveblog.config import Settings
+from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader, stalled_reader
+from tests.support.servers import serve_in_process
+
+
+async def test_a_thousand_readers_get_byte_exact_events(server: str, editor: Editor) -> None:
+    await editor.create_blog("many")
+    sse = [SSEReader(server, "/blogs/many/events") for _ in range(500)]
+    ws = [WSReader(server, "/blogs/many/ws") for _ in range(500)]
+    readers: list[SSEReader | WSReader] = [*sse, *ws]
+    for batch in range(0, len(readers), 100):
+        await asyncio.gather(*(r.connect() for r in readers[batch : batch + 100]))
+    for i in range(60):
+        await editor.post("many", headline=f"e{i}", body=f"<p>{'ü€ ' * i}</p>")
+
+    # The reference: the same events read back from the engine's history, as a resuming
+    # reader gets them (encoded by another path: the engine's stored bytes).
+    epoch = sse[0].last_event_id or ""
+    reference = await SSEReader(
+        server, "/blogs/many/events", last_event_id=epoch.rpartition("-")[0] + "-0"
+    ).connect()
+    expected = [e.raw for e in await reference.wait_for(60)]
+    assert len(set(expected)) == 60
+    for reader in readers:
+        events = await reader.wait_for(60, timeout=60)
+        assert [e.raw for e in events] == expected  # byte-exact, once each, in order
+        assert [e.offset for e in events] == list(range(1, 61))
+    await asyncio.sleep(0.2)
+    assert all(len(r.events) == 60 for r in readers)
+    for reader in [*readers, reference]:
+        assert not reader.ended
+        await reader.close()
+
+
+async def _stalled_websocket(
+    base_url: str, path: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket client that completes the handshake and then reads nothing."""
+    parts = urlsplit(base_url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((parts.hostname, parts.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    return reader, writer
+
+
+async def _read_ws_frames(reader: asyncio.StreamReader) -> tuple[list[bytes], int | None]:
+    """Parse unmasked server frames until a close frame: (text payloads, close code)."""
+    texts: list[bytes] = []
+    async with asyncio.timeout(60):
+        while True:
+            first, second = await reader.readexactly(2)
+            assert second & 0x80 == 0, "server frames are never masked"
+            length = second & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", await reader.readexactly(8))
+            payload = await reader.readexactly(length)
+            opcode = first & 0x0F
+            assert first & 0x80, "every event is one final frame"
+            if opcode == 0x8:
+                return texts, struct.unpack("!H", payload[:2])[0]
+            if opcode == 0x1:
+                texts.append(payload)
+
+
+async def test_stalled_readers_on_both_transports_are_dropped_and_resume(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    # A long grace: the test reads the stalled sockets only after publishing everything.
+    settings = settings_factory(reader_buffer_bytes=64 * 1024, drop_grace_seconds=120)
+    async with serve_in_process(settings) as url:
+        editor = Editor(url)
+        await editor.create_blog("stall")
+        live = await WSReader(url, "/blogs/stall/ws").connect()
+        sse_reader, sse_writer = await stalled_reader(url, "/blogs/stall/events")
+        ws_reader, ws_writer = await _stalled_websocket(url, "/blogs/stall/ws")
+        await asyncio.sleep(0.2)
+        for i in range(160):
+            await editor.post("stall", headline=f"big {i}", body=BIG_BODY)
+        assert [e.offset for e in await live.wait_for(160, timeout=60)] == list(range(1, 161))
+
+        # The stalled WebSocket reader: a clean prefix of whole frames, then close 1013.
+        texts, code = await _read_ws_frames(ws_reader)
+        assert code == 1013
+        assert 0 < len(texts) < 160
+        assert [t.decode() for t in texts] == [e.raw for e in live.events[: len(texts)]]
+        ws_writer.close()
+
+        # The stalled SSE reader: a clean prefix, then the stream's last chunk.
+        received = b""
+        async with asyncio.timeout(60):
+            while not received.endswith(b"\r\n0\r\n\r\n"):
+                chunk = await sse_reader.read(65536)
+                assert chunk, "closed without the last chunk"
+                received += chunk
+        ids = [line[4:] for line in received.decode().split("\n") if line.startswith("id: ")]
+        assert 0 < len(ids) < 160
+        sse_writer.close()
+
+        # Both resume from the last event they got, and get exactly the rest.
+        last_ws = live.events[len(texts) - 1].id
+        ws_again = await WSReader(url, f"/blogs/stall/ws?last_event_id={last_ws}").connect()
+        sse_again = await SSEReader(url, "/blogs/stall/events", last_event_id=ids[-1]).connect()
+        rest_ws = await ws_again.wait_for(160 - len(texts), timeout=60)
+        rest_sse = await sse_again.wait_for(160 - len(ids), timeout=60)
+        assert [e.offset for e in rest_ws] == list(range(len(texts) + 1, 161))
+        assert [e.offset for e in rest_sse] == list(range(len(ids) + 1, 161))
+        for r in (live, ws_again, sse_again):
+            await r.close()
+        await editor.close()
