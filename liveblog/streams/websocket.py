@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import msgspec
@@ -89,34 +90,35 @@ async def blog_socket(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.close(1013, "store unavailable: retry")
         return
-    pump = None
-    try:
-        await websocket.accept()
-        pump = await _start_writing(websocket, conn)
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass  # readers have nothing to say on a single-blog socket
-    except _GONE:
-        pass
-    finally:
-        conn.close("disconnect")
-        hub.detach(conn)
-        if pump is not None:
-            with contextlib.suppress(BaseException):
-                await pump
+    # Readers have nothing to say on a single-blog socket: what they send is ignored.
+    await _session(websocket, hub, conn, on_message=None)
 
 
 async def multi_blog_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     conn = _connection(websocket, watcher=True)  # /ws is the newsroom's (API.md): not a reader
+
+    async def on_message(raw: str | bytes) -> None:
+        await _handle_op(hub, conn, raw)
+
+    await _session(websocket, hub, conn, on_message=on_message)
+
+
+async def _session(
+    websocket: WebSocket,
+    hub: Hub,
+    conn: Connection,
+    *,
+    on_message: Callable[[str | bytes], Awaitable[None]] | None,
+) -> None:
+    """Accept, let the hub write, hand each message to ``on_message`` until the end."""
     pump = None
     try:
         await websocket.accept()
         pump = await _start_writing(websocket, conn)
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            await _handle_op(hub, conn, message.get("text") or message.get("bytes") or b"")
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+            if on_message is not None:
+                await on_message(message.get("text") or message.get("bytes") or b"")
     except _GONE:
         pass
     finally:
