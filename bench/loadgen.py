@@ -324,7 +324,7 @@ class Session:
                 "ok": pub.ok,
                 "statuses": dict(pub.statuses),
                 "errors": dict(pub.errors),
-                "rate": round(pub.sent / pub.seconds, 2) if pub.seconds > 0 else None,
+                "rate": round(pace, 2) if (pace := pub.pace()) is not None else None,
                 "post_ms": post_summary(pub.post_ms),
                 "first_error_body": pub.first_body.decode("utf-8", "replace") or None,
             },

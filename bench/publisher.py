@@ -74,6 +74,7 @@ class PublishResult:
     errors: Counter[str] = field(default_factory=Counter)
     post_ms: list[float] = field(default_factory=list)
     started: float = 0.0  # monotonic
+    last_sent: float = 0.0  # when the last POST was handed a connection
     finished: float = 0.0
     first_body: bytes = b""
 
@@ -84,6 +85,12 @@ class PublishResult:
     @property
     def seconds(self) -> float:
         return self.finished - self.started
+
+    def pace(self) -> float | None:
+        """POSTs sent per second, start to last send: below the asked rate when every
+        connection was busy with slow POSTs (the wait for the last answer does not count)."""
+        span = self.last_sent - self.started
+        return (self.sent - 1) / span if self.sent > 1 and span > 0 else None
 
 
 class Publisher:
@@ -173,6 +180,7 @@ class Publisher:
             if delay > 0:
                 await asyncio.sleep(delay)
             conn = await self.idle.get()
+            result.last_sent = time.monotonic()
             tasks.append(asyncio.create_task(self._post(conn, first_seq + i, result)))
         await asyncio.gather(*tasks)
         result.finished = time.monotonic()
