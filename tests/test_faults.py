@@ -208,3 +208,23 @@ async def test_connected_readers_get_reset_when_history_is_lost(
     for r in (reader, late):
         await r.close()
     await editor.close()
+
+
+async def test_a_crowd_of_readers_connecting_at_once_all_get_in(redis_app: str) -> None:
+    """Hundreds of resumes in the same instant each read history: the engine's connections are
+    a bounded pool that makes them wait their turn, never a 503."""
+    editor = Editor(redis_app)
+    blog = await editor.create_blog("crowd")
+    epoch = blog["last_event_id"].rpartition("-")[0]
+    for i in range(3):
+        await editor.post("crowd", headline=f"e{i}")
+    readers = [
+        SSEReader(redis_app, "/blogs/crowd/events", last_event_id=f"{epoch}-{i % 3}")
+        for i in range(400)
+    ]
+    await asyncio.gather(*(r.connect() for r in readers))
+    assert {r.status for r in readers} == {200}
+    for i, reader in enumerate(readers):
+        assert [e.offset for e in await reader.wait_for(3 - i % 3)] == list(range(i % 3 + 1, 4))
+    await asyncio.gather(*(r.close() for r in readers))
+    await editor.close()

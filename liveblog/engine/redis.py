@@ -94,18 +94,24 @@ class RedisEngine(Engine):
         history_size: int = 1000,
         idempotency_ttl: int = 48 * 3600,
         timeout: float = 2.0,
+        max_connections: int = 64,
     ) -> None:
         self.history_size = history_size
         self._url = url
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
-        self._redis = aioredis.Redis.from_url(
+        # A bounded pool that makes callers wait for a free connection (up to the timeout)
+        # rather than fail: thousands of readers may connect in the same second.
+        self._pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
         )
+        self._redis = aioredis.Redis(connection_pool=self._pool)
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
@@ -115,6 +121,7 @@ class RedisEngine(Engine):
 
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._pool.aclose()
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:

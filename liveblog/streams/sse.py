@@ -13,7 +13,6 @@ import contextlib
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
-from liveblog.api.problems import Problem
 from liveblog.api.responses import problem_for
 from liveblog.connections import SSE, Connection, DirectConnection
 from liveblog.engine.base import EngineError
@@ -47,14 +46,9 @@ class SSEStream:
         hub: Hub = state.hub
         conn = hub.connection(SSE, direct=direct_protocol(scope))
         try:
-            if await hub.engine.position(slug) is None:
-                raise Problem(404, f"No blog {slug!r} exists.")
             # Attached before the headers go out: "live from the moment the headers are sent".
+            # A blog this process already streams costs no engine call; an unknown one is 404.
             await hub.attach(conn, slug, resume_id(scope))
-        except Problem as exc:
-            hub.detach(conn)
-            await exc.response()(scope, receive, send)
-            return
         except EngineError as exc:
             hub.detach(conn)
             await problem_for(exc).response()(scope, receive, send)
