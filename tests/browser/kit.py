@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
+
+from tests.support.clients import Editor
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -145,42 +146,8 @@ class Pages:
         return problems
 
 
-class Newsroom:
-    """The editor API as the tests drive it: blogs, entries, edits, deletes."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url = base_url
-        self.http = httpx.AsyncClient(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
-
-    async def blog(self, slug: str, title: str = "Test blog", **fields: Any) -> dict[str, Any]:
-        response = await self.http.post("/api/blogs", json={"slug": slug, "title": title, **fields})
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def post(self, slug: str, **fields: Any) -> dict[str, Any]:
-        fields.setdefault("body", "<p>An update.</p>")
-        response = await self.http.post(f"/api/blogs/{slug}/entries", json=fields)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def edit(self, slug: str, entry_id: str, **fields: Any) -> dict[str, Any]:
-        response = await self.http.patch(f"/api/blogs/{slug}/entries/{entry_id}", json=fields)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def delete(self, slug: str, entry_id: str) -> None:
-        response = await self.http.delete(f"/api/blogs/{slug}/entries/{entry_id}")
-        assert response.status_code == 204, response.text
-
-    async def patch_blog(self, slug: str, **fields: Any) -> dict[str, Any]:
-        response = await self.http.patch(f"/api/blogs/{slug}", json=fields)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def close(self) -> None:
-        await self.http.aclose()
+# The editor API as the tests drive it: blogs, entries, edits, deletes.
+Newsroom = Editor
 
 
 async def entry_ids(page: Page, selector: str = "#timeline > .entry") -> list[str]:

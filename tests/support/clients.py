@@ -225,19 +225,38 @@ class Editor:
     """The editor API over HTTP, as a newsroom tool would call it."""
 
     def __init__(self, base_url: str, token: str = ADMIN_TOKEN) -> None:
+        self.base_url = base_url
         self.http = httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
 
-    async def create_blog(self, slug: str, title: str = "Test blog") -> dict[str, Any]:
-        response = await self.http.post("/api/blogs", json={"slug": slug, "title": title})
+    async def create_blog(
+        self, slug: str, title: str = "Test blog", **fields: Any
+    ) -> dict[str, Any]:
+        response = await self.http.post("/api/blogs", json={"slug": slug, "title": title, **fields})
         assert response.status_code == 201, response.text
         return response.json()
 
+    blog = create_blog
+
     async def post(self, slug: str, **fields: Any) -> dict[str, Any]:
-        fields.setdefault("body", "<p>entry</p>")
+        fields.setdefault("body", "<p>An update.</p>")
         response = await self.http.post(f"/api/blogs/{slug}/entries", json=fields)
         assert response.status_code == 201, response.text
+        return response.json()
+
+    async def edit(self, slug: str, entry_id: str, **fields: Any) -> dict[str, Any]:
+        response = await self.http.patch(f"/api/blogs/{slug}/entries/{entry_id}", json=fields)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def delete(self, slug: str, entry_id: str) -> None:
+        response = await self.http.delete(f"/api/blogs/{slug}/entries/{entry_id}")
+        assert response.status_code == 204, response.text
+
+    async def patch_blog(self, slug: str, **fields: Any) -> dict[str, Any]:
+        response = await self.http.patch(f"/api/blogs/{slug}", json=fields)
+        assert response.status_code == 200, response.text
         return response.json()
 
     async def close(self) -> None:
