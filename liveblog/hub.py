@@ -397,6 +397,13 @@ class Hub:
         position = await self.engine.position(channel.slug)
         if position is None:
             return  # the blog is gone; nothing more will come
+        if position.epoch == channel.epoch and position.offset < channel.offset:
+            # The store is behind what this process delivered: it lost events (a crash
+            # between fsyncs) and would hand their offsets out again. A new epoch makes every
+            # reader, here and on other processes, reload instead of trusting old ids.
+            position = await self.engine.renew_epoch(channel.slug, channel.position)
+            if position is None:
+                return
         if position.epoch != channel.epoch:
             self._reset_channel(channel, position, "history epoch changed")
         elif position.offset > channel.offset:

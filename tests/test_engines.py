@@ -120,3 +120,20 @@ async def test_lost_position_starts_a_new_epoch(redis_url: str) -> None:
     assert position is not None
     assert position.epoch != start.epoch and position.offset == 1
     await engine.close()
+
+
+async def test_renew_epoch_only_when_the_store_is_behind(engine: Engine) -> None:
+    start = await new_blog(engine)
+    for _ in range(3):
+        await post(engine)
+    # Not behind what was seen: nothing changes.
+    assert await engine.renew_epoch("b", Position(start.epoch, 3)) == Position(start.epoch, 3)
+    assert await engine.renew_epoch("b", Position("other", 9)) == Position(start.epoch, 3)
+    # Behind: a new epoch, offsets go on, the old epoch's history is gone.
+    renewed = await engine.renew_epoch("b", Position(start.epoch, 5))
+    assert renewed is not None and renewed.epoch != start.epoch and renewed.offset == 3
+    assert await engine.position("b") == renewed
+    assert await engine.history("b", 1) is None
+    await post(engine)
+    assert await engine.history("b", 3) is not None
+    assert await engine.renew_epoch("nope", start) is None

@@ -228,3 +228,36 @@ async def test_a_crowd_of_readers_connecting_at_once_all_get_in(redis_app: str) 
         assert [e.offset for e in await reader.wait_for(3 - i % 3)] == list(range(i % 3 + 1, 4))
     await asyncio.gather(*(r.close() for r in readers))
     await editor.close()
+
+
+async def test_events_lost_by_the_store_start_a_new_epoch(redis_app: str, redis_url: str) -> None:
+    """Redis restarted from an AOF that missed the last writes (appendfsync everysec): readers
+    saw offsets 4 and 5 that the store no longer has and would hand out again. The hub notices
+    on reconnect and starts a new epoch: readers reload instead of trusting those ids."""
+    editor = Editor(redis_app)
+    blog = await editor.create_blog("fsync")
+    old_epoch = blog["last_event_id"].rpartition("-")[0]
+    reader = await SSEReader(redis_app, "/blogs/fsync/events").connect()
+    for i in range(5):
+        await editor.post("fsync", headline=f"e{i}")
+    await reader.wait_for(5)
+    admin = aioredis.Redis.from_url(redis_url)
+    await admin.hset("lb:{fsync}:pos", "offset", 3)  # as if the last two writes were lost
+    await admin.xdel("lb:{fsync}:history", "4-0", "5-0")
+    await admin.client_kill_filter(_type="pubsub")  # the restart drops the subscription too
+    await admin.aclose()
+
+    events = await reader.wait_for(6)
+    reset = events[5]
+    assert reset.type == "reset" and reset.epoch != old_epoch and reset.offset == 3
+    await editor.post("fsync", headline="after")
+    after = (await reader.wait_for(7))[6]
+    assert (after.epoch, after.offset) == (reset.epoch, 4)
+    stale = await SSEReader(
+        redis_app, "/blogs/fsync/events", last_event_id=f"{old_epoch}-5"
+    ).connect()
+    (stale_reset,) = await stale.wait_for(1)
+    assert stale_reset.type == "reset" and stale_reset.epoch == reset.epoch
+    for r in (reader, stale):
+        await r.close()
+    await editor.close()

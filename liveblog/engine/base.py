@@ -157,6 +157,12 @@ class Engine(abc.ABC):
 
     # --- the event stream -----------------------------------------------------------------
     @abc.abstractmethod
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+        """Start a new epoch if the blog is still in ``seen.epoch`` but below ``seen.offset``:
+        the store lost events that readers already got (a crash between fsyncs), so ids of
+        that epoch can no longer be trusted. Returns the position after; None if no blog."""
+
+    @abc.abstractmethod
     async def position(self, slug: str) -> Position | None:
         """The blog's current position; None if the blog does not exist."""
 

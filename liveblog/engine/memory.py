@@ -27,7 +27,7 @@ from liveblog.engine.base import (
     Subscription,
     VersionConflict,
 )
-from liveblog.models import Blog, Entry, Position, Token
+from liveblog.models import Blog, Entry, Position, Token, new_epoch
 
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
@@ -149,6 +149,15 @@ class MemoryEngine(Engine):
         for subscription in self._subscriptions:
             subscription.deliver(slug, message)
         return Applied(position)
+
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+        state = self._blogs.get(slug)
+        if state is None:
+            return None
+        if state.epoch == seen.epoch and state.offset < seen.offset:
+            state.epoch = new_epoch()
+            state.history.clear()
+        return Position(state.epoch, state.offset)
 
     async def position(self, slug: str) -> Position | None:
         state = self._blogs.get(slug)

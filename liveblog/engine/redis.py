@@ -51,6 +51,19 @@ if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
 end
 """
 
+# The store is behind what readers saw: a new epoch. KEYS: pos, history.
+# ARGV: the epoch seen, the offset seen, a new epoch. Returns {epoch, offset} after.
+_RENEW_EPOCH = """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
+if epoch == ARGV[1] and offset < tonumber(ARGV[2]) then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+  redis.call('DEL', KEYS[2])
+end
+return {epoch, offset}
+"""
+
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
 _token_decoder = msgspec.json.Decoder(Token)
@@ -116,6 +129,7 @@ class RedisEngine(Engine):
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
         self._new_epoch = self._redis.register_script(_NEW_EPOCH)
+        self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
 
@@ -232,6 +246,17 @@ class RedisEngine(Engine):
         if status == b"IDEMPOTENCY":
             raise IdempotencyMismatch(idem.key if idem else "")
         raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
+
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+        if await self.position(slug) is None:
+            return None
+        keys = _Keys(slug)
+        epoch, offset = await self._call(
+            self._renew_epoch(
+                keys=[keys.pos, keys.history], args=[seen.epoch, seen.offset, new_epoch()]
+            )
+        )
+        return Position(epoch.decode(), int(offset))
 
     async def position(self, slug: str) -> Position | None:
         keys = _Keys(slug)
