@@ -531,6 +531,36 @@ async def test_two_consoles_see_each_others_work(
     await expect(two.entry(entry["id"])).to_have_count(0)
 
 
+async def test_a_late_answer_does_not_bring_back_a_deleted_entry(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    await newsroom.blog("late", "Late")
+    entry = await newsroom.post("late", headline="Pinned, then deleted")
+    console = await Console.open(pages, server)
+    fetched, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_answer(route: Route) -> None:
+        if route.request.method != "PATCH":
+            await route.continue_()
+            return
+        response = await route.fetch()  # the pin is stored and published...
+        fetched.set()
+        await release.wait()  # ...and its answer arrives after the delete's event
+        await route.fulfill(response=response)
+
+    await console.page.route(f"**/api/blogs/late/entries/{entry['id']}", hold_the_answer)
+    await console.entry(entry["id"]).locator("[data-action=pin]").click()
+    await fetched.wait()
+    await newsroom.delete("late", entry["id"])
+    await expect(console.entry(entry["id"])).to_have_count(0)
+    async with console.page.expect_event("requestfinished", lambda r: r.method == "PATCH"):
+        release.set()
+    # Something later on the same stream: by the time it shows, the late answer was handled.
+    marker = await newsroom.post("late", headline="After the delete")
+    await expect(console.entry(marker["id"])).to_have_count(1)
+    await expect(console.entry(entry["id"])).to_have_count(0)
+
+
 async def test_a_reset_reloads_the_console_and_the_dashboard(
     server: str, newsroom: Newsroom, pages: Pages, redis_url: str
 ) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from liveblog.config import Settings
 from tests.browser.kit import MOBILE, Newsroom, Pages, entry_ids
@@ -184,6 +185,37 @@ async def test_load_older_never_duplicates_a_live_insert(
     expected = [live["id"], *ids[::-1][:22], backdated["id"], ids[1], ids[0]]
     assert await entry_ids(page) == expected
     await expect(page.locator("#load-older")).to_be_hidden()
+
+
+async def test_an_older_page_in_flight_does_not_bring_back_a_deleted_entry(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    await newsroom.blog("paged-delete", "Paged delete")
+    start = datetime.now(UTC) - timedelta(hours=2)
+    ids = await _fill(newsroom, "paged-delete", 22, start=start)
+    page, _ = await pages.open(f"{server}/blogs/paged-delete")
+    fetched, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_older_page(route: Route) -> None:
+        response = await route.fetch()  # the page is read before the delete...
+        fetched.set()
+        await release.wait()  # ...and reaches the browser after it
+        await route.fulfill(response=response)
+
+    await page.route(re.compile(r"/api/blogs/paged-delete/entries\?.*before="), hold_the_older_page)
+    await page.locator("#load-older").click()
+    await fetched.wait()
+    await newsroom.delete("paged-delete", ids[0])
+    marker = await newsroom.post("paged-delete", headline="After the delete")
+    # The reader is down at "Load older": the marker waits behind the banner, so the delete
+    # before it has been handled too.
+    await expect(page.locator("#new-updates")).to_have_text("1 new update")
+    release.set()
+    await expect(page.locator("#load-older")).to_be_hidden()  # the older page is in
+    assert await entry_ids(page) == ids[::-1][:21]
+    await page.locator("#new-updates").click()
+    await expect(page.locator(f"#entry-{marker['id']}")).to_have_count(1)
+    assert await entry_ids(page) == [marker["id"], *ids[::-1][:21]]
 
 
 async def test_reset_reloads_the_timeline_without_reloading_the_page(

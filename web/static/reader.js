@@ -29,6 +29,9 @@ class LiveBlog {
     this.blogTitle = root.dataset.title;
     this.baseTitle = document.title;
     this.pending = new Map(); // entries that arrived while the reader was scrolled down
+    // Ids seen deleted: a delete is final, so an older page or a refetch that was in flight
+    // when the delete came must not bring the entry back.
+    this.deleted = new Set();
     this.timeline = $("timeline");
     this.pinned = $("pinned");
     this.keyBox = $("key-events");
@@ -117,6 +120,7 @@ class LiveBlog {
   }
 
   removeEntry(id) {
+    this.deleted.add(id);
     if (this.pending.delete(id)) this.showPendingCount();
     this.findEntry(id)?.remove();
     this.keyList?.querySelector(`[data-id="${CSS.escape(id)}"]`)?.remove();
@@ -194,6 +198,7 @@ class LiveBlog {
    * `older` says it comes from that older page. Returns whether it is on the page.
    */
   place(entry, { highlight, older = false }) {
+    if (this.deleted.has(entry.id)) return false;
     const old = this.findEntry(entry.id);
     const node = renderEntry(entry);
     const list = entry.pinned ? this.pinned : this.timeline;

@@ -30,6 +30,9 @@ export class EntryList {
     this.entries = new Map(); // id -> entry
     this.cards = new Map(); // id -> card element
     this.sessions = new Map(); // id -> EditSession
+    // Ids seen deleted. A delete is final (ids are never reused), so a response that was in
+    // flight when the delete event came (a PATCH, a page of entries) must not draw it again.
+    this.gone = new Set();
     this.next = null;
     this.stopped = false;
     this.reloading = null; // events held while the timeline is read again
@@ -130,6 +133,7 @@ export class EntryList {
 
   /** Show an entry, new or changed. An older version than the one shown is ignored. */
   upsert(entry, { force = false } = {}) {
+    if (this.gone.has(entry.id)) return;
     const shown = this.entries.get(entry.id);
     if (shown && !force && shown.version > entry.version) return;
     this.entries.set(entry.id, entry);
@@ -148,6 +152,7 @@ export class EntryList {
   }
 
   removed(id) {
+    this.gone.add(id);
     const session = this.sessions.get(id);
     this.entries.delete(id);
     if (session) {
@@ -251,7 +256,7 @@ export class EntryList {
       template: this.formTemplate,
       onDone: (saved) => {
         this.sessions.delete(id);
-        const latest = saved || this.entries.get(id);
+        const latest = this.gone.has(id) ? null : saved || this.entries.get(id);
         if (latest) {
           this.entries.delete(id); // let upsert draw the card again
           this.cards.set(id, card);
