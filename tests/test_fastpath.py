@@ -12,6 +12,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from liveblog.config import Settings
+from liveblog.fastpath import _Flag, _Inbox
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader
 from tests.support.servers import serve_in_process
 
@@ -118,3 +119,34 @@ async def test_a_stalled_websocket_reader_is_dropped_with_1013_and_resumes(
         for r in (live, ws_again):
             await r.close()
         await editor.close()
+
+
+async def test_the_socket_inbox_keeps_order_and_loses_nothing_to_a_cancelled_wait() -> None:
+    """The light stand-in for uvicorn's per-socket asyncio.Queue (what a client sends)."""
+    inbox = _Inbox()
+    inbox.put_nowait("first")
+    inbox.put_nowait("second")
+    assert await inbox.get() == "first"
+    assert not inbox.empty()
+    assert await inbox.get() == "second"
+    assert inbox.empty()
+    waiting = inbox.get()
+    await asyncio.sleep(0)
+    inbox.put_nowait("while waiting")
+    assert await waiting == "while waiting"
+    abandoned = inbox.get()
+    abandoned.cancel()
+    inbox.put_nowait("after a cancelled wait")
+    assert await inbox.get() == "after a cancelled wait"
+
+
+async def test_the_writable_flag_holds_writers_while_the_socket_is_full() -> None:
+    """The light stand-in for uvicorn's per-socket "writable" asyncio.Event."""
+    flag = _Flag()
+    assert flag.is_set() and await flag.wait()
+    flag.clear()  # pause_writing
+    writers = [asyncio.create_task(flag.wait()) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in writers)
+    flag.set()  # resume_writing
+    assert await asyncio.gather(*writers) == [True, True]

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
-from starlette.routing import BaseRoute, Route, WebSocketRoute, websocket_session
-from starlette.types import ASGIApp, Scope
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from liveblog.streams.sse import SSEStream
 from liveblog.streams.websocket import blog_socket, multi_blog_socket
 
+
+def _bare_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+    """Starlette's ``websocket_session`` without its exception-handler layers: their frames
+    would stay in memory for as long as the reader stays, and the endpoints answer their own
+    errors (anything else reaches uvicorn, which logs it and closes with 1011)."""
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        await func(WebSocket(scope, receive=receive, send=send))
+
+    return endpoint
+
+
 _sse = SSEStream()
-_blog_socket = websocket_session(blog_socket)
-_multi_blog_socket = websocket_session(multi_blog_socket)
+_blog_socket = _bare_session(blog_socket)
+_multi_blog_socket = _bare_session(multi_blog_socket)
 _BLOG_STREAM = re.compile(r"/blogs/([^/]+)/(events|ws)")
 
 

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from liveblog.api.responses import problem_for
 from liveblog.connections import SSE, Connection, DirectConnection
 from liveblog.engine.base import EngineError
-from liveblog.fastpath import EXTENSION
+from liveblog.fastpath import EXTENSION, shed_request_headers
 from liveblog.hub import Hub
 
 _HEADERS = [
@@ -57,6 +57,7 @@ class SSEStream:
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
         await send({"type": "http.response.body", "body": retry, "more_body": True})
+        shed_request_headers(scope)
         if isinstance(conn, DirectConnection):
             await _serve_direct(conn, hub, receive)
         else:

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from liveblog.connections import CLOSE_CODES, WS, Connection, DirectConnection
 from liveblog.engine.base import BlogNotFound, EngineError
-from liveblog.fastpath import EXTENSION
+from liveblog.fastpath import EXTENSION, shed_request_headers
 from liveblog.hub import Hub
 from liveblog.models import Slug
 
@@ -115,8 +115,12 @@ async def _session(
     pump = None
     try:
         await websocket.accept()
+        shed_request_headers(websocket.scope)
         pump = await _start_writing(websocket, conn)
-        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+        # The ASGI receive itself: Starlette's checks around it would be one more coroutine
+        # frame held by every idle socket, and this loop ends at the disconnect anyway.
+        receive = websocket._receive
+        while (message := await receive())["type"] != "websocket.disconnect":
             if on_message is not None:
                 await on_message(message.get("text") or message.get("bytes") or b"")
     except _GONE:
