@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from liveblog.fastpath import SSE_END, sse_chunk, ws_close_frame, ws_text_frame
+from liveblog.fastpath import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
 from liveblog.models import EventHead, Position
 
 SSE, WS = "sse", "ws"
@@ -30,11 +30,14 @@ SSE, WS = "sse", "ws"
 CLOSE_CODES = {
     "shutdown": (1012, "server restarting: resume"),
     "overflow": (1013, "too slow: resume"),
+    "unresponsive": (1011, "keepalive ping timeout"),
 }
 
 _head_decoder = msgspec.json.Decoder(EventHead)
 _HEARTBEAT = b": heartbeat\n\n"
-HEARTBEATS = {"sse": _HEARTBEAT, "sse_chunk": sse_chunk(_HEARTBEAT)}
+# On the fast path a WebSocket's heartbeat is a ping (unmasked, empty: the same bytes for every
+# socket) that the client answers with a pong; see DirectConnection.heartbeat.
+HEARTBEATS = {"sse": _HEARTBEAT, "sse_chunk": sse_chunk(_HEARTBEAT), "ws_frame": WS_PING}
 
 
 class Frame:
@@ -180,6 +183,16 @@ class DirectConnection(Connection):
 
     def send_text(self, text: str) -> None:
         self.write(ws_text_frame(text.encode()))
+
+    def heartbeat(self) -> None:
+        # A WebSocket that sent nothing since the last ping (no pong) is gone: a peer that
+        # vanished without closing would otherwise count as a reader until TCP gives up.
+        if self.kind == WS and self.opened:
+            if not self._protocol.heard:
+                self.close("unresponsive")
+                return
+            self._protocol.heard = False
+        super().heartbeat()
 
     def close(self, reason: str) -> None:
         if self.close_reason is not None:

@@ -11,7 +11,7 @@ What these subclasses add to uvicorn's httptools and websockets-sansio protocols
 - ``pause_writing``: also tells the stream, so a reader whose transport buffer passes its bound
   is closed at once (the transport's high-water mark *is* the reader's buffer bound).
 
-Everything else (request parsing, headers, the WebSocket handshake, pings, close) stays uvicorn's.
+Everything else (request parsing, headers, the WebSocket handshake, pongs, close) stays uvicorn's.
 Without these protocols (another ASGI server, HTTP/1.0) the streams use the plain ASGI path.
 
 An idle reader's socket lives for hours, so the WebSocket protocol also sheds per-socket weight
@@ -30,6 +30,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 EXTENSION = "liveblog.direct"
 SSE_END = b"0\r\n\r\n"  # the last chunk of a chunked response
+WS_PING = b"\x89\x00"  # an unmasked ping frame, no payload: the same bytes for every socket
 
 
 def sse_chunk(data: bytes) -> bytes:
@@ -153,6 +154,15 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
+        # Keepalive is the hub's: one shared ping frame per heartbeat for every socket
+        # (connections.DirectConnection.heartbeat), not two timers and a ping of its own per
+        # socket. ``heard`` says whether the peer sent anything since the last ping.
+        self.ping_interval = None
+        self.heard = True
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = True
+        super().data_received(data)
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)

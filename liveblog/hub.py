@@ -78,12 +78,15 @@ class _Channel:
 class HubStats:
     """Counters the hub keeps for /metrics and /api/stats (read, never reset)."""
 
-    __slots__ = ("deliveries", "dropped", "events", "reconnects", "resets", "resumes")
+    __slots__ = (
+        "deliveries", "dropped", "events", "reconnects", "resets", "resumes", "unresponsive",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.events = 0
         self.deliveries = 0
         self.dropped = 0
+        self.unresponsive = 0
         self.resumes = 0
         self.resets = 0
         self.reconnects = 0
@@ -272,6 +275,8 @@ class Hub:
             self.connections.discard(conn)
             if conn.close_reason == "overflow":
                 self.stats.dropped += 1
+            elif conn.close_reason == "unresponsive":
+                self.stats.unresponsive += 1
 
     def _mark_idle(self, channel: _Channel) -> None:
         if channel.readers == 0 and channel.idle_since is None:

@@ -76,6 +76,11 @@ class HubCollector(Collector):
             ("events_received", "Live events received from the engine.", stats.events),
             ("deliveries", "Events handed to readers, one per reader.", stats.deliveries),
             ("slow_readers_dropped", "Readers closed: their buffer overflowed.", stats.dropped),
+            (
+                "unresponsive_sockets_closed",
+                "WebSockets closed: no pong (nothing at all) since the previous keepalive ping.",
+                stats.unresponsive,
+            ),
             ("resumes", "Readers that resumed from a last event id.", stats.resumes),
             ("resets", "Reset events sent: a gap that could not be filled.", stats.resets),
             ("redis_reconnects", "Reconnects of the event subscription.", stats.reconnects),

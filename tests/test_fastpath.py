@@ -121,6 +121,43 @@ async def test_a_stalled_websocket_reader_is_dropped_with_1013_and_resumes(
         await editor.close()
 
 
+async def _ws_opcodes_until_close(reader: asyncio.StreamReader) -> tuple[list[int], int]:
+    """Read server frames, answering nothing: (their opcodes, the close code)."""
+    opcodes: list[int] = []
+    async with asyncio.timeout(30):
+        while True:
+            first, length = await reader.readexactly(2)
+            payload = await reader.readexactly(length)  # small frames only here
+            opcodes.append(first & 0x0F)
+            if first & 0x0F == 0x8:
+                return opcodes, struct.unpack("!H", payload[:2])[0]
+
+
+async def test_websockets_are_pinged_and_one_that_never_answers_is_let_go(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    async with serve_in_process(settings_factory(heartbeat_seconds=0.2)) as url:
+        editor = Editor(url)
+        await editor.create_blog("pings")
+        answering = await WSReader(url, "/blogs/pings/ws").connect()  # its client answers pings
+        silent_reader, silent_writer = await _stalled_websocket(url, "/blogs/pings/ws")
+        opcodes, code = await _ws_opcodes_until_close(silent_reader)
+        assert opcodes[0] == 0x9 and opcodes[-1] == 0x8  # pinged, then closed: 1011
+        assert code == 1011
+        silent_writer.close()
+
+        await asyncio.sleep(1)  # five more heartbeats: the answering reader stays
+        await editor.post("pings", headline="still here")
+        (event,) = await answering.wait_for(1)
+        assert event.data["data"]["headline"] == "still here"
+        assert not answering.ended
+        metrics = (await editor.http.get("/metrics")).text
+        assert "liveblog_unresponsive_sockets_closed_total 1.0" in metrics
+        assert 'liveblog_connections{transport="ws"} 1.0' in metrics
+        await answering.close()
+        await editor.close()
+
+
 async def test_the_socket_inbox_keeps_order_and_loses_nothing_to_a_cancelled_wait() -> None:
     """The light stand-in for uvicorn's per-socket asyncio.Queue (what a client sends)."""
     inbox = _Inbox()
