@@ -26,7 +26,8 @@ class Settings:
     reader_buffer_bytes: int = 512 * 1024
     # A dropped reader's socket gets this long to take the end of its stream, then is cut.
     drop_grace_seconds: float = 10.0
-    # SSE comment heartbeat period; API.md promises at least every 15 s.
+    # Heartbeat period (API.md promises SSE one at least every 15 s). WebSockets get a ping and
+    # are closed when they sent nothing, not even the pong, for a whole period.
     heartbeat_seconds: float = 15.0
     # EventSource reconnect hint sent as `retry:`.
     sse_retry_ms: int = 2000
