@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from liveblog.config import Settings
 from liveblog.fastpath import _Flag, _Inbox
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader
+from tests.support.metrics import scrape
 from tests.support.servers import serve_in_process
 
 
@@ -151,9 +152,9 @@ async def test_websockets_are_pinged_and_one_that_never_answers_is_let_go(
         (event,) = await answering.wait_for(1)
         assert event.data["data"]["headline"] == "still here"
         assert not answering.ended
-        metrics = (await editor.http.get("/metrics")).text
-        assert "liveblog_unresponsive_sockets_closed_total 1.0" in metrics
-        assert 'liveblog_connections{transport="ws"} 1.0' in metrics
+        metrics = await scrape(editor.http)
+        assert metrics["liveblog_unresponsive_sockets_closed_total"] == 1
+        assert metrics["liveblog_connections{transport=ws}"] == 1
         await answering.close()
         await editor.close()
 

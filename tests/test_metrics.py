@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from liveblog import latency
 from liveblog.config import Settings
@@ -17,21 +16,9 @@ from liveblog.engine import make_engine
 from liveblog.engine.base import Engine
 from tests.conftest import make_settings
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader, stalled_reader
+from tests.support.metrics import scrape
 from tests.support.redis_server import RedisServer
 from tests.support.servers import ServerProcess, serve_in_process
-
-
-async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
-    """Every sample of /metrics by name and labels, e.g. ``liveblog_connections{transport=sse}``."""
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
 
 
 async def subscribe(socket: WSReader, *slugs: str) -> None:

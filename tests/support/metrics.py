@@ -1,0 +1,19 @@
+"""Reading /metrics as Prometheus would: with prometheus-client's own parser."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
+    """Every sample of /metrics by name and labels, e.g. ``liveblog_connections{transport=sse}``."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
