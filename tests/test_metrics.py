@@ -46,6 +46,8 @@ async def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
 
 async def test_metrics_count_what_the_test_did(server: str, editor: Editor) -> None:
     await editor.create_blog("count")
+    # The subscription connects in the background after start-up: wait until /readyz says so.
+    await eventually(lambda: _ready(editor.http, True))
     before = await scrape(editor.http)
     assert before["liveblog_events_published_total"] == 0
     assert before["liveblog_subscription_up"] == 1
