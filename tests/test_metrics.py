@@ -129,6 +129,7 @@ async def _dropped(client: httpx.AsyncClient) -> dict[str, float] | None:
 async def test_redis_reconnects_are_counted(redis_url: str, redis_server: RedisServer) -> None:
     async with serve_in_process(make_settings(redis_url)) as url:
         editor = Editor(url)
+        await eventually(lambda: _ready(editor.http, True))  # subscribed once before the kill
         redis_server.kill()
         await eventually(lambda: _ready(editor.http, False), timeout=30)
         assert (await scrape(editor.http))["liveblog_subscription_up"] == 0
