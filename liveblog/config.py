@@ -40,8 +40,15 @@ class Settings:
     redis_timeout_seconds: float = 2.0
     # Seed a demo blog on the memory engine, so a newcomer has something to post to.
     demo: bool = True
-    # Pages: absolute base URL for canonical links and feeds (default: taken from the request).
+    # Pages: absolute base URL for canonical links, og:url, JSON-LD and feeds. Unset: from the
+    # Host header only when allowed_hosts vouches for it, else those links stay relative.
     public_url: str | None = None
+    # Comma-separated Host names this server answers to ("*.example.com" for subdomains); any
+    # other Host gets 400. Unset: every Host is answered but never trusted for URLs.
+    allowed_hosts: str | None = None
+    # Seconds the index page (/) is served from a per-process cache. Per-blog pages, feeds and
+    # embeds are cached by stream position instead, so they are never stale.
+    page_cache_seconds: float = 1.0
     publisher_name: str = "liveblog"
     publisher_logo: str | None = None
     # Origins allowed to embed /blogs/{slug}/embed in a frame (CSP frame-ancestors).
@@ -49,6 +56,8 @@ class Settings:
     # Dashboard: minutes without an entry before a live blog turns amber, then red.
     quiet_amber_minutes: float = 10.0
     quiet_red_minutes: float = 30.0
+    # When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise).
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

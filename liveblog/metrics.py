@@ -11,6 +11,7 @@ port per instance) for per-process series, or read ``/api/stats`` for the cluste
 from __future__ import annotations
 
 import functools
+import hmac
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from liveblog.api.problems import Problem
 from liveblog.connections import SSE, WS, Frame
 from liveblog.engine.base import Applied, Change, Engine
 from liveblog.hub import Hub
@@ -151,7 +153,23 @@ def _time_writes(engine: Engine, metrics: Metrics) -> None:
     engine.apply = timed_apply  # type: ignore[method-assign]
 
 
+def _authorized(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken says nothing about how much of the token was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token and not _authorized(request, token):
+        # Metrics show the load and health of the process: with a token, only the scraper reads them.
+        raise Problem(
+            401,
+            "GET /metrics needs Authorization: Bearer <LIVEBLOG_METRICS_TOKEN>",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
+        )
     metrics: Metrics = request.app.state.metrics
     return Response(
         metrics.exposition(),

@@ -18,7 +18,7 @@ from tests.conftest import make_settings
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader, stalled_reader
 from tests.support.metrics import scrape
 from tests.support.redis_server import RedisServer
-from tests.support.servers import ServerProcess, serve_in_process
+from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
 
 
 async def subscribe(socket: WSReader, *slugs: str) -> None:
@@ -159,6 +159,38 @@ async def test_every_app_has_a_registry_of_its_own(
         assert (await scrape(second.http))["liveblog_events_published_total"] == 0
         await first.close()
         await second.close()
+
+
+async def test_metrics_are_open_without_a_metrics_token(server: str) -> None:
+    async with httpx.AsyncClient(base_url=server) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert "liveblog_connections" in response.text
+
+
+async def test_metrics_token_restricts_metrics() -> None:
+    token = "scraper-secret-0123456789"
+    async with (
+        serve_in_process(make_settings(None, metrics_token=token)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Bearer {token}x"},
+            {"Authorization": f"Basic {token}"},
+            {"Authorization": f"Bearer {ADMIN_TOKEN}"},  # an API token is not the metrics token
+        ):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert "liveblog_connections" not in refused.text
+        client.headers["Authorization"] = f"Bearer {token}"
+        samples = await scrape(client)
+        assert samples["liveblog_events_published_total"] == 0
+        # The rest of the server is not behind the metrics token.
+        assert (await client.get("/healthz")).status_code == 200
 
 
 # --- /api/stats -------------------------------------------------------------------------------
