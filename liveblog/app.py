@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from liveblog import api, demo, metrics, ops, shutdown, stats, streams
+from liveblog import api, demo, hosts, metrics, ops, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
@@ -26,6 +26,9 @@ class LiveblogApp(Starlette):
     ``streams.shortcut``: long-lived requests should not keep the middleware stack alive)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and not self.state.trusted_hosts.allows(scope):
+            await hosts.refuse(scope, receive, send)
+            return
         if scope["type"] != "lifespan" and (endpoint := streams.shortcut(scope)) is not None:
             scope["app"] = self
             await endpoint(scope, receive, send)
@@ -35,6 +38,7 @@ class LiveblogApp(Starlette):
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    trusted_hosts = hosts.TrustedHosts(settings.allowed_hosts)
     engine = engine or make_engine(settings)
     hub = Hub(
         engine,
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.trusted_hosts = trusted_hosts
     app.state.engine = engine
     app.state.hub = hub
     app.state.metrics = app_metrics

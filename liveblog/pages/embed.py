@@ -14,7 +14,7 @@ from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import not_found, render
 from liveblog.pages.security import COMMON_HEADERS
 from liveblog.pages.timeline import load_view
-from liveblog.pages.urls import blog_url
+from liveblog.pages.urls import base_of
 
 EMBED_SIZE = 10
 
@@ -25,8 +25,10 @@ async def embed_page(request: Request) -> Response:
     view = await load_view(request.app.state.engine, slug, limit=EMBED_SIZE)
     if view is None:
         return not_found(request, "This live blog")
-    context = {"view": view, "blog": view.blog, "canonical": blog_url(request, settings, slug)}
-    return render(request, "embed.html", context, frame_ancestors=settings.frame_ancestors)
+    base = base_of(request)
+    context = {"view": view, "blog": view.blog, "canonical": base.blog(slug)}
+    response = render(request, "embed.html", context, frame_ancestors=settings.frame_ancestors)
+    return base.vary(response)
 
 
 async def embed_script(request: Request) -> Response:

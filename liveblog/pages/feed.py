@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Callable
 from html import escape
 from xml.etree import ElementTree as ET
 
@@ -15,7 +17,7 @@ from liveblog.models import Blog, Entry
 from liveblog.pages.security import COMMON_HEADERS
 from liveblog.pages.templating import iso
 from liveblog.pages.text import entry_title
-from liveblog.pages.urls import base_url
+from liveblog.pages.urls import Base, base_of
 
 FEED_SIZE = 50
 _ATOM = "http://www.w3.org/2005/Atom"
@@ -34,10 +36,25 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
-def build_feed(blog: Blog, entries: list[Entry], base: str, settings: Settings) -> bytes:
-    page = f"{base}/blogs/{blog.slug}"
+def _ids(blog: Blog, base: Base) -> tuple[str, Callable[[Entry], str]]:
+    """The feed's id, and its entries' ids.
+
+    Atom ids must be absolute IRIs (RFC 4287 4.2.6). With a trusted origin they are the page's
+    URL (and its anchors); without one, ``urn:uuid`` ids made from the blog's slug and creation
+    time and the entry's id: stable, and naming no host at all."""
+    if base.absolute:
+        page = base.blog(blog.slug)
+        return page, lambda entry: f"{page}#entry-{entry.id}"
+    feed = uuid.uuid5(uuid.NAMESPACE_URL, f"liveblog:{blog.slug}:{iso(blog.created_at)}")
+    return f"urn:uuid:{feed}", lambda entry: f"urn:uuid:{uuid.uuid5(feed, entry.id)}"
+
+
+def build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings) -> bytes:
+    # Links are relative without a trusted origin: Atom resolves them against the feed's URL.
+    page = base.blog(blog.slug)
+    feed_id, entry_id = _ids(blog, base)
     feed = ET.Element("feed", {"xmlns": _ATOM})
-    _sub(feed, "id", page)
+    _sub(feed, "id", feed_id)
     _sub(feed, "title", blog.title)
     if blog.description:
         _sub(feed, "subtitle", blog.description)
@@ -54,7 +71,7 @@ def build_feed(blog: Blog, entries: list[Entry], base: str, settings: Settings) 
     for entry in entries:
         item = _sub(feed, "entry")
         link = f"{page}#entry-{entry.id}"
-        _sub(item, "id", link)
+        _sub(item, "id", entry_id(entry))
         _sub(item, "title", entry_title(entry))
         _sub(item, "published", iso(entry.published_at))
         _sub(item, "updated", iso(entry.updated_at or entry.published_at))
@@ -88,6 +105,8 @@ async def feed(request: Request) -> Response:
         page = await engine.timeline(slug, FEED_SIZE, None)
     except BlogNotFound:
         return Response("Not found", status_code=404, media_type="text/plain")
-    body = build_feed(blog, page.entries, base_url(request, settings), settings)
+    base = base_of(request)
+    body = build_feed(blog, page.entries, base, settings)
     headers = {**COMMON_HEADERS, "Cache-Control": "public, max-age=30"}
-    return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+    response = Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+    return base.vary(response)

@@ -22,7 +22,7 @@ from liveblog.pages import jsonld
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
 from liveblog.pages.timeline import ReaderView, cursor_including, decode_cursor, load_view
-from liveblog.pages.urls import base_url, blog_url
+from liveblog.pages.urls import base_of
 
 _MAX_CURSOR = 256
 _INDEX_SIZE = 200  # blogs listed on /, each costing one timeline read
@@ -110,19 +110,21 @@ async def blog_page(request: Request) -> Response:
     view = await load_view(engine, slug, before=before)
     if view is None:
         return not_found(request, "This live blog")
-    canonical = blog_url(request, settings, slug)
+    base = base_of(request)
+    canonical = base.blog(slug)
     context = {
         "view": view,
         "blog": view.blog,
         "canonical": canonical,
-        "base": base_url(request, settings),
+        # Open Graph wants an absolute URL: none rather than one from an untrusted Host.
+        "og_url": canonical if base.absolute else None,
         "key_links": key_event_links(view),
         "jsonld": jsonld.script_json(
             jsonld.live_blog_posting(view.blog, view.latest, canonical, settings)
         ),
         "og_image": _og_image(view, settings),
     }
-    return render(request, "reader.html", context)
+    return base.vary(render(request, "reader.html", context))
 
 
 def _og_image(view: ReaderView, settings: Settings) -> str | None:

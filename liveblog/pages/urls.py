@@ -1,16 +1,49 @@
-"""Absolute URLs for canonical links, feeds and Open Graph."""
+"""Where absolute URLs (canonical links, og:url, JSON-LD, the Atom feed) start.
+
+Never from a Host header nobody vouched for: ``Host: evil.example`` would otherwise reach pages
+and feeds that caches keep and serve to everyone. In order:
+
+1. ``LIVEBLOG_PUBLIC_URL``: the one right answer behind a proxy; pages do not depend on Host.
+2. ``LIVEBLOG_ALLOWED_HOSTS``: the Host was checked against it at the app's entry
+   (``liveblog.hosts``), so it may be used; responses then say ``Vary: Host``.
+3. Neither: no origin is known, so links are relative (``/blogs/slug``), which browsers and
+   JSON-LD resolve against the page's own URL. Places that must be absolute get no URL
+   (``og:url`` is left out) or one that names no host (Atom ids, see ``feed``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 from starlette.requests import Request
+from starlette.responses import Response
 
 from liveblog.config import Settings
 
 
-def base_url(request: Request, settings: Settings) -> str:
-    """``LIVEBLOG_PUBLIC_URL`` when set (behind a proxy), else the URL the request came to."""
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+@dataclasses.dataclass(frozen=True, slots=True)
+class Base:
+    url: str  # "https://news.example", or "" when no origin is trusted (links stay relative)
+    from_host: bool  # taken from the request's (allowlisted) Host
+
+    @property
+    def absolute(self) -> bool:
+        return bool(self.url)
+
+    def blog(self, slug: str) -> str:
+        return f"{self.url}/blogs/{slug}"
+
+    def vary(self, response: Response) -> Response:
+        """Tell caches the response differs by Host, when it does."""
+        if self.from_host:
+            response.headers.add_vary_header("Host")
+        return response
 
 
-def blog_url(request: Request, settings: Settings, slug: str) -> str:
-    return f"{base_url(request, settings)}/blogs/{slug}"
+def base_of(request: Request) -> Base:
+    settings: Settings = request.app.state.settings
+    if settings.public_url:
+        return Base(settings.public_url.rstrip("/"), from_host=False)
+    if request.app.state.trusted_hosts.enforced:
+        return Base(str(request.base_url).rstrip("/"), from_host=True)
+    return Base("", from_host=False)
