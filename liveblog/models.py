@@ -6,6 +6,7 @@ the input Structs, and every response and event is encoded from the output Struc
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,14 +15,65 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
-Slug = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="Blog slug")]
+# Format checks match the whole string: `\Z`, not `$`, which also matches before a final "\n".
+# Control characters: C0 and C1, less tab, newline and CR (line breaks sent as CRLF are text).
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# Bidi embedding, override and isolate characters reorder the text after them on the page.
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
+HTTPS_URL_PATTERN = re.compile(rf"^https://[^\s{_CONTROL}{_BIDI}/?#]+[^\s{_CONTROL}{_BIDI}]*\Z")
+# Plain-text fields refuse control and bidi characters rather than strip them: the editor sees
+# what was wrong and nothing is changed behind their back. (Entry HTML is cleaned instead, as the
+# rest of its markup is: see sanitize.py.)
+PLAIN_TEXT_PATTERN = re.compile(rf"^[^{_CONTROL}{_BIDI}]*\Z")
+CONTROL_OR_BIDI = re.compile(rf"[{_CONTROL}{_BIDI}]")
+
+# What a refused pattern means, in words: the 422 problem says this instead of the regex.
+PATTERN_HINTS = {
+    SLUG_PATTERN.pattern: "must be 1-64 lower-case letters, digits or hyphens, not starting with"
+    " a hyphen",
+    LABEL_PATTERN.pattern: "must be 1-40 lower-case letters, digits or hyphens, not starting with"
+    " a hyphen",
+    HTTPS_URL_PATTERN.pattern: "must be an https:// URL without spaces or control characters",
+    PLAIN_TEXT_PATTERN.pattern: "must not contain control characters other than tab and line"
+    " breaks, nor bidi embedding, override or isolate characters (U+202A-U+202E, U+2066-U+2069)",
+}
+
+
+def is_slug(text: str) -> bool:
+    return SLUG_PATTERN.match(text) is not None
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_decimal(text: str, max_digits: int) -> int | None:
+    """A whole number in ASCII digits, at most ``max_digits`` of them; otherwise None.
+
+    Every number read from a client goes through here: ``"²".isdigit()`` is true but ``int("²")``
+    fails, and ``int()`` refuses strings over 4,300 digits.
+    """
+    if len(text) > max_digits or _ASCII_DIGITS.fullmatch(text) is None:
+        return None
+    return int(text)
+
+
+def _text(max_length: int, min_length: int = 0) -> Meta:
+    return Meta(min_length=min_length, max_length=max_length, pattern=PLAIN_TEXT_PATTERN.pattern)
+
+
+Slug = Annotated[str, Meta(pattern=SLUG_PATTERN.pattern, description="Blog slug")]
 Label = Annotated[
-    str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="Lower-case label, e.g. breaking")
+    str, Meta(pattern=LABEL_PATTERN.pattern, description="Lower-case label, e.g. breaking")
 ]
-HttpsUrl = Annotated[str, Meta(pattern=r"^https://[^\s/?#]+[^\s]*$", max_length=2048)]
-Headline = Annotated[str, Meta(max_length=300)]
-Author = Annotated[str, Meta(max_length=200)]
-Caption = Annotated[str, Meta(max_length=1000)]
+HttpsUrl = Annotated[str, Meta(pattern=HTTPS_URL_PATTERN.pattern, max_length=2048)]
+Headline = Annotated[str, _text(300)]
+Author = Annotated[str, _text(200)]
+Caption = Annotated[str, _text(1000)]
+Title = Annotated[str, _text(200, min_length=1)]
+Description = Annotated[str, _text(2000)]
+TokenName = Annotated[str, _text(100, min_length=1)]
 Body = Annotated[str, Meta(max_length=1024 * 1024)]
 UtcTime = Annotated[datetime, Meta(tz=True)]
 BlogStatus = Literal["live", "ended"]
@@ -34,6 +86,11 @@ MAX_MEDIA = 10
 
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# published_at bounds, in UTC: the timeline sorts by a fixed-width key of 17 digits of
+# microseconds since 1970 (see Entry.order_key), and the API parses that key back from a cursor.
+EARLIEST_PUBLISHED = _UNIX_EPOCH
+LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
+ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}\Z")
 
 
 def utcnow() -> datetime:
@@ -108,14 +165,14 @@ class BlogList(Struct):
 
 class BlogCreate(Struct, forbid_unknown_fields=True):
     slug: Slug
-    title: Annotated[str, Meta(min_length=1, max_length=200)]
-    description: Annotated[str, Meta(max_length=2000)] = ""
+    title: Title
+    description: Description = ""
     status: BlogStatus = "live"
 
 
 class BlogPatch(Struct, forbid_unknown_fields=True):
-    title: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType = UNSET
-    description: Annotated[str, Meta(max_length=2000)] | UnsetType = UNSET
+    title: Title | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
     status: BlogStatus | UnsetType = UNSET
 
 
@@ -140,7 +197,7 @@ class EntryPatch(Struct, forbid_unknown_fields=True):
 
 
 class TokenCreate(Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100)]
+    name: TokenName
     role: Role
     blogs: list[Slug] | None = None
 
@@ -192,10 +249,11 @@ class Position(Struct, frozen=True):
 
     @classmethod
     def parse(cls, value: str) -> Position | None:
-        epoch, sep, offset = value.strip().rpartition("-")
-        if not sep or not epoch or not offset.isdigit() or len(offset) > 18:
+        epoch, sep, digits = value.strip().rpartition("-")
+        offset = parse_decimal(digits, 18)
+        if not sep or not epoch or offset is None:
             return None
-        return cls(epoch, int(offset))
+        return cls(epoch, offset)
 
 
 encoder = msgspec.json.Encoder()

@@ -8,6 +8,7 @@ import msgspec
 from starlette.requests import Request
 
 from liveblog.api.problems import FieldError, Problem, from_validation_error
+from liveblog.models import PATTERN_HINTS, parse_decimal
 
 T = TypeVar("T")
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -16,8 +17,12 @@ MAX_REQUEST_BYTES = 1024 * 1024
 def check_envelope(request: Request) -> None:
     """413 and 415 come before anything else, and before the body is read."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
-        raise Problem(413, f"The request body is over {MAX_REQUEST_BYTES} bytes.")
+    if length is not None:
+        size = parse_decimal(length.strip(), 20)
+        if size is None:
+            raise Problem(400, "Content-Length must be a whole number of bytes.")
+        if size > MAX_REQUEST_BYTES:
+            raise Problem(413, f"The request body is over {MAX_REQUEST_BYTES} bytes.")
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise Problem(415, "Send the request body as application/json.")
@@ -38,9 +43,19 @@ def decode(raw: bytes, type: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=type)
     except msgspec.ValidationError as exc:  # well-formed JSON, wrong fields
-        raise from_validation_error(exc) from None
+        raise from_validation_error(_in_words(exc)) from None
     except msgspec.DecodeError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}") from None
+
+
+def _in_words(exc: msgspec.ValidationError) -> msgspec.ValidationError:
+    """``Expected `str` matching regex '...'`` becomes what the pattern means."""
+    message = str(exc)
+    for pattern, hint in PATTERN_HINTS.items():
+        regex = f"Expected `str` matching regex {pattern!r}"
+        if message.startswith(regex):
+            return msgspec.ValidationError(hint + message.removeprefix(regex))
+    return exc
 
 
 def invalid(path: str, message: str) -> Problem:

@@ -14,7 +14,14 @@ from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
 from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
-from liveblog.models import Entry, EntryCreate, EntryPatch, Timeline
+from liveblog.models import (
+    ORDER_KEY_PATTERN,
+    Entry,
+    EntryCreate,
+    EntryPatch,
+    Timeline,
+    parse_decimal,
+)
 
 _MAX_IDEMPOTENCY_KEY = 255
 _entry_decoder = msgspec.json.Decoder(Entry)
@@ -45,10 +52,10 @@ def parse_if_match(value: str | None) -> int | None:
     """``"3"``, ``W/"3"`` or ``3`` -> 3; ``*`` or absent -> None (no check)."""
     if value is None or value.strip() == "*":
         return None
-    tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise Problem(412, f"If-Match {value!r} matches no version of this entry.")
-    return int(tag)
+    version = parse_decimal(value.strip().removeprefix("W/").strip('"'), 18)
+    if version is None:
+        raise Problem(412, f"If-Match {value[:40]!r} matches no version of this entry.")
+    return version
 
 
 async def update_entry(request: Request) -> Response:
@@ -87,19 +94,18 @@ def decode_cursor(cursor: str) -> str:
         key = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         key = ""
-    micros, sep, entry_id = key.partition(":")
-    if not (sep and micros.isdigit() and entry_id):
+    if ORDER_KEY_PATTERN.match(key) is None:
         raise invalid("before", "is not a cursor this API returned")
     return key
 
 
 async def timeline(request: Request) -> Response:
     slug = request.path_params["slug"]
-    raw_limit = request.query_params.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+    limit = parse_decimal(request.query_params.get("limit", "20"), 3)
+    if limit is None or not 1 <= limit <= 100:
         raise invalid("limit", "must be a whole number from 1 to 100")
     before = request.query_params.get("before")
     page = await request.app.state.engine.timeline(
-        slug, int(raw_limit), decode_cursor(before) if before else None
+        slug, limit, decode_cursor(before) if before else None
     )
     return json_response(Timeline(page.entries, encode_cursor(page.next_key), str(page.position)))
