@@ -6,7 +6,7 @@ Both engines share these rules: sanitising, versions, timestamps, what each even
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -21,6 +21,8 @@ from liveblog.engine.base import (
     VersionConflict,
 )
 from liveblog.models import (
+    EARLIEST_PUBLISHED,
+    LATEST_PUBLISHED,
     MAX_BODY_BYTES,
     Blog,
     BlogCreate,
@@ -53,11 +55,11 @@ def _clean_body(html: str) -> str:
     return body
 
 
-def _check_published_at(value: datetime | None) -> datetime | None:
-    # The timeline sorts by a fixed-width key of microseconds since 1970.
-    if value is not None and not 1970 <= value.year < 3000:
-        raise InvalidField("$.published_at", "must be between the years 1970 and 2999")
-    return value
+def _published_at(value: datetime) -> datetime:
+    """In UTC, bounded in UTC: ``1970-01-01T00:00:00+23:59`` is in 1969."""
+    if not EARLIEST_PUBLISHED <= value < LATEST_PUBLISHED:  # aware: compared as UTC instants
+        raise InvalidField("$.published_at", "must be between the years 1970 and 2999 in UTC")
+    return value.astimezone(UTC)
 
 
 def fingerprint(raw_request: bytes) -> str:
@@ -97,7 +99,7 @@ async def create_entry(
         id=new_entry_id(),
         blog=slug,
         version=1,
-        published_at=_check_published_at(data.published_at) or now,
+        published_at=now if data.published_at is None else _published_at(data.published_at),
         updated_at=None,
         headline=data.headline,
         body=_clean_body(data.body),
@@ -137,7 +139,7 @@ async def update_entry(
     if "body" in changes:
         changes["body"] = _clean_body(changes["body"])
     if "published_at" in changes:
-        _check_published_at(changes["published_at"])
+        changes["published_at"] = _published_at(changes["published_at"])
     entry = msgspec.structs.replace(
         current, **changes, version=current.version + 1, updated_at=utcnow()
     )
