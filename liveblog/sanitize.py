@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import nh3
 
+from liveblog.models import CONTROL_OR_BIDI
+
 # What a live-blog entry needs: text structure, links, quotes, figures and embeds' fallbacks.
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "cite", "code", "del", "em", "figcaption", "figure",
@@ -23,7 +25,21 @@ _URL_SCHEMES = {"https", "http", "mailto"}
 
 
 def clean_html(html: str) -> str:
-    """Allowlist sanitising: unknown tags are dropped, scripts and styles with their content."""
+    """Allowlist sanitising: unknown tags are dropped, scripts and styles with their content.
+
+    Control characters (but tab, newline and CR) and bidi embedding, override and isolate
+    characters are removed, as other unsafe markup is (plain-text fields refuse them instead).
+    nh3 drops NUL but keeps the rest, and decodes ``&#1;`` or ``&#x202e;`` into the character.
+    They go before cleaning, so that nh3 judges the URL that is left (``java<U+0001>script:``
+    is ``javascript:``), and again in a second pass if character references brought any back.
+    """
+    cleaned = _clean(CONTROL_OR_BIDI.sub("", html))
+    if CONTROL_OR_BIDI.search(cleaned):
+        cleaned = _clean(CONTROL_OR_BIDI.sub("", cleaned))
+    return cleaned
+
+
+def _clean(html: str) -> str:
     return nh3.clean(
         html,
         tags=_TAGS,
