@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, get_type_hints
 
 _PREFIX = "LIVEBLOG_"
+MIN_ADMIN_TOKEN_LENGTH = 32
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -58,6 +59,14 @@ class Settings:
     quiet_red_minutes: float = 30.0
     # When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise).
     metrics_token: str | None = None
+
+    def __post_init__(self) -> None:
+        # The bootstrap token is an admin's key to everything: refuse a guessable one at start.
+        if self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"{_PREFIX}ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (it "
+                f"has {len(self.admin_token)}); make one with: openssl rand -hex 24"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -19,7 +19,7 @@ from liveblog.config import Settings
 from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol
 from tests.support.redis_server import free_port
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"  # at least 32 characters
 
 
 @contextlib.asynccontextmanager
