@@ -10,7 +10,9 @@ from liveblog.api import blogs, entries, openapi, tokens
 def routes() -> list[BaseRoute]:
     return [
         Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/api/tokens", tokens.list_tokens, methods=["GET"]),
         Route("/api/tokens", tokens.create_token, methods=["POST"]),
+        Route("/api/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
         Route("/api/blogs", blogs.list_blogs, methods=["GET"]),
         Route("/api/blogs", blogs.create_blog, methods=["POST"]),
         Route("/api/blogs/{slug}", blogs.get_blog, methods=["GET"]),

@@ -1,29 +1,57 @@
-"""Bearer tokens: admins and editors. Tokens are stored as SHA-256 hashes, shown once."""
+"""Bearer tokens: admins and editors. Tokens are stored as SHA-256 hashes, shown once.
+
+A token is named by its id, the first 12 hex digits of that hash: enough to list and revoke it,
+useless to sign in with. Every request reads the token from the store (no cache), so a
+revocation counts at once on every server process.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from datetime import UTC
 
+import msgspec
 from starlette.requests import Request
 
 from liveblog.api.problems import Problem
 from liveblog.engine.base import Engine
-from liveblog.models import Token, TokenCreate, TokenCreated
+from liveblog.models import Token, TokenCreate, TokenCreated, utcnow
 
 _BOOTSTRAP = Token(name="admin (LIVEBLOG_ADMIN_TOKEN)", role="admin", blogs=None)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="liveblog"'}
+_EXPIRED = {"WWW-Authenticate": 'Bearer realm="liveblog", error="invalid_token"'}
+ID_LENGTH = 12
+# A token's last use is written at most this often: authenticating stays one read.
+TOUCH_SECONDS = 60.0
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_id(token_hash: str) -> str:
+    return token_hash[:ID_LENGTH]
+
+
 async def issue_token(engine: Engine, request: TokenCreate) -> TokenCreated:
     secret = "lb_" + secrets.token_urlsafe(32)
-    await engine.store_token(hash_token(secret), Token(request.name, request.role, request.blogs))
-    return TokenCreated(secret, request.name, request.role, request.blogs)
+    digest = hash_token(secret)
+    expires_at = None if request.expires_at is None else request.expires_at.astimezone(UTC)
+    token = Token(
+        request.name,
+        request.role,
+        request.blogs,
+        id=token_id(digest),
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    await engine.store_token(digest, token)
+    assert token.created_at is not None
+    return TokenCreated(
+        secret, token.id, token.name, token.role, token.blogs, token.created_at, expires_at
+    )
 
 
 async def authenticate(request: Request) -> tuple[str, Token]:
@@ -35,10 +63,22 @@ async def authenticate(request: Request) -> tuple[str, Token]:
     digest = hash_token(secret)
     admin_token: str | None = request.app.state.settings.admin_token
     if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
-        return digest, _BOOTSTRAP
-    token = await request.app.state.engine.find_token(digest)
+        return digest, msgspec.structs.replace(_BOOTSTRAP, id=token_id(digest))
+    engine: Engine = request.app.state.engine
+    token = await engine.find_token(digest)
     if token is None:
         raise Problem(401, "The token is not valid.", headers=_CHALLENGE)
+    now = utcnow()
+    if token.expires_at is not None and now >= token.expires_at:
+        when = token.expires_at.isoformat().replace("+00:00", "Z")
+        raise Problem(401, f"The token expired at {when}: ask an admin for a new one.",
+                      headers=_EXPIRED)  # fmt: skip
+    changes = {} if token.id else {"id": token_id(digest)}  # issued before tokens had ids
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= TOUCH_SECONDS:
+        await engine.touch_token(digest, now)
+        changes["last_used_at"] = now
+    if changes:
+        token = msgspec.structs.replace(token, **changes)
     return digest, token
 
 

@@ -20,12 +20,14 @@ from liveblog.models import (
     EntryCreate,
     EntryPatch,
     Timeline,
+    Token,
     TokenCreate,
     TokenCreated,
+    TokenList,
 )
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, Timeline,
-           TokenCreate, TokenCreated, ProblemBody]  # fmt: skip
+           Token, TokenCreate, TokenCreated, TokenList, ProblemBody]  # fmt: skip
 
 
 def _ref(model: type) -> dict[str, Any]:
@@ -63,11 +65,15 @@ _WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
 
 @functools.cache
 def document() -> dict[str, Any]:
+    from liveblog.stats import Stats  # here: liveblog.stats imports this package
+
     _, components = msgspec.json.schema_components(
-        _MODELS, ref_template="#/components/schemas/{name}"
+        [*_MODELS, Stats], ref_template="#/components/schemas/{name}"
     )
     slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
     entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    token_id = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    admin_read = (401, 403, 429, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "liveblog", "version": __version__},
@@ -76,9 +82,27 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "paths": {
+            "/api/openapi.json": {
+                "get": _op("This document", (200, None)),
+            },
+            "/api/me": {
+                "get": _op("The calling token (never its secret)", (200, Token), auth=True,
+                           errors=(401, 503)),
+            },
+            "/api/stats": {
+                "get": _op("Readers, latency and blogs, summed over every server process",
+                           (200, Stats), errors=(503,)),
+            },
             "/api/tokens": {
-                "post": _op("Issue a token", (201, TokenCreated), body=TokenCreate, auth=True,
-                            errors=_WRITE),
+                "get": _op("List tokens (never their secrets)", (200, TokenList), auth=True,
+                           errors=admin_read),
+                "post": _op("Issue a token (its secret is shown once)", (201, TokenCreated),
+                            body=TokenCreate, auth=True, errors=_WRITE),
+            },
+            "/api/tokens/{token_id}": {
+                "parameters": [token_id],
+                "delete": _op("Revoke a token, at once on every server process", (204, None),
+                              auth=True, errors=(*admin_read, 404, 409)),
             },
             "/api/blogs": {
                 "get": _op("List blogs", (200, BlogList)),

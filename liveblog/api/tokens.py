@@ -1,17 +1,64 @@
-"""Token administration: admins issue editor and admin tokens."""
+"""Token administration (admin only): issue, list and revoke editor and admin tokens."""
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.api import auth
+from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, json_body
+from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
-from liveblog.models import TokenCreate
+from liveblog.engine.base import Engine
+from liveblog.models import Token, TokenCreate, TokenList, utcnow
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _admin(request: Request) -> None:
+    """401, then 403: unlike blogs, which tokens exist is for admins only, so a non-admin
+    learns nothing from a 404."""
+    token_hash, token = await auth.authenticate(request)
+    auth.require_admin(token)
+    request.app.state.rate_limiter.check(token_hash)
 
 
 async def create_token(request: Request) -> Response:
     await admin_write(request)
     data, _ = await json_body(request, TokenCreate)
-    return json_response(await auth.issue_token(request.app.state.engine, data), 201)
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise invalid("$.expires_at", "must be in the future")
+    created = await auth.issue_token(request.app.state.engine, data)
+    return json_response(created, 201, headers=_NO_STORE)
+
+
+async def list_tokens(request: Request) -> Response:
+    await _admin(request)
+    engine: Engine = request.app.state.engine
+    tokens = [
+        msgspec.structs.replace(token, id=auth.token_id(token_hash))
+        for token_hash, token in (await engine.list_tokens()).items()
+    ]
+    tokens.sort(key=_oldest_first)
+    return json_response(TokenList(tokens), headers=_NO_STORE)
+
+
+def _oldest_first(token: Token) -> tuple[str, str, str]:
+    created = "" if token.created_at is None else token.created_at.isoformat()
+    return created, token.name, token.id
+
+
+async def delete_token(request: Request) -> Response:
+    await _admin(request)
+    wanted: str = request.path_params["token_id"]
+    engine: Engine = request.app.state.engine
+    admin_token: str | None = request.app.state.settings.admin_token
+    if admin_token and wanted == auth.token_id(auth.hash_token(admin_token)):
+        raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
+    hashes = [h for h in await engine.list_tokens() if auth.token_id(h) == wanted]
+    deleted = [await engine.delete_token(h) for h in hashes]
+    if not any(deleted):
+        raise Problem(404, f"No token {wanted!r} exists.")
+    return Response(status_code=204)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from datetime import datetime
 
 from msgspec import Struct
 
@@ -123,12 +124,26 @@ class Engine(abc.ABC):
     async def ping(self) -> None:
         """Raise EngineUnavailable when the store cannot be reached."""
 
-    # --- tokens ---------------------------------------------------------------------------
+    # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
     @abc.abstractmethod
     async def store_token(self, token_hash: str, token: Token) -> None: ...
 
     @abc.abstractmethod
-    async def find_token(self, token_hash: str) -> Token | None: ...
+    async def find_token(self, token_hash: str) -> Token | None:
+        """The token with its ``last_used_at``; None if unknown or revoked. Read from the
+        store on every call: a revocation counts at once on every process."""
+
+    @abc.abstractmethod
+    async def touch_token(self, token_hash: str, at: datetime) -> None:
+        """Record the token's last use (callers do so at most once a minute)."""
+
+    @abc.abstractmethod
+    async def list_tokens(self) -> dict[str, Token]:
+        """Every stored token by hash, with its ``last_used_at``."""
+
+    @abc.abstractmethod
+    async def delete_token(self, token_hash: str) -> bool:
+        """Revoke a token; False if there was none."""
 
     # --- blogs ----------------------------------------------------------------------------
     @abc.abstractmethod

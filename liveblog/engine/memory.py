@@ -10,6 +10,7 @@ import asyncio
 import bisect
 import collections
 import time
+from datetime import datetime
 
 import msgspec
 
@@ -71,6 +72,16 @@ class MemoryEngine(Engine):
 
     async def find_token(self, token_hash: str) -> Token | None:
         return self._tokens.get(token_hash)
+
+    async def touch_token(self, token_hash: str, at: datetime) -> None:
+        if (token := self._tokens.get(token_hash)) is not None:  # not revoked meanwhile
+            self._tokens[token_hash] = msgspec.structs.replace(token, last_used_at=at)
+
+    async def list_tokens(self) -> dict[str, Token]:
+        return dict(self._tokens)
+
+    async def delete_token(self, token_hash: str) -> bool:
+        return self._tokens.pop(token_hash, None) is not None
 
     async def create_blog(self, blog: Blog, epoch: str) -> Blog:
         if blog.slug in self._blogs:

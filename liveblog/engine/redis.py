@@ -12,6 +12,7 @@ import importlib.resources
 import secrets
 import time
 from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -38,7 +39,8 @@ from liveblog.engine.base import (
 from liveblog.models import Blog, Entry, Position, Token, new_epoch
 
 T = TypeVar("T")
-_TOKENS = "lb:tokens"
+_TOKENS = "lb:tokens"  # token hash -> Token JSON
+_TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -67,6 +69,7 @@ return {epoch, offset}
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
 _token_decoder = msgspec.json.Decoder(Token)
+_time_decoder = msgspec.json.Decoder(datetime)
 
 
 def _script(name: str) -> str:
@@ -152,8 +155,28 @@ class RedisEngine(Engine):
         await self._call(self._redis.hset(_TOKENS, token_hash, msgspec.json.encode(token)))
 
     async def find_token(self, token_hash: str) -> Token | None:
-        raw = await self._call(self._redis.hget(_TOKENS, token_hash))
-        return None if raw is None else _token_decoder.decode(raw)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
+            raw, used = await self._call(pipe.execute())
+        return None if raw is None else _token_with_use(raw, used)
+
+    async def touch_token(self, token_hash: str, at: datetime) -> None:
+        # Its own hash, not a rewrite of the token's record: a use recorded while the token is
+        # being revoked cannot bring it back (a stray field is pruned by list_tokens).
+        await self._call(self._redis.hset(_TOKENS_USED, token_hash, msgspec.json.encode(at)))
+
+    async def list_tokens(self) -> dict[str, Token]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(_TOKENS).hgetall(_TOKENS_USED)
+            tokens, used = await self._call(pipe.execute())
+        if stale := used.keys() - tokens.keys():
+            await self._call(self._redis.hdel(_TOKENS_USED, *stale))
+        return {h.decode(): _token_with_use(raw, used.get(h)) for h, raw in tokens.items()}
+
+    async def delete_token(self, token_hash: str) -> bool:
+        deleted = await self._call(self._redis.hdel(_TOKENS, token_hash))
+        await self._call(self._redis.hdel(_TOKENS_USED, token_hash))
+        return bool(deleted)
 
     async def create_blog(self, blog: Blog, epoch: str) -> Blog:
         keys = _Keys(blog.slug)
@@ -301,6 +324,13 @@ class RedisEngine(Engine):
 
     async def forget_stats(self, process: str) -> None:
         await self._call(self._redis.hdel(_STATS, process))
+
+
+def _token_with_use(raw: bytes, used: bytes | None) -> Token:
+    token = _token_decoder.decode(raw)
+    if used is None:
+        return token
+    return msgspec.structs.replace(token, last_used_at=_time_decoder.decode(used))
 
 
 def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -> Blog:
