@@ -200,22 +200,38 @@ class TokenCreate(Struct, forbid_unknown_fields=True):
     name: TokenName
     role: Role
     blogs: list[Slug] | None = None
+    expires_at: UtcTime | None = None  # past it, the token is refused (401); None: never
 
 
 class Token(Struct):
+    """A token as stored and listed: never its secret, nor the secret's hash."""
+
     name: str
     role: Role
     blogs: list[str] | None
+    id: str = ""  # the first 12 hex digits of the secret's SHA-256 (see api/auth.py)
+    created_at: datetime | None = None  # None: issued before tokens recorded it
+    last_used_at: datetime | None = None  # recorded at most once a minute
+    expires_at: datetime | None = None
 
     def may_edit(self, slug: str) -> bool:
         return self.role == "admin" or self.blogs is None or slug in self.blogs
 
 
+class TokenList(Struct):
+    tokens: list[Token]
+
+
 class TokenCreated(Struct):
+    """The answer to POST /api/tokens: the only time the secret is shown."""
+
     token: str
+    id: str
     name: str
     role: Role
     blogs: list[str] | None
+    created_at: datetime
+    expires_at: datetime | None
 
 
 def given_fields(patch: Struct) -> dict[str, object]:
