@@ -90,7 +90,9 @@ _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # microseconds since 1970 (see Entry.order_key), and the API parses that key back from a cursor.
 EARLIEST_PUBLISHED = _UNIX_EPOCH
 LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
-ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}\Z")
+# A cursor holds an order key; "~" after it (sorting after any id) makes a page start with that
+# entry itself (the reader page's links to key events, pages/timeline.py).
+ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}~?\Z")
 
 
 def utcnow() -> datetime:
