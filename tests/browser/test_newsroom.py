@@ -7,6 +7,7 @@ directly only to set the scene or to check what the server holds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -33,6 +34,7 @@ class Console:
         self.page = page
         self.watch = watch
         self.composer = page.locator("#composer")
+        self.token_id = ""
 
     @classmethod
     async def open(
@@ -45,6 +47,7 @@ class Console:
         return console
 
     async def sign_in(self, token: str) -> None:
+        self.token_id = hashlib.sha256(token.encode()).hexdigest()[:12]  # what /api/me says
         await self.page.fill("#token-input", token)
         await self.page.click("#signin-form [type=submit]")
         await expect(self.page.locator("#stream-status")).to_have_attribute("data-state", "live")
@@ -71,10 +74,21 @@ class Console:
             has=self.page.locator(".entry__headline", has_text=headline)
         )
 
-    async def outbox(self) -> list[dict[str, Any]]:
-        raw = await self.page.evaluate("localStorage.getItem('liveblog.outbox') || '[]'")
+    async def outbox(self, token_id: str = "") -> list[dict[str, Any]]:
+        """The outbox this device keeps for a token (the signed-in one by default)."""
+        key = f"liveblog.outbox.{token_id or self.token_id}"
+        raw = await self.page.evaluate("key => localStorage.getItem(key) || '[]'", key)
         items: list[dict[str, Any]] = json.loads(raw)
         return items
+
+    async def draft(self, slug: str) -> dict[str, Any] | None:
+        key = f"liveblog.draft.{self.token_id}.{slug}"
+        raw = await self.page.evaluate("key => localStorage.getItem(key)", key)
+        return None if raw is None else dict(json.loads(raw))
+
+    async def stored_keys(self) -> list[str]:
+        keys: list[str] = await self.page.evaluate("Object.keys(localStorage)")
+        return sorted(keys)
 
 
 async def entries(newsroom: Newsroom, slug: str) -> list[dict[str, Any]]:
@@ -107,8 +121,8 @@ async def test_an_editor_signs_in_composes_and_readers_see_it(
     await expect(preview.locator(".entry__body strong")).to_have_text("on their way")
     await expect(preview.locator(".label--breaking")).to_have_text("Breaking")
     # The draft is on this device before anything is sent.
-    draft = json.loads(await page.evaluate("localStorage.getItem('liveblog.draft.harbour')"))
-    assert draft["headline"] == "Boats leave the harbour"
+    draft = await console.draft("harbour")
+    assert draft is not None and draft["headline"] == "Boats leave the harbour"
 
     await console.publish()  # Ctrl+Enter
 
@@ -121,7 +135,7 @@ async def test_an_editor_signs_in_composes_and_readers_see_it(
     await expect(page.locator("#pending-list")).to_be_hidden()
     await expect(console.composer.locator("[name=headline]")).to_have_value("")
     assert await console.outbox() == []
-    assert await page.evaluate("localStorage.getItem('liveblog.draft.harbour')") is None
+    assert await console.draft("harbour") is None
 
     (stored,) = await entries(newsroom, "harbour")
     assert stored["headline"] == "Boats leave the harbour"
@@ -409,6 +423,128 @@ async def test_a_rejected_entry_waits_for_the_editor(
     await console.publish()
     await expect(console.entry_titled("A fine headline")).to_have_count(1)
     assert [e["headline"] for e in await entries(newsroom, "strict")] == ["A fine headline"]
+    assert await console.outbox() == []
+
+
+class Publishes:
+    """Every POST of an entry the page makes, with its token; refused while ``offline``."""
+
+    def __init__(self) -> None:
+        self.offline = False
+        self.sent: list[tuple[str, str]] = []  # (token, headline)
+
+    async def __call__(self, route: Route) -> None:
+        request = route.request
+        if request.method != "POST":
+            await route.continue_()
+            return
+        auth = (await request.header_value("authorization") or "").removeprefix("Bearer ")
+        self.sent.append((auth, json.loads(request.post_data or "{}").get("headline", "")))
+        if self.offline:
+            await route.abort("connectionrefused")
+        else:
+            await route.continue_()
+
+
+async def editor_token(newsroom: Newsroom, name: str, blog: str) -> str:
+    body = {"name": name, "role": "editor", "blogs": [blog]}
+    response = await newsroom.http.post("/api/tokens", json=body)
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+async def test_signing_out_deletes_unsent_work_after_asking(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    await newsroom.blog("shared", "Shared desk")
+    alice = await editor_token(newsroom, "Alice", "shared")
+    bob = await editor_token(newsroom, "Bob", "shared")
+    console = await Console.open(pages, server, token=alice, allow_network_errors=True)
+    page = console.page
+    publishes = Publishes()
+    await page.route("**/api/blogs/shared/entries", publishes)
+
+    publishes.offline = True  # the API cannot be reached
+    await console.write(headline="Alice's scoop", text="Queued while offline.")
+    await console.publish()
+    pending = page.locator("#pending-list .nr-pending")
+    await expect(pending).to_have_attribute("data-state", "waiting", timeout=SLOW)
+    await console.write(headline="Alice half-written")
+    await expect(page.locator("#draft-state")).to_have_text("Draft saved on this device")
+    alice_id = console.token_id
+
+    # Signing out asks first; cancelled, nothing changes.
+    await page.click("#sign-out")
+    confirm = page.locator("#confirm-dialog")
+    await expect(confirm).to_be_visible()
+    await expect(confirm).to_contain_text("1 entry not yet published and 1 draft")
+    await confirm.locator("[value=cancel]").click()
+    await expect(page.locator("#app")).to_be_visible()
+    assert len(await console.outbox()) == 1
+
+    await page.click("#sign-out")
+    await confirm.locator("[value=confirm]").click()
+    await expect(page.locator("#signin")).to_be_visible()
+    assert not [k for k in await console.stored_keys() if alice_id in k]  # deleted
+    assert await page.evaluate("sessionStorage.getItem('liveblog.token')") is None
+
+    publishes.offline = False  # the API is back: Bob signs in on the same device
+    await console.sign_in(bob)
+    await expect(page.locator("#me-name")).to_have_text("Bob")
+    await expect(pending).to_have_count(0)
+    await expect(console.composer.locator("[name=headline]")).to_have_value("")
+    await console.write(headline="Bob's own", text="Mine.")
+    await console.publish()
+    await expect(console.entry_titled("Bob's own")).to_have_count(1)
+    await expect(pending).to_have_count(0)  # the answer came too (the stream may be first)
+
+    assert [e["headline"] for e in await entries(newsroom, "shared")] == ["Bob's own"]
+    assert (bob, "Bob's own") in publishes.sent
+    assert {token for token, _ in publishes.sent if _ != "Bob's own"} <= {alice}
+    assert await console.outbox() == []
+
+
+async def test_a_queued_entry_waits_for_the_token_that_queued_it(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    await newsroom.blog("shared", "Shared desk")
+    alice = await editor_token(newsroom, "Alice", "shared")
+    bob = await editor_token(newsroom, "Bob", "shared")
+    console = await Console.open(pages, server, token=alice, allow_network_errors=True)
+    page = console.page
+    publishes = Publishes()
+    await page.route("**/api/blogs/shared/entries", publishes)
+    publishes.offline = True
+    await console.write(headline="Alice's scoop", text="Queued while offline.")
+    await console.publish()
+    pending = page.locator("#pending-list .nr-pending")
+    await expect(pending).to_have_attribute("data-state", "waiting", timeout=SLOW)
+    alice_id = console.token_id
+
+    # Alice closes the tab without signing out (the token goes with the tab); Bob opens one.
+    await page.evaluate("sessionStorage.clear()")
+    await page.reload()
+    publishes.offline = False
+    await console.sign_in(bob)
+    await expect(pending).to_have_count(0)  # not Bob's to see
+    await console.write(headline="Bob's own", text="Mine.")
+    await console.publish()
+    await expect(console.entry_titled("Bob's own")).to_have_count(1)
+    assert [e["headline"] for e in await entries(newsroom, "shared")] == ["Bob's own"]
+    assert [h for token, h in publishes.sent if token == bob] == ["Bob's own"]
+    assert len(await console.outbox(alice_id)) == 1  # still on the device, for Alice
+
+    await page.click("#sign-out")  # Bob has nothing unsent: no question
+    await expect(page.locator("#signin")).to_be_visible()
+    await console.sign_in(alice)  # Alice is back: her entry goes, with her token
+    await expect(console.entry_titled("Alice's scoop")).to_have_count(1, timeout=SLOW)
+    await expect(pending).to_have_count(0)
+    assert sorted(e["headline"] for e in await entries(newsroom, "shared")) == [
+        "Alice's scoop",
+        "Bob's own",
+    ]
+    assert {token for token, h in publishes.sent if h == "Alice's scoop"} == {alice}
     assert await console.outbox() == []
 
 

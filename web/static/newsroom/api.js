@@ -41,11 +41,12 @@ export class ApiError extends Error {
 
 /**
  * Call the API. `body` is sent as JSON; a string is sent as it is (an idempotent retry must
- * send the very same bytes). Resolves to {data, headers, status}; rejects with ApiError.
+ * send the very same bytes). `secret` sends that token rather than the tab's current one (the
+ * outbox's entries go with the token that queued them). Resolves to {data, headers, status};
+ * rejects with ApiError.
  */
-export async function api(method, path, { body, headers = {}, auth = true } = {}) {
+export async function api(method, path, { body, headers = {}, auth = true, secret = token.get() } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, cache: "no-store" };
-  const secret = token.get();
   if (auth && secret) init.headers.Authorization = `Bearer ${secret}`;
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);

@@ -9,8 +9,10 @@ import { MultiBlogSocket } from "./socket.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
+// Drafts and the byline are kept per token (`liveblog.draft.<token id>.<blog>`), like the
+// outbox: another editor signing in on this device never gets them.
 const DRAFT_PREFIX = "liveblog.draft.";
-const AUTHOR_KEY = "liveblog.author";
+const AUTHOR_PREFIX = "liveblog.author.";
 const STREAM_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
 const state = {
@@ -48,7 +50,7 @@ async function signIn(secret, { quiet = false } = {}) {
   $("me-name").textContent = state.me.name;
   $("me-role").textContent = state.me.role === "admin" ? "Admin" : "Editor";
   $("new-blog").hidden = state.me.role !== "admin";
-  state.outbox.paused = false;
+  state.outbox.open(state.me.id, secret);
   if (!state.socket.started) state.socket.start();
   await loadBlogs();
   state.outbox.retryAll();
@@ -63,9 +65,43 @@ function showSignIn(message) {
   $("token-input").focus();
 }
 
-function signOut() {
+/** This token's drafts on this device: [localStorage key, blog slug]. */
+function storedDrafts() {
+  if (!state.me) return [];
+  const prefix = `${DRAFT_PREFIX}${state.me.id}.`;
+  const found = [];
+  for (let i = 0; i < localStorage.length; i += 1) {
+    const key = localStorage.key(i);
+    if (key?.startsWith(prefix)) found.push([key, key.slice(prefix.length)]);
+  }
+  return found;
+}
+
+function unsentSummary(entries, drafts) {
+  const parts = [];
+  if (entries) parts.push(entries === 1 ? "1 entry not yet published" : `${entries} entries not yet published`);
+  if (drafts) parts.push(drafts === 1 ? "1 draft" : `${drafts} drafts`);
+  return parts.join(" and ");
+}
+
+/** Sign out. What this token left unsent is deleted from the device: asked first. */
+async function signOut() {
+  const entries = state.outbox.items.length;
+  const drafts = storedDrafts();
+  if (entries || drafts.length) {
+    const confirmed = await confirmDialog({
+      title: "Delete unsent work and sign out?",
+      message: `This device holds ${unsentSummary(entries, drafts.length)} of yours. Signing out deletes them: nobody else signing in here can send or see them.`,
+      confirm: "Delete and sign out",
+      danger: true,
+    });
+    if (!confirmed) return;
+  }
+  for (const [key] of storedDrafts()) localStorage.removeItem(key);
+  state.outbox.close({ discard: true });
+  state.composer.clear({ keepAuthor: false });
+  $("draft-state").textContent = "";
   token.clear();
-  state.outbox.paused = true;
   state.list?.stop();
   state.list = null;
   state.slug = null;
@@ -249,8 +285,12 @@ function suggestSlug(event) {
 
 // --- composing --------------------------------------------------------------------------
 
-function draftKey() {
-  return DRAFT_PREFIX + state.slug;
+function draftKey(slug = state.slug) {
+  return `${DRAFT_PREFIX}${state.me.id}.${slug}`;
+}
+
+function authorKey() {
+  return AUTHOR_PREFIX + state.me.id;
 }
 
 function restoreDraft() {
@@ -260,26 +300,26 @@ function restoreDraft() {
   } catch {
     draft = null;
   }
-  state.composer.fill(draft || { author: localStorage.getItem(AUTHOR_KEY) || "" });
+  state.composer.fill(draft || { author: localStorage.getItem(authorKey()) || "" });
   $("draft-state").textContent = draft ? "Draft restored" : "";
 }
 
 function saveDraft() {
-  if (!state.slug) return;
+  if (!state.slug || !state.me) return;
   if (state.composer.isEmpty) localStorage.removeItem(draftKey());
   else localStorage.setItem(draftKey(), JSON.stringify(state.composer.values()));
   $("draft-state").textContent = state.composer.isEmpty ? "" : "Draft saved on this device";
 }
 
 async function publish(form) {
-  if (!state.slug) return;
+  if (!state.slug || !state.me) return;
   const blog = state.slug;
   const fields = form.values();
   // Into the outbox (localStorage) first; only then is the composer cleared.
   state.outbox.add(blog, fields, form.payload());
-  if (fields.author) localStorage.setItem(AUTHOR_KEY, fields.author);
+  if (fields.author) localStorage.setItem(authorKey(), fields.author);
   form.clear();
-  localStorage.removeItem(DRAFT_PREFIX + blog);
+  localStorage.removeItem(draftKey(blog));
   $("draft-state").textContent = "";
   form.focus();
 }
@@ -450,9 +490,8 @@ function start() {
   $("pending-list").addEventListener("click", pendingAction);
   state.outbox.addEventListener("change", outboxChanged);
   state.outbox.addEventListener("unauthorized", () => {
-    toast("Your token is no longer accepted. Sign in again: unsent entries are kept.", { kind: "error" });
+    toast("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them.", { kind: "error" });
   });
-  state.outbox.paused = true;
 
   const saved = token.get();
   if (saved) signIn(saved, { quiet: true });

@@ -5,22 +5,17 @@
 // - every attempt sends the same bytes with the same Idempotency-Key, so an attempt whose answer
 //   was lost cannot publish a second copy: the server replays its first answer instead;
 // - failures that may pass (no network, 5xx, 429) are retried with backoff; the others (4xx)
-//   wait for the editor, with the server's reason.
+//   wait for the editor, with the server's reason;
+// - the outbox belongs to the token that queued it: it is stored under that token's id and sent
+//   with that token only. Signed out, there is no outbox at all: another editor signing in on
+//   this device sees and sends only their own.
 
 import { ApiError, api, blogPath } from "./api.js";
 
-const STORAGE_KEY = "liveblog.outbox";
+const STORAGE_PREFIX = "liveblog.outbox.";
+const LEGACY_KEY = "liveblog.outbox"; // one outbox for whoever signed in next: never sent
 const FIRST_DELAY_MS = 1000;
 const MAX_DELAY_MS = 15000;
-
-function load() {
-  try {
-    const items = JSON.parse(localStorage.getItem(STORAGE_KEY) || "[]");
-    return Array.isArray(items) ? items : [];
-  } catch {
-    return [];
-  }
-}
 
 function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -37,25 +32,64 @@ export class Outbox extends EventTarget {
     super();
     this.timers = new Map(); // key -> retry timer
     this.inFlight = new Set();
-    this.paused = false; // signed out: nothing can be sent
+    this.owner = null; // the signed-in token's id; null: signed out, nothing stored or sent
+    this.secret = null; // that token: every send carries it, whatever the tab holds by then
+    localStorage.removeItem(LEGACY_KEY);
     window.addEventListener("storage", (event) => {
       // Another tab of this editor changed the outbox: show what it did.
-      if (event.key === STORAGE_KEY) this.emit();
+      if (this.owner && event.key === this.storageKey) this.emit();
     });
     window.addEventListener("online", () => this.retryAll());
   }
 
+  get storageKey() {
+    return this.owner ? STORAGE_PREFIX + this.owner : null;
+  }
+
+  /** Signed in: this token's outbox (kept from an earlier session on this device) is the one. */
+  open(owner, secret) {
+    if (owner !== this.owner) this.stopTimers();
+    this.owner = owner;
+    this.secret = secret;
+    this.emit();
+  }
+
+  /** Signed out: nothing is sent any more; `discard` also deletes what was not sent. */
+  close({ discard = false } = {}) {
+    if (discard && this.owner) localStorage.removeItem(this.storageKey);
+    this.stopTimers();
+    this.owner = null;
+    this.secret = null;
+    this.emit();
+  }
+
+  stopTimers() {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
   get items() {
-    return load();
+    return this.load();
+  }
+
+  load() {
+    if (!this.owner) return [];
+    try {
+      const items = JSON.parse(localStorage.getItem(this.storageKey) || "[]");
+      return Array.isArray(items) ? items : [];
+    } catch {
+      return [];
+    }
   }
 
   save(items) {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify(items));
+    if (!this.owner) return;
+    localStorage.setItem(this.storageKey, JSON.stringify(items));
     this.emit();
   }
 
   update(key, changes) {
-    const items = load();
+    const items = this.load();
     const item = items.find((i) => i.key === key);
     if (!item) return null;
     Object.assign(item, changes);
@@ -66,7 +100,7 @@ export class Outbox extends EventTarget {
   remove(key) {
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
-    this.save(load().filter((i) => i.key !== key));
+    this.save(this.load().filter((i) => i.key !== key));
   }
 
   emit(detail = {}) {
@@ -75,6 +109,7 @@ export class Outbox extends EventTarget {
 
   /** Queue an entry and send it. Stored first: from here on it cannot be lost. */
   add(blog, fields, payload) {
+    if (!this.owner) throw new Error("Signed out: there is no outbox to queue in.");
     const item = {
       key: newKey(),
       blog,
@@ -86,36 +121,39 @@ export class Outbox extends EventTarget {
       retryAt: null,
       createdAt: new Date().toISOString(),
     };
-    this.save([...load(), item]);
+    this.save([...this.load(), item]);
     this.send(item.key);
     return item;
   }
 
   /** Send everything not yet confirmed (page load, sign-in, back online, stream back). */
   retryAll({ failedToo = false } = {}) {
-    for (const item of load()) {
+    for (const item of this.load()) {
       if (item.state !== "failed" || failedToo || item.error?.status === 401) this.send(item.key);
     }
   }
 
   async send(key) {
-    if (this.paused || this.inFlight.has(key)) return;
+    if (!this.owner || this.inFlight.has(key)) return;
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
     const item = this.update(key, { state: "sending", retryAt: null });
     if (!item) return;
+    const owner = this.owner;
     this.inFlight.add(key);
     try {
       const { data, headers } = await api("POST", `${blogPath(item.blog)}/entries`, {
         body: item.body,
         headers: { "Idempotency-Key": item.key },
+        secret: this.secret,
       });
+      if (this.owner !== owner) return; // signed out meanwhile: that outbox is not shown now
       this.remove(key);
       const replayed = headers.get("Idempotent-Replayed") === "true";
       this.emit({ published: data, blog: item.blog, key, replayed });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      this.failed(item, error);
+      if (this.owner === owner) this.failed(item, error);
     } finally {
       this.inFlight.delete(key);
     }
@@ -139,7 +177,7 @@ export class Outbox extends EventTarget {
 
   /** Take an item back into the composer: it leaves the outbox (a new key when re-sent). */
   take(key) {
-    const item = load().find((i) => i.key === key);
+    const item = this.load().find((i) => i.key === key);
     if (item) this.remove(key);
     return item || null;
   }
