@@ -73,7 +73,7 @@ async def authenticate(request: Request) -> tuple[str, Token]:
         when = token.expires_at.isoformat().replace("+00:00", "Z")
         raise Problem(401, f"The token expired at {when}: ask an admin for a new one.",
                       headers=_EXPIRED)  # fmt: skip
-    changes = {} if token.id else {"id": token_id(digest)}  # issued before tokens had ids
+    changes: dict[str, object] = {} if token.id else {"id": token_id(digest)}  # older tokens
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= TOUCH_SECONDS:
         await engine.touch_token(digest, now)
         changes["last_used_at"] = now

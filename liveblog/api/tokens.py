@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,6 +17,9 @@ from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenList, utcnow
 
 _NO_STORE = {"Cache-Control": "no-store"}
+# Expiry is stored in UTC: a later bound keeps "9999-12-31T23:59:59-01:00" (year 10000 in UTC)
+# a 422 rather than an overflow.
+_LATEST_EXPIRY = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 async def _admin(request: Request) -> None:
@@ -30,6 +35,8 @@ async def create_token(request: Request) -> Response:
     data, _ = await json_body(request, TokenCreate)
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise invalid("$.expires_at", "must be in the future")
+    if data.expires_at is not None and data.expires_at >= _LATEST_EXPIRY:
+        raise invalid("$.expires_at", "must be before 3000-01-01T00:00:00Z")
     created = await auth.issue_token(request.app.state.engine, data)
     return json_response(created, 201, headers=_NO_STORE)
 
