@@ -17,6 +17,7 @@ from liveblog.config import Settings
 from liveblog.engine import Engine, make_engine
 from liveblog.hub import Hub
 from liveblog.pages import routes as page_routes
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog")
 
@@ -40,13 +41,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or Settings.from_env()
     trusted_hosts = hosts.TrustedHosts(settings.allowed_hosts)
     engine = engine or make_engine(settings)
+    supervisor = Supervisor()  # every background loop and task of this app
     hub = Hub(
         engine,
         buffer_bytes=settings.reader_buffer_bytes,
         drop_grace_seconds=settings.drop_grace_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
+        supervisor=supervisor,
     )
-    reporter = stats.Reporter(engine, hub)
+    reporter = stats.Reporter(engine, hub, supervisor)
     app_metrics = metrics.Metrics(engine, hub, on_latency=reporter.latency.observe)
 
     @contextlib.asynccontextmanager

@@ -9,12 +9,11 @@ import sys
 import msgspec
 import uvicorn
 
-from liveblog import editing
+from liveblog import editing, serving
 from liveblog.api.auth import issue_token
 from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
-from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol
 from liveblog.models import BlogCreate, TokenCreate
 
 
@@ -30,14 +29,7 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        # The fast path (liveblog.fastpath): uvicorn's own protocols, handing over transports.
-        http=DirectHttpToolsProtocol,
-        ws=DirectWebSocketProtocol,
-        ws_per_message_deflate=False,  # one frame's bytes serve every reader
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-        proxy_headers=True,
+        **serving.options(),
     )
 
 

@@ -31,6 +31,7 @@ CLOSE_CODES = {
     "shutdown": (1012, "server restarting: resume"),
     "overflow": (1013, "too slow: resume"),
     "unresponsive": (1011, "keepalive ping timeout"),
+    "error": (1011, "server error: resume"),
 }
 
 _head_decoder = msgspec.json.Decoder(EventHead)
@@ -97,7 +98,22 @@ class Connection:
             self._wake.set()
 
     def send(self, frame: Frame) -> None:
-        self.write(getattr(frame, self.encoding))
+        self.write_safely(getattr(frame, self.encoding))
+
+    def write_safely(self, payload: Any) -> None:
+        """``write``, for callers outside the fan-out loop (which guards its own writes)."""
+        try:
+            self.write(payload)
+        except Exception:
+            self.lost()
+
+    def lost(self) -> None:
+        """A write failed: the socket is gone (uvloop raises once its handle is closed, which
+        can happen in the same loop turn as a live event, before ``connection_lost``). Stop
+        writing now; close just after, as the hub may be looping over its readers."""
+        if self.close_reason is None:
+            self.write = _discard
+            asyncio.get_running_loop().call_soon(self.close, "disconnect")
 
     def send_history(self, frame: Frame) -> None:
         """Catch-up is bounded by the history window, not by the live buffer: a reader far
@@ -109,12 +125,12 @@ class Connection:
 
     def send_text(self, text: str) -> None:
         """A message for this connection alone (a WebSocket error reply)."""
-        self.write(text)
+        self.write_safely(text)
 
     def heartbeat(self) -> None:
         payload = HEARTBEATS.get(self.encoding)
         if payload is not None:
-            self.write(payload)
+            self.write_safely(payload)
 
     def _overflowed(self) -> None:
         # Called while the hub loops over readers: stop writing now, close just after.
@@ -167,22 +183,25 @@ class DirectConnection(Connection):
             self._end()
             return
         transport = self._transport
-        transport.set_write_buffer_limits(high=self.limit)
-        self._protocol.on_pause = self._overflowed
-        self.opened = True
         held, self.pending, self.pending_bytes = self.pending, [], 0
-        self.write = transport.write
-        if held:
-            transport.write(b"".join(held))
+        try:
+            transport.set_write_buffer_limits(high=self.limit)
+            self._protocol.on_pause = self._overflowed
+            self.opened = True
+            self.write = transport.write
+            if held:
+                transport.write(b"".join(held))
+        except Exception:
+            self.lost()  # the socket went away before its stream started
 
     def send_history(self, frame: Frame) -> None:
         if self.opened:
-            self.write(getattr(frame, self.encoding))
+            self.write_safely(getattr(frame, self.encoding))
         else:
             super().send_history(frame)
 
     def send_text(self, text: str) -> None:
-        self.write(ws_text_frame(text.encode()))
+        self.write_safely(ws_text_frame(text.encode()))
 
     def heartbeat(self) -> None:
         # A WebSocket that sent nothing since the last ping (no pong) is gone: a peer that
@@ -205,11 +224,16 @@ class DirectConnection(Connection):
         """End the stream the way the client understands, then close the socket."""
         self._protocol.on_pause = None
         transport = self._transport
-        if not transport.is_closing():
+        if transport.is_closing():
+            return
+        try:
             if self.kind == SSE:
                 transport.write(SSE_END)
             else:
                 code, reason = CLOSE_CODES.get(self.close_reason or "", (1000, ""))
                 transport.write(ws_close_frame(code, reason))
-            transport.close()
-            asyncio.get_running_loop().call_later(self.grace, transport.abort)
+        except Exception:
+            transport.abort()  # the peer is gone: nothing left to say to it
+            return
+        transport.close()
+        asyncio.get_running_loop().call_later(self.grace, transport.abort)

@@ -25,6 +25,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -182,3 +183,47 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
             # holds the request too, so its headers are emptied in place.
             self.request.headers.clear()
             self.request = self.response = None
+
+
+# --- what these classes rely on in uvicorn ------------------------------------------------------
+# The versions this module was tested on: [first, last). Outside them the surface below is still
+# checked at start-up; inside them it is known to hold.
+TESTED_UVICORN = ((0, 52, 1), (0, 55, 0))
+
+# (uvicorn class, its method, attributes that method must set or use): what the subclasses
+# above read, replace or hook. A uvicorn without one of them would crash or slow down silently.
+_RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (HttpToolsProtocol, "connection_made", ("transport",)),
+    (HttpToolsProtocol, "on_message_begin", ("scope",)),
+    (HttpToolsProtocol, "pause_writing", ()),
+    (WebSocketsSansIOProtocol, "__init__", ("queue", "writable", "ping_interval")),
+    (WebSocketsSansIOProtocol, "handle_connect", ("request", "response", "scope")),
+    (WebSocketsSansIOProtocol, "data_received", ()),
+    (WebSocketsSansIOProtocol, "pause_writing", ()),
+    (WebSocketsSansIOProtocol, "send", ()),
+)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isascii() and part.isdigit())
+
+
+def unsupported() -> str | None:
+    """Why the fast path cannot run on the installed uvicorn, or None when it can."""
+    missing = []
+    for cls, method, attributes in _RELIED_ON:
+        function = getattr(cls, method, None)
+        code = getattr(function, "__code__", None)
+        if code is None:
+            missing.append(f"{cls.__name__}.{method}")
+            continue
+        # Attribute names a function sets or reads are in its code's names.
+        missing += [f"{cls.__name__}.{name}" for name in attributes if name not in code.co_names]
+    if missing:
+        return f"uvicorn {uvicorn.__version__} lacks {', '.join(missing)}"
+    return None
+
+
+def untested() -> bool:
+    first, last = TESTED_UVICORN
+    return not first <= _version(uvicorn.__version__) < last

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Callable
 
 import msgspec
@@ -26,7 +25,8 @@ import msgspec
 from liveblog import events
 from liveblog.connections import Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
-from liveblog.models import Position
+from liveblog.models import Position, is_slug
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.hub")
 
@@ -80,6 +80,7 @@ class HubStats:
 
     __slots__ = (
         "deliveries", "dropped", "events", "reconnects", "resets", "resumes", "unresponsive",
+        "write_errors",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -87,6 +88,7 @@ class HubStats:
         self.deliveries = 0
         self.dropped = 0
         self.unresponsive = 0
+        self.write_errors = 0  # writes that found the reader's socket gone
         self.resumes = 0
         self.resets = 0
         self.reconnects = 0
@@ -101,8 +103,10 @@ class Hub:
         heartbeat_seconds: float = 15.0,
         channel_linger_seconds: float = 30.0,
         drop_grace_seconds: float = 10.0,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.engine = engine
+        self.supervisor = supervisor or Supervisor()
         self.buffer_bytes = buffer_bytes
         self.heartbeat_seconds = heartbeat_seconds
         self.channel_linger_seconds = channel_linger_seconds
@@ -114,27 +118,22 @@ class Hub:
         self.on_deliver: Callable[[Frame, int], None] | None = None
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        self.connected_once = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._subscription_loop(), name="hub-subscription"),
-            asyncio.create_task(self._housekeeping_loop(), name="hub-housekeeping"),
-        ]
+        # Both loops survive any error (the supervisor logs, counts and restarts them), and
+        # delivery depends on both: /readyz fails while either is not running.
+        self.supervisor.loop("subscription", self._subscription_loop, critical=True)
+        self.supervisor.loop("housekeeping", self._housekeeping_loop, critical=True)
 
     async def close(self) -> None:
         """Tell every reader to come back (they resume by id), then stop."""
         self._closing = True
         self.shutdown_readers()
-        for task in [*self._tasks, *self._background]:
-            task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.close()
 
     def shutdown_readers(self) -> None:
         for conn in list(self.connections):
@@ -142,7 +141,8 @@ class Hub:
 
     @property
     def healthy(self) -> bool:
-        return self.connected.is_set()
+        """Delivery can run: the subscription is up and no loop it depends on is down."""
+        return self.connected.is_set() and not self.supervisor.down
 
     # --- readers --------------------------------------------------------------------------
 
@@ -167,6 +167,8 @@ class Hub:
         """
         if slug in conn.blogs:
             return
+        if not is_slug(slug):
+            raise BlogNotFound(slug)  # no such blog can exist: ask the engine nothing
         channel = await self._open_channel(slug)
         if conn.close_reason is not None or slug in conn.blogs:
             return
@@ -294,30 +296,46 @@ class Hub:
             channel = self.channels[slug] = _Channel(slug)
             channel.ready = asyncio.create_task(self._init_channel(channel))
         assert channel.ready is not None
-        try:
-            await asyncio.shield(channel.ready)
-        except BaseException:
-            if self.channels.get(slug) is channel and channel.readers == 0:
-                del self.channels[slug]
-            raise
+        await asyncio.shield(channel.ready)
         return channel
 
     async def _init_channel(self, channel: _Channel) -> None:
-        # Subscribe first, then read the position: an event published in between arrives
-        # live with an offset above the position and is kept; one below is a duplicate.
-        while True:
-            await self._wait_connected()
-            async with self._sub_lock:
-                subscription = self._subscription
-                if subscription is not None:
-                    await subscription.subscribe(channel.slug)
-                    break
-        await subscription.confirm()
-        position = await self.engine.position(channel.slug)
-        if position is None:
-            raise BlogNotFound(channel.slug)
+        """Subscribe and read the position; on any failure, leave nothing behind."""
+        subscribed = False
+        try:
+            # A blog that does not exist costs one read and no subscription.
+            if await self.engine.position(channel.slug) is None:
+                raise BlogNotFound(channel.slug)
+            # Subscribe first, then read the position: an event published in between
+            # arrives live with an offset above the position and is kept; one below is a
+            # duplicate.
+            while True:
+                await self._wait_connected()
+                async with self._sub_lock:
+                    subscription = self._subscription
+                    if subscription is not None:
+                        subscribed = True
+                        await subscription.subscribe(channel.slug)
+                        break
+            await subscription.confirm()
+            position = await self.engine.position(channel.slug)
+            if position is None:
+                raise BlogNotFound(channel.slug)
+        except BaseException:
+            if self.channels.get(channel.slug) is channel:
+                del self.channels[channel.slug]
+            if subscribed:
+                await self._unsubscribe(channel.slug)
+            raise
         channel.epoch, channel.offset = position.epoch, position.offset
         self._finish_fill(channel)
+
+    async def _unsubscribe(self, slug: str) -> None:
+        """Drop the engine subscription of a blog, unless a channel for it is open again."""
+        async with self._sub_lock:
+            if self._subscription is not None and slug not in self.channels:
+                with contextlib.suppress(EngineError):
+                    await self._subscription.unsubscribe(slug)
 
     async def _wait_connected(self) -> None:
         try:
@@ -337,7 +355,22 @@ class Hub:
             logger.exception("dropping a malformed event on %s", slug)
             return
         self.stats.events += 1
-        self._accept(channel, frame)
+        try:
+            self._accept(channel, frame)
+        except Exception as exc:
+            self._recover(channel, exc)
+
+    def _recover(self, channel: _Channel, exc: Exception) -> None:
+        """An unexpected error mid fan-out: which readers got the event is unknown, so every
+        reader of the blog is told to resume from its own last event id (nothing lost, nothing
+        doubled), and the channel catches up with the engine."""
+        self.supervisor.failed("deliver", exc)
+        for conn in [*(c for group in channel.live.values() for c in group)]:
+            conn.close("error")
+        for sub in list(channel.waiting):
+            sub.conn.close("error")
+        channel.stale = True
+        self._start_fill(channel)
 
     def _accept(self, channel: _Channel, frame: Frame) -> None:
         if channel.filling:
@@ -364,12 +397,21 @@ class Hub:
         for encoding, group in channel.live.items():
             payload = getattr(frame, encoding)
             for conn in group:
-                conn.write(payload)  # on the fast path: the socket's transport.write
+                try:  # free until it raises (Python >= 3.11)
+                    conn.write(payload)  # on the fast path: the socket's transport.write
+                except Exception:
+                    # Its socket is gone: this reader leaves (just after this loop), the
+                    # others go on.
+                    self.stats.write_errors += 1
+                    conn.lost()
             delivered += len(group)
         if delivered:
             self.stats.deliveries += delivered
             if self.on_deliver is not None:
-                self.on_deliver(frame, delivered)
+                try:
+                    self.on_deliver(frame, delivered)
+                except Exception as exc:  # an observer's bug must not stop delivery
+                    self.supervisor.failed("deliver", exc)
         if channel.waiting:
             for sub in list(channel.waiting):
                 self._offer(sub, frame)
@@ -380,7 +422,7 @@ class Hub:
             channel.stale = True
             return
         channel.filling = True
-        self._spawn(self._fill(channel))
+        self.supervisor.spawn("fill", self._fill(channel))
 
     async def _fill(self, channel: _Channel) -> None:
         """Fill from history up to the engine's position, or reset; retry until it works."""
@@ -389,11 +431,14 @@ class Hub:
             channel.stale = False
             try:
                 await self._fill_once(channel)
-            except EngineError as exc:
-                logger.warning("catch-up of %s failed (%s); retrying", channel.slug, exc)
+            except Exception as exc:
+                if isinstance(exc, EngineError):
+                    logger.warning("catch-up of %s failed (%s); retrying", channel.slug, exc)
+                else:
+                    self.supervisor.failed("fill", exc)
                 channel.stale = True
-                await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 2.0)
+                pause, delay = self.supervisor.backoff(delay)
+                await asyncio.sleep(pause)
             if not channel.stale:
                 break
         self._finish_fill(channel)
@@ -421,7 +466,7 @@ class Hub:
 
     def _finish_fill(self, channel: _Channel) -> None:
         if channel.stale:  # something changed while we read: go again before going live
-            self._spawn(self._fill(channel))
+            self.supervisor.spawn("fill", self._fill(channel))
             return
         channel.filling = False
         backlog, channel.backlog = channel.backlog, []
@@ -443,17 +488,15 @@ class Hub:
             sub.held = None
             self._promote(sub)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
     # --- the engine subscription ----------------------------------------------------------
 
     async def _subscription_loop(self) -> None:
-        """Keep one pub/sub connection up; after every reconnect, fill every channel's gap."""
+        """Keep one pub/sub connection up; after every reconnect, fill every channel's gap.
+
+        Engine errors are expected (Redis restarts) and handled here; anything else ends
+        this call, and the supervisor logs it and runs it again (a reconnect, with fills)."""
         delay = 0.05
-        first = True
+        first = not self.connected_once
         while not self._closing:
             subscription = self.engine.subscription(self._on_message)
             runner: asyncio.Task[None] | None = None
@@ -466,6 +509,7 @@ class Hub:
                     # Every subscribe is in effect before we say "up" and read positions.
                     await subscription.confirm()
                 self.connected.set()
+                self.connected_once = True
                 if not first:
                     self.stats.reconnects += 1
                     logger.info("event subscription restored; filling gaps")
@@ -486,26 +530,27 @@ class Hub:
                 await subscription.close()
             first = False
             # Backoff with jitter, so many processes do not reconnect in lockstep.
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+            pause, delay = self.supervisor.backoff(delay)
+            await asyncio.sleep(pause)
 
     async def _housekeeping_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.heartbeat_seconds)
-            for conn in self.connections:
-                conn.heartbeat()
-            now = loop.time()
-            for channel in list(self.channels.values()):
-                idle = channel.idle_since
-                if idle is not None and now - idle > self.channel_linger_seconds:
-                    await self._close_channel(channel)
+            await self.housekeeping()
+
+    async def housekeeping(self) -> None:
+        """Heartbeats (closing WebSockets that stopped answering), then idle channels."""
+        # A copy: a heartbeat may close a connection, which leaves the set at once.
+        for conn in list(self.connections):
+            conn.heartbeat()
+        now = asyncio.get_running_loop().time()
+        for channel in list(self.channels.values()):
+            idle = channel.idle_since
+            if idle is not None and now - idle > self.channel_linger_seconds:
+                await self._close_channel(channel)
 
     async def _close_channel(self, channel: _Channel) -> None:
         if self.channels.get(channel.slug) is not channel or channel.readers:
             return
         del self.channels[channel.slug]
-        async with self._sub_lock:
-            if self._subscription is not None and channel.slug not in self.channels:
-                with contextlib.suppress(EngineError):
-                    await self._subscription.unsubscribe(channel.slug)
+        await self._unsubscribe(channel.slug)

@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from liveblog.api.problems import Problem
-from liveblog.connections import SSE, WS, Frame
+from liveblog.connections import SSE, WS, DirectConnection, Frame
 from liveblog.engine.base import Applied, Change, Engine
 from liveblog.hub import Hub
 
@@ -67,13 +67,26 @@ class HubCollector(Collector):
             value=newsroom,
         )
         yield GaugeMetricFamily(
+            "liveblog_direct_connections",
+            "Open streams on the fast path (written straight into their sockets).",
+            value=sum(isinstance(conn, DirectConnection) for conn in hub.connections),
+        )
+        yield GaugeMetricFamily(
             "liveblog_channels", "Blogs this process is subscribed to.", value=len(hub.channels)
         )
         yield GaugeMetricFamily(
             "liveblog_subscription_up",
             "1 while the engine's event subscription is connected.",
-            value=1 if hub.healthy else 0,
+            value=1 if hub.connected.is_set() else 0,
         )
+        errors = CounterMetricFamily(
+            "liveblog_task_errors",
+            "Unexpected errors of background tasks, each logged; the task went on.",
+            labels=["task"],
+        )
+        for task, count in sorted(hub.supervisor.errors.items()):
+            errors.add_metric([task], count)
+        yield errors
         for name, doc, value in (
             ("events_received", "Live events received from the engine.", stats.events),
             ("deliveries", "Events handed to readers, one per reader.", stats.deliveries),
@@ -86,6 +99,11 @@ class HubCollector(Collector):
             ("resumes", "Readers that resumed from a last event id.", stats.resumes),
             ("resets", "Reset events sent: a gap that could not be filled.", stats.resets),
             ("redis_reconnects", "Reconnects of the event subscription.", stats.reconnects),
+            (
+                "write_errors",
+                "Writes that found a reader's socket gone; that reader alone was detached.",
+                stats.write_errors,
+            ),
         ):
             yield CounterMetricFamily(f"liveblog_{name}", doc, value=value)
 

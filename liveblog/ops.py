@@ -14,9 +14,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the engine answers and the event subscription is up."""
+    """Ready when the engine answers, the event subscription is up and every loop that
+    delivery depends on is running."""
     state = request.app.state
-    checks = {"engine": "ok", "subscription": "ok" if state.hub.healthy else "down"}
+    hub = state.hub
+    checks = {
+        "engine": "ok",
+        "subscription": "ok" if hub.connected.is_set() else "down",
+        "loops": "ok" if not hub.supervisor.down else "down: " + ", ".join(hub.supervisor.down),
+    }
     try:
         await state.engine.ping()
     except EngineError as exc:

@@ -31,6 +31,7 @@ from liveblog.connections import SSE
 from liveblog.engine.base import Engine, EngineError
 from liveblog.hub import Hub
 from liveblog.models import Blog
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.stats")
 
@@ -122,12 +123,14 @@ class Reporter:
         self,
         engine: Engine,
         hub: Hub,
+        supervisor: Supervisor,
         *,
         interval: float = REPORT_SECONDS,
         ttl: float = REPORT_TTL_SECONDS,
     ) -> None:
         self.engine = engine
         self.hub = hub
+        self.supervisor = supervisor
         self.interval = interval
         self.ttl = ttl
         self.latency = latency.LatencyWindow()
@@ -139,7 +142,7 @@ class Reporter:
         return local_report(self.hub, self.latency)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="stats-reporter")
+        self._task = self.supervisor.loop("stats-reporter", self._loop)
 
     async def close(self) -> None:
         if self._task is not None:

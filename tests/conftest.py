@@ -6,11 +6,18 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from liveblog.config import Settings
 from tests.support.clients import Editor
 from tests.support.redis_server import RedisServer
 from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """Every async test runs on uvloop, the loop of ``liveblog serve``: a test on a friendlier
+    loop proves nothing about the real one (uvloop's transports raise where asyncio's log)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import socket
 import struct
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import pytest
+import uvloop
+
+from liveblog import fastpath, serving
 from liveblog.config import Settings
-from liveblog.fastpath import _Flag, _Inbox
+from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol, _Flag, _Inbox
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader
 from tests.support.metrics import scrape
 from tests.support.servers import serve_in_process
@@ -188,3 +193,54 @@ async def test_the_writable_flag_holds_writers_while_the_socket_is_full() -> Non
     assert not any(w.done() for w in writers)
     flag.set()  # resume_writing
     assert await asyncio.gather(*writers) == [True, True]
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+async def test_streams_run_on_uvloop_and_the_fast_path(
+    settings_factory: Callable[..., Settings], fast_path: bool
+) -> None:
+    """The suite tests what ``liveblog serve`` runs: uvloop, and the fast path for every stream
+    (the plain ASGI path only where a test asks for it)."""
+    assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+    async with serve_in_process(settings_factory(), fast_path=fast_path) as url:
+        editor = Editor(url)
+        await editor.create_blog("path")
+        readers: list[SSEReader | WSReader] = [
+            *(SSEReader(url, "/blogs/path/events") for _ in range(3)),
+            *(WSReader(url, "/blogs/path/ws") for _ in range(2)),
+        ]
+        for reader in readers:
+            await reader.connect()
+        await editor.post("path")
+        for reader in readers:
+            await reader.wait_for(1)
+        samples = await scrape(editor.http)
+        assert samples["liveblog_direct_connections"] == (5 if fast_path else 0)
+        for reader in readers:
+            await reader.close()
+        await editor.close()
+
+
+def test_the_installed_uvicorn_offers_what_the_fast_path_relies_on() -> None:
+    assert fastpath.unsupported() is None
+    assert serving.protocols() == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
+
+
+def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class OlderProtocol:
+        def connection_made(self, transport: object) -> None:
+            self.sock = transport  # not "transport": what the fast path reads is gone
+
+    relied_on = (
+        (OlderProtocol, "connection_made", ("transport",)),
+        (OlderProtocol, "pause_writing", ()),
+    )
+    monkeypatch.setattr(fastpath, "_RELIED_ON", relied_on)
+    problem = fastpath.unsupported()
+    assert problem is not None
+    assert "OlderProtocol.transport" in problem and "OlderProtocol.pause_writing" in problem
+    with caplog.at_level(logging.WARNING, logger="liveblog"):
+        assert serving.protocols() == ("httptools", "websockets-sansio")
+    assert any("fast path off" in r.getMessage() for r in caplog.records)

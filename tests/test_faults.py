@@ -17,8 +17,8 @@ from tests.support.servers import ServerProcess, serve_in_process
 
 
 @pytest.fixture
-async def redis_app(redis_url: str) -> AsyncIterator[str]:
-    async with serve_in_process(make_settings(redis_url)) as url:
+async def redis_app(redis_url: str, fast_path: bool) -> AsyncIterator[str]:
+    async with serve_in_process(make_settings(redis_url), fast_path=fast_path) as url:
         yield url
 
 
@@ -28,6 +28,7 @@ async def wait_ready(client: httpx.AsyncClient, ready: bool) -> None:
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_redis_killed_mid_stream(redis_app: str, redis_server: RedisServer) -> None:
     editor = Editor(redis_app)
     await editor.create_blog("outage")
@@ -69,6 +70,7 @@ async def test_redis_killed_mid_stream(redis_app: str, redis_server: RedisServer
     await editor.close()
 
 
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
 async def test_a_lost_subscription_is_refilled_from_history(redis_app: str, redis_url: str) -> None:
     """A network blip on the pub/sub connection: events published meanwhile come from history."""
     editor = Editor(redis_app)

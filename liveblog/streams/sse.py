@@ -46,43 +46,45 @@ class SSEStream:
         hub: Hub = state.hub
         conn = hub.connection(SSE, direct=direct_protocol(scope))
         try:
-            # Attached before the headers go out: "live from the moment the headers are sent".
-            # A blog this process already streams costs no engine call; an unknown one is 404.
-            await hub.attach(conn, slug, resume_id(scope))
-        except EngineError as exc:
+            try:
+                # Attached before the headers go out: "live from the moment the headers are
+                # sent". A blog this process already streams costs no engine call; an unknown
+                # one is 404.
+                await hub.attach(conn, slug, resume_id(scope))
+            except EngineError as exc:
+                hub.detach(conn)
+                await problem_for(exc).response()(scope, receive, send)
+                return
+
+            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
+            await send({"type": "http.response.body", "body": retry, "more_body": True})
+            shed_request_headers(scope)
+            if isinstance(conn, DirectConnection):
+                await _serve_direct(conn, receive)
+            else:
+                await _serve_queued(conn, receive, send)
+        finally:
+            # Whatever ended the request (a disconnect, a failed send, a bug), the reader
+            # leaves the hub: no phantom reader stays registered.
+            conn.close("disconnect")
             hub.detach(conn)
-            await problem_for(exc).response()(scope, receive, send)
-            return
-
-        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-        retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
-        await send({"type": "http.response.body", "body": retry, "more_body": True})
-        shed_request_headers(scope)
-        if isinstance(conn, DirectConnection):
-            await _serve_direct(conn, hub, receive)
-        else:
-            await _serve_queued(conn, hub, receive, send)
 
 
-async def _serve_direct(conn: DirectConnection, hub: Hub, receive: Receive) -> None:
+async def _serve_direct(conn: DirectConnection, receive: Receive) -> None:
     conn.open()
-    try:
-        # The hub writes; when it ends the stream (shutdown, a reader too far behind) it closes
-        # the socket, and that ends this wait too. EventSource then resumes by Last-Event-ID.
-        while (await receive())["type"] != "http.disconnect":
-            pass
-    finally:
-        conn.close("disconnect")
-        hub.detach(conn)
+    # The hub writes; when it ends the stream (shutdown, a reader too far behind) it closes
+    # the socket, and that ends this wait too. EventSource then resumes by Last-Event-ID.
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
-async def _serve_queued(conn: Connection, hub: Hub, receive: Receive, send: Send) -> None:
+async def _serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
     watcher = asyncio.create_task(_close_on_disconnect(receive, conn))
     try:
         while (batch := await conn.next_batch()) is not None:
             await send({"type": "http.response.body", "body": b"".join(batch), "more_body": True})
     finally:
-        hub.detach(conn)
         watcher.cancel()
         with contextlib.suppress(BaseException):
             await watcher

@@ -79,19 +79,23 @@ async def blog_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     conn = _connection(websocket)
     try:
-        await hub.attach(conn, slug, websocket.query_params.get("last_event_id"))
-    except BlogNotFound:
+        try:
+            await hub.attach(conn, slug, websocket.query_params.get("last_event_id"))
+        except BlogNotFound:
+            hub.detach(conn)
+            await websocket.accept()
+            await websocket.close(4404, f"no blog {slug[:64]!r}")
+            return
+        except EngineError:
+            hub.detach(conn)
+            await websocket.accept()
+            await websocket.close(1013, "store unavailable: retry")
+            return
+        # Readers have nothing to say on a single-blog socket: what they send is ignored.
+        await _session(websocket, hub, conn, on_message=None)
+    finally:
+        conn.close("disconnect")  # whatever failed, no phantom reader stays registered
         hub.detach(conn)
-        await websocket.accept()
-        await websocket.close(4404, f"no blog {slug!r}")
-        return
-    except EngineError:
-        hub.detach(conn)
-        await websocket.accept()
-        await websocket.close(1013, "store unavailable: retry")
-        return
-    # Readers have nothing to say on a single-blog socket: what they send is ignored.
-    await _session(websocket, hub, conn, on_message=None)
 
 
 async def multi_blog_socket(websocket: WebSocket) -> None:

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import uvicorn
+from starlette.applications import Starlette
 
+from liveblog import serving
 from liveblog.app import create_app
 from liveblog.config import Settings
-from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol
 from tests.support.redis_server import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"  # at least 32 characters
@@ -24,22 +25,18 @@ ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"  # at least 32 characters
 
 @contextlib.asynccontextmanager
 async def serve_in_process(settings: Settings, *, fast_path: bool = True) -> AsyncIterator[str]:
-    """The app on a real socket in this event loop; yields its base URL.
+    """The app on a real socket in this event loop (uvloop: see conftest.py); yields its base
+    URL. Uvicorn runs with the options of ``liveblog serve``; ``fast_path=False`` swaps in
+    uvicorn's plain protocols, so the streams take the plain ASGI path."""
+    async with serve_app(create_app(settings), fast_path=fast_path) as url:
+        yield url
 
-    ``fast_path`` uses liveblog's protocols as ``liveblog serve`` does; without it, uvicorn's
-    plain ones, so the streams take the plain ASGI path."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        http=DirectHttpToolsProtocol if fast_path else "httptools",
-        ws=DirectWebSocketProtocol if fast_path else "websockets-sansio",
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Starlette, *, fast_path: bool = True) -> AsyncIterator[str]:
+    """``serve_in_process`` for an app the test built (to reach its parts while it runs)."""
+    options = serving.options(fast_path=fast_path) | {"timeout_graceful_shutdown": 2}
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
