@@ -17,6 +17,7 @@ from liveblog.config import Settings
 from liveblog.engine import Engine, make_engine
 from liveblog.hub import Hub
 from liveblog.pages import routes as page_routes
+from liveblog.pages.cache import PageCache
 from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog")
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = app_metrics
     app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.page_cache = PageCache()
     return app
 
 

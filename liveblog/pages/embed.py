@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from liveblog.config import Settings
+from liveblog.pages import cache
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import not_found, render
 from liveblog.pages.security import COMMON_HEADERS
@@ -20,6 +21,11 @@ EMBED_SIZE = 10
 
 
 async def embed_page(request: Request) -> Response:
+    page = await cache.blog_page(request, "embed", lambda: _embed_page(request))
+    return page or not_found(request, "This live blog")
+
+
+async def _embed_page(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     slug = request.path_params["slug"]
     view = await load_view(request.app.state.engine, slug, limit=EMBED_SIZE)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound
 from liveblog.models import Blog, Entry
+from liveblog.pages import cache
 from liveblog.pages.security import COMMON_HEADERS
 from liveblog.pages.templating import iso
 from liveblog.pages.text import entry_title
@@ -94,17 +95,25 @@ def _figure(url: str, alt: str | None, caption: str | None, credit: str | None) 
     return f'<figure><img src="{escape(url)}" alt="{escape(alt or "")}">{figcaption}</figure>'
 
 
+def _not_found() -> Response:
+    return Response("Not found", status_code=404, media_type="text/plain")
+
+
 async def feed(request: Request) -> Response:
+    return await cache.blog_page(request, "feed", lambda: _feed(request)) or _not_found()
+
+
+async def _feed(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     slug = request.path_params["slug"]
     engine = request.app.state.engine
     blog = await engine.get_blog(slug)
     if blog is None:
-        return Response("Not found", status_code=404, media_type="text/plain")
+        return _not_found()
     try:
         page = await engine.timeline(slug, FEED_SIZE, None)
     except BlogNotFound:
-        return Response("Not found", status_code=404, media_type="text/plain")
+        return _not_found()
     base = base_of(request)
     body = build_feed(blog, page.entries, base, settings)
     headers = {**COMMON_HEADERS, "Cache-Control": "public, max-age=30"}

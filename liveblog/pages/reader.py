@@ -18,7 +18,7 @@ from starlette.responses import Response
 from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound, Engine
 from liveblog.models import Blog, Entry
-from liveblog.pages import jsonld
+from liveblog.pages import cache, jsonld
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
 from liveblog.pages.timeline import ReaderView, cursor_including, decode_cursor, load_view
@@ -77,6 +77,13 @@ async def _card(engine: Engine, blog: Blog) -> BlogCard:
 
 
 async def index(request: Request) -> Response:
+    """Every blog: one computation per ``page_cache_seconds``, however many readers ask."""
+    settings, _ = _state(request)
+    ttl = settings.page_cache_seconds
+    return await cache.of(request).get("index", None, lambda: _index(request), ttl=ttl)
+
+
+async def _index(request: Request) -> Response:
     _, engine = _state(request)
     blogs = await engine.list_blogs()
     cards = await asyncio.gather(*(_card(engine, blog) for blog in blogs[:_INDEX_SIZE]))
@@ -99,14 +106,20 @@ def key_event_links(view: ReaderView) -> list[tuple[str, Any]]:
 
 
 async def blog_page(request: Request) -> Response:
+    raw_before = request.query_params.get("before")
+    if not raw_before:
+        # The first render, the one crowds open: shared per stream position.
+        page = await cache.blog_page(request, "reader", lambda: _blog_page(request, None))
+        return page or not_found(request, "This live blog")
+    before = decode_cursor(raw_before) if len(raw_before) <= _MAX_CURSOR else None
+    if before is None:
+        return not_found(request, "This page of older updates")
+    return await _blog_page(request, before)
+
+
+async def _blog_page(request: Request, before: str | None) -> Response:
     settings, engine = _state(request)
     slug = request.path_params["slug"]
-    raw_before = request.query_params.get("before")
-    before = None
-    if raw_before:
-        before = decode_cursor(raw_before) if len(raw_before) <= _MAX_CURSOR else None
-        if before is None:
-            return not_found(request, "This page of older updates")
     view = await load_view(engine, slug, before=before)
     if view is None:
         return not_found(request, "This live blog")

@@ -1,0 +1,127 @@
+"""Pages that crowds read, rendered once and shared by every request of this process.
+
+Breaking news sends thousands of readers to the same few URLs at once. Rendered per request,
+each costs engine reads and a template render, CPU taken from live delivery. Here a page is
+rendered once per *slot* (which page, for which URL base) and *version* (what it shows):
+
+- a blog's pages use its stream position as the version: every change moves it, so a page of
+  the current position is never stale, and a request costs one position read;
+- the index, which depends on every blog, uses a short TTL instead (``page_cache_seconds``);
+- requests that miss together share one computation (single flight), so a crowd arriving
+  right after a breaking entry renders it once;
+- one version per slot, and a bounded number of slots (least recently used go first).
+
+Only 200 answers are kept; others are shared with the requests that waited for them, not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import math
+import time
+from collections.abc import Awaitable, Callable, Hashable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from liveblog.pages.urls import base_of
+
+MAX_SLOTS = 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cached:
+    status: int
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+
+    @classmethod
+    def of(cls, response: Response) -> Cached:
+        return cls(response.status_code, tuple(response.raw_headers), bytes(response.body))
+
+    def response(self) -> Response:
+        """A fresh response per request: nothing later can change the shared copy."""
+        response = Response(self.body, self.status)
+        response.raw_headers = list(self.raw_headers)
+        return response
+
+
+@dataclasses.dataclass(slots=True)
+class _Slot:
+    version: Hashable
+    expires: float
+    page: Cached
+
+
+class PageCache:
+    def __init__(
+        self, *, max_slots: int = MAX_SLOTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_slots = max_slots
+        self.clock = clock
+        self._slots: collections.OrderedDict[Hashable, _Slot] = collections.OrderedDict()
+        self._flights: dict[tuple[Hashable, Hashable], asyncio.Future[Cached]] = {}
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    async def get(
+        self,
+        slot: Hashable,
+        version: Hashable,
+        compute: Callable[[], Awaitable[Response]],
+        *,
+        ttl: float = math.inf,
+    ) -> Response:
+        """The page in ``slot`` at ``version``, computed only when no fresh copy is kept."""
+        found = self._slots.get(slot)
+        if found is not None and found.version == version and self.clock() < found.expires:
+            self._slots.move_to_end(slot)
+            return found.page.response()
+        key = (slot, version)
+        flight = self._flights.get(key)
+        if flight is None:
+            # A task of its own: a waiting request that goes away does not cancel it for others.
+            flight = asyncio.ensure_future(self._fill(slot, version, compute, ttl))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        page = await asyncio.shield(flight)
+        return page.response()
+
+    async def _fill(
+        self,
+        slot: Hashable,
+        version: Hashable,
+        compute: Callable[[], Awaitable[Response]],
+        ttl: float,
+    ) -> Cached:
+        page = Cached.of(await compute())
+        if page.status == 200 and ttl > 0:
+            self._slots[slot] = _Slot(version, self.clock() + ttl, page)
+            self._slots.move_to_end(slot)
+            while len(self._slots) > self.max_slots:
+                self._slots.popitem(last=False)
+        return page
+
+    def _landed(self, key: tuple[Hashable, Hashable], done: asyncio.Future[Cached]) -> None:
+        self._flights.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone away
+
+
+def of(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
+async def blog_page(
+    request: Request, name: str, compute: Callable[[], Awaitable[Response]]
+) -> Response | None:
+    """Page ``name`` of the blog in the path, by its stream position; None: no such blog."""
+    slug = request.path_params["slug"]
+    position = await request.app.state.engine.position(slug)
+    if position is None:
+        return None
+    return await of(request).get((name, slug, base_of(request).url), str(position), compute)
