@@ -182,7 +182,7 @@ def _authorized(request: Request, token: str) -> bool:
 async def metrics_endpoint(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
     if token and not _authorized(request, token):
-        # Metrics show the load and health of the process: with a token, only the scraper reads them.
+        # Metrics show the load and health of the process: with a token, only scrapers see them.
         raise Problem(
             401,
             "GET /metrics needs Authorization: Bearer <LIVEBLOG_METRICS_TOKEN>",
