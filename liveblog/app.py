@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import resource
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from liveblog.engine import Engine, make_engine
 from liveblog.hub import Hub
 from liveblog.pages import routes as page_routes
 from liveblog.pages.cache import PageCache
+from liveblog.streams.admission import Admission
 from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog")
@@ -87,6 +89,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = app_metrics
     app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # raised by `liveblog serve`
+    app.state.admission = Admission.from_settings(settings, open_files)
     app.state.page_cache = PageCache()
     return app
 

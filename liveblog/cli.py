@@ -23,13 +23,14 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.exit(
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
+    serving.raise_file_limit()  # each reader holds a socket; workers inherit the limit
     uvicorn.run(
         "liveblog.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        **serving.options(),
+        **serving.options(settings),
     )
 
 
@@ -82,10 +83,14 @@ def main(argv: list[str] | None = None) -> None:
     p_create_blog.add_argument("--description", default="")
 
     args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a setting that cannot work: say which, without a traceback
+        sys.exit(f"liveblog: {exc}")
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
         return
-    if Settings.from_env().engine_name == "memory":
+    if settings.engine_name == "memory":
         sys.exit("Set LIVEBLOG_REDIS_URL: the memory engine lives inside a running server only.")
     try:
         if args.command == "token":

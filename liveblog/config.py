@@ -59,6 +59,22 @@ class Settings:
     quiet_red_minutes: float = 30.0
     # When set, GET /metrics requires `Authorization: Bearer <this>` (401 otherwise).
     metrics_token: str | None = None
+    # Hostile clients. A request's line and headers: at most this many bytes and headers (431),
+    # sent within this many seconds of its first byte or the connection's start (408).
+    max_request_head_bytes: int = 64 * 1024
+    max_request_headers: int = 100
+    request_head_timeout_seconds: float = 5.0
+    # An idle keep-alive connection is closed after this long.
+    keepalive_timeout_seconds: float = 5.0
+    # Live streams (SSE and WebSocket) per process; over it a new one gets 503 + Retry-After.
+    # 0: the open-file limit (raised to its hard limit at start) less 1,024 for everything else.
+    max_connections: int = 0
+    # Live streams per client address (behind a proxy: the forwarded one). 0: no cap, since a
+    # newsroom or a mobile carrier may put thousands of readers behind one address.
+    max_streams_per_client: int = 0
+    # Comma-separated origins (https://example.com) a WebSocket handshake may come from; any
+    # other Origin gets 403. Unset: any (readers' pages may be embedded anywhere).
+    allowed_origins: str | None = None
 
     def __post_init__(self) -> None:
         # The bootstrap token is an admin's key to everything: refuse a guessable one at start.

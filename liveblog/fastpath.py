@@ -29,6 +29,8 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from liveblog.guard import GuardedHttpToolsProtocol
+
 EXTENSION = "liveblog.direct"
 SSE_END = b"0\r\n\r\n"  # the last chunk of a chunked response
 WS_PING = b"\x89\x00"  # an unmasked ping frame, no payload: the same bytes for every socket
@@ -139,7 +141,7 @@ class _Direct:
             self.on_pause()
 
 
-class DirectHttpToolsProtocol(_Direct, HttpToolsProtocol):
+class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.on_pause = None  # one per request on a keep-alive connection
@@ -191,10 +193,18 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
 TESTED_UVICORN = ((0, 52, 1), (0, 55, 0))
 
 # (uvicorn class, its method, attributes that method must set or use): what the subclasses
-# above read, replace or hook. A uvicorn without one of them would crash or slow down silently.
+# above and liveblog.guard read, replace or hook. A uvicorn without one of them would crash or
+# slow down silently.
 _RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (HttpToolsProtocol, "__init__", ("loop",)),
     (HttpToolsProtocol, "connection_made", ("transport",)),
+    (HttpToolsProtocol, "connection_lost", ()),
+    (HttpToolsProtocol, "data_received", ("parser",)),
     (HttpToolsProtocol, "on_message_begin", ("scope",)),
+    (HttpToolsProtocol, "on_header", ()),
+    (HttpToolsProtocol, "on_headers_complete", ()),
+    (HttpToolsProtocol, "on_message_complete", ()),
+    (HttpToolsProtocol, "send_400_response", ()),
     (HttpToolsProtocol, "pause_writing", ()),
     (WebSocketsSansIOProtocol, "__init__", ("queue", "writable", "ping_interval")),
     (WebSocketsSansIOProtocol, "handle_connect", ("request", "response", "scope")),

@@ -1,32 +1,39 @@
 """How ``liveblog serve`` runs uvicorn: one set of options, used by the command line and by the
 test suite's servers alike, so that tests run what production runs.
 
-The fast path (``liveblog.fastpath``) needs uvicorn's private protocol classes to be as they
-were when it was written. At start-up their surface is checked: a uvicorn that lacks it serves
-on its own protocols (the plain ASGI path, slower, same behaviour), and the log says so.
+The fast path (``liveblog.fastpath``) and the request-head limits (``liveblog.guard``) subclass
+uvicorn's private protocol classes. At start-up their surface is checked: a uvicorn that lacks it
+serves on its own protocols (slower, and without the head limits), and the log says so loudly.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import resource
 from typing import Any
 
 import uvicorn
 
 from liveblog import fastpath
+from liveblog.config import Settings
+from liveblog.guard import GuardedHttpToolsProtocol, HeadLimits
 
 logger = logging.getLogger("liveblog")
 
+PLAIN = ("httptools", "websockets-sansio")
 
-def protocols(fast_path: bool = True) -> tuple[Any, Any]:
-    """uvicorn's ``http`` and ``ws`` protocols: the fast path's when it can run."""
-    plain = ("httptools", "websockets-sansio")
-    if not fast_path:
-        return plain
+
+def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
+    """uvicorn's ``http`` and ``ws`` protocols: the fast path's when it can run, and the head
+    limits of ``settings`` whenever uvicorn offers what they hook."""
     problem = fastpath.unsupported()
     if problem is not None:
-        logger.warning("fast path off (%s); streams take the plain ASGI path", problem)
-        return plain
+        logger.warning(
+            "fast path off and request-head limits off (%s); streams take the plain ASGI path",
+            problem,
+        )
+        return PLAIN
     if fastpath.untested():
         first, last = fastpath.TESTED_UVICORN
         logger.warning(
@@ -36,12 +43,20 @@ def protocols(fast_path: bool = True) -> tuple[Any, Any]:
             ".".join(map(str, first)),
             ".".join(map(str, last)),
         )
-    return fastpath.DirectHttpToolsProtocol, fastpath.DirectWebSocketProtocol
+    limits = HeadLimits(
+        max_head_bytes=settings.max_request_head_bytes,
+        max_headers=settings.max_request_headers,
+        head_timeout=settings.request_head_timeout_seconds,
+    )
+    if not fast_path:
+        return functools.partial(GuardedHttpToolsProtocol, limits=limits), PLAIN[1]
+    http = functools.partial(fastpath.DirectHttpToolsProtocol, limits=limits)
+    return http, fastpath.DirectWebSocketProtocol
 
 
-def options(*, fast_path: bool = True) -> dict[str, Any]:
+def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` or ``uvicorn.Config``."""
-    http, ws = protocols(fast_path)
+    http, ws = protocols(settings, fast_path=fast_path)
     return {
         "loop": "uvloop",
         "http": http,
@@ -49,5 +64,19 @@ def options(*, fast_path: bool = True) -> dict[str, Any]:
         "ws_per_message_deflate": False,  # one frame's bytes serve every reader
         "lifespan": "on",
         "timeout_graceful_shutdown": 5,
+        "timeout_keep_alive": settings.keepalive_timeout_seconds,
         "proxy_headers": True,
     }
+
+
+def raise_file_limit() -> int:
+    """Raise this process's soft limit of open files to the hard limit (each reader holds one);
+    returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            logger.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    return soft

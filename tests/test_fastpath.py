@@ -223,7 +223,8 @@ async def test_streams_run_on_uvloop_and_the_fast_path(
 
 def test_the_installed_uvicorn_offers_what_the_fast_path_relies_on() -> None:
     assert fastpath.unsupported() is None
-    assert serving.protocols() == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
+    http, ws = serving.protocols(Settings())
+    assert (http.func, ws) == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
 
 
 def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(
@@ -242,5 +243,5 @@ def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(
     assert problem is not None
     assert "OlderProtocol.transport" in problem and "OlderProtocol.pause_writing" in problem
     with caplog.at_level(logging.WARNING, logger="liveblog"):
-        assert serving.protocols() == ("httptools", "websockets-sansio")
+        assert serving.protocols(Settings()) == ("httptools", "websockets-sansio")
     assert any("fast path off" in r.getMessage() for r in caplog.records)

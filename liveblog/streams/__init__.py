@@ -9,32 +9,44 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from liveblog.streams.admission import Admission
 from liveblog.streams.sse import SSEStream
 from liveblog.streams.websocket import blog_socket, multi_blog_socket
 
 
-def _bare_session(func: Callable[[WebSocket], Awaitable[None]]) -> ASGIApp:
+class _BareSession:
     """Starlette's ``websocket_session`` without its exception-handler layers: their frames
     would stay in memory for as long as the reader stays, and the endpoints answer their own
-    errors (anything else reaches uvicorn, which logs it and closes with 1011)."""
+    errors (anything else reaches uvicorn, which logs it and closes with 1011). A socket the
+    admission refuses gets an HTTP answer to its handshake (403, or 503 with Retry-After)."""
 
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        await func(WebSocket(scope, receive=receive, send=send))
+    def __init__(self, func: Callable[[WebSocket], Awaitable[None]]) -> None:
+        self.func = func
 
-    return endpoint
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive=receive, send=send)
+        admission: Admission = scope["app"].state.admission
+        refusal = admission.enter(scope)
+        if refusal is not None:
+            await websocket.send_denial_response(refusal.response())
+            return
+        try:
+            await self.func(websocket)
+        finally:
+            admission.leave(scope)
 
 
 _sse = SSEStream()
-_blog_socket = _bare_session(blog_socket)
-_multi_blog_socket = _bare_session(multi_blog_socket)
+_blog_socket = _BareSession(blog_socket)
+_multi_blog_socket = _BareSession(multi_blog_socket)
 _BLOG_STREAM = re.compile(r"/blogs/([^/]+)/(events|ws)")
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/blogs/{slug}/events", _sse, methods=["GET"]),
-        WebSocketRoute("/blogs/{slug}/ws", blog_socket),
-        WebSocketRoute("/ws", multi_blog_socket),
+        WebSocketRoute("/blogs/{slug}/ws", _blog_socket),
+        WebSocketRoute("/ws", _multi_blog_socket),
     ]
 
 

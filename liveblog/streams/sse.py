@@ -18,6 +18,7 @@ from liveblog.connections import SSE, Connection, DirectConnection
 from liveblog.engine.base import EngineError
 from liveblog.fastpath import EXTENSION, shed_request_headers
 from liveblog.hub import Hub
+from liveblog.streams.admission import Admission
 
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -41,6 +42,18 @@ def direct_protocol(scope: Scope) -> object:
 
 class SSEStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state
+        admission: Admission = state.admission
+        refusal = admission.enter(scope)
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        try:
+            await self._stream(scope, receive, send)
+        finally:
+            admission.leave(scope)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
         slug: str = scope["path_params"]["slug"]
         hub: Hub = state.hub

@@ -44,6 +44,7 @@ class SSEReader:
     path: str
     last_event_id: str | None = None
     use_header: bool = True
+    extra_headers: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     comments: int = 0
     status: int = 0
@@ -62,6 +63,7 @@ class SSEReader:
         self._writer = writer
         path = self.path
         headers = [f"Host: {parts.netloc}", "Accept: text/event-stream"]
+        headers += [f"{name}: {value}" for name, value in self.extra_headers.items()]
         if self.last_event_id is not None:
             if self.use_header:
                 headers.append(f"Last-Event-ID: {self.last_event_id}")

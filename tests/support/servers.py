@@ -35,7 +35,8 @@ async def serve_in_process(settings: Settings, *, fast_path: bool = True) -> Asy
 @contextlib.asynccontextmanager
 async def serve_app(app: Starlette, *, fast_path: bool = True) -> AsyncIterator[str]:
     """``serve_in_process`` for an app the test built (to reach its parts while it runs)."""
-    options = serving.options(fast_path=fast_path) | {"timeout_graceful_shutdown": 2}
+    options = serving.options(app.state.settings, fast_path=fast_path)
+    options["timeout_graceful_shutdown"] = 2
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
