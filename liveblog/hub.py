@@ -168,7 +168,7 @@ class Hub:
         if slug in conn.blogs:
             return
         if not is_slug(slug):
-            raise BlogNotFound(slug)  # no such blog can exist: ask the engine nothing
+            raise BlogNotFound(slug[:64])  # no such blog can exist: ask the engine nothing
         channel = await self._open_channel(slug)
         if conn.close_reason is not None or slug in conn.blogs:
             return
