@@ -19,6 +19,9 @@ MIN_ADMIN_TOKEN_LENGTH = 32
 class Settings:
     # Storage and pub/sub. Unset: the embedded single-process memory engine.
     redis_url: str | None = None
+    # The Redis URL names any node of a Redis Cluster (sharded pub/sub; a 2xx waits for a
+    # replica to have the write).
+    redis_cluster: bool = False
     # Admin bearer token accepted in addition to stored tokens (bootstrap for compose and tests).
     admin_token: str | None = None
     # Events kept per blog for resume; an older Last-Event-ID gets `reset`.

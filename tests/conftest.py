@@ -10,6 +10,7 @@ import uvloop
 
 from liveblog.config import Settings
 from tests.support.clients import Editor
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
 from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
 
@@ -37,6 +38,26 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """Three masters and three replicas of the suite's own, started once per session."""
+    cluster = RedisCluster(Path(tmp_path_factory.mktemp("cluster")))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> str:
+    """A running, empty Redis Cluster (the URL names one of its nodes)."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+# Engine tests that also run on the cluster: @pytest.mark.parametrize("engine_name", ALL_ENGINES)
+ALL_ENGINES = ["memory", "redis", "cluster"]
+
+
 def make_settings(redis_url: str | None, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "redis_url": redis_url,
@@ -55,6 +76,9 @@ def engine_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings_factory(engine_name: str, request: pytest.FixtureRequest) -> Callable[..., Settings]:
+    if engine_name == "cluster":
+        url = request.getfixturevalue("cluster_url")
+        return lambda **overrides: make_settings(url, redis_cluster=True, **overrides)
     url = request.getfixturevalue("redis_url") if engine_name == "redis" else None
     return lambda **overrides: make_settings(url, **overrides)
 

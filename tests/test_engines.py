@@ -1,15 +1,17 @@
-"""The Engine interface behaves the same on memory and on Redis (DESIGN.md: one suite, both)."""
+"""The Engine interface behaves the same on memory, Redis and Redis Cluster (DESIGN.md: one
+suite, every engine)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from liveblog import editing
+from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import (
     BlogExists,
@@ -20,13 +22,19 @@ from liveblog.engine.base import (
     VersionConflict,
 )
 from liveblog.models import BlogCreate, EntryCreate, EntryPatch, Position, Token
-from tests.conftest import make_settings
+from tests.conftest import ALL_ENGINES, make_settings
+
+
+@pytest.fixture(params=ALL_ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture
-async def engine(engine_name: str, request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
-    url = request.getfixturevalue("redis_url") if engine_name == "redis" else None
-    engine = make_engine(make_settings(url, history_size=5))
+async def engine(
+    engine_name: str, settings_factory: Callable[..., Settings]
+) -> AsyncIterator[Engine]:
+    engine = make_engine(settings_factory(history_size=5))
     await engine.start()
     yield engine
     await engine.close()

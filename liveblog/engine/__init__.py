@@ -14,7 +14,12 @@ def make_engine(settings: Settings) -> Engine:
     if settings.redis_url:
         from liveblog.engine.redis import RedisEngine
 
-        return RedisEngine(
+        engine_class = RedisEngine
+        if settings.redis_cluster:
+            from liveblog.engine.cluster import RedisClusterEngine
+
+            engine_class = RedisClusterEngine
+        return engine_class(
             settings.redis_url,
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,

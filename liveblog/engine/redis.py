@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 
 from liveblog.engine.base import (
     Applied,
@@ -102,6 +103,10 @@ def _slug_of_channel(channel: bytes) -> str:
 
 class RedisEngine(Engine):
     name = "redis"
+    # How the apply script publishes; the cluster engine's channel lives in the blog's slot.
+    publish_command = "PUBLISH"
+    # Errors that mean "the store cannot be reached now" (API: 503), not a bug.
+    unavailable: tuple[type[BaseException], ...] = _UNAVAILABLE
 
     def __init__(
         self,
@@ -116,18 +121,7 @@ class RedisEngine(Engine):
         self._url = url
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
-        # A bounded pool that makes callers wait for a free connection (up to the timeout)
-        # rather than fail: thousands of readers may connect in the same second.
-        self._pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
-        self._redis = aioredis.Redis(connection_pool=self._pool)
+        self._redis: Any = self._connect(url, max_connections)
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
@@ -136,6 +130,20 @@ class RedisEngine(Engine):
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
 
+    def _connect(self, url: str, max_connections: int) -> Any:
+        # A bounded pool that makes callers wait for a free connection (up to the timeout)
+        # rather than fail: thousands of readers may connect in the same second.
+        self._pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=self._timeout,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        return aioredis.Redis(connection_pool=self._pool)
+
     async def close(self) -> None:
         await self._redis.aclose()
         await self._pool.aclose()
@@ -143,10 +151,14 @@ class RedisEngine(Engine):
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
-        except _UNAVAILABLE as exc:
+        except self.unavailable as exc:
             raise EngineUnavailable(f"Redis is unavailable: {exc}") from exc
         except redis.exceptions.RedisError as exc:
             raise EngineError(f"Redis error: {exc}") from exc
+
+    async def _write(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        """Run a script that writes. The cluster engine also waits for a replica here."""
+        return await self._call(script(keys=keys, args=args))
 
     async def ping(self) -> None:
         await self._call(self._redis.ping())
@@ -185,7 +197,7 @@ class RedisEngine(Engine):
         # which list_blogs skips, never a blog that cannot be found.
         await self._call(self._redis.sadd(_BLOGS, blog.slug))
         all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
-        created = await self._call(self._create_blog(keys=all_keys, args=[stored, epoch]))
+        created = await self._write(self._create_blog, all_keys, [stored, epoch])
         if not created:
             raise BlogExists(blog.slug)
         return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
@@ -248,11 +260,12 @@ class RedisEngine(Engine):
             "" if change.expect_version is None else change.expect_version,
             change.blog or "",
             repr(time.time()),
+            self.publish_command,
             *change.event,
         ]
         idem_key = keys.idempotency(idem.key) if idem else keys.idempotency("")
         all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
-        reply = await self._call(self._apply(keys=[*all_keys, idem_key], args=args))
+        reply = await self._write(self._apply, [*all_keys, idem_key], args)
         status = reply[0]
         if status == b"OK":
             return Applied(Position(reply[1].decode(), int(reply[2])))
@@ -274,10 +287,8 @@ class RedisEngine(Engine):
         if await self.position(slug) is None:
             return None
         keys = _Keys(slug)
-        epoch, offset = await self._call(
-            self._renew_epoch(
-                keys=[keys.pos, keys.history], args=[seen.epoch, seen.offset, new_epoch()]
-            )
+        epoch, offset = await self._write(
+            self._renew_epoch, [keys.pos, keys.history], [seen.epoch, seen.offset, new_epoch()]
         )
         return Position(epoch.decode(), int(offset))
 
@@ -291,7 +302,7 @@ class RedisEngine(Engine):
         if epoch is None:
             # The blog survived but its position did not (an incomplete restore): its history
             # means nothing now. Start a new epoch, so every old id gets a reset.
-            await self._call(self._new_epoch(keys=[keys.pos, keys.history], args=[new_epoch()]))
+            await self._write(self._new_epoch, [keys.pos, keys.history], [new_epoch()])
             return await self.position(slug)
         return Position(epoch.decode(), int(offset or 0))
 

@@ -7,7 +7,8 @@
 --       7 entry id ('' = none), 8 entry json ('' = delete), 9 entry version, 10 order key,
 --       11 old order key, 12 expected version ('' = no check), 13 blog json ('' = unchanged),
 --       14 publish time (unix seconds; travels on pub/sub only, for latency metrics),
---       15.. the event, split where its id goes
+--       15 publish command (PUBLISH; SPUBLISH on a cluster, where the channel shares the slot),
+--       16.. the event, split where its id goes
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
 local fingerprint = ARGV[4]
@@ -16,6 +17,9 @@ if fingerprint ~= '' then
   if stored then
     local sep = string.find(stored, '\n', 1, true)
     if string.sub(stored, 1, sep - 1) ~= fingerprint then return {'IDEMPOTENCY'} end
+    -- A write (the key's ttl again), so a WAIT after this script also covers the first
+    -- request's write: a replayed 2xx is as durable as a first one.
+    redis.call('EXPIRE', KEYS[7], ARGV[6])
     return {'REPLAY', string.sub(stored, sep + 1)}
   end
 end
@@ -51,9 +55,9 @@ if entry_id ~= '' then
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
-local event = table.concat({unpack(ARGV, 15)}, id)
+local event = table.concat({unpack(ARGV, 16)}, id)
 redis.call('XADD', KEYS[6], 'MAXLEN', ARGV[2], offset .. '-0', 'e', event)
-redis.call('PUBLISH', ARGV[1], ARGV[14] .. ' ' .. event)
+redis.call(ARGV[15], ARGV[1], ARGV[14] .. ' ' .. event)
 if fingerprint ~= '' then
   redis.call('SET', KEYS[7], fingerprint .. '\n' .. ARGV[5], 'EX', ARGV[6])
 end
