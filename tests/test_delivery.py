@@ -1,5 +1,6 @@
 """Guarantee 1 (nothing lost, nothing doubled, in order) and 3 (a slow reader never delays the
-others), on both engines, over real sockets."""
+others), on both engines, over real sockets; the ordering and resume guarantees on Redis Cluster
+too (ALL_ENGINES)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from liveblog.config import Settings
+from tests.conftest import ALL_ENGINES
 from tests.support.clients import (
     BIG_BODY,
     Editor,
@@ -43,6 +45,7 @@ async def publish_mix(editor: Editor, slug: str, count: int) -> None:
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_every_reader_gets_every_event_once_in_order(server: str, editor: Editor) -> None:
     blog = await editor.create_blog("marathon")
     epoch = blog["last_event_id"].rpartition("-")[0]
@@ -68,6 +71,7 @@ async def test_every_reader_gets_every_event_once_in_order(server: str, editor: 
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_sse_resumes_by_header_and_by_query(server: str, editor: Editor) -> None:
     await editor.create_blog("resume")
     for use_header in (True, False):
@@ -121,6 +125,7 @@ async def test_websocket_resumes_from_last_event_id(server: str, editor: Editor)
     await again.close()
 
 
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_reset_when_the_id_is_out_of_the_window_or_epoch(
     settings_factory: Callable[..., Settings],
 ) -> None:
@@ -153,6 +158,7 @@ async def test_reset_when_the_id_is_out_of_the_window_or_epoch(
         await editor.close()
 
 
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_page_position_then_subscription_loses_nothing(server: str, editor: Editor) -> None:
     await editor.create_blog("position")
     posted: list[str] = []
@@ -220,6 +226,7 @@ async def test_a_stalled_reader_is_dropped_while_others_go_on(
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_multi_blog_socket(server: str, editor: Editor) -> None:
     await editor.create_blog("north")
     await editor.create_blog("south")
