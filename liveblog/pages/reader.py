@@ -64,12 +64,32 @@ class BlogCard:
     active_at: datetime  # the last change a reader would notice
 
 
-async def _card(engine: Engine, blog: Blog) -> BlogCard:
-    try:
+# The newest entry of each blog, by the blog's stream position (every change moves it): an index
+# render reads the timelines of the blogs that changed since the last render, not of all of them.
+_latest: dict[str, tuple[str, Entry | None]] = {}
+_LATEST_SIZE = 4 * _INDEX_SIZE
+# Timeline reads in flight for one index render: the engine's connections stay free for writes.
+_INDEX_READS = 8
+
+
+async def _latest_entry(engine: Engine, blog: Blog, reads: asyncio.Semaphore) -> Entry | None:
+    known = _latest.get(blog.slug)
+    if known is not None and known[0] == blog.last_event_id:
+        return known[1]
+    async with reads:
         page = await engine.timeline(blog.slug, 1, None)
+    latest = page.entries[0] if page.entries else None
+    if len(_latest) >= _LATEST_SIZE:
+        _latest.clear()  # slugs of deleted blogs and other apps: start over, rarely
+    _latest[blog.slug] = (blog.last_event_id, latest)
+    return latest
+
+
+async def _card(engine: Engine, blog: Blog, reads: asyncio.Semaphore) -> BlogCard:
+    try:
+        latest = await _latest_entry(engine, blog, reads)
     except BlogNotFound:  # deleted between the listing and now
         return BlogCard(blog, None, blog.updated_at)
-    latest = page.entries[0] if page.entries else None
     times = [blog.updated_at]
     if latest is not None:
         times.append(latest.updated_at or latest.published_at)
@@ -86,7 +106,8 @@ async def index(request: Request) -> Response:
 async def _index(request: Request) -> Response:
     _, engine = _state(request)
     blogs = await engine.list_blogs()
-    cards = await asyncio.gather(*(_card(engine, blog) for blog in blogs[:_INDEX_SIZE]))
+    reads = asyncio.Semaphore(_INDEX_READS)
+    cards = await asyncio.gather(*(_card(engine, blog, reads) for blog in blogs[:_INDEX_SIZE]))
     # Live first, then the most recently active.
     cards.sort(key=lambda c: (c.blog.status != "live", -c.active_at.timestamp(), c.blog.title))
     return render(request, "index.html", {"cards": cards})
