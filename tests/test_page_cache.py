@@ -180,7 +180,7 @@ async def test_failures_and_errors_are_shared_but_not_kept() -> None:
     assert len(cache) == 1
 
 
-async def test_the_cache_is_bounded_and_keeps_one_version_per_slot() -> None:
+async def test_the_cache_is_bounded_in_slots_and_bytes_and_keeps_one_version_per_slot() -> None:
     cache = PageCache(max_slots=3)
 
     async def page() -> Response:
@@ -192,6 +192,12 @@ async def test_the_cache_is_bounded_and_keeps_one_version_per_slot() -> None:
     for slot in range(10):
         await cache.get(slot, 0, page)
     assert len(cache) == 3
+    assert cache.bytes == 300
+
+    small = PageCache(max_bytes=250)
+    for slot in range(10):
+        await small.get(slot, 0, page)
+    assert (len(small), small.bytes) == (2, 200)
 
 
 async def test_responses_are_copies() -> None:

@@ -9,7 +9,8 @@ rendered once per *slot* (which page, for which URL base) and *version* (what it
 - the index, which depends on every blog, uses a short TTL instead (``page_cache_seconds``);
 - requests that miss together share one computation (single flight), so a crowd arriving
   right after a breaking entry renders it once;
-- one version per slot, and a bounded number of slots (least recently used go first).
+- one version per slot, and bounded slots and bytes (least recently used go first): a Host
+  allowlist with a wildcard lets clients pick URL bases, so slots are theirs to multiply.
 
 Only 200 answers are kept; others are shared with the requests that waited for them, not kept.
 """
@@ -29,6 +30,7 @@ from starlette.responses import Response
 from liveblog.pages.urls import base_of
 
 MAX_SLOTS = 1024
+MAX_BYTES = 32 * 1024 * 1024  # an index of 200 blogs is ~100 KB, a reader page ~50 KB
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,10 +59,16 @@ class _Slot:
 
 class PageCache:
     def __init__(
-        self, *, max_slots: int = MAX_SLOTS, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_slots: int = MAX_SLOTS,
+        max_bytes: int = MAX_BYTES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_slots = max_slots
+        self.max_bytes = max_bytes
         self.clock = clock
+        self.bytes = 0  # bodies kept
         self._slots: collections.OrderedDict[Hashable, _Slot] = collections.OrderedDict()
         self._flights: dict[tuple[Hashable, Hashable], asyncio.Future[Cached]] = {}
 
@@ -98,11 +106,13 @@ class PageCache:
         ttl: float,
     ) -> Cached:
         page = Cached.of(await compute())
-        if page.status == 200 and ttl > 0:
+        if page.status == 200 and ttl > 0 and len(page.body) <= self.max_bytes:
+            old = self._slots.pop(slot, None)
+            self.bytes += len(page.body) - (len(old.page.body) if old is not None else 0)
             self._slots[slot] = _Slot(version, self.clock() + ttl, page)
-            self._slots.move_to_end(slot)
-            while len(self._slots) > self.max_slots:
-                self._slots.popitem(last=False)
+            while len(self._slots) > self.max_slots or self.bytes > self.max_bytes:
+                _, evicted = self._slots.popitem(last=False)
+                self.bytes -= len(evicted.page.body)
         return page
 
     def _landed(self, key: tuple[Hashable, Hashable], done: asyncio.Future[Cached]) -> None:
