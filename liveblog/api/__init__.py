@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from liveblog.api import blogs, entries, openapi, tokens
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _path(path: str, **methods: Endpoint) -> Route:
+    """One route for every method of a path. Starlette answers a method it does not route
+    with the ``Allow`` of the first route whose path matched: with a route per method, a
+    ``DELETE /api/blogs`` would be told ``Allow: GET, HEAD`` and never hear of POST."""
+
+    async def endpoint(request: Request) -> Response:
+        return await methods["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, endpoint, methods=list(methods))
+
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/api/openapi.json", openapi.openapi_json, methods=["GET"]),
-        Route("/api/tokens", tokens.list_tokens, methods=["GET"]),
-        Route("/api/tokens", tokens.create_token, methods=["POST"]),
-        Route("/api/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
-        Route("/api/blogs", blogs.list_blogs, methods=["GET"]),
-        Route("/api/blogs", blogs.create_blog, methods=["POST"]),
-        Route("/api/blogs/{slug}", blogs.get_blog, methods=["GET"]),
-        Route("/api/blogs/{slug}", blogs.update_blog, methods=["PATCH"]),
-        Route("/api/blogs/{slug}/entries", entries.timeline, methods=["GET"]),
-        Route("/api/blogs/{slug}/entries", entries.create_entry, methods=["POST"]),
-        Route("/api/blogs/{slug}/entries/{entry_id}", entries.get_entry, methods=["GET"]),
-        Route("/api/blogs/{slug}/entries/{entry_id}", entries.update_entry, methods=["PATCH"]),
-        Route("/api/blogs/{slug}/entries/{entry_id}", entries.delete_entry, methods=["DELETE"]),
+        _path("/api/openapi.json", GET=openapi.openapi_json),
+        _path("/api/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
+        _path("/api/tokens/{token_id}", DELETE=tokens.delete_token),
+        _path("/api/blogs", GET=blogs.list_blogs, POST=blogs.create_blog),
+        _path("/api/blogs/{slug}", GET=blogs.get_blog, PATCH=blogs.update_blog),
+        _path("/api/blogs/{slug}/entries", GET=entries.timeline, POST=entries.create_entry),
+        _path(
+            "/api/blogs/{slug}/entries/{entry_id}",
+            GET=entries.get_entry,
+            PATCH=entries.update_entry,
+            DELETE=entries.delete_entry,
+        ),
     ]

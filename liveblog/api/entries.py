@@ -49,13 +49,13 @@ async def create_entry(request: Request) -> Response:
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """``"3"``, ``W/"3"`` or ``3`` -> 3; ``*`` or absent -> None (no check)."""
+    """``"3"``, ``W/"3"`` or ``3`` -> 3; ``*`` or absent -> None (no check). Anything else is
+    version 0, which no entry has: it fails like a stale version (412), and only where a
+    request without it would have succeeded (a missing entry is 404, as RFC 9110 wants)."""
     if value is None or value.strip() == "*":
         return None
     version = parse_decimal(value.strip().removeprefix("W/").strip('"'), 18)
-    if version is None:
-        raise Problem(412, f"If-Match {value[:40]!r} matches no version of this entry.")
-    return version
+    return 0 if version is None else version
 
 
 async def update_entry(request: Request) -> Response:

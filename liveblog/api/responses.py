@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from liveblog.api.problems import FieldError, Problem
 from liveblog.editing import InvalidField
@@ -61,4 +62,21 @@ async def engine_error_handler(request: Request, exc: Exception) -> Response:
     return problem_for(exc).response()
 
 
-ERROR_HANDLERS = {EngineError: engine_error_handler, InvalidField: engine_error_handler}
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no route for the path, a method the path does not take): under
+    /api they are problem+json like every other API error; elsewhere plain text, as before."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if path == "/api" or path.startswith("/api/"):
+        detail = f"{request.method} {path[:200]}: {exc.detail}."
+        return Problem(exc.status_code, detail, headers=exc.headers).response()
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+ERROR_HANDLERS = {
+    EngineError: engine_error_handler,
+    InvalidField: engine_error_handler,
+    HTTPException: http_error_handler,
+}
