@@ -41,6 +41,7 @@ def _op(
     body: type | None = None,
     auth: bool = False,
     errors: tuple[int, ...] = (),
+    params: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
     status, model = ok
     responses: dict[str, Any] = {str(status): {"description": "OK"}}
@@ -50,6 +51,8 @@ def _op(
     for code in errors:
         responses[str(code)] = {"description": "Problem", "content": problem}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = list(params)
     if body is not None:
         op["requestBody"] = {
             "required": True,
@@ -58,6 +61,12 @@ def _op(
     if auth:
         op["security"] = [{"bearer": []}]
     return op
+
+
+def _param(name: str, where: str, schema: dict[str, Any], about: str = "") -> dict[str, Any]:
+    """An optional query or header parameter (path ones are required, and spelled out)."""
+    param = {"name": name, "in": where, "required": False, "schema": schema}
+    return param | {"description": about} if about else param
 
 
 _WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
@@ -74,6 +83,11 @@ def document() -> dict[str, Any]:
     entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
     token_id = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
     admin_read = (401, 403, 429, 503)
+    limit = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100})
+    before = _param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
+    key = {"type": "string", "minLength": 1, "maxLength": 255}
+    idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
+    if_match = _param("If-Match", "header", {"type": "string"}, '"3", W/"3", 3 or *')
     return {
         "openapi": "3.1.0",
         "info": {"title": "liveblog", "version": __version__},
@@ -117,15 +131,17 @@ def document() -> dict[str, Any]:
             },
             "/api/blogs/{slug}/entries": {
                 "parameters": [slug],
-                "get": _op("The timeline, newest first", (200, Timeline), errors=(404, 422)),
+                "get": _op("The timeline, newest first", (200, Timeline), errors=(404, 422),
+                           params=(limit, before)),
                 "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
-                            body=EntryCreate, auth=True, errors=_WRITE),
+                            body=EntryCreate, auth=True, errors=_WRITE,
+                            params=(idempotency_key,)),
             },
             "/api/blogs/{slug}/entries/{entry_id}": {
                 "parameters": [slug, entry_id],
                 "get": _op("Read an entry", (200, Entry), errors=(404,)),
                 "patch": _op("Edit an entry (If-Match)", (200, Entry), body=EntryPatch,
-                             auth=True, errors=(*_WRITE, 412)),
+                             auth=True, errors=(*_WRITE, 412), params=(if_match,)),
                 "delete": _op("Delete an entry", (204, None), auth=True, errors=_WRITE),
             },
         },
