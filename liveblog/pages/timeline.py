@@ -1,8 +1,8 @@
 """What a reader page shows: one atomic timeline read, plus the pinned entries and key events.
 
-The engine pages the timeline newest first; pinned entries and key events can be anywhere in it,
-so they are found by scanning it once per stream position and cached: every change moves the
-position, so a cached answer is never stale.
+Pinned entries and key events can be anywhere in the timeline, however old: the engine keeps an
+index of them (``Engine.highlights``), read once per stream position and cached, since every
+change moves the position and a cached answer is never stale.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from typing import Generic, TypeVar
 
 from liveblog.api import entries as api_entries
 from liveblog.api.problems import Problem
-from liveblog.engine.base import BlogNotFound, Engine, Page
+from liveblog.engine.base import BlogNotFound, Engine, Highlights, Page
 from liveblog.models import Blog, Entry
 
 PAGE_SIZE = 20
 _SCAN_PAGE = 100
-# Pinned entries and key events older than this many entries are not looked for.
-_SCAN_LIMIT = 1000
-MAX_KEY_EVENTS = 30
 _CACHE_SIZE = 256
 
 K = TypeVar("K")
@@ -44,12 +41,6 @@ def cursor_including(entry: Entry) -> str:
     """A cursor whose first older page starts with ``entry`` itself."""
     # "~" sorts after every character of an order key, so entry.order_key + "~" is just above it.
     return encode_cursor(entry.order_key + "~")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Highlights:
-    pinned: list[Entry]
-    key_events: list[Entry]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,25 +80,12 @@ _views: _LRU[tuple[str, str, int], ReaderView] = _LRU()
 
 
 async def highlights(engine: Engine, slug: str, first: Page) -> Highlights:
-    """Pinned entries and key events, newest first, from ``first`` (the newest page) on."""
+    """Every pinned entry and key event, newest first, as of ``first`` (the newest page)."""
     key = (slug, str(first.position))
     cached = _highlights.get(key)
     if cached is not None:
         return cached
-    pinned: list[Entry] = []
-    key_events: list[Entry] = []
-    page, seen = first, 0
-    while True:
-        for entry in page.entries:
-            if entry.pinned:
-                pinned.append(entry)
-            if "key" in entry.labels and len(key_events) < MAX_KEY_EVENTS:
-                key_events.append(entry)
-        seen += len(page.entries)
-        if page.next_key is None or seen >= _SCAN_LIMIT:
-            break
-        page = await engine.timeline(slug, _SCAN_PAGE, page.next_key)
-    found = Highlights(pinned, key_events)
+    found = await engine.highlights(slug)
     _highlights.put(key, found)
     return found
 
