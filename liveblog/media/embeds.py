@@ -1,0 +1,145 @@
+"""Posts and videos from other sites: a strict allowlist of URL patterns per provider.
+
+The server recognises the provider from the URL, keeps what the reader's card needs (provider,
+the link, the frame to load) and nothing else. The page shows a card and loads the frame only
+when the reader asks for it; its CSP ``frame-src`` lists exactly the hosts below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import msgspec
+
+from liveblog.editing import InvalidField
+from liveblog.models import EntryCreate, EntryPatch, Media
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Provider:
+    key: str  # "youtube"; also the card's CSS modifier
+    name: str  # "YouTube", as readers know it
+    pattern: re.Pattern[str]
+    frame: Callable[[re.Match[str]], str]  # the player or post frame for a match
+    frame_host: str | None  # None: the URL's own host (Mastodon)
+    kind: str  # "video" | "post": what the card offers to load
+
+
+def _p(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern + r"/?(?:[?#][^\s]*)?\Z")
+
+
+_YT = r"[A-Za-z0-9_-]{11}"
+PROVIDERS = [
+    Provider(
+        "youtube", "YouTube",
+        _p(rf"https://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?(?:[^\s#]*&)?v=(?P<id>{_YT})[^\s#]*"
+           rf"|shorts/(?P<short>{_YT})|live/(?P<live>{_YT}))|youtu\.be/(?P<short_link>{_YT}))"),
+        lambda m: "https://www.youtube-nocookie.com/embed/"
+        + (m["id"] or m["short"] or m["live"] or m["short_link"]) + "?autoplay=1",
+        "www.youtube-nocookie.com", "video",
+    ),
+    Provider(
+        "vimeo", "Vimeo",
+        _p(r"https://(?:www\.)?vimeo\.com/(?P<id>[0-9]{1,12})"),
+        lambda m: f"https://player.vimeo.com/video/{m['id']}?autoplay=1&dnt=1",
+        "player.vimeo.com", "video",
+    ),
+    Provider(
+        "x", "X",
+        _p(r"https://(?:www\.)?(?:x|twitter)\.com/[A-Za-z0-9_]{1,15}/status/(?P<id>[0-9]{1,20})"),
+        lambda m: f"https://platform.twitter.com/embed/Tweet.html?id={m['id']}&dnt=true",
+        "platform.twitter.com", "post",
+    ),
+    Provider(
+        "bluesky", "Bluesky",
+        _p(r"https://bsky\.app/profile/(?P<actor>did:plc:[a-z2-7]{24}|[A-Za-z0-9.-]{1,253})"
+           r"/post/(?P<rkey>[a-z2-7]{13})"),
+        lambda m: f"https://embed.bsky.app/embed/{m['actor']}/app.bsky.feed.post/{m['rkey']}",
+        "embed.bsky.app", "post",
+    ),
+    Provider(
+        "instagram", "Instagram",
+        _p(r"https://(?:www\.)?instagram\.com/(?:p|reel)/(?P<code>[A-Za-z0-9_-]{5,40})"),
+        lambda m: f"https://www.instagram.com/p/{m['code']}/embed/",
+        "www.instagram.com", "post",
+    ),
+    Provider(
+        "tiktok", "TikTok",
+        _p(r"https://(?:www\.)?tiktok\.com/@[A-Za-z0-9_.]{1,24}/video/(?P<id>[0-9]{1,20})"),
+        lambda m: f"https://www.tiktok.com/embed/v2/{m['id']}",
+        "www.tiktok.com", "video",
+    ),
+]  # fmt: skip
+_MASTODON = re.compile(
+    r"https://(?P<host>[a-z0-9.-]{1,253})/@(?P<user>[A-Za-z0-9_]{1,30})/(?P<id>[0-9]{1,20})"
+    r"/?(?:[?#][^\s]*)?\Z"
+)
+MASTODON = Provider(
+    "mastodon", "Mastodon", _MASTODON,
+    lambda m: f"https://{m['host']}/@{m['user']}/{m['id']}/embed", None, "post",
+)  # fmt: skip
+PROVIDER_NAMES = ", ".join([p.name for p in PROVIDERS] + [MASTODON.name])
+
+
+def mastodon_hosts(setting: str) -> list[str]:
+    return [h.strip().lower() for h in setting.split(",") if h.strip()]
+
+
+def recognise(url: str, mastodon: Iterable[str]) -> tuple[Provider, str] | None:
+    """(provider, frame URL) for a post or video URL on the allowlist; None otherwise."""
+    for provider in PROVIDERS:
+        if match := provider.pattern.match(url):
+            return provider, provider.frame(match)
+    match = _MASTODON.match(url)
+    if match and match["host"] in set(mastodon):
+        return MASTODON, MASTODON.frame(match)
+    return None
+
+
+def frame_sources(mastodon: Iterable[str]) -> list[str]:
+    """The CSP frame-src of pages that show embeds: these providers' frames and nothing else."""
+    hosts = [p.frame_host for p in PROVIDERS if p.frame_host] + list(mastodon)
+    return [f"https://{host}" for host in hosts]
+
+
+def provider_of(key: str | None) -> Provider | None:
+    return next((p for p in [*PROVIDERS, MASTODON] if p.key == key), None)
+
+
+def normalise(items: list[Media], mastodon: Iterable[str]) -> list[Media]:
+    """Media as stored: an embed gets its provider and frame from the allowlist (never from the
+    client); a photo carries neither. A URL not on the list is InvalidField (422) at its item."""
+    hosts = list(mastodon)
+    result = []
+    for index, item in enumerate(items):
+        if item.type == "embed":
+            found = recognise(item.url, hosts)
+            if found is None:
+                raise InvalidField(
+                    f"$.media[{index}].url",
+                    f"is not a post or video URL of {PROVIDER_NAMES} this server embeds",
+                )
+            provider, frame = found
+            result.append(_replace(item, provider=provider.key, embed_url=frame))
+        else:
+            result.append(_replace(item, provider=None, embed_url=None))
+    return result
+
+
+S = TypeVar("S", EntryCreate, EntryPatch)
+
+
+def checked(data: S, mastodon_setting: str) -> S:
+    """An entry's create or patch with its media as they will be stored."""
+    if isinstance(data.media, list):
+        media = normalise(data.media, mastodon_hosts(mastodon_setting))
+        return msgspec.structs.replace(data, media=media)
+    return data
+
+
+def _replace(item: Media, **fields: object) -> Media:
+    return msgspec.structs.replace(item, **fields)
