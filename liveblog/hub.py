@@ -23,7 +23,7 @@ from collections.abc import Callable
 import msgspec
 
 from liveblog import events
-from liveblog.connections import Connection, DirectConnection, Frame
+from liveblog.connections import WS, Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
 from liveblog.models import Position, is_slug
 from liveblog.supervisor import Supervisor
@@ -45,8 +45,8 @@ class _Sub:
 
 class _Channel:
     __slots__ = (
-        "backlog", "epoch", "filling", "idle_since", "live", "offset", "ready", "slug", "stale",
-        "waiting",
+        "backlog", "epoch", "filling", "idle_since", "live", "offset", "pending", "ready", "slug",
+        "stale", "waiting",
     )  # fmt: skip
 
     def __init__(self, slug: str) -> None:
@@ -58,6 +58,8 @@ class _Channel:
         self.waiting: set[_Sub] = set()  # readers catching up or ahead of the channel
         self.filling = True  # frames go to the backlog until the position is known
         self.backlog: list[Frame] = []
+        # Frames delivered this loop turn, written to live readers together at its end.
+        self.pending: list[Frame] = []
         self.stale = False
         self.ready: asyncio.Task[None] | None = None
         self.idle_since: float | None = None
@@ -80,7 +82,7 @@ class HubStats:
 
     __slots__ = (
         "deliveries", "dropped", "events", "reconnects", "resets", "resumes", "unresponsive",
-        "write_errors",
+        "write_errors", "writes",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -89,6 +91,7 @@ class HubStats:
         self.dropped = 0
         self.unresponsive = 0
         self.write_errors = 0  # writes that found the reader's socket gone
+        self.writes = 0  # writes of events to live readers (a burst takes one per reader)
         self.resumes = 0
         self.resets = 0
         self.reconnects = 0
@@ -250,6 +253,8 @@ class Hub:
         self._go_live(sub.conn, sub.channel)
 
     def _go_live(self, conn: Connection, channel: _Channel) -> None:
+        if channel.pending:
+            self._flush(channel)  # those frames are the live readers' so far, not this one's
         channel.live.setdefault(conn.encoding, {})[conn] = None
         channel.idle_since = None
 
@@ -393,9 +398,32 @@ class Hub:
 
     def _deliver(self, channel: _Channel, frame: Frame) -> None:
         channel.offset = frame.offset
+        # Coalescing: frames of one loop turn (a burst from pub/sub, a catch-up from history)
+        # reach each live reader in ONE write at the turn's end, joined once per encoding.
+        channel.pending.append(frame)
+        if len(channel.pending) == 1:
+            asyncio.get_running_loop().call_soon(self._flush, channel)
+        if channel.waiting:
+            for sub in list(channel.waiting):
+                self._offer(sub, frame)
+
+    def _flush(self, channel: _Channel) -> None:
+        """Write the channel's pending frames to its live readers."""
+        frames, channel.pending = channel.pending, []
+        if not frames:
+            return
         delivered = 0
         for encoding, group in channel.live.items():
-            payload = getattr(frame, encoding)
+            if not group:
+                continue
+            if len(frames) == 1:
+                payload = getattr(frames[0], encoding)
+            elif encoding == WS:  # the plain path's text messages: one message per event
+                self._write_each(group, [f.ws for f in frames])
+                delivered += len(group)
+                continue
+            else:  # SSE chunks and WebSocket frames concatenate into one valid stream
+                payload = b"".join([getattr(f, encoding) for f in frames])
             for conn in group:
                 try:  # free until it raises (Python >= 3.11)
                     conn.write(payload)  # on the fast path: the socket's transport.write
@@ -406,15 +434,23 @@ class Hub:
                     conn.lost()
             delivered += len(group)
         if delivered:
-            self.stats.deliveries += delivered
+            self.stats.deliveries += delivered * len(frames)
+            self.stats.writes += delivered
             if self.on_deliver is not None:
                 try:
-                    self.on_deliver(frame, delivered)
+                    for frame in frames:
+                        self.on_deliver(frame, delivered)
                 except Exception as exc:  # an observer's bug must not stop delivery
                     self.supervisor.failed("deliver", exc)
-        if channel.waiting:
-            for sub in list(channel.waiting):
-                self._offer(sub, frame)
+
+    def _write_each(self, group: dict[Connection, None], payloads: list[str]) -> None:
+        for conn in group:
+            try:
+                for payload in payloads:
+                    conn.write(payload)
+            except Exception:
+                self.stats.write_errors += 1
+                conn.lost()
 
     def _start_fill(self, channel: _Channel) -> None:
         """Catch a channel up with the engine; one fill at a time per channel."""
@@ -475,6 +511,7 @@ class Hub:
 
     def _reset_channel(self, channel: _Channel, position: Position, reason: str) -> None:
         """The gap cannot be filled: every reader reloads its timeline from ``position``."""
+        self._flush(channel)  # what was delivered before the gap goes first
         channel.epoch, channel.offset = position.epoch, position.offset
         raw = events.reset_event(channel.slug, position, reason)
         frame = Frame(raw)

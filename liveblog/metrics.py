@@ -90,6 +90,11 @@ class HubCollector(Collector):
         for name, doc, value in (
             ("events_received", "Live events received from the engine.", stats.events),
             ("deliveries", "Events handed to readers, one per reader.", stats.deliveries),
+            (
+                "reader_writes",
+                "Writes of events to live readers: events of one loop turn share one write.",
+                stats.writes,
+            ),
             ("slow_readers_dropped", "Readers closed: their buffer overflowed.", stats.dropped),
             (
                 "unresponsive_sockets_closed",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import socket
 import struct
+import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -16,11 +18,12 @@ import pytest
 import uvloop
 
 from liveblog import fastpath, serving
+from liveblog.app import create_app
 from liveblog.config import Settings
 from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol, _Flag, _Inbox
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader
 from tests.support.metrics import scrape
-from tests.support.servers import serve_in_process
+from tests.support.servers import ADMIN_TOKEN, serve_app, serve_in_process
 
 
 async def test_a_thousand_readers_get_byte_exact_events(server: str, editor: Editor) -> None:
@@ -245,3 +248,40 @@ def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(
     with caplog.at_level(logging.WARNING, logger="liveblog"):
         assert serving.protocols(Settings()) == ("httptools", "websockets-sansio")
     assert any("fast path off" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+async def test_a_burst_reaches_each_reader_in_one_write(fast_path: bool) -> None:
+    """Events that arrive in one loop turn (a burst read from pub/sub at once) are joined once
+    per encoding and written to each live reader together: one write, not one per event."""
+    app = create_app(Settings(demo=False, admin_token=ADMIN_TOKEN))
+    async with serve_app(app, fast_path=fast_path) as url:
+        editor = Editor(url)
+        blog = await editor.create_blog("burst")
+        epoch = blog["last_event_id"].rpartition("-")[0]
+        readers: list[SSEReader | WSReader] = [
+            *(SSEReader(url, "/blogs/burst/events") for _ in range(2)),
+            *(WSReader(url, "/blogs/burst/ws") for _ in range(2)),
+        ]
+        for reader in readers:
+            await reader.connect()
+        before = await scrape(editor.http)
+        hub = app.state.hub
+        for offset in range(1, 21):  # twenty events handed over in one turn, as pub/sub would
+            raw = json.dumps(
+                {"id": f"{epoch}-{offset}", "type": "entry.deleted", "blog": "burst",
+                 "data": {"id": f"e{offset}"}},
+                separators=(",", ":"),
+            )  # fmt: skip
+            hub._on_message("burst", b"%f %s" % (time.time(), raw.encode()))
+        for reader in readers:
+            events = await reader.wait_for(20)
+            assert [e.offset for e in events] == list(range(1, 21))
+            assert [e.data["data"]["id"] for e in events] == [f"e{i}" for i in range(1, 21)]
+        after = await scrape(editor.http)
+        delivered = after["liveblog_deliveries_total"] - before["liveblog_deliveries_total"]
+        writes = after["liveblog_reader_writes_total"] - before["liveblog_reader_writes_total"]
+        assert (delivered, writes) == (80, 4)
+        for reader in readers:
+            await reader.close()
+        await editor.close()
