@@ -5,16 +5,20 @@ reset, an error message or a close code on the streams), and the server stays he
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+import websockets
 from schemathesis import GenerationMode
 
 from tests.conftest import make_settings
-from tests.support import fuzzing
-from tests.support.clients import Editor
+from tests.support import fuzzing, raw_ws
+from tests.support.clients import Editor, SSEReader
 from tests.support.metrics import scrape
 from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
 
@@ -122,3 +126,197 @@ async def test_a_garbled_if_match_on_a_missing_entry_is_404_not_412(url: str) ->
         present = f"/api/blogs/ifm/entries/{entry['id']}"
         assert_problem(await editor.http.patch(present, json={}, headers=headers), 412)
     await editor.close()
+
+
+# --- the streams: a corpus of hostile input ------------------------------------------------
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "plain"])
+async def stream_url(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[str]:
+    async with serve_in_process(make_settings(redis_url), fast_path=request.param) as base_url:
+        yield base_url
+
+
+def ws_url(base_url: str, path: str) -> str:
+    return "ws" + base_url.removeprefix("http") + path
+
+
+async def assert_all_gone(base_url: str) -> None:
+    """Once the clients have left: no connection counted, no task failed, still ready."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        async with asyncio.timeout(10):
+            while True:
+                samples = await assert_healthy(client)
+                open_ = {k: v for k, v in samples.items() if k.startswith("liveblog_connections{")}
+                assert open_, "no liveblog_connections gauge"
+                if not any(open_.values()):
+                    return
+                await asyncio.sleep(0.05)
+
+
+def garbled_resume_ids(position: str) -> list[str]:
+    """Resume ids a browser could send (any header byte but CR, LF and NUL): none names a
+    point of the blog's history, so each must get a reset, then the live stream."""
+    epoch, _, offset = position.rpartition("-")
+    return [
+        "-", "--", "0", "-1", "x-", "-x", "x--1", "x-+1", "x-1e3", "x-0x10", "x-1_0", "x-1.0",
+        "null", "undefined", "[object Object]", "\u202e-1", "x-\u0661\u0662", "x-\uff11",
+        "x-\u00b2", "é" * 2000, "9" * 16_000, f"x-{'9' * 16_000}", f"{epoch}--1",
+        f"{epoch}-{int(offset) + 1}0000000", f"{epoch}-{'0' * 40}1", f"{epoch}-{'9' * 19}",
+        f"{epoch}-\u0661", f"{epoch}x-{offset}", f"{epoch} - {offset}", f"{epoch}-{offset}-",
+    ]  # fmt: skip
+
+
+async def test_garbled_resume_ids_get_a_reset_then_the_live_stream(stream_url: str) -> None:
+    editor = Editor(stream_url)
+    position = (await editor.create_blog("resume"))["last_event_id"]
+    garbled = garbled_resume_ids(position)
+    readers = [
+        *(SSEReader(stream_url, "/blogs/resume/events", last_event_id=i) for i in garbled),
+        # The query is percent-encoded; a browser encodes NUL and newlines too, and may send
+        # bytes that are no UTF-8 or a stray %.
+        *(SSEReader(stream_url, f"/blogs/resume/events?last_event_id={quote(i)}") for i in
+          [*garbled, "\x00", "1\n2", "\r\n"]),
+        *(SSEReader(stream_url, f"/blogs/resume/events?last_event_id={raw}") for raw in
+          ["%FF%FE", "%", "%zz", "%E2%80%AE-1", "x-%00"]),
+    ]  # fmt: skip
+    silent = [  # no resume id at all: live, no reset
+        SSEReader(stream_url, "/blogs/resume/events", last_event_id=""),
+        SSEReader(stream_url, "/blogs/resume/events?last_event_id="),
+        SSEReader(stream_url, "/blogs/resume/events", last_event_id=" \t "),
+    ]
+    for reader in [*readers, *silent]:
+        await reader.connect()
+        assert reader.status == 200, (reader.path[:80], reader.last_event_id)
+
+    entry = await editor.post("resume", headline="after the garbage")
+    for reader in readers:
+        events = await reader.wait_for(2)
+        assert [e.type for e in events] == ["reset", "entry.created"], reader.path[:80]
+        assert events[0].id == position and events[1].data["data"]["id"] == entry["id"]
+    for reader in silent:
+        assert [e.type for e in await reader.wait_for(1)] == ["entry.created"]
+    for reader in [*readers, *silent]:
+        await reader.close()
+    await editor.close()
+    await assert_all_gone(stream_url)
+
+
+# Messages to /ws that must each be answered by one error message, the socket staying open.
+BAD_OPS: list[str | bytes] = [
+    "", " ", "{", "}", "null", "[]", "1", "1e400", '"subscribe"', "{}", "\x00", "\ufeff{}",
+    '{"op": 1}', '{"op": null, "blog": "ops"}', '{"op": "subscribe"}',
+    '{"op": "subscribe", "blog": 5}', '{"op": "subscribe", "blog": null}',
+    '{"op": "subscribe", "blog": ["ops"]}', '{"op": "subscribe", "blog": {"$ne": 1}}',
+    '{"op": "subscribe", "blog": "ops", "last_event_id": 5}',
+    '{"op": "subscribe", "blog": "ops", "last_event_id": ["x"]}',
+    '{"op": "publish", "blog": "ops"}', '{"op": "SUBSCRIBE", "blog": "ops"}',
+    '{"op": "subscribe", "blog": "ops", "extra": true}', '{"op": "subscribe", "blog": "Ops"}',
+    '{"op": "subscribe", "blog": "ops\\n"}', '{"op": "subscribe", "blog": "ops\\u0000"}',
+    '{"op": "subscribe", "blog": "\\u0661"}', '{"op": "unsubscribe", "blog": 0}',
+    '{"op": "subscribe", "blog": "nope"}',  # well formed, but no such blog
+    '{"op": "subscribe", "blog": "' + "a" * 100_000 + '"}',
+    "[" * 100_000, '{"op": "subscribe", "blog": "ops"' + " " * 500_000,
+    "x" * (1 << 20),  # 1 MiB of garbage
+    b"\xff\xfe\x00", b'{"op": "subscribe", "blog": "nope"}', b"\x80" * 1000,
+]  # fmt: skip
+
+
+async def test_hostile_dashboard_messages_get_an_error_each_and_the_socket_stays_live(
+    stream_url: str,
+) -> None:
+    editor = Editor(stream_url)
+    position = (await editor.create_blog("ops"))["last_event_id"]
+    async with websockets.connect(ws_url(stream_url, "/ws"), max_size=None) as socket:
+
+        async def answer() -> dict[str, Any]:
+            reply = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            assert set(reply) == {"type", "blog", "data"} and len(reply["data"]["message"]) < 500
+            return reply
+
+        for message in BAD_OPS:
+            await socket.send(message)
+            assert (await answer())["type"] == "error", message[:60]
+
+        # 1,000 subscribes: to blogs that do not exist (an error each), to the same real
+        # blog (it is subscribed once, silently), and as many unsubscribes.
+        for i in range(1000):
+            await socket.send(json.dumps({"op": "subscribe", "blog": f"nope-{i}"}))
+            assert (await answer())["blog"] == f"nope-{i}"
+        for _ in range(1000):
+            await socket.send(json.dumps({"op": "subscribe", "blog": "ops"}))
+            await socket.send(json.dumps({"op": "unsubscribe", "blog": "ops"}))
+        # A garbled resume id is a reset for that blog, then live.
+        await socket.send(json.dumps({"op": "subscribe", "blog": "ops", "last_event_id": "x"}))
+        reset = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert (reset["type"], reset["blog"], reset["id"]) == ("reset", "ops", position)
+        for _ in range(1000):
+            await socket.send(json.dumps({"op": "subscribe", "blog": "ops"}))
+        entry = await editor.post("ops", headline="still here")
+        event = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        assert (event["type"], event["data"]["id"]) == ("entry.created", entry["id"])
+    await editor.close()
+    await assert_all_gone(stream_url)
+
+
+# Raw frames to a reader's socket, and the close code each must get (RFC 6455 section 7.4).
+BAD_FRAMES = {
+    "unmasked": (raw_ws.frame(raw_ws.TEXT, b"hi", masked=False), 1002),
+    "reserved opcode": (raw_ws.frame(0x3, b"x"), 1002),
+    "reserved control opcode": (raw_ws.frame(0xB, b"x"), 1002),
+    "RSV1 without an extension": (raw_ws.frame(raw_ws.TEXT, b"x", rsv=4), 1002),
+    "fragmented ping": (raw_ws.frame(raw_ws.PING, b"x", fin=False), 1002),
+    "ping over 125 bytes": (raw_ws.frame(raw_ws.PING, b"x" * 126), 1002),
+    "continuation of nothing": (raw_ws.frame(0x0, b"x"), 1002),
+    "text inside a fragmented text": (
+        raw_ws.frame(raw_ws.TEXT, b"a", fin=False) + raw_ws.frame(raw_ws.TEXT, b"b"), 1002,
+    ),
+    "invalid UTF-8": (raw_ws.frame(raw_ws.TEXT, b"\xff\xfe"), 1007),
+    "UTF-8 cut across fragments": (
+        raw_ws.frame(raw_ws.TEXT, b"\xe2\x82", fin=False) + raw_ws.frame(0x0, b"("), 1007,
+    ),
+    "close code 999": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 999)), 1002),
+    "close code 1005": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 1005)), 1002),
+    "close of one byte": (raw_ws.frame(raw_ws.CLOSE, b"\x03"), 1002),
+    "close reason not UTF-8": (raw_ws.frame(raw_ws.CLOSE, b"\x03\xe8\xff"), 1007),
+    "length of 2**63": (raw_ws.frame(raw_ws.TEXT, length=1 << 63), 1009),
+    "length of 100 MiB": (raw_ws.frame(raw_ws.TEXT, length=100 << 20), 1009),
+    "close 1000": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 1000)), 1000),
+    "close 4000": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 4000) + b"bye"), 4000),
+    "empty close": (raw_ws.frame(raw_ws.CLOSE), 1005),
+}  # fmt: skip
+
+
+async def test_raw_frames_on_a_reader_socket_get_their_close_code(stream_url: str) -> None:
+    editor = Editor(stream_url)
+    await editor.create_blog("raw")
+    # What a reader says on its own socket is ignored; pings are answered; it stays live.
+    chatty = await raw_ws.RawSocket.connect(stream_url, "/blogs/raw/ws")
+    assert chatty.status == 101
+    for data in [b"hello", b"", b"\x00" * 100, b"x" * (1 << 20)]:
+        chatty.send(raw_ws.frame(raw_ws.TEXT, data) + raw_ws.frame(raw_ws.BINARY, data))
+    chatty.send(raw_ws.frame(raw_ws.PING, b"are you there"))
+    assert await chatty.read_frame() == (raw_ws.PONG, b"are you there")
+    entry = await editor.post("raw")
+    opcode, payload = await chatty.read_frame()
+    assert opcode == raw_ws.TEXT and json.loads(payload)["data"]["id"] == entry["id"]
+
+    for name, (data, code) in BAD_FRAMES.items():
+        socket = await raw_ws.RawSocket.connect(stream_url, "/blogs/raw/ws")
+        assert socket.status == 101
+        socket.send(data)
+        assert await socket.close_code() == code, name
+        await socket.wait_closed()
+    # Handshakes that are not WebSocket 13 get a plain HTTP refusal.
+    for headers in [{"Sec_WebSocket_Version": "12"}, {"Sec_WebSocket_Key": ""},
+                    {"Sec_WebSocket_Key": "short"}]:  # fmt: skip
+        socket = await raw_ws.RawSocket.connect(stream_url, "/blogs/raw/ws", **headers)
+        assert socket.status == 400, headers
+        await socket.close()
+
+    entry = await editor.post("raw")  # the reader that stayed is still served
+    opcode, payload = await chatty.read_frame()
+    assert opcode == raw_ws.TEXT and json.loads(payload)["data"]["id"] == entry["id"]
+    await chatty.close()
+    await editor.close()
+    await assert_all_gone(stream_url)
