@@ -19,7 +19,9 @@ from tests.support.clients import Editor
 BASE = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-async def _post_many(editor: Editor, slug: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _post_many(
+    editor: Editor, slug: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     posted: list[dict[str, Any]] = []
     for start in range(0, len(items), 50):  # bounded concurrency
         batch = items[start : start + 50]

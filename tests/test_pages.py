@@ -232,12 +232,13 @@ async def test_timeline_is_complete_without_javascript(http: httpx.AsyncClient) 
     assert "All in the HTML" in html
     article = html[html.index(f'id="entry-{photo["id"]}"') :].split("</article>")[0]
     assert (
-        '<time class="entry__clock" datetime="2026-05-04T12:40:00Z" data-clock>12:40</time>'
+        # In the blog's zone (UTC by default), with the date: it is not from today.
+        '<time class="entry__clock" datetime="2026-05-04T12:40:00Z" data-clock>May 4, 12:40</time>'
         in article
     )
     assert re.search(r'class="entry__updated">Updated <time datetime="[^"]+Z"', article)
     assert '<span class="label label--breaking">Breaking</span>' in article
-    assert '<h2 class="entry__headline">Picture</h2>' in article
+    assert '<h3 class="entry__headline">Picture</h3>' in article
     assert '<div class="entry__body"><p>Edited.</p></div>' in article
     assert '<img src="https://img.example/a.jpg" alt="Bags"' in article
     caption = '<span class="entry__caption">Sandbags</span>'

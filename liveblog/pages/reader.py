@@ -15,8 +15,10 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound, Engine
+from liveblog.media import embeds
 from liveblog.models import Blog, Entry
 from liveblog.pages import cache, jsonld
 from liveblog.pages.security import page_headers
@@ -41,13 +43,17 @@ def render(
     frame_ancestors: str = "'self'",
 ) -> Response:
     settings: Settings = request.app.state.settings
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {"settings": settings, **context},
-        status_code=status_code,
-        headers=page_headers(frame_ancestors=frame_ancestors),
-    )
+    blog: Blog | None = context.get("blog")
+    language = blog.language if blog else settings.default_language
+    frames = embeds.frame_sources(embeds.mastodon_hosts(settings.mastodon_hosts))
+    with i18n.rendering(language, blog.time_zone if blog else settings.default_time_zone):
+        response = templates.TemplateResponse(
+            request,
+            name,
+            {"settings": settings, "lang": language, "dir": i18n.direction(language), **context},
+            status_code=status_code,
+            headers=page_headers(frame_ancestors=frame_ancestors, frame_src=frames),
+        )
     # The page carries the stream position it reflects; a stale copy would only replay more.
     response.headers["Cache-Control"] = "no-cache"
     return response

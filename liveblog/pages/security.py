@@ -16,7 +16,7 @@ from starlette.types import Scope
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data:; media-src *; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors {frame_ancestors}"
+    "form-action 'self'; frame-src {frame_src}; frame-ancestors {frame_ancestors}"
 )
 
 COMMON_HEADERS = {
@@ -40,10 +40,15 @@ def source_list(value: str) -> str:
     return " ".join(sources) or "'none'"
 
 
-def page_headers(*, frame_ancestors: str = "'self'") -> dict[str, str]:
-    """Headers for an HTML page; ``frame_ancestors`` is a CSP source list."""
+def page_headers(
+    *, frame_ancestors: str = "'self'", frame_src: list[str] | None = None
+) -> dict[str, str]:
+    """Headers for an HTML page; ``frame_ancestors`` is a CSP source list; ``frame_src`` the
+    frames the page may load (the embed providers on reader pages; default: none)."""
     sources = source_list(frame_ancestors)
-    headers = {**COMMON_HEADERS, "Content-Security-Policy": _CSP.format(frame_ancestors=sources)}
+    frames = " ".join(frame_src) if frame_src else "'none'"
+    csp = _CSP.format(frame_ancestors=sources, frame_src=frames)
+    headers = {**COMMON_HEADERS, "Content-Security-Policy": csp}
     if sources in ("'self'", "'none'"):
         # For browsers without frame-ancestors; it cannot express a list, so only then.
         headers["X-Frame-Options"] = "SAMEORIGIN" if sources == "'self'" else "DENY"

@@ -11,8 +11,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 import jinja2
+from babel import dates
 from starlette.templating import Jinja2Templates
 
+from liveblog import i18n
+from liveblog.media import embeds
 from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
 from liveblog.pages.text import entry_title
 
@@ -40,20 +43,46 @@ def iso(value: datetime | None) -> str:
 
 
 def clock(value: datetime | None) -> str:
-    """HH:MM in UTC; the page's script rewrites it in the reader's own time zone."""
-    return "" if value is None else value.astimezone(UTC).strftime("%H:%M")
+    """HH:MM in the blog's zone, with the date when it is not today there; the page's script
+    rewrites it in the reader's own zone."""
+    if value is None:
+        return ""
+    zone, loc = i18n.current_zone(), i18n.locale(i18n.current_language())
+    local = value.astimezone(zone)
+    time = dates.format_time(local, "HH:mm", locale=loc)
+    if local.date() == datetime.now(zone).date():
+        return time
+    day_month = dates.format_skeleton("MMMd", local, locale=loc)
+    return str(loc.datetime_formats["short"]).format(time, day_month)  # "{1}, {0}" in English
 
 
 def long_date(value: datetime | None) -> str:
-    """``25 June 2024, 14:05 UTC``: the full time in a tooltip and for readers without JS."""
+    """``25 June 2024, 14:05 EEST``: the full time in a tooltip and for readers without JS."""
     if value is None:
         return ""
-    utc = value.astimezone(UTC)
-    return f"{utc.day} {utc:%B %Y, %H:%M} UTC"
+    zone, loc = i18n.current_zone(), i18n.locale(i18n.current_language())
+    return dates.format_datetime(value.astimezone(zone), "long", tzinfo=zone, locale=loc)
+
+
+def day(value: datetime) -> str:
+    """The day of a time in the blog's zone, as the timeline's day separators say it."""
+    local = value.astimezone(i18n.current_zone())
+    return dates.format_date(local, "full", locale=i18n.locale(i18n.current_language()))
 
 
 def label_text(label: str) -> str:
-    return {"key": "Key event"}.get(label, label.replace("-", " ").capitalize())
+    names = {"key": i18n.gettext("Key event"), "breaking": i18n.gettext("Breaking")}
+    return names.get(label, label.replace("-", " ").capitalize())
+
+
+def provider_name(key: str | None) -> str:
+    provider = embeds.provider_of(key)
+    return provider.name if provider else ""
+
+
+def provider_kind(key: str | None) -> str:
+    provider = embeds.provider_of(key)
+    return provider.kind if provider else "post"
 
 
 def make_environment() -> jinja2.Environment:
@@ -65,9 +94,13 @@ def make_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,  # a typo in a template fails loudly in tests
     )
     env.filters.update(
-        iso=iso, clock=clock, long_date=long_date, label_text=label_text, entry_title=entry_title
-    )
+        iso=iso, clock=clock, long_date=long_date, label_text=label_text, entry_title=entry_title,
+        day=day, provider_name=provider_name, provider_kind=provider_kind,
+    )  # fmt: skip
     env.globals["static_url"] = static_url
+    # The language of the page being rendered: i18n.rendering() sets it around each render.
+    env.globals["_"] = i18n.gettext
+    env.globals["ngettext"] = i18n.ngettext
     return env
 
 
