@@ -2,6 +2,7 @@
 // Loaded as a module (deferred); the page is complete without it.
 
 import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
+import { enableEmbeds, onEmbedClick } from "./reader/media.js";
 import { LiveStream } from "./reader/stream.js";
 import { clock, longDate, micros, orderKey, relative } from "./reader/times.js";
 
@@ -58,6 +59,8 @@ class LiveBlog {
       this.loadOlderPage();
     });
     this.keyList?.addEventListener("click", (event) => this.followKeyEvent(event));
+    enableEmbeds(document);
+    this.root.addEventListener("click", onEmbedClick);
     window.addEventListener("scroll", () => this.onScroll(), { passive: true });
     if (this.mode === "embed") this.reportHeight();
     if (this.mode !== "archive" && this.root.dataset.status !== "ended") this.stream.start();
@@ -214,6 +217,7 @@ class LiveBlog {
       else placed = false;
     }
     if (placed) {
+      enableEmbeds(node);
       refreshRelativeTimes(node);
       if (highlight) this.highlight(node);
     }
@@ -421,7 +425,12 @@ function localizeTimes(scope) {
   }
   for (const link of scope.querySelectorAll(".entry__permalink")) {
     const time = link.querySelector("time");
-    if (time) link.title = time.title;
+    if (!time) continue;
+    link.title = time.title;
+    // "<time>: <headline>" (the server's, in the blog's zone): the time in the reader's.
+    const label = link.getAttribute("aria-label") ?? "";
+    const at = label.indexOf(": ");
+    if (at >= 0) link.setAttribute("aria-label", `${time.title}${label.slice(at)}`);
   }
 }
 
