@@ -103,6 +103,8 @@ class Stayer:
             end = buffer.find(b'"', start + 7)
             if end < 0:
                 return buffer[start:]
+            if len(buffer) < end + 40:
+                return buffer[start:]  # its type has not arrived yet
             event_id = buffer[start + 7 : end]
             type_at = buffer.find(b'"type":"entry.created"', end, end + 40)
             if type_at >= 0:
