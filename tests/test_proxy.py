@@ -7,6 +7,7 @@ import asyncio
 import re
 import shlex
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -38,8 +39,8 @@ def topology(
     }
     processes = [ServerProcess(env) for _ in range(3)]
     try:
-        for process in processes:
-            process.start()
+        with ThreadPoolExecutor(3) as pool:  # they start side by side
+            list(pool.map(ServerProcess.start, processes))
         with proxied(tmp_path_factory.mktemp("nginx"), processes) as nginx:
             yield nginx, processes
     finally:

@@ -5,6 +5,10 @@ import { parseEventId } from "../reader/stream.js";
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
+// A restarting server closes every socket at once (close code 1012). A socket that was open
+// comes back after a random delay within this window, so the dashboards of a restarted process
+// reach the others spread out, not all in the same instant.
+const RESUME_SPREAD_MS = 2000;
 
 export class MultiBlogSocket {
   /**
@@ -57,6 +61,7 @@ export class MultiBlogSocket {
     this.socket = socket;
     this.onState(this.attempt === 0 ? "connecting" : "reconnecting");
     socket.onopen = () => {
+      socket.wasOpen = true;
       this.attempt = 0;
       this.onState("live");
       for (const [slug, last] of this.blogs) this.subscribe(slug, last);
@@ -66,10 +71,16 @@ export class MultiBlogSocket {
       if (this.socket !== socket) return;
       this.socket = null;
       this.onState("reconnecting");
-      const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
-      this.attempt += 1;
-      this.timer = setTimeout(() => this.connect(), ceiling / 2 + Math.random() * (ceiling / 2));
+      this.timer = setTimeout(() => this.connect(), this.nextDelay(socket));
     };
+  }
+
+  /** After an open socket closes: anywhere in the spread; after failed attempts: backoff. */
+  nextDelay(socket) {
+    if (socket.wasOpen) return Math.random() * RESUME_SPREAD_MS; // "full jitter"
+    const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    return ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter"
   }
 
   reconnectNow() {

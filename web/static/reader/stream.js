@@ -8,6 +8,10 @@ const EVENT_TYPES = ["entry.created", "entry.updated", "entry.deleted", "blog.up
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
 const OFFLINE_AFTER_ATTEMPTS = 5; // ~15 s of failures in a row: call it offline, keep trying
+// A server that shuts down ends every stream at the same moment. A stream that was live comes
+// back after a random delay within this window (the server's `retry:` hint), so the readers of
+// a restarted process reach the others spread out, not all in the same instant.
+const RESUME_SPREAD_MS = 2000;
 
 /** "<epoch>-<offset>" -> {epoch, offset}, or null. */
 export function parseEventId(id) {
@@ -32,6 +36,7 @@ export class LiveStream {
     this.source = null;
     this.timer = null;
     this.attempt = 0;
+    this.wasLive = false; // the current source opened: its end is the server's goodbye
     this.running = false;
     this.onOnline = () => this.running && this.reconnectNow();
     this.onOffline = () => this.running && this.drop("offline");
@@ -63,6 +68,7 @@ export class LiveStream {
 
   connect() {
     this.timer = null;
+    this.wasLive = false;
     this.close();
     const url = new URL(this.url, window.location.href);
     if (this.lastEventId) url.searchParams.set("last_event_id", this.lastEventId);
@@ -71,6 +77,7 @@ export class LiveStream {
     this.source = source;
     source.onopen = () => {
       this.attempt = 0;
+      this.wasLive = true;
       this.onState("live");
     };
     source.onerror = () => {
@@ -115,10 +122,15 @@ export class LiveStream {
     this.onState(state);
     if (!this.running || this.timer !== null) return;
     if (navigator.onLine === false) return; // the "online" event reconnects
+    this.timer = setTimeout(() => this.connect(), this.nextDelay());
+  }
+
+  /** After a live stream ends: anywhere in the spread; after failed attempts: backoff. */
+  nextDelay() {
+    if (this.wasLive) return Math.random() * RESUME_SPREAD_MS; // "full jitter"
     const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
     this.attempt += 1;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter"
-    this.timer = setTimeout(() => this.connect(), delay);
+    return ceiling / 2 + Math.random() * (ceiling / 2); // "equal jitter"
   }
 
   reconnectNow() {
