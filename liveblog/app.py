@@ -19,6 +19,7 @@ from liveblog.engine import Engine, make_engine
 from liveblog.hub import Hub
 from liveblog.pages import routes as page_routes
 from liveblog.pages.cache import PageCache
+from liveblog.scheduler import Scheduler
 from liveblog.streams.admission import Admission
 from liveblog.supervisor import Supervisor
 
@@ -53,6 +54,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         supervisor=supervisor,
     )
     reporter = stats.Reporter(engine, hub, supervisor)
+    scheduler = Scheduler(
+        engine,
+        interval=settings.scheduler_interval_seconds,
+        rescan=settings.scheduler_rescan_seconds,
+    )
     app_metrics = metrics.Metrics(engine, hub, on_latency=reporter.latency.observe)
 
     @contextlib.asynccontextmanager
@@ -61,6 +67,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         await hub.start()
         shutdown.on_uvicorn_exit(hub.shutdown_readers)
         await reporter.start()
+        # Not critical: readers are served while it retries; a late entry goes out on recovery.
+        supervisor.loop("scheduler", scheduler.run)
         if settings.demo and engine.name == "memory":
             await demo.seed(engine, settings)
         try:
@@ -87,6 +95,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.hub = hub
     app.state.metrics = app_metrics
+    app.state.scheduler = scheduler
     app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # raised by `liveblog serve`

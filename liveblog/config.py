@@ -57,6 +57,11 @@ class Settings:
     publisher_logo: str | None = None
     # Origins allowed to embed /blogs/{slug}/embed in a frame (CSP frame-ancestors).
     frame_ancestors: str = "*"
+    # Scheduled entries: every process looks for due ones this often (published within 2 s of
+    # publish_at needs well under 2 s), and looks at every blog's schedule this often (mends
+    # the Redis index of due blogs should a process die between a write and its index).
+    scheduler_interval_seconds: float = 0.5
+    scheduler_rescan_seconds: float = 60.0
     # Dashboard: minutes without an entry before a live blog turns amber, then red.
     quiet_amber_minutes: float = 10.0
     quiet_red_minutes: float = 30.0

@@ -25,7 +25,7 @@ import msgspec
 from liveblog import events
 from liveblog.connections import WS, Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
-from liveblog.models import Position, is_slug
+from liveblog.models import Position, is_newsroom_channel, is_slug
 from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.hub")
@@ -162,7 +162,9 @@ class Hub:
         self.connections.add(conn)
         return conn
 
-    async def attach(self, conn: Connection, slug: str, resume: str | None) -> None:
+    async def attach(
+        self, conn: Connection, slug: str, resume: str | None, *, newsroom: bool = False
+    ) -> None:
         """Join ``conn`` to a blog; from ``resume`` (an event id) or from now.
 
         When this returns, every later event of the blog reaches ``conn``. Raises
@@ -170,7 +172,8 @@ class Hub:
         """
         if slug in conn.blogs:
             return
-        if not is_slug(slug):
+        # A blog's newsroom stream ("<slug>~newsroom") only for the authenticated endpoint.
+        if not (is_newsroom_channel(slug) if newsroom else is_slug(slug)):
             raise BlogNotFound(slug[:64])  # no such blog can exist: ask the engine nothing
         channel = await self._open_channel(slug)
         if conn.close_reason is not None or slug in conn.blogs:

@@ -77,7 +77,10 @@ TokenName = Annotated[str, _text(100, min_length=1)]
 Body = Annotated[str, Meta(max_length=1024 * 1024)]
 UtcTime = Annotated[datetime, Meta(tz=True)]
 BlogStatus = Literal["live", "ended"]
-Role = Literal["admin", "editor"]
+Role = Literal["admin", "editor", "contributor"]
+# Only published entries exist for readers; the others wait in the newsroom (API.md, Workflow).
+EntryStatus = Literal["published", "draft", "submitted", "scheduled"]
+Note = Annotated[str, _text(2000)]
 EventType = Literal["entry.created", "entry.updated", "entry.deleted", "blog.updated", "reset"]
 
 MAX_BODY_BYTES = 64 * 1024  # entry HTML after sanitising
@@ -94,6 +97,31 @@ LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
 # entry itself (the reader page's links to key events, pages/timeline.py).
 ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}~?\Z")
 
+# The label that makes an entry a key event (the reader page's "Key events" box and view).
+KEY_EVENT_LABEL = "key"
+MAX_AUTHORS = 10
+# A published entry may be dated this far ahead of the server's clock (an editor's clock runs a
+# little fast); later is a typo or a schedule, and is refused (use status "scheduled").
+FUTURE_SLACK = timedelta(seconds=60)
+# Where a blog's newsroom channel is named: "<slug>~newsroom" can never be a blog slug, so the
+# hub can stream it as a blog of its own, and only the authenticated endpoint attaches to it.
+NEWSROOM_SUFFIX = "~newsroom"
+
+
+def newsroom_channel(slug: str) -> str:
+    return slug + NEWSROOM_SUFFIX
+
+
+def split_channel(name: str) -> tuple[str, bool]:
+    """``"s~newsroom"`` -> ("s", True); ``"s"`` -> ("s", False)."""
+    if name.endswith(NEWSROOM_SUFFIX):
+        return name[: -len(NEWSROOM_SUFFIX)], True
+    return name, False
+
+
+def is_newsroom_channel(name: str) -> bool:
+    slug, newsroom = split_channel(name)
+    return newsroom and is_slug(slug)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -130,6 +158,36 @@ class Entry(Struct):
     labels: list[str]
     pinned: bool
     media: list[Media]
+    type: Literal["image", "embed"] = "image"
+    width: Annotated[int, Meta(ge=1, le=65535)] | None = None
+    height: Annotated[int, Meta(ge=1, le=65535)] | None = None
+    variants: Annotated[list[MediaVariant], Meta(max_length=16)] = []
+    # Alt text left empty on purpose: the photo adds nothing a screen reader should say.
+    decorative: bool = False
+    provider: str | None = None
+    embed_url: str | None = None
+
+
+class MediaUpload(Struct):
+    """The answer to POST /api/blogs/{slug}/media."""
+
+    url: str
+    width: int
+    height: int
+    type: str
+    variants: list[MediaVariant]
+
+
+class Byline(Struct, forbid_unknown_fields=True):
+    """One author of an entry: a person's name and, optionally, their picture."""
+
+    name: Author
+    avatar_url: HttpsUrl | None = None
+
+
+class Correction(Struct):
+    at: datetime
+    text: str
 
     @property
     def order_key(self) -> str:
@@ -158,6 +216,16 @@ class Timeline(Struct):
     last_event_id: str
 
 
+    status: EntryStatus = "published"
+    publish_at: datetime | None = None  # when a scheduled entry goes out
+    corrections: list[Correction] = []  # newest last; never removed
+    authors: list[Byline] = []  # the byline's people (``author`` is their names, joined)
+    created_by: str | None = None  # the id of the token that created it (its owner)
+    note: str | None = None  # an editor's note to the contributor (sent back)
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
 class BlogList(Struct):
     blogs: list[Blog]
 
@@ -218,6 +286,9 @@ class Token(Struct):
 
     def may_edit(self, slug: str) -> bool:
         return self.role == "admin" or self.blogs is None or slug in self.blogs
+    status: EntryStatus = "published"
+    publish_at: UtcTime | None = None
+    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | None = None
 
 
 class TokenList(Struct):
@@ -228,6 +299,11 @@ class TokenCreated(Struct):
     """The answer to POST /api/tokens: the only time the secret is shown."""
 
     token: str
+    status: EntryStatus | UnsetType = UNSET
+    publish_at: UtcTime | UnsetType | None = UNSET
+    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | UnsetType = UNSET
+    correction: Annotated[str, _text(1000, min_length=1)] | UnsetType = UNSET
+    note: Note | UnsetType | None = UNSET  # to the contributor, with a send-back
     id: str
     name: str
     role: Role
@@ -235,6 +311,16 @@ class TokenCreated(Struct):
     created_at: datetime
     expires_at: datetime | None
 
+    avatar_url: HttpsUrl | None = None
+
+
+class TokenPatch(Struct, forbid_unknown_fields=True):
+    """What an admin may change about a person: name, avatar, role and blogs (not the secret)."""
+
+    name: TokenName | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    blogs: list[Slug] | UnsetType | None = UNSET
+    avatar_url: HttpsUrl | UnsetType | None = UNSET
 
 def given_fields(patch: Struct) -> dict[str, object]:
     """The fields a PATCH body actually sent (absent ones are UNSET)."""
@@ -247,9 +333,15 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def new_entry_id() -> str:
+    avatar_url: str | None = None
     """16 characters that sort by creation time: 10 of milliseconds, 6 random."""
     value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
+        """May write to the blog at all (a contributor: only entries that wait for review)."""
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(75, -1, -5))
+
+    @property
+    def may_publish(self) -> bool:
+        return self.role != "contributor"
 
 
 def new_epoch() -> str:
@@ -266,6 +358,7 @@ class Position(Struct, frozen=True):
         return f"{self.epoch}-{self.offset}"
 
     @classmethod
+    avatar_url: str | None = None
     def parse(cls, value: str) -> Position | None:
         epoch, sep, digits = value.strip().rpartition("-")
         offset = parse_decimal(digits, 18)

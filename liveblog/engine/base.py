@@ -52,6 +52,11 @@ class IdempotencyMismatch(EngineError):
     """The Idempotency-Key was used before with a different request (API: 422)."""
 
 
+class NotScheduled(EngineError):
+    """A claim found the entry no longer scheduled: another process published it, or an editor
+    changed it meanwhile. Nothing was written."""
+
+
 class Idempotency(Struct, frozen=True):
     key: str
     fingerprint: str  # hash of the request; a replay must match it
@@ -59,10 +64,12 @@ class Idempotency(Struct, frozen=True):
 
 
 class Change(Struct, frozen=True):
-    """One atomic write that publishes exactly one event.
+    """One atomic write that publishes at most one event to readers and one to the newsroom.
 
     ``event`` is the encoded event split where its id goes: the engine joins the parts with the
-    ``<epoch>-<offset>`` it assigns (see ``liveblog.events.template``).
+    ``<epoch>-<offset>`` it assigns (see ``liveblog.events.template``). None: readers get
+    nothing (a draft's edit). ``newsroom_event`` goes the same way to the blog's newsroom
+    stream (``<slug>~newsroom``), which only signed-in staff read.
     """
 
     event: list[bytes]
@@ -76,6 +83,16 @@ class Change(Struct, frozen=True):
     expect_version: int | None = None
     blog: bytes | None = None  # stored blog after the change
     idempotency: Idempotency | None = None
+    newsroom_event: list[bytes] | None = None
+    # The newsroom's list of entries readers do not see (drafts, submitted, scheduled).
+    pending_key: str | None = None
+    old_pending_key: str | None = None
+    # Any change of an entry takes it off the blog's schedule; this puts it (back) on, due at
+    # this unix time.
+    scheduled_at: float | None = None
+    # Apply only if the entry is still on the schedule (NotScheduled otherwise): the atomic
+    # claim that makes a scheduled publication happen exactly once across processes.
+    claim: bool = False
 
 
 class Applied(Struct, frozen=True):
@@ -87,6 +104,13 @@ class Page(Struct, frozen=True):
     entries: list[Entry]
     next_key: str | None
     position: Position
+
+
+class Highlights(Struct, frozen=True):
+    """Every pinned entry and every key event readers see, newest first."""
+
+    pinned: list[Entry]
+    key_events: list[Entry]
 
 
 class Subscription(abc.ABC):
@@ -168,7 +192,34 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     async def apply(self, slug: str, change: Change) -> Applied:
-        """Apply one change atomically and publish its event (see the module docstring)."""
+        """Apply one change atomically and publish its event (see the module docstring).
+        ``Applied.position`` is the readers' stream position after it."""
+
+    @abc.abstractmethod
+    async def highlights(self, slug: str) -> Highlights:
+        """All pinned entries and key events of the blog (BlogNotFound if none), from an
+        index ``apply`` keeps of the entries on the timeline (with an order key), read from the
+        stored entry itself (``pinned``; ``"key"`` in ``labels``): never a scan of the
+        timeline."""
+
+    @abc.abstractmethod
+    async def pending(self, slug: str) -> list[Entry]:
+        """The entries readers do not see (drafts, submitted, scheduled), newest first."""
+
+    # --- the schedule ---------------------------------------------------------------------
+    @abc.abstractmethod
+    async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
+        """Blogs that may hold entries due by ``now`` (unix time), as (slug, mark) to hand
+        back to :meth:`settle_due`. ``rescan`` looks at every blog rather than the index (at
+        start-up, and now and then: an index write lost in a crash is mended)."""
+
+    @abc.abstractmethod
+    async def due_entries(self, slug: str, now: float) -> list[str]:
+        """Ids of the blog's scheduled entries due by ``now``, earliest first."""
+
+    @abc.abstractmethod
+    async def settle_due(self, slug: str, mark: str) -> None:
+        """After the blog's due entries were claimed: index its next due time, if any."""
 
     # --- the event stream -----------------------------------------------------------------
     @abc.abstractmethod

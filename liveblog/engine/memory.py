@@ -25,18 +25,49 @@ from liveblog.engine.base import (
     IdempotencyMismatch,
     MessageHandler,
     Page,
+    NotScheduled,
     Subscription,
     VersionConflict,
 )
-from liveblog.models import Blog, Entry, Position, Token, new_epoch
+from liveblog.models import (
+    KEY_EVENT_LABEL,
+    Blog,
+    Entry,
+    Position,
+    Token,
+    new_epoch,
+    split_channel,
+)
 
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
 
 
 class _BlogState:
+class _Flags(msgspec.Struct):
+    """What the highlights index reads of a stored entry (apply.lua reads the same)."""
+
+    pinned: bool = False
+    labels: list[str] = []
+
+
+_flags_decoder = msgspec.json.Decoder(_Flags)
+
+
+class _Stream:
+    """An event stream of its own: a blog's newsroom stream (``<slug>~newsroom``)."""
+
+    __slots__ = ("epoch", "history", "offset")
+
+    def __init__(self, epoch: str, history_size: int) -> None:
+        self.epoch = epoch
+        self.offset = 0
+        self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
+
+
     __slots__ = (
-        "blog", "entries", "epoch", "history", "idempotency", "offset", "order", "versions"
+        "blog", "entries", "epoch", "history", "idempotency", "key_events", "newsroom", "offset",
+        "order", "pending", "pinned", "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, blog: bytes, epoch: str, history_size: int) -> None:
@@ -44,6 +75,9 @@ class _BlogState:
         self.epoch = epoch
         self.offset = 0
         self.entries: dict[str, bytes] = {}
+        self.newsroom = _Stream(new_epoch(), history_size)
+        self.pending: list[str] = []  # order keys of entries readers do not see, ascending
+        self.scheduled: dict[str, float] = {}  # entry id -> when it is due (unix time)
         self.versions: dict[str, int] = {}
         self.order: list[str] = []  # order keys, ascending
         self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
@@ -135,8 +169,9 @@ class MemoryEngine(Engine):
             if change.expect_version not in (-1, current):
                 raise VersionConflict(current)
 
-        state.offset += 1
-        position = Position(state.epoch, state.offset)
+        if change.claim and change.entry_id not in state.scheduled:
+            raise NotScheduled(change.entry_id or "")
+
         if change.entry_id is not None:
             if change.old_order_key is not None:
                 del state.order[bisect.bisect_left(state.order, change.old_order_key)]
@@ -145,23 +180,64 @@ class MemoryEngine(Engine):
             else:
                 state.entries[change.entry_id] = change.entry
                 state.versions[change.entry_id] = change.entry_version
-                bisect.insort(state.order, change.order_key)
+                if change.order_key is not None:
+                    bisect.insort(state.order, change.order_key)
+                    flags = _flags_decoder.decode(change.entry)
+                    if flags.pinned:
+                        bisect.insort(state.pinned, change.order_key)
+                    if KEY_EVENT_LABEL in flags.labels:
+                        bisect.insort(state.key_events, change.order_key)
+                if change.pending_key is not None:
+                    bisect.insort(state.pending, change.pending_key)
+                if change.scheduled_at is not None:
+                    state.scheduled[change.entry_id] = change.scheduled_at
         if change.blog is not None:
             state.blog = change.blog
         if idem is not None:
             now = time.monotonic()
             while state.idempotency and next(iter(state.idempotency.values()))[0] <= now:
+                _discard(state.pinned, change.old_order_key)
+                _discard(state.key_events, change.old_order_key)
+            if change.old_pending_key is not None:
+                del state.pending[bisect.bisect_left(state.pending, change.old_pending_key)]
+            state.scheduled.pop(change.entry_id, None)
                 state.idempotency.popitem(last=False)
             expires = now + self._idempotency_ttl
             state.idempotency[idem.key] = (expires, idem.fingerprint, idem.response)
-        event = events.fill(change.event, position)
-        state.history.append((state.offset, event))
+        if change.event is not None:
+            self._publish(slug, state, change.event)
+        if change.newsroom_event is not None:
+            self._publish(slug + "~newsroom", state.newsroom, change.newsroom_event)
+        return Applied(Position(state.epoch, state.offset))
+
+    def _publish(self, name: str, stream: _BlogState | _Stream, template: list[bytes]) -> None:
+        stream.offset += 1
+        event = events.fill(template, Position(stream.epoch, stream.offset))
+        stream.history.append((stream.offset, event))
         message = b"%r %s" % (time.time(), event)
         for subscription in self._subscriptions:
             subscription.deliver(slug, message)
         return Applied(position)
 
-    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+    def _stream(self, name: str) -> _BlogState | _Stream | None:
+        """A blog's readers' stream, or its newsroom stream for ``<slug>~newsroom``."""
+        slug, newsroom = split_channel(name)
+        state = self._blogs.get(slug)
+        if state is None or not newsroom:
+            return state
+        return state.newsroom
+
+    async def highlights(self, slug: str) -> Highlights:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+
+        def entries(keys: list[str]) -> list[Entry]:
+            return [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys[::-1]]
+
+        return Highlights(entries(state.pinned), entries(state.key_events))
+
+    async def pending(self, slug: str) -> list[Entry]:
         state = self._blogs.get(slug)
         if state is None:
             return None
@@ -171,11 +247,34 @@ class MemoryEngine(Engine):
         return Position(state.epoch, state.offset)
 
     async def position(self, slug: str) -> Position | None:
-        state = self._blogs.get(slug)
+        state = self._stream(slug)
         return None if state is None else Position(state.epoch, state.offset)
+        if state is None:
+            raise BlogNotFound(slug)
+        keys = state.pending[::-1]
+        return [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
+
+    async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
+        return [
+            (slug, "")
+            for slug, state in self._blogs.items()
+            if state.scheduled and min(state.scheduled.values()) <= now
+        ]
+
+    async def due_entries(self, slug: str, now: float) -> list[str]:
+        state = self._blogs.get(slug)
+        if state is None:
+            return []
+        return [i for at, i in sorted((at, i) for i, at in state.scheduled.items() if at <= now)]
+
+    async def settle_due(self, slug: str, mark: str) -> None:
+        return None  # no index: due_blogs looks at every blog's schedule
+
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+        state = self._stream(slug)
 
     async def history(self, slug: str, after: int) -> list[bytes] | None:
-        state = self._blogs.get(slug)
+        state = self._stream(slug)
         if state is None:
             return None
         if after > state.offset:

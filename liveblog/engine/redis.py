@@ -34,10 +34,11 @@ from liveblog.engine.base import (
     IdempotencyMismatch,
     MessageHandler,
     Page,
+    NotScheduled,
     Subscription,
     VersionConflict,
 )
-from liveblog.models import Blog, Entry, Position, Token, new_epoch
+from liveblog.models import Blog, Entry, Position, Token, new_epoch, split_channel
 
 T = TypeVar("T")
 _TOKENS = "lb:tokens"  # token hash -> Token JSON
@@ -45,6 +46,42 @@ _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON tim
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# The schedule's index across blogs (both keys in one slot: the scripts below touch both):
+# blog slug -> the earliest time one of its entries may be due, and a counter per blog that
+# every scheduling write bumps (see settle_due).
+_DUE = "lb:{scheduled}:due"
+_DUE_MARKS = "lb:{scheduled}:marks"
+
+# A blog has an entry due at ARGV[2] (after the write that scheduled it): bump its mark, so a
+# scheduler that read the index before cannot drop it. KEYS: due, marks. ARGV: slug, due time.
+_INDEX_DUE = """
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+"""
+
+# Blogs due by ARGV[1], with their marks. KEYS: due, marks. Returns {slug, mark, ...}.
+_DUE_BLOGS = """
+local slugs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, 1000)
+local result = {}
+for i = 1, #slugs do
+  result[#result + 1] = slugs[i]
+  result[#result + 1] = redis.call('HGET', KEYS[2], slugs[i]) or '0'
+end
+return result
+"""
+
+# After a scheduler claimed a blog's due entries: index its next due time (ARGV[3], '' =
+# none). If nothing scheduled meanwhile (the mark is still ARGV[2]), that is the truth; if
+# something did, only an earlier time may replace the index's. KEYS: due, marks.
+_SETTLE_DUE = """
+if (redis.call('HGET', KEYS[2], ARGV[1]) or '0') == ARGV[2] then
+  if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1])
+  else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
+elseif ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+end
+"""
+_INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
 
 # Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
 _NEW_EPOCH = """
@@ -78,27 +115,50 @@ def _script(name: str) -> str:
 
 
 class _Keys:
-    """The keys of one blog. ``{slug}`` is the Cluster hash tag."""
+    """The keys of one blog. ``{slug}`` is the Cluster hash tag.
 
-    __slots__ = ("blog", "channel", "entries", "history", "order", "pos", "versions")
+    ``<slug>~newsroom`` names the blog's newsroom stream: the same blog, whose position,
+    history and channel are its ``newsroom:`` keys, in the same slot.
+    """
 
-    def __init__(self, slug: str) -> None:
+    __slots__ = (
+        "blog", "channel", "entries", "highlights", "history", "key_events", "newsroom_channel",
+        "newsroom_history", "newsroom_pos", "order", "pending", "pinned", "pos", "scheduled",
+        "versions"
+    )  # fmt: skip
+
+    def __init__(self, name: str) -> None:
+        slug, newsroom = split_channel(name)
         base = f"lb:{{{slug}}}"
         self.blog = f"{base}:blog"
-        self.pos = f"{base}:pos"
         self.entries = f"{base}:entries"
         self.versions = f"{base}:versions"
         self.order = f"{base}:order"
-        self.history = f"{base}:history"
-        self.channel = f"{base}:events"
+        self.pending = f"{base}:pending"
+        self.scheduled = f"{base}:scheduled"
+        # Subsets of order kept by apply.lua: pinned entries and key events (order keys), and
+        # a mark that they are complete (blogs from before them are indexed once, on a read).
+        self.pinned = f"{base}:pinned"
+        self.key_events = f"{base}:key-events"
+        self.highlights = f"{base}:highlights"
+        self.newsroom_pos = f"{base}:newsroom:pos"
+        self.newsroom_history = f"{base}:newsroom:history"
+        self.newsroom_channel = f"{base}:newsroom:events"
+        if newsroom:
+            self.pos, self.history = self.newsroom_pos, self.newsroom_history
+            self.channel = self.newsroom_channel
+        else:
+            self.pos, self.history = f"{base}:pos", f"{base}:history"
+            self.channel = f"{base}:events"
 
     def idempotency(self, key: str) -> str:
         return f"{self.blog}:idem:{key}"
 
 
 def _slug_of_channel(channel: bytes) -> str:
-    # b"lb:{slug}:events" -> "slug"
-    return channel[4 : channel.index(b"}")].decode()
+    # b"lb:{slug}:events" -> "slug"; b"lb:{slug}:newsroom:events" -> "slug~newsroom"
+    slug = channel[4 : channel.index(b"}")].decode()
+    return slug + "~newsroom" if channel.endswith(b":newsroom:events") else slug
 
 
 class RedisEngine(Engine):
@@ -130,6 +190,11 @@ class RedisEngine(Engine):
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
 
+        self._highlights = self._redis.register_script(_script("highlights.lua"))
+        self._index_step = self._redis.register_script(_script("index_highlights.lua"))
+        self._index_due = self._redis.register_script(_INDEX_DUE)
+        self._due_blogs = self._redis.register_script(_DUE_BLOGS)
+        self._settle_due = self._redis.register_script(_SETTLE_DUE)
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
         # rather than fail: thousands of readers may connect in the same second.
@@ -196,7 +261,11 @@ class RedisEngine(Engine):
         # Listed first: a create that fails half-way leaves at worst a listed-but-absent slug,
         # which list_blogs skips, never a blog that cannot be found.
         await self._call(self._redis.sadd(_BLOGS, blog.slug))
-        all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
+        all_keys = [
+            keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history,
+            keys.pending, keys.scheduled, keys.newsroom_pos, keys.newsroom_history,
+            keys.pinned, keys.key_events, keys.highlights,
+        ]  # fmt: skip
         created = await self._write(self._create_blog, all_keys, [stored, epoch])
         if not created:
             raise BlogExists(blog.slug)
@@ -261,14 +330,31 @@ class RedisEngine(Engine):
             change.blog or "",
             repr(time.time()),
             self.publish_command,
-            *change.event,
+            keys.newsroom_channel,
+            change.pending_key or "",
+            change.old_pending_key or "",
+            "" if change.scheduled_at is None else repr(change.scheduled_at),
+            "1" if change.claim else "",
+            0 if change.event is None else len(change.event),
+            *(change.event or ()),
+            *(change.newsroom_event or ()),
         ]
         idem_key = keys.idempotency(idem.key) if idem else keys.idempotency("")
         all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
-        reply = await self._write(self._apply, [*all_keys, idem_key], args)
+        more_keys = [
+            keys.newsroom_pos, keys.newsroom_history, keys.pending, keys.scheduled,
+            keys.pinned, keys.key_events,
+        ]  # fmt: skip
+        reply = await self._write(self._apply, [*all_keys, idem_key, *more_keys], args)
         status = reply[0]
         if status == b"OK":
             return Applied(Position(reply[1].decode(), int(reply[2])))
+            if change.scheduled_at is not None:
+                # After the write, before the 2xx: the index can only point too early (a
+                # crash in between is mended by the scheduler's rescan).
+                await self._call(
+                    self._index_due(keys=[_DUE, _DUE_MARKS], args=[slug, change.scheduled_at])
+                )
         if status == b"REPLAY":
             position = await self.position(slug)
             assert position is not None
@@ -282,8 +368,77 @@ class RedisEngine(Engine):
         if status == b"IDEMPOTENCY":
             raise IdempotencyMismatch(idem.key if idem else "")
         raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
+        if status == b"NOTSCHEDULED":
+            raise NotScheduled(change.entry_id or "")
 
     async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+    async def highlights(self, slug: str) -> Highlights:
+        keys = _Keys(slug)
+        if not await self._call(self._redis.exists(keys.highlights)):
+            await self._index_highlights(keys)
+        reply = await self._call(
+            self._highlights(keys=[keys.blog, keys.entries, keys.pinned, keys.key_events])
+        )
+        if reply is None:
+            raise BlogNotFound(slug)
+        count, *raws = reply
+        pinned = [_entry_decoder.decode(raw) for raw in raws[:count] if raw is not None]
+        key_events = [_entry_decoder.decode(raw) for raw in raws[count:] if raw is not None]
+        return Highlights(pinned, key_events)
+
+    async def _index_highlights(self, keys: _Keys) -> None:
+        """Index a blog's highlights from its timeline, in steps that each read the entries'
+        current state atomically (apply.lua keeps the index meanwhile), then mark it done."""
+        after = ""
+        index_keys = [keys.entries, keys.order, keys.pinned, keys.key_events]
+        while True:
+            after = (await self._write(self._index_step, index_keys, [after, _INDEX_STEP])).decode()
+            if not after:
+                break
+        await self._call(self._redis.set(keys.highlights, "1"))
+
+    async def pending(self, slug: str) -> list[Entry]:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).zrange(keys.pending, "+", "-", bylex=True, desc=True)
+            exists, order_keys = await self._call(pipe.execute())
+        if not exists:
+            raise BlogNotFound(slug)
+        if not order_keys:
+            return []
+        ids = [key.partition(b":")[2] for key in order_keys]
+        raws = await self._call(self._redis.hmget(keys.entries, ids))
+        return [_entry_decoder.decode(raw) for raw in raws if raw is not None]
+
+    async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
+        if rescan:
+            await self._rescan_due()
+        flat = await self._call(self._due_blogs(keys=[_DUE, _DUE_MARKS], args=[repr(now)]))
+        return [(s.decode(), m.decode()) for s, m in zip(flat[::2], flat[1::2], strict=True)]
+
+    async def _rescan_due(self) -> None:
+        """Index every blog's earliest scheduled entry (mends an index write lost in a crash)."""
+        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(_BLOGS)))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for slug in slugs:
+                pipe.zrange(_Keys(slug).scheduled, 0, 0, withscores=True)
+            firsts = await self._call(pipe.execute())
+        for slug, first in zip(slugs, firsts, strict=True):
+            if first:
+                args = [slug, repr(first[0][1])]
+                await self._call(self._index_due(keys=[_DUE, _DUE_MARKS], args=args))
+
+    async def due_entries(self, slug: str, now: float) -> list[str]:
+        ids = await self._call(
+            self._redis.zrange(_Keys(slug).scheduled, "-inf", repr(now), byscore=True)
+        )
+        return [i.decode() for i in ids]
+
+    async def settle_due(self, slug: str, mark: str) -> None:
+        first = await self._call(self._redis.zrange(_Keys(slug).scheduled, 0, 0, withscores=True))
+        due = repr(first[0][1]) if first else ""
+        await self._call(self._settle_due(keys=[_DUE, _DUE_MARKS], args=[slug, mark, due]))
+
         if await self.position(slug) is None:
             return None
         keys = _Keys(slug)

@@ -1,14 +1,21 @@
--- One change of one blog, atomically: idempotency check, version check, offset, stored state,
--- history, publish. Nothing is written unless every check passes, and nothing after the first
--- write can fail (Redis does not roll a script back).
--- KEYS: 1 blog, 2 pos, 3 entries, 4 versions, 5 order, 6 history, 7 idempotency key
+-- One change of one blog, atomically: idempotency check, version check, schedule claim,
+-- offset, stored state, history, publish (to readers and/or to the blog's newsroom stream).
+-- Nothing is written unless every check passes, and nothing after the first write can fail
+-- (Redis does not roll a script back).
+-- KEYS: 1 blog, 2 pos, 3 entries, 4 versions, 5 order, 6 history, 7 idempotency key,
+--       8 newsroom pos, 9 newsroom history, 10 pending (entries readers do not see),
+--       11 scheduled (entry id by due unix time), 12 pinned, 13 key events (the order keys
+--       of the timeline's pinned entries and key events: see highlights.lua)
 -- ARGV: 1 channel, 2 history size, 3 new epoch (used only if the position was lost),
 --       4 idempotency fingerprint ('' = none), 5 idempotency response, 6 idempotency ttl,
 --       7 entry id ('' = none), 8 entry json ('' = delete), 9 entry version, 10 order key,
 --       11 old order key, 12 expected version ('' = no check), 13 blog json ('' = unchanged),
 --       14 publish time (unix seconds; travels on pub/sub only, for latency metrics),
 --       15 publish command (PUBLISH; SPUBLISH on a cluster, where the channel shares the slot),
---       16.. the event, split where its id goes
+--       16 newsroom channel, 17 pending key, 18 old pending key, 19 due time ('' = not
+--       scheduled), 20 claim ('1': only if the entry is still scheduled),
+--       21 the readers' event's part count (0 = none), then its parts, then the newsroom
+--       event's parts (none = no newsroom event); events are split where their id goes
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
 local fingerprint = ARGV[4]
@@ -32,33 +39,67 @@ if entry_id ~= '' and ARGV[12] ~= '' then
   if expected ~= -1 and expected ~= current then return {'VERSION', tostring(current)} end
 end
 
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  -- The position was lost while the blog survived: its history is gone, start a new epoch.
-  epoch = ARGV[3]
-  redis.call('HSET', KEYS[2], 'epoch', epoch, 'offset', 0)
-  redis.call('DEL', KEYS[6])
+if ARGV[20] == '1' and not redis.call('ZSCORE', KEYS[11], entry_id) then
+  return {'NOTSCHEDULED'}
 end
-local offset = redis.call('HINCRBY', KEYS[2], 'offset', 1)
-local id = epoch .. '-' .. offset
+
+-- The highlights index's view of the entry (index_highlights.lua has the same rule), read
+-- before the first write: a decode cannot fail half-way through the change.
+local pinned, key_event = false, false
+if entry_id ~= '' and ARGV[8] ~= '' and ARGV[10] ~= '' then
+  local entry = cjson.decode(ARGV[8])
+  pinned = entry.pinned == true
+  if type(entry.labels) == 'table' then
+    for _, label in ipairs(entry.labels) do
+      if label == 'key' then key_event = true end
+    end
+  end
+end
+
+-- Stamp an event with the next offset of a stream (pos, history), store and publish it.
+local function publish(pos, history, channel, first, last)
+  local epoch = redis.call('HGET', pos, 'epoch')
+  if not epoch then
+    -- The position was lost while the blog survived: its history is gone, start a new epoch.
+    epoch = ARGV[3]
+    redis.call('HSET', pos, 'epoch', epoch, 'offset', 0)
+    redis.call('DEL', history)
+  end
+  local offset = redis.call('HINCRBY', pos, 'offset', 1)
+  local event = table.concat({unpack(ARGV, first, last)}, epoch .. '-' .. offset)
+  redis.call('XADD', history, 'MAXLEN', ARGV[2], offset .. '-0', 'e', event)
+  redis.call(ARGV[15], channel, ARGV[14] .. ' ' .. event)
+end
 
 if entry_id ~= '' then
-  if ARGV[11] ~= '' then redis.call('ZREM', KEYS[5], ARGV[11]) end
+  if ARGV[11] ~= '' then
+    redis.call('ZREM', KEYS[5], ARGV[11])
+    redis.call('ZREM', KEYS[12], ARGV[11])
+    redis.call('ZREM', KEYS[13], ARGV[11])
+  end
+  if ARGV[18] ~= '' then redis.call('ZREM', KEYS[10], ARGV[18]) end
+  redis.call('ZREM', KEYS[11], entry_id)
   if ARGV[8] == '' then
     redis.call('HDEL', KEYS[3], entry_id)
     redis.call('HDEL', KEYS[4], entry_id)
   else
     redis.call('HSET', KEYS[3], entry_id, ARGV[8])
     redis.call('HSET', KEYS[4], entry_id, ARGV[9])
-    redis.call('ZADD', KEYS[5], 0, ARGV[10])
+    if ARGV[10] ~= '' then
+      redis.call('ZADD', KEYS[5], 0, ARGV[10])
+      if pinned then redis.call('ZADD', KEYS[12], 0, ARGV[10]) end
+      if key_event then redis.call('ZADD', KEYS[13], 0, ARGV[10]) end
+    end
+    if ARGV[17] ~= '' then redis.call('ZADD', KEYS[10], 0, ARGV[17]) end
+    if ARGV[19] ~= '' then redis.call('ZADD', KEYS[11], ARGV[19], entry_id) end
   end
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
-local event = table.concat({unpack(ARGV, 16)}, id)
-redis.call('XADD', KEYS[6], 'MAXLEN', ARGV[2], offset .. '-0', 'e', event)
-redis.call(ARGV[15], ARGV[1], ARGV[14] .. ' ' .. event)
+local parts = tonumber(ARGV[21])
+if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], 22, 21 + parts) end
+if #ARGV > 21 + parts then publish(KEYS[8], KEYS[9], ARGV[16], 22 + parts, #ARGV) end
 if fingerprint ~= '' then
   redis.call('SET', KEYS[7], fingerprint .. '\n' .. ARGV[5], 'EX', ARGV[6])
 end
-return {'OK', epoch, offset}
+return {'OK', redis.call('HGET', KEYS[2], 'epoch') or ARGV[3], redis.call('HGET', KEYS[2], 'offset') or 0}
