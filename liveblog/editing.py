@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -18,18 +19,23 @@ from liveblog.engine.base import (
     Engine,
     EntryNotFound,
     Idempotency,
+    NotScheduled,
     VersionConflict,
 )
 from liveblog.models import (
     EARLIEST_PUBLISHED,
+    FUTURE_SLACK,
     LATEST_PUBLISHED,
     MAX_BODY_BYTES,
     Blog,
     BlogCreate,
     BlogPatch,
+    Byline,
+    Correction,
     Entry,
     EntryCreate,
     EntryPatch,
+    Token,
     encoder,
     given_fields,
     new_entry_id,
@@ -37,6 +43,10 @@ from liveblog.models import (
     utcnow,
 )
 from liveblog.sanitize import clean_html
+
+
+class NotAllowed(Exception):
+    """The token's role does not allow this change (API: 403)."""
 
 
 class InvalidField(ValueError):
@@ -68,7 +78,8 @@ def fingerprint(raw_request: bytes) -> str:
 
 async def create_blog(engine: Engine, data: BlogCreate) -> Blog:
     now = utcnow()
-    blog = Blog(data.slug, data.title, data.description, data.status, now, now)
+    blog = Blog(data.slug, data.title, data.description, data.status, now, now,
+                language=data.language or "en", time_zone=data.time_zone or "UTC")  # fmt: skip
     return await engine.create_blog(blog, new_epoch())
 
 
@@ -85,28 +96,113 @@ async def update_blog(engine: Engine, slug: str, patch: BlogPatch) -> Blog:
     return msgspec.structs.replace(stored, last_event_id=str(applied.position))
 
 
+def _check_published_at(value: datetime, now: datetime) -> None:
+    if value > now + FUTURE_SLACK:
+        raise InvalidField(
+            "$.published_at",
+            'is in the future: to publish later, use "status": "scheduled" with "publish_at"',
+        )
+
+
+def _publish_at(value: datetime | None, now: datetime) -> datetime:
+    if value is None:
+        raise InvalidField("$.publish_at", 'is required with "status": "scheduled"')
+    value = _published_at(value)
+    if value <= now:
+        raise InvalidField("$.publish_at", "must be in the future")
+    return value
+
+
+def _byline(
+    author: str | None, authors: list[Byline] | None, token: Token | None
+) -> tuple[str | None, list[Byline]]:
+    """(author, authors): either names the other when only one is sent. A byline that is the
+    signed-in person's name gets their avatar."""
+    if authors:
+        return author or ", ".join(a.name for a in authors), authors
+    if not author:
+        return author, []
+    avatar = token.avatar_url if token is not None and token.name == author else None
+    return author, [Byline(author, avatar)]
+
+
+def _keys(entry: Entry) -> dict[str, Any]:
+    """Where a stored entry is listed: the readers' timeline, or the newsroom's pending list
+    (and the schedule)."""
+    if entry.published:
+        return {"order_key": entry.order_key}
+    due = entry.publish_at.timestamp() if entry.status == "scheduled" and entry.publish_at else None
+    return {"pending_key": entry.order_key, "scheduled_at": due}
+
+
+def _old_keys(entry: Entry) -> dict[str, Any]:
+    if entry.published:
+        return {"old_order_key": entry.order_key}
+    return {"old_pending_key": entry.order_key}
+
+
+def _events(slug: str, before: Entry | None, after: Entry | None) -> dict[str, Any]:
+    """What readers and the newsroom hear of a change: readers only ever see published
+    entries; the newsroom hears of every change to the others (and of their publication)."""
+    was = before is not None and before.published
+    now = after is not None and after.published
+    public = newsroom = None
+    if now:
+        public = events.template("entry.updated" if was else "entry.created", slug, after)
+    elif was:
+        assert before is not None
+        public = events.template("entry.deleted", slug, {"id": before.id})
+    if after is None:
+        if before is not None and not was:
+            newsroom = events.template("entry.deleted", slug, {"id": before.id})
+    elif not now or (before is not None and not was):  # not for readers, or its publication
+        kind = "entry.created" if before is None else "entry.updated"
+        newsroom = events.template(kind, slug, after)
+    return {"event": public, "newsroom_event": newsroom}
+
+
 async def create_entry(
     engine: Engine,
     slug: str,
     data: EntryCreate,
     *,
+    token: Token | None = None,
     idempotency_key: str | None = None,
     raw_request: bytes = b"",
 ) -> tuple[bytes, bool]:
     """Create an entry; returns (the encoded Entry answered, whether it is a replay)."""
     now = utcnow()
+    status = data.status
+    if token is not None and not token.may_publish:
+        status = "submitted"  # a contributor's entry waits for an editor, whatever it asks
+    publish_at = None
+    if status == "scheduled":
+        publish_at = published_at = _publish_at(data.publish_at, now)
+    elif data.publish_at is not None and token is not None and token.may_publish:
+        raise InvalidField("$.publish_at", 'is only for "status": "scheduled"')
+    elif data.published_at is None:
+        published_at = now
+    else:
+        published_at = _published_at(data.published_at)
+        if status == "published":
+            _check_published_at(published_at, now)
+    author, authors = _byline(data.author, data.authors, token)
     entry = Entry(
         id=new_entry_id(),
         blog=slug,
         version=1,
-        published_at=now if data.published_at is None else _published_at(data.published_at),
+        published_at=published_at,
         updated_at=None,
         headline=data.headline,
         body=_clean_body(data.body),
-        author=data.author,
+        author=author,
         labels=data.labels,
         pinned=data.pinned,
         media=data.media,
+        status=status,
+        publish_at=publish_at,
+        authors=authors,
+        created_by=None if token is None else token.id or None,
     )
     encoded = encoder.encode(entry)
     idem = None
@@ -115,11 +211,11 @@ async def create_entry(
     applied = await engine.apply(
         slug,
         Change(
-            event=events.template("entry.created", slug, entry),
+            **_events(slug, None, entry),
             entry_id=entry.id,
             entry=encoded,
             entry_version=1,
-            order_key=entry.order_key,
+            **_keys(entry),
             expect_version=0,
             idempotency=idem,
         ),
@@ -129,45 +225,126 @@ async def create_entry(
     return encoded, False
 
 
+def _check_contributor(token: Token | None, entry: Entry) -> None:
+    if token is None or token.may_publish:
+        return
+    if entry.published or not entry.created_by or entry.created_by != token.id:
+        raise NotAllowed("A contributor may change only its own entries that are not published.")
+
+
 async def update_entry(
-    engine: Engine, slug: str, entry_id: str, patch: EntryPatch, if_match: int | None
+    engine: Engine,
+    slug: str,
+    entry_id: str,
+    patch: EntryPatch,
+    if_match: int | None,
+    *,
+    token: Token | None = None,
 ) -> Entry:
     current = await _existing_entry(engine, slug, entry_id)
+    _check_contributor(token, current)
     if if_match is not None and if_match != current.version:
         raise VersionConflict(current.version)
+    now = utcnow()
     changes = given_fields(patch)
+    correction = changes.pop("correction", None)
+    if token is not None and not token.may_publish:
+        if changes.get("status") in ("published", "scheduled"):
+            raise NotAllowed("A contributor may not publish: an editor approves its entries.")
+        if "note" in changes:
+            raise NotAllowed("Only editors write notes to contributors.")
+        changes["status"] = "submitted"
+        changes.pop("publish_at", None)
     if "body" in changes:
         changes["body"] = _clean_body(changes["body"])
+    if "authors" in changes or "author" in changes:
+        author = changes.get("author", None if "authors" in changes else current.author)
+        changes["author"], changes["authors"] = _byline(author, changes.get("authors"), token)
     if "published_at" in changes:
         changes["published_at"] = _published_at(changes["published_at"])
+    status = changes.get("status", current.status)
+    if status == "scheduled":
+        if "publish_at" in changes or current.status != "scheduled":
+            changes["publish_at"] = _publish_at(changes.get("publish_at", current.publish_at), now)
+        changes["published_at"] = changes.get("publish_at", current.publish_at)
+    else:
+        if changes.get("publish_at") is not None:
+            raise InvalidField("$.publish_at", 'is only for "status": "scheduled"')
+        changes["publish_at"] = None
+    if status == "published":
+        if not current.published and "published_at" not in changes:
+            changes["published_at"] = now  # published at this moment
+        if "published_at" in changes:
+            _check_published_at(changes["published_at"], now)
+        changes["note"] = None
+    if correction is not None:
+        changes["corrections"] = [*current.corrections, Correction(now, correction)]
+    # Published at this moment: readers see a new entry (entry.created), not an edited one.
+    updated_at = None if status == "published" and not current.published else now
     entry = msgspec.structs.replace(
-        current, **changes, version=current.version + 1, updated_at=utcnow()
+        current, **changes, version=current.version + 1, updated_at=updated_at
     )
     encoded = encoder.encode(entry)
     await engine.apply(
         slug,
         Change(
-            event=events.template("entry.updated", slug, entry),
+            **_events(slug, current, entry),
             entry_id=entry.id,
             entry=encoded,
             entry_version=entry.version,
-            order_key=entry.order_key,
-            old_order_key=current.order_key,
+            **_keys(entry),
+            **_old_keys(current),
             expect_version=current.version,
         ),
     )
     return entry
 
 
-async def delete_entry(engine: Engine, slug: str, entry_id: str) -> None:
+async def publish_due(engine: Engine, slug: str, entry_id: str) -> Entry | None:
+    """Publish a scheduled entry whose time has come, if no one did: claimed atomically, so
+    it happens once across processes. None if another process (or an editor) was first."""
+    current = await engine.get_entry(slug, entry_id)
+    if current is None or current.status != "scheduled":
+        return None
+    entry = msgspec.structs.replace(
+        current,
+        status="published",
+        publish_at=None,
+        version=current.version + 1,
+        updated_at=None,
+        note=None,
+    )
+    try:
+        await engine.apply(
+            slug,
+            Change(
+                **_events(slug, current, entry),
+                entry_id=entry.id,
+                entry=encoder.encode(entry),
+                entry_version=entry.version,
+                **_keys(entry),
+                **_old_keys(current),
+                expect_version=current.version,
+                claim=True,
+            ),
+        )
+    except (NotScheduled, VersionConflict, EntryNotFound):
+        return None
+    return entry
+
+
+async def delete_entry(
+    engine: Engine, slug: str, entry_id: str, *, token: Token | None = None
+) -> None:
     current = await _existing_entry(engine, slug, entry_id)
+    _check_contributor(token, current)
     await engine.apply(
         slug,
         Change(
-            event=events.template("entry.deleted", slug, {"id": entry_id}),
+            **_events(slug, current, None),
             entry_id=entry_id,
             entry=None,
-            old_order_key=current.order_key,
+            **_old_keys(current),
             expect_version=-1,
         ),
     )
@@ -185,10 +362,12 @@ async def _existing_entry(engine: Engine, slug: str, entry_id: str) -> Entry:
 __all__ = [
     "Applied",
     "InvalidField",
+    "NotAllowed",
     "create_blog",
     "create_entry",
     "delete_entry",
     "fingerprint",
+    "publish_due",
     "update_blog",
     "update_entry",
 ]

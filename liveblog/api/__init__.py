@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from liveblog.api import blogs, entries, openapi, tokens
+from liveblog.api import blogs, entries, newsroom, openapi, tokens
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -28,7 +28,7 @@ def routes() -> list[BaseRoute]:
     return [
         _path("/api/openapi.json", GET=openapi.openapi_json),
         _path("/api/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
-        _path("/api/tokens/{token_id}", DELETE=tokens.delete_token),
+        _path("/api/tokens/{token_id}", PATCH=tokens.update_token, DELETE=tokens.delete_token),
         _path("/api/blogs", GET=blogs.list_blogs, POST=blogs.create_blog),
         _path("/api/blogs/{slug}", GET=blogs.get_blog, PATCH=blogs.update_blog),
         _path("/api/blogs/{slug}/entries", GET=entries.timeline, POST=entries.create_entry),
@@ -38,4 +38,5 @@ def routes() -> list[BaseRoute]:
             PATCH=entries.update_entry,
             DELETE=entries.delete_entry,
         ),
+        Route("/api/blogs/{slug}/newsroom/events", newsroom.NewsroomEvents(), methods=["GET"]),
     ]

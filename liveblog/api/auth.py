@@ -1,4 +1,6 @@
-"""Bearer tokens: admins and editors. Tokens are stored as SHA-256 hashes, shown once.
+"""Bearer tokens: admins, editors and contributors, each a person (name, avatar).
+
+Tokens are stored as SHA-256 hashes, shown once.
 
 A token is named by its id, the first 12 hex digits of that hash: enough to list and revoke it,
 useless to sign in with. Every request reads the token from the store (no cache), so a
@@ -46,12 +48,14 @@ async def issue_token(engine: Engine, request: TokenCreate) -> TokenCreated:
         id=token_id(digest),
         created_at=utcnow(),
         expires_at=expires_at,
+        avatar_url=request.avatar_url,
     )
     await engine.store_token(digest, token)
     assert token.created_at is not None
     return TokenCreated(
-        secret, token.id, token.name, token.role, token.blogs, token.created_at, expires_at
-    )
+        secret, token.id, token.name, token.role, token.blogs, token.created_at, expires_at,
+        token.avatar_url,
+    )  # fmt: skip
 
 
 async def authenticate(request: Request) -> tuple[str, Token]:

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog import editing
+from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
 from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
+from liveblog.media import embeds
 from liveblog.models import (
     ORDER_KEY_PATTERN,
     Entry,
     EntryCreate,
     EntryPatch,
     Timeline,
+    newsroom_channel,
     parse_decimal,
 )
+
+_STATUSES = ("draft", "submitted", "scheduled")
+T = TypeVar("T")
 
 _MAX_IDEMPOTENCY_KEY = 255
 _entry_decoder = msgspec.json.Decoder(Entry)
@@ -33,14 +41,18 @@ def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
 
 async def create_entry(request: Request) -> Response:
     slug = request.path_params["slug"]
-    await editor_write(request, slug)
+    token = await editor_write(request, slug)
     key = request.headers.get("idempotency-key")
     if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
         raise invalid("Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters")
     data, raw = await json_body(request, EntryCreate)
-    encoded, replayed = await editing.create_entry(
-        request.app.state.engine, slug, data, idempotency_key=key, raw_request=raw
-    )
+    data = embeds.checked(data, request.app.state.settings.mastodon_hosts)
+    encoded, replayed = await _allowed(
+        editing.create_entry(
+            request.app.state.engine, slug, data, token=token, idempotency_key=key,
+            raw_request=raw,
+        )
+    )  # fmt: skip
     entry_id = _entry_decoder.decode(encoded).id
     headers = _entry_headers(slug, entry_id, 1)
     if replayed:
@@ -60,17 +72,20 @@ def parse_if_match(value: str | None) -> int | None:
 
 async def update_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    await editor_write(request, slug)
+    token = await editor_write(request, slug)
     if_match = parse_if_match(request.headers.get("if-match"))
     patch, _ = await json_body(request, EntryPatch)
-    entry = await editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match)
+    patch = embeds.checked(patch, request.app.state.settings.mastodon_hosts)
+    entry = await _allowed(
+        editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match, token=token)
+    )
     return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
 
 
 async def delete_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    await editor_write(request, slug, with_body=False)
-    await editing.delete_entry(request.app.state.engine, slug, entry_id)
+    token = await editor_write(request, slug, with_body=False)
+    await _allowed(editing.delete_entry(request.app.state.engine, slug, entry_id, token=token))
     return Response(status_code=204)
 
 
@@ -78,6 +93,8 @@ async def get_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     engine = request.app.state.engine
     entry: Entry | None = await engine.get_entry(slug, entry_id)
+    if entry is not None and not entry.published and not await _is_staff(request, slug):
+        entry = None  # readers learn nothing of entries that are not published
     if entry is None:
         if await engine.position(slug) is None:
             raise Problem(404, f"No blog {slug!r} exists.")
@@ -105,7 +122,56 @@ async def timeline(request: Request) -> Response:
     if limit is None or not 1 <= limit <= 100:
         raise invalid("limit", "must be a whole number from 1 to 100")
     before = request.query_params.get("before")
+    status = request.query_params.get("status")
+    if status is not None and status != "published":
+        return await _workflow(request, slug, status, limit, before)
     page = await request.app.state.engine.timeline(
         slug, limit, decode_cursor(before) if before else None
     )
     return json_response(Timeline(page.entries, encode_cursor(page.next_key), str(page.position)))
+
+
+async def _workflow(
+    request: Request, slug: str, status: str, limit: int, before: str | None
+) -> Response:
+    """The entries readers do not see, for the blog's staff: ``last_event_id`` is the
+    newsroom stream's position (``GET /api/blogs/{slug}/newsroom/events`` resumes from it)."""
+    wanted = set(_STATUSES) if status == "all" else {status}
+    if not wanted <= set(_STATUSES):
+        raise invalid("status", "must be one of published, draft, submitted, scheduled, all")
+    _, token = await auth.authenticate(request)
+    engine = request.app.state.engine
+    position = await engine.position(newsroom_channel(slug))
+    if position is None:
+        raise Problem(404, f"No blog {slug!r} exists.")
+    auth.require_editor_of(token, slug)
+    key = decode_cursor(before) if before else None
+    entries = [
+        e
+        for e in await engine.pending(slug)
+        if e.status in wanted and (key is None or e.order_key < key)
+    ]
+    page, more = entries[:limit], len(entries) > limit
+    next_key = page[-1].order_key if more else None
+    return json_response(
+        Timeline(page, encode_cursor(next_key), str(position)),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _is_staff(request: Request, slug: str) -> bool:
+    """Whether the request carries a valid token that may work on this blog."""
+    if "authorization" not in request.headers:
+        return False
+    try:
+        _, token = await auth.authenticate(request)
+    except Problem:
+        return False
+    return token.may_edit(slug)
+
+
+async def _allowed(work: Awaitable[T]) -> T:
+    try:
+        return await work
+    except editing.NotAllowed as exc:
+        raise Problem(403, str(exc)) from None

@@ -24,10 +24,11 @@ from liveblog.models import (
     TokenCreate,
     TokenCreated,
     TokenList,
+    TokenPatch,
 )
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, Timeline,
-           Token, TokenCreate, TokenCreated, TokenList, ProblemBody]  # fmt: skip
+           Token, TokenCreate, TokenCreated, TokenList, TokenPatch, ProblemBody]  # fmt: skip
 
 
 def _ref(model: type) -> dict[str, Any]:
@@ -87,6 +88,8 @@ def document() -> dict[str, Any]:
     before = _param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
     key = {"type": "string", "minLength": 1, "maxLength": 255}
     idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
+    statuses = ["published", "draft", "submitted", "scheduled", "all"]
+    status = _param("status", "query", {"enum": statuses}, "not published: token required")
     if_match = _param("If-Match", "header", {"type": "string"}, '"3", W/"3", 3 or *')
     return {
         "openapi": "3.1.0",
@@ -115,6 +118,8 @@ def document() -> dict[str, Any]:
             },
             "/api/tokens/{token_id}": {
                 "parameters": [token_id],
+                "patch": _op("Change a person's name, avatar, role or blogs", (200, Token),
+                             body=TokenPatch, auth=True, errors=(*_WRITE, 409)),
                 "delete": _op("Revoke a token, at once on every server process", (204, None),
                               auth=True, errors=(*admin_read, 404, 409)),
             },
@@ -131,11 +136,18 @@ def document() -> dict[str, Any]:
             },
             "/api/blogs/{slug}/entries": {
                 "parameters": [slug],
-                "get": _op("The timeline, newest first", (200, Timeline), errors=(404, 422),
-                           params=(limit, before)),
+                "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
+                           " readers do not see", (200, Timeline), errors=(401, 403, 404, 422),
+                           params=(limit, before, status)),
                 "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
                             body=EntryCreate, auth=True, errors=_WRITE,
                             params=(idempotency_key,)),
+            },
+            "/api/blogs/{slug}/newsroom/events": {
+                "parameters": [slug],
+                "get": _op("The blog's newsroom stream (Server-Sent Events): changes to entries"
+                           " readers do not see, and their publication", (200, None), auth=True,
+                           errors=(401, 403, 404, 503)),
             },
             "/api/blogs/{slug}/entries/{entry_id}": {
                 "parameters": [slug, entry_id],

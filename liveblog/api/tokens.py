@@ -1,4 +1,4 @@
-"""Token administration (admin only): issue, list and revoke editor and admin tokens."""
+"""Token administration (admin only): issue, list, change and revoke the newsroom's people."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from liveblog.api.guards import admin_write, json_body
 from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
 from liveblog.engine.base import Engine
-from liveblog.models import Token, TokenCreate, TokenList, utcnow
+from liveblog.models import Token, TokenCreate, TokenList, TokenPatch, given_fields, utcnow
 
 _NO_STORE = {"Cache-Control": "no-store"}
 # Expiry is stored in UTC: a later bound keeps "9999-12-31T23:59:59-01:00" (year 10000 in UTC)
@@ -55,6 +55,28 @@ async def list_tokens(request: Request) -> Response:
 def _oldest_first(token: Token) -> tuple[str, str, str]:
     created = "" if token.created_at is None else token.created_at.isoformat()
     return created, token.name, token.id
+
+
+async def update_token(request: Request) -> Response:
+    """Change a person's name, avatar, role or blogs; the secret stays the same."""
+    await admin_write(request)
+    patch, _ = await json_body(request, TokenPatch)
+    wanted: str = request.path_params["token_id"]
+    engine: Engine = request.app.state.engine
+    found = [(h, t) for h, t in (await engine.list_tokens()).items() if auth.token_id(h) == wanted]
+    if not found:
+        _refuse_bootstrap(request, wanted)
+        raise Problem(404, f"No token {wanted!r} exists.")
+    token_hash, token = found[0]
+    token = msgspec.structs.replace(token, **given_fields(patch), id=wanted)
+    await engine.store_token(token_hash, token)
+    return json_response(token, headers=_NO_STORE)
+
+
+def _refuse_bootstrap(request: Request, wanted: str) -> None:
+    admin_token: str | None = request.app.state.settings.admin_token
+    if admin_token and wanted == auth.token_id(auth.hash_token(admin_token)):
+        raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
 
 
 async def delete_token(request: Request) -> Response:

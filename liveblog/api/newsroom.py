@@ -1,0 +1,68 @@
+"""The newsroom's own live stream: ``GET /api/blogs/{slug}/newsroom/events`` (token required).
+
+Every change to an entry readers do not see (a draft saved, a contribution submitted or sent
+back, a schedule moved) and every publication of one is an event on the blog's newsroom stream,
+``<slug>~newsroom``: a stream of its own (epoch, offsets, history) in the blog's keys, which the
+hub serves like a blog. Readers' endpoints never attach to it (the hub refuses the name unless
+asked for a newsroom stream); this endpoint checks the token first. Server-Sent Events, with
+``Last-Event-ID`` (or ``?last_event_id=``) to resume: the console reads it with ``fetch``, so
+the token travels in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
+
+from liveblog.api import auth
+from liveblog.api.problems import Problem
+from liveblog.api.responses import problem_for
+from liveblog.connections import SSE
+from liveblog.engine.base import EngineError
+from liveblog.hub import Hub
+from liveblog.models import newsroom_channel
+from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
+
+
+async def _authorise(request: Request, slug: str) -> None:
+    """401, then 404, then 403 (API.md's order)."""
+    _, token = await auth.authenticate(request)
+    if await request.app.state.engine.position(slug) is None:
+        raise Problem(404, f"No blog {slug!r} exists.")
+    auth.require_editor_of(token, slug)
+
+
+class NewsroomEvents:
+    """A plain ASGI app (a Route wraps functions as request -> response endpoints)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _stream(scope, receive, send)
+
+
+async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive)
+    slug: str = scope["path_params"]["slug"]
+    try:
+        await _authorise(request, slug)
+    except (Problem, EngineError) as exc:
+        problem = exc if isinstance(exc, Problem) else problem_for(exc)
+        await problem.response()(scope, receive, send)
+        return
+    hub: Hub = scope["app"].state.hub
+    conn = hub.connection(SSE)
+    try:
+        try:
+            await hub.attach(conn, newsroom_channel(slug), resume_id(scope), newsroom=True)
+        except EngineError as exc:
+            hub.detach(conn)
+            await problem_for(exc).response()(scope, receive, send)
+            return
+        headers = [*_HEADERS, (b"cache-control", b"no-store")]
+        headers = [h for h in headers if h != (b"cache-control", b"no-cache, no-transform")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        retry = b"retry: %d\n\n" % scope["app"].state.settings.sse_retry_ms
+        await send({"type": "http.response.body", "body": retry, "more_body": True})
+        await _serve_queued(conn, receive, send)
+    finally:
+        conn.close("disconnect")
+        hub.detach(conn)
