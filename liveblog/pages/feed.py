@@ -77,8 +77,8 @@ def build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings)
         _sub(item, "published", iso(entry.published_at))
         _sub(item, "updated", iso(entry.updated_at or entry.published_at))
         _sub(item, "link", rel="alternate", type="text/html", href=link)
-        if entry.author:
-            _sub(_sub(item, "author"), "name", entry.author)
+        for name in [a.name for a in entry.authors] or ([entry.author] if entry.author else []):
+            _sub(_sub(item, "author"), "name", name)  # one per person of the byline
         for label in entry.labels:
             _sub(item, "category", term=label)
         body = entry.body

@@ -22,7 +22,13 @@ def _update(entry: Entry, canonical: str) -> dict[str, Any]:
         "dateModified": iso(entry.updated_at or entry.published_at),
         "articleBody": plain_text(entry.body),
     }
-    if entry.author:
+    if entry.authors:
+        people = [
+            {"@type": "Person", "name": a.name} | ({"image": a.avatar_url} if a.avatar_url else {})
+            for a in entry.authors
+        ]
+        item["author"] = people[0] if len(people) == 1 else people
+    elif entry.author:
         item["author"] = {"@type": "Person", "name": entry.author}
     if entry.media:
         item["image"] = [media.url for media in entry.media]

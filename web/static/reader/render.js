@@ -98,7 +98,22 @@ export function renderEntry(entry) {
     }
     main.append(figure);
   }
-  if (entry.author) main.append(el("p", "entry__author", `By ${entry.author}`));
+  for (const correction of entry.corrections || []) {
+    const note = el("p", "entry__correction", "Corrected ");
+    note.append(timeElement(correction.at), `: ${correction.text}`);
+    main.append(note);
+  }
+  if (entry.author) {
+    const byline = el("p", "entry__author");
+    for (const author of entry.authors || []) {
+      if (!author.avatar_url) continue;
+      const avatar = el("img", "entry__avatar");
+      Object.assign(avatar, { src: author.avatar_url, alt: "", width: 28, height: 28, loading: "lazy", decoding: "async" });
+      byline.append(avatar);
+    }
+    byline.append(`By ${entry.author}`);
+    main.append(byline);
+  }
   article.append(side, main);
   return article;
 }
