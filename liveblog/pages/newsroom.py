@@ -1,4 +1,5 @@
-"""The newsroom's pages: the editor console (``/editor``) and the live dashboard (``/dashboard``).
+"""The newsroom's pages: the editor console (``/editor``), the live dashboard (``/dashboard``)
+and the People screen (``/people``).
 
 Both are static shells rendered once; their modules under ``web/static/newsroom/`` do the work
 on the public API and streams. ``GET /api/me`` tells the console who a token belongs to, so it
@@ -22,6 +23,13 @@ async def editor(request: Request) -> Response:
     response = render(request, "newsroom/editor.html", {})
     # Tokens and drafts live on this page: keep it out of shared caches and other sites' frames.
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def people(request: Request) -> Response:
+    """The People screen (admins): add a person, change role and blogs, revoke."""
+    response = render(request, "newsroom/people.html", {})
+    response.headers["Cache-Control"] = "no-store"  # it shows new tokens once
     return response
 
 
@@ -49,5 +57,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/editor", editor, methods=["GET", "HEAD"], name="editor"),
         Route("/dashboard", dashboard, methods=["GET", "HEAD"], name="dashboard"),
+        Route("/people", people, methods=["GET", "HEAD"], name="people"),
         Route("/api/me", me, methods=["GET"], name="me"),
     ]

@@ -67,6 +67,7 @@ export class EditSession {
       onCancel: () => this.close(null),
     });
     this.form.element.classList.add("nr-form--edit");
+    this.form.setEditing(entry);
     this.conflictBox = null;
   }
 
@@ -98,6 +99,10 @@ export class EditSession {
   async save() {
     const values = this.form.values();
     const patch = patchFrom(values, this.base);
+    if (values.correction && this.base.status === "published") patch.correction = values.correction;
+    if (this.base.status === "scheduled" && values.publish_at && values.publish_at !== this.base.publish_at) {
+      patch.publish_at = values.publish_at;
+    }
     if (Object.keys(patch).length === 0) {
       this.close(null);
       return;

@@ -7,12 +7,19 @@ import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
 import { MultiBlogSocket } from "./socket.js";
 import { confirmDialog, el, toast } from "./ui.js";
+import { Workflow } from "./workflow.js";
 
 const $ = (id) => document.getElementById(id);
 // Drafts and the byline are kept per token (`liveblog.draft.<token id>.<blog>`), like the
 // outbox: another editor signing in on this device never gets them.
 const DRAFT_PREFIX = "liveblog.draft.";
 const AUTHOR_PREFIX = "liveblog.author.";
+const SAVED_TEXT = {
+  draft: "Draft saved in the newsroom: readers do not see it.",
+  submitted: "Submitted: an editor approves it before readers see it.",
+  scheduled: "Scheduled: the server publishes it at its time.",
+};
+const ROLE_TEXT = { admin: "Admin", editor: "Editor", contributor: "Contributor" };
 const STREAM_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
 
 const state = {
@@ -20,6 +27,7 @@ const state = {
   blogs: [],
   slug: null,
   list: null,
+  workflow: null,
   composer: null,
   outbox: new Outbox(),
   ticker: null,
@@ -48,8 +56,10 @@ async function signIn(secret, { quiet = false } = {}) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = state.me.name;
-  $("me-role").textContent = state.me.role === "admin" ? "Admin" : "Editor";
+  $("me-role").textContent = ROLE_TEXT[state.me.role] || state.me.role;
   $("new-blog").hidden = state.me.role !== "admin";
+  document.querySelector("[data-role=people-link]").hidden = state.me.role !== "admin";
+  state.composer.setRole(state.me.role);
   state.outbox.open(state.me.id, secret);
   if (!state.socket.started) state.socket.start();
   await loadBlogs();
@@ -104,6 +114,8 @@ async function signOut() {
   token.clear();
   state.list?.stop();
   state.list = null;
+  state.workflow?.stop();
+  state.workflow = null;
   state.slug = null;
   state.me = null;
   $("token-input").value = "";
@@ -155,6 +167,15 @@ function showNoBlog() {
 async function selectBlog(slug) {
   if (state.slug === slug && state.list) return;
   state.list?.stop();
+  state.workflow?.stop();
+  state.workflow = new Workflow({
+    slug,
+    me: state.me,
+    root: $("workflow"),
+    formTemplate: $("entry-form"),
+    onPublished: (entry) => state.list?.upsert(entry),
+  });
+  state.workflow.start().catch((error) => toast(`Could not load the newsroom: ${error.message}`, { kind: "error" }));
   state.slug = slug;
   const url = new URL(window.location.href);
   url.searchParams.set("blog", slug);
@@ -300,7 +321,7 @@ function restoreDraft() {
   } catch {
     draft = null;
   }
-  state.composer.fill(draft || { author: localStorage.getItem(authorKey()) || "" });
+  state.composer.fill(draft || { author: localStorage.getItem(authorKey()) || state.me.name });
   $("draft-state").textContent = draft ? "Draft restored" : "";
 }
 
@@ -426,8 +447,10 @@ async function pendingAction(event) {
 
 function outboxChanged(event) {
   const { published, blog, replayed } = event.detail || {};
-  if (published && blog === state.slug) state.list?.upsert(published);
-  if (published) toast(replayed ? "Published (the server had it already: no copy made)." : "Published.");
+  const waiting = published && published.status !== "published";
+  if (published && blog === state.slug) (waiting ? state.workflow : state.list)?.upsert(published);
+  if (waiting) toast(SAVED_TEXT[published.status] || "Saved.");
+  else if (published) toast(replayed ? "Published (the server had it already: no copy made)." : "Published.");
   renderPending();
   renderBlogList();
 }
@@ -493,8 +516,11 @@ function start() {
     toast("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them.", { kind: "error" });
   });
 
-  const saved = token.get();
-  if (saved) signIn(saved, { quiet: true });
+  // A sign-in link from the People screen: /editor#token=… (the fragment never reaches a server).
+  const fromLink = new URLSearchParams(window.location.hash.slice(1)).get("token");
+  if (fromLink) history.replaceState(null, "", window.location.pathname + window.location.search);
+  const saved = fromLink || token.get();
+  if (saved) signIn(saved, { quiet: !fromLink });
   else showSignIn("");
 }
 

@@ -14,7 +14,7 @@ export function toLocalInput(iso) {
 
 /** The form's fields as an API entry body (create) — also what a draft stores. */
 function emptyValues() {
-  return { headline: "", body: "", labels: [], pinned: false, author: "", published_at: "", media: null };
+  return { headline: "", body: "", labels: [], pinned: false, author: "", published_at: "", media: null, status: "published", publish_at: "" };
 }
 
 export class EntryForm {
@@ -41,7 +41,16 @@ export class EntryForm {
       caption: q("[name=caption]"),
       credit: q("[name=credit]"),
       alt: q("[name=alt]"),
+      status: q("[name=status]"),
+      publishAt: q("[name=publish_at]"),
+      correction: q("[name=correction]"),
     };
+    this.when = q("[data-role=when]");
+    this.publishAtField = q("[data-role=publish-at]");
+    this.correctionField = q("[data-role=correction]");
+    this.submitLabel = submitLabel;
+    this.role = "editor";
+    this.fields.status.addEventListener("change", () => this.statusChanged());
     this.photo = q("[data-role=photo]");
     this.timing = q("[data-role=timing]");
     this.notice = q("[data-role=notice]");
@@ -121,7 +130,36 @@ export class EntryForm {
       author: f.author.value.trim(),
       published_at: publishedAt,
       media,
+      status: f.status.value,
+      publish_at: f.publishAt.value ? new Date(f.publishAt.value).toISOString() : "",
+      correction: f.correction.value.trim(),
     };
+  }
+
+  /** A contributor's entries wait for an editor: no choice of when, and the button says so. */
+  setRole(role) {
+    this.role = role;
+    this.when.hidden = role === "contributor" || this.editing;
+    if (role === "contributor") this.fields.status.value = "published";
+    this.statusChanged();
+  }
+
+  /** Editing: a published entry may carry a correction; a scheduled one may be moved. */
+  setEditing(entry) {
+    this.when.hidden = true;
+    this.correctionField.hidden = entry.status !== "published";
+    this.publishAtField.hidden = entry.status !== "scheduled";
+    if (entry.status === "scheduled") {
+      this.when.hidden = false;
+      this.fields.status.closest(".nr-field").hidden = true;
+    }
+  }
+
+  statusChanged() {
+    const status = this.fields.status.value;
+    if (!this.editing) this.publishAtField.hidden = status !== "scheduled";
+    const labels = { published: this.submitLabel, draft: "Save draft", scheduled: "Schedule" };
+    this.submit.textContent = this.role === "contributor" && !this.editing ? "Submit for review" : labels[status] || this.submitLabel;
   }
 
   /** Fill from an entry (API shape) or a draft; missing fields are emptied. */
@@ -143,6 +181,10 @@ export class EntryForm {
     f.caption.value = media?.caption || "";
     f.credit.value = media?.credit || "";
     f.alt.value = media?.alt || "";
+    f.status.value = this.role === "contributor" || !["published", "draft", "scheduled"].includes(v.status) ? "published" : v.status;
+    f.publishAt.value = toLocalInput(v.publish_at);
+    f.correction.value = "";
+    this.statusChanged();
     this.photo.open = Boolean(media?.url);
     this.timing.open = Boolean(v.published_at) && !this.editing; // a backdated draft
     delete this.element.dataset.dirty;
@@ -170,6 +212,8 @@ export class EntryForm {
     if (v.author) body.author = v.author;
     if (v.published_at) body.published_at = v.published_at;
     body.media = v.media ? [stripNulls(v.media)] : [];
+    if (this.role !== "contributor" && v.status !== "published") body.status = v.status;
+    if (body.status === "scheduled") body.publish_at = v.publish_at || null;
     return body;
   }
 
