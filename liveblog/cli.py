@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import urllib.error
+import urllib.request
 
 import msgspec
 import uvicorn
@@ -34,13 +37,35 @@ def serve(host: str, port: int, workers: int) -> None:
     )
 
 
-async def _create_token(name: str, role: str, blogs: list[str] | None) -> None:
+async def _create_token(request: TokenCreate) -> None:
     engine = make_engine(Settings.from_env())
     try:
-        created = await issue_token(engine, TokenCreate(name=name, role=role, blogs=blogs))  # type: ignore[arg-type]
+        created = await issue_token(engine, request)
     finally:
         await engine.close()
     print(msgspec.json.encode(created).decode())
+
+
+def _create_token_through(url: str, admin_token: str | None, request: TokenCreate) -> None:
+    """Issue the token through a running server's API (POST /api/tokens): the only way into
+    the memory engine, which lives inside that server."""
+    if not admin_token:
+        sys.exit("liveblog: set LIVEBLOG_ADMIN_TOKEN to the server's admin token.")
+    call = urllib.request.Request(
+        url.rstrip("/") + "/api/tokens",
+        data=msgspec.json.encode(request),
+        method="POST",
+        headers={"Authorization": f"Bearer {admin_token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=10) as response:
+            print(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        sys.exit(f"liveblog: {url} answered {exc.code}: {exc.read().decode(errors='replace')}")
+    except OSError as exc:
+        sys.exit(
+            f"liveblog: cannot reach the server at {url} ({exc}); is `liveblog serve` running?"
+        )
 
 
 async def _create_blog(slug: str, title: str, description: str) -> None:
@@ -69,9 +94,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     p_create_token = p_token.add_parser("create", help="issue a token (printed once)")
     p_create_token.add_argument("--name", required=True)
-    p_create_token.add_argument("--role", choices=["admin", "editor"], default="editor")
+    p_create_token.add_argument(
+        "--role", choices=["admin", "editor", "contributor"], default="editor"
+    )
     p_create_token.add_argument(
         "--blog", action="append", dest="blogs", help="a blog it may edit (repeat); default: all"
+    )
+    p_create_token.add_argument("--avatar-url", help="an https:// picture shown with bylines")
+    p_create_token.add_argument(
+        "--url",
+        default=os.environ.get("LIVEBLOG_URL"),
+        help="issue it through this running server's API, with LIVEBLOG_ADMIN_TOKEN (default:"
+        " $LIVEBLOG_URL; on the memory engine, http://127.0.0.1:8000)",
     )
 
     p_blog = commands.add_parser("blog", help="manage blogs").add_subparsers(
@@ -90,11 +124,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
         return
+    if args.command == "token":
+        try:
+            request = msgspec.convert(
+                {"name": args.name, "role": args.role, "blogs": args.blogs,
+                 "avatar_url": args.avatar_url},
+                TokenCreate,
+            )  # fmt: skip
+        except msgspec.ValidationError as exc:
+            sys.exit(f"liveblog: {exc}")
+        url = args.url or ("http://127.0.0.1:8000" if settings.engine_name == "memory" else None)
+        if url:
+            _create_token_through(url, settings.admin_token, request)
+            return
     if settings.engine_name == "memory":
         sys.exit("Set LIVEBLOG_REDIS_URL: the memory engine lives inside a running server only.")
     try:
         if args.command == "token":
-            asyncio.run(_create_token(args.name, args.role, args.blogs))
+            asyncio.run(_create_token(request))
         else:
             asyncio.run(_create_blog(args.slug, args.title, args.description))
     except (EngineError, msgspec.ValidationError) as exc:
