@@ -69,8 +69,8 @@ async def test_fuzzing_the_api_finds_no_server_error_and_only_problem_json(
         failures = "\n\n".join(f"{label}: {kind}\n{detail}" for (label, kind), detail in
                                sorted(report.failures.items()))  # fmt: skip
         assert not failures, failures
-        document = (await client.get("/api/openapi.json")).json()
-        labels = {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops
+        spec = (await client.get("/api/openapi.json")).json()
+        labels = {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops
                   if m != "parameters"}  # fmt: skip
         assert set(report.statuses) == labels
         # Each operation also succeeded: the fuzzing got past the token and reached the store.
