@@ -93,7 +93,8 @@ async def test_entry_create_read_update_delete(editor: Editor, blog: str) -> Non
     assert entry["body"] == "<p>Counting <em>begins</em>.</p>"
     assert entry["published_at"].endswith("Z")
     assert set(entry) == {"id", "blog", "version", "published_at", "updated_at", "headline",
-                          "body", "author", "labels", "pinned", "media"}  # fmt: skip
+                          "body", "author", "labels", "pinned", "media", "status", "publish_at",
+                          "corrections", "authors", "created_by", "note"}  # fmt: skip
     url = f"/api/blogs/{blog}/entries/{entry['id']}"
     assert (await editor.http.get(url)).json() == entry
 

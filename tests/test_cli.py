@@ -49,7 +49,12 @@ def test_token_and_blog_from_the_command_line(redis_url: str) -> None:
 
 
 def test_memory_engine_refuses_what_it_cannot_do() -> None:
-    result = liveblog("token", "create", "--name", "x", redis_url=None)
+    # The memory engine lives in the server: the token is asked of its API, here not running.
+    result = liveblog(
+        "token", "create", "--name", "x", "--url", "http://127.0.0.1:9", redis_url=None
+    )
+    assert result.returncode != 0 and "LIVEBLOG_ADMIN_TOKEN" in result.stderr
+    result = liveblog("blog", "create", "x", "--title", "X", redis_url=None)
     assert result.returncode != 0 and "LIVEBLOG_REDIS_URL" in result.stderr
     result = liveblog("serve", "--workers", "2", redis_url=None)
     assert result.returncode != 0 and "single-process" in result.stderr

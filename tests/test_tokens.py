@@ -24,7 +24,8 @@ from tests.support.redis_server import free_port
 from tests.support.servers import ADMIN_TOKEN, serve_in_process
 
 PROBLEM = "application/problem+json"
-LISTED_FIELDS = {"id", "name", "role", "blogs", "created_at", "last_used_at", "expires_at"}
+LISTED_FIELDS = {"id", "name", "role", "blogs", "created_at", "last_used_at", "expires_at",
+                 "avatar_url"}
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -98,6 +99,7 @@ async def test_admins_list_tokens_without_their_secrets(
     assert tokens[desk["id"]] | {"last_used_at": None} == {
         "id": desk["id"], "name": "Desk", "role": "editor", "blogs": ["news"],
         "created_at": desk["created_at"], "last_used_at": None, "expires_at": None,
+        "avatar_url": None,
     }  # fmt: skip
     assert tokens[desk["id"]]["last_used_at"] is not None  # it called /api/me
     assert tokens[night["id"]]["last_used_at"] is None  # never used
