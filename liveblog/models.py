@@ -23,6 +23,10 @@ _BIDI = r"\u202a-\u202e\u2066-\u2069"
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
 HTTPS_URL_PATTERN = re.compile(rf"^https://[^\s{_CONTROL}{_BIDI}/?#]+[^\s{_CONTROL}{_BIDI}]*\Z")
+# A photo's URL: https, or a photo this server stores and serves itself (liveblog/media).
+MEDIA_URL_PATTERN = re.compile(
+    rf"^(?:https://[^\s{_CONTROL}{_BIDI}/?#]+[^\s{_CONTROL}{_BIDI}]*|/media/[a-z0-9][a-z0-9/._-]*)\Z"
+)
 # Plain-text fields refuse control and bidi characters rather than strip them: the editor sees
 # what was wrong and nothing is changed behind their back. (Entry HTML is cleaned instead, as the
 # rest of its markup is: see sanitize.py.)
@@ -36,6 +40,8 @@ PATTERN_HINTS = {
     LABEL_PATTERN.pattern: "must be 1-40 lower-case letters, digits or hyphens, not starting with"
     " a hyphen",
     HTTPS_URL_PATTERN.pattern: "must be an https:// URL without spaces or control characters",
+    MEDIA_URL_PATTERN.pattern: "must be an https:// URL without spaces or control characters, or"
+    " the /media/ URL of an uploaded photo",
     PLAIN_TEXT_PATTERN.pattern: "must not contain control characters other than tab and line"
     " breaks, nor bidi embedding, override or isolate characters (U+202A-U+202E, U+2066-U+2069)",
 }
@@ -68,6 +74,8 @@ Label = Annotated[
     str, Meta(pattern=LABEL_PATTERN.pattern, description="Lower-case label, e.g. breaking")
 ]
 HttpsUrl = Annotated[str, Meta(pattern=HTTPS_URL_PATTERN.pattern, max_length=2048)]
+MediaUrl = Annotated[str, Meta(pattern=MEDIA_URL_PATTERN.pattern, max_length=2048)]
+ImageType = Literal["image/jpeg", "image/png", "image/webp", "image/gif"]
 Headline = Annotated[str, _text(300)]
 Author = Annotated[str, _text(200)]
 Caption = Annotated[str, _text(1000)]
@@ -76,6 +84,9 @@ Description = Annotated[str, _text(2000)]
 TokenName = Annotated[str, _text(100, min_length=1)]
 Body = Annotated[str, Meta(max_length=1024 * 1024)]
 UtcTime = Annotated[datetime, Meta(tz=True)]
+# Shapes only; whether Babel knows the language and the zone exists is checked in api/blogs.py.
+Language = Annotated[str, Meta(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}\Z")]
+TimeZone = Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}\Z")]
 BlogStatus = Literal["live", "ended"]
 Role = Literal["admin", "editor", "contributor"]
 # Only published entries exist for readers; the others wait in the newsroom (API.md, Workflow).
@@ -86,17 +97,6 @@ EventType = Literal["entry.created", "entry.updated", "entry.deleted", "blog.upd
 MAX_BODY_BYTES = 64 * 1024  # entry HTML after sanitising
 MAX_LABELS = 20
 MAX_MEDIA = 10
-
-
-_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# published_at bounds, in UTC: the timeline sorts by a fixed-width key of 17 digits of
-# microseconds since 1970 (see Entry.order_key), and the API parses that key back from a cursor.
-EARLIEST_PUBLISHED = _UNIX_EPOCH
-LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
-# A cursor holds an order key; "~" after it (sorting after any id) makes a page start with that
-# entry itself (the reader page's links to key events, pages/timeline.py).
-ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}~?\Z")
-
 # The label that makes an entry a key event (the reader page's "Key events" box and view).
 KEY_EVENT_LABEL = "key"
 MAX_AUTHORS = 10
@@ -123,41 +123,41 @@ def is_newsroom_channel(name: str) -> bool:
     slug, newsroom = split_channel(name)
     return newsroom and is_slug(slug)
 
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# published_at bounds, in UTC: the timeline sorts by a fixed-width key of 17 digits of
+# microseconds since 1970 (see Entry.order_key), and the API parses that key back from a cursor.
+EARLIEST_PUBLISHED = _UNIX_EPOCH
+LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
+# A cursor holds an order key; "~" after it (sorting after any id) makes a page start with that
+# entry itself (the reader page's links to key events, pages/timeline.py).
+ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}~?\Z")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class MediaVariant(Struct, forbid_unknown_fields=True):
+    """One size of an uploaded photo, for the reader page's srcset."""
+
+    url: MediaUrl
+    width: Annotated[int, Meta(ge=1, le=65535)]
+    type: ImageType | None = None
+
+
 class Media(Struct, forbid_unknown_fields=True):
-    url: HttpsUrl
+    """A photo (``type: "image"``) or a post or video of a known provider (``"embed"``).
+
+    A photo's ``width``, ``height`` and ``variants`` come from its upload's answer; they let the
+    page reserve its space and pick a size. An embed's ``provider`` and ``embed_url`` (the
+    player or post frame) are set by the server from the URL (liveblog/media/embeds.py).
+    """
+
+    url: MediaUrl
     caption: Caption | None = None
     credit: Author | None = None
     alt: Caption | None = None
-
-
-class Blog(Struct):
-    slug: str
-    title: str
-    description: str
-    status: BlogStatus
-    created_at: datetime
-    updated_at: datetime
-    # Last field on purpose: the Redis engine appends the event's own position to the encoded
-    # blog inside its atomic publish (see engine/redis.py).
-    last_event_id: str = ""
-
-
-class Entry(Struct):
-    id: str
-    blog: str
-    version: int
-    published_at: datetime
-    updated_at: datetime | None
-    headline: str | None
-    body: str
-    author: str | None
-    labels: list[str]
-    pinned: bool
-    media: list[Media]
     type: Literal["image", "embed"] = "image"
     width: Annotated[int, Meta(ge=1, le=65535)] | None = None
     height: Annotated[int, Meta(ge=1, le=65535)] | None = None
@@ -189,6 +189,44 @@ class Correction(Struct):
     at: datetime
     text: str
 
+
+class Blog(Struct):
+    slug: str
+    title: str
+    description: str
+    status: BlogStatus
+    created_at: datetime
+    updated_at: datetime
+    language: str = "en"  # BCP 47: the reader's pages, embed and feed speak it
+    time_zone: str = "UTC"  # IANA: times on the server-rendered page
+    # Last field on purpose: the Redis engine appends the event's own position to the encoded
+    # blog inside its atomic publish (see engine/redis.py).
+    last_event_id: str = ""
+
+
+class Entry(Struct):
+    id: str
+    blog: str
+    version: int
+    published_at: datetime
+    updated_at: datetime | None
+    headline: str | None
+    body: str
+    author: str | None
+    labels: list[str]
+    pinned: bool
+    media: list[Media]
+    status: EntryStatus = "published"
+    publish_at: datetime | None = None  # when a scheduled entry goes out
+    corrections: list[Correction] = []  # newest last; never removed
+    authors: list[Byline] = []  # the byline's people (``author`` is their names, joined)
+    created_by: str | None = None  # the id of the token that created it (its owner)
+    note: str | None = None  # an editor's note to the contributor (sent back)
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
+
     @property
     def order_key(self) -> str:
         """Sorts newest first when compared in reverse: published_at, then creation order."""
@@ -216,16 +254,6 @@ class Timeline(Struct):
     last_event_id: str
 
 
-    status: EntryStatus = "published"
-    publish_at: datetime | None = None  # when a scheduled entry goes out
-    corrections: list[Correction] = []  # newest last; never removed
-    authors: list[Byline] = []  # the byline's people (``author`` is their names, joined)
-    created_by: str | None = None  # the id of the token that created it (its owner)
-    note: str | None = None  # an editor's note to the contributor (sent back)
-
-    @property
-    def published(self) -> bool:
-        return self.status == "published"
 class BlogList(Struct):
     blogs: list[Blog]
 
@@ -238,12 +266,16 @@ class BlogCreate(Struct, forbid_unknown_fields=True):
     title: Title
     description: Description = ""
     status: BlogStatus = "live"
+    language: Language | None = None  # None: the default_language setting
+    time_zone: TimeZone | None = None  # None: the default_time_zone setting
 
 
 class BlogPatch(Struct, forbid_unknown_fields=True):
     title: Title | UnsetType = UNSET
     description: Description | UnsetType = UNSET
     status: BlogStatus | UnsetType = UNSET
+    language: Language | UnsetType = UNSET
+    time_zone: TimeZone | UnsetType = UNSET
 
 
 class EntryCreate(Struct, forbid_unknown_fields=True):
@@ -254,6 +286,9 @@ class EntryCreate(Struct, forbid_unknown_fields=True):
     pinned: bool = False
     published_at: UtcTime | None = None
     media: Annotated[list[Media], Meta(max_length=MAX_MEDIA)] = []
+    status: EntryStatus = "published"
+    publish_at: UtcTime | None = None
+    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | None = None
 
 
 class EntryPatch(Struct, forbid_unknown_fields=True):
@@ -264,6 +299,11 @@ class EntryPatch(Struct, forbid_unknown_fields=True):
     pinned: bool | UnsetType = UNSET
     published_at: UtcTime | UnsetType = UNSET
     media: Annotated[list[Media], Meta(max_length=MAX_MEDIA)] | UnsetType = UNSET
+    status: EntryStatus | UnsetType = UNSET
+    publish_at: UtcTime | UnsetType | None = UNSET
+    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | UnsetType = UNSET
+    correction: Annotated[str, _text(1000, min_length=1)] | UnsetType = UNSET
+    note: Note | UnsetType | None = UNSET  # to the contributor, with a send-back
 
 
 class TokenCreate(Struct, forbid_unknown_fields=True):
@@ -271,6 +311,16 @@ class TokenCreate(Struct, forbid_unknown_fields=True):
     role: Role
     blogs: list[Slug] | None = None
     expires_at: UtcTime | None = None  # past it, the token is refused (401); None: never
+    avatar_url: HttpsUrl | None = None
+
+
+class TokenPatch(Struct, forbid_unknown_fields=True):
+    """What an admin may change about a person: name, avatar, role and blogs (not the secret)."""
+
+    name: TokenName | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    blogs: list[Slug] | UnsetType | None = UNSET
+    avatar_url: HttpsUrl | UnsetType | None = UNSET
 
 
 class Token(Struct):
@@ -283,12 +333,15 @@ class Token(Struct):
     created_at: datetime | None = None  # None: issued before tokens recorded it
     last_used_at: datetime | None = None  # recorded at most once a minute
     expires_at: datetime | None = None
+    avatar_url: str | None = None
 
     def may_edit(self, slug: str) -> bool:
+        """May write to the blog at all (a contributor: only entries that wait for review)."""
         return self.role == "admin" or self.blogs is None or slug in self.blogs
-    status: EntryStatus = "published"
-    publish_at: UtcTime | None = None
-    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | None = None
+
+    @property
+    def may_publish(self) -> bool:
+        return self.role != "contributor"
 
 
 class TokenList(Struct):
@@ -299,28 +352,14 @@ class TokenCreated(Struct):
     """The answer to POST /api/tokens: the only time the secret is shown."""
 
     token: str
-    status: EntryStatus | UnsetType = UNSET
-    publish_at: UtcTime | UnsetType | None = UNSET
-    authors: Annotated[list[Byline], Meta(max_length=MAX_AUTHORS)] | UnsetType = UNSET
-    correction: Annotated[str, _text(1000, min_length=1)] | UnsetType = UNSET
-    note: Note | UnsetType | None = UNSET  # to the contributor, with a send-back
     id: str
     name: str
     role: Role
     blogs: list[str] | None
     created_at: datetime
     expires_at: datetime | None
+    avatar_url: str | None = None
 
-    avatar_url: HttpsUrl | None = None
-
-
-class TokenPatch(Struct, forbid_unknown_fields=True):
-    """What an admin may change about a person: name, avatar, role and blogs (not the secret)."""
-
-    name: TokenName | UnsetType = UNSET
-    role: Role | UnsetType = UNSET
-    blogs: list[Slug] | UnsetType | None = UNSET
-    avatar_url: HttpsUrl | UnsetType | None = UNSET
 
 def given_fields(patch: Struct) -> dict[str, object]:
     """The fields a PATCH body actually sent (absent ones are UNSET)."""
@@ -333,15 +372,9 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def new_entry_id() -> str:
-    avatar_url: str | None = None
     """16 characters that sort by creation time: 10 of milliseconds, 6 random."""
     value = (time.time_ns() // 1_000_000) << 30 | secrets.randbits(30)
-        """May write to the blog at all (a contributor: only entries that wait for review)."""
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(75, -1, -5))
-
-    @property
-    def may_publish(self) -> bool:
-        return self.role != "contributor"
 
 
 def new_epoch() -> str:
@@ -358,7 +391,6 @@ class Position(Struct, frozen=True):
         return f"{self.epoch}-{self.offset}"
 
     @classmethod
-    avatar_url: str | None = None
     def parse(cls, value: str) -> Position | None:
         epoch, sep, digits = value.strip().rpartition("-")
         offset = parse_decimal(digits, 18)

@@ -72,7 +72,7 @@ class Change(Struct, frozen=True):
     stream (``<slug>~newsroom``), which only signed-in staff read.
     """
 
-    event: list[bytes]
+    event: list[bytes] | None
     entry_id: str | None = None
     # Stored entry after the change; None with entry_id set deletes the entry.
     entry: bytes | None = None

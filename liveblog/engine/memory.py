@@ -22,10 +22,11 @@ from liveblog.engine.base import (
     Change,
     Engine,
     EntryNotFound,
+    Highlights,
     IdempotencyMismatch,
     MessageHandler,
-    Page,
     NotScheduled,
+    Page,
     Subscription,
     VersionConflict,
 )
@@ -43,7 +44,6 @@ _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
 
 
-class _BlogState:
 class _Flags(msgspec.Struct):
     """What the highlights index reads of a stored entry (apply.lua reads the same)."""
 
@@ -65,6 +65,7 @@ class _Stream:
         self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
 
 
+class _BlogState:
     __slots__ = (
         "blog", "entries", "epoch", "history", "idempotency", "key_events", "newsroom", "offset",
         "order", "pending", "pinned", "scheduled", "versions"
@@ -74,17 +75,27 @@ class _Stream:
         self.blog = blog
         self.epoch = epoch
         self.offset = 0
-        self.entries: dict[str, bytes] = {}
         self.newsroom = _Stream(new_epoch(), history_size)
         self.pending: list[str] = []  # order keys of entries readers do not see, ascending
         self.scheduled: dict[str, float] = {}  # entry id -> when it is due (unix time)
+        self.entries: dict[str, bytes] = {}
         self.versions: dict[str, int] = {}
         self.order: list[str] = []  # order keys, ascending
+        # Subsets of order: the pinned entries and the key events (order keys, ascending).
+        self.pinned: list[str] = []
+        self.key_events: list[str] = []
         self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
         # Insertion order is expiry order, so expired keys are trimmed from the front.
         self.idempotency: collections.OrderedDict[str, tuple[float, str, bytes]] = (
             collections.OrderedDict()
         )
+
+
+def _discard(keys: list[str], key: str) -> None:
+    """Remove ``key`` from a sorted list if it is there."""
+    at = bisect.bisect_left(keys, key)
+    if at < len(keys) and keys[at] == key:
+        del keys[at]
 
 
 class MemoryEngine(Engine):
@@ -175,6 +186,11 @@ class MemoryEngine(Engine):
         if change.entry_id is not None:
             if change.old_order_key is not None:
                 del state.order[bisect.bisect_left(state.order, change.old_order_key)]
+                _discard(state.pinned, change.old_order_key)
+                _discard(state.key_events, change.old_order_key)
+            if change.old_pending_key is not None:
+                del state.pending[bisect.bisect_left(state.pending, change.old_pending_key)]
+            state.scheduled.pop(change.entry_id, None)
             if change.entry is None:
                 del state.entries[change.entry_id], state.versions[change.entry_id]
             else:
@@ -196,11 +212,6 @@ class MemoryEngine(Engine):
         if idem is not None:
             now = time.monotonic()
             while state.idempotency and next(iter(state.idempotency.values()))[0] <= now:
-                _discard(state.pinned, change.old_order_key)
-                _discard(state.key_events, change.old_order_key)
-            if change.old_pending_key is not None:
-                del state.pending[bisect.bisect_left(state.pending, change.old_pending_key)]
-            state.scheduled.pop(change.entry_id, None)
                 state.idempotency.popitem(last=False)
             expires = now + self._idempotency_ttl
             state.idempotency[idem.key] = (expires, idem.fingerprint, idem.response)
@@ -216,8 +227,7 @@ class MemoryEngine(Engine):
         stream.history.append((stream.offset, event))
         message = b"%r %s" % (time.time(), event)
         for subscription in self._subscriptions:
-            subscription.deliver(slug, message)
-        return Applied(position)
+            subscription.deliver(name, message)
 
     def _stream(self, name: str) -> _BlogState | _Stream | None:
         """A blog's readers' stream, or its newsroom stream for ``<slug>~newsroom``."""
@@ -239,16 +249,6 @@ class MemoryEngine(Engine):
 
     async def pending(self, slug: str) -> list[Entry]:
         state = self._blogs.get(slug)
-        if state is None:
-            return None
-        if state.epoch == seen.epoch and state.offset < seen.offset:
-            state.epoch = new_epoch()
-            state.history.clear()
-        return Position(state.epoch, state.offset)
-
-    async def position(self, slug: str) -> Position | None:
-        state = self._stream(slug)
-        return None if state is None else Position(state.epoch, state.offset)
         if state is None:
             raise BlogNotFound(slug)
         keys = state.pending[::-1]
@@ -272,6 +272,16 @@ class MemoryEngine(Engine):
 
     async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
         state = self._stream(slug)
+        if state is None:
+            return None
+        if state.epoch == seen.epoch and state.offset < seen.offset:
+            state.epoch = new_epoch()
+            state.history.clear()
+        return Position(state.epoch, state.offset)
+
+    async def position(self, slug: str) -> Position | None:
+        state = self._stream(slug)
+        return None if state is None else Position(state.epoch, state.offset)
 
     async def history(self, slug: str, after: int) -> list[bytes] | None:
         state = self._stream(slug)

@@ -31,10 +31,11 @@ from liveblog.engine.base import (
     EngineError,
     EngineUnavailable,
     EntryNotFound,
+    Highlights,
     IdempotencyMismatch,
     MessageHandler,
-    Page,
     NotScheduled,
+    Page,
     Subscription,
     VersionConflict,
 )
@@ -45,7 +46,6 @@ _TOKENS = "lb:tokens"  # token hash -> Token JSON
 _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
-_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 # The schedule's index across blogs (both keys in one slot: the scripts below touch both):
 # blog slug -> the earliest time one of its entries may be due, and a counter per blog that
 # every scheduling write bumps (see settle_due).
@@ -82,6 +82,7 @@ elseif ARGV[3] ~= '' then
 end
 """
 _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 # Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
 _NEW_EPOCH = """
@@ -189,12 +190,12 @@ class RedisEngine(Engine):
         self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
-
         self._highlights = self._redis.register_script(_script("highlights.lua"))
         self._index_step = self._redis.register_script(_script("index_highlights.lua"))
         self._index_due = self._redis.register_script(_INDEX_DUE)
         self._due_blogs = self._redis.register_script(_DUE_BLOGS)
         self._settle_due = self._redis.register_script(_SETTLE_DUE)
+
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
         # rather than fail: thousands of readers may connect in the same second.
@@ -348,13 +349,13 @@ class RedisEngine(Engine):
         reply = await self._write(self._apply, [*all_keys, idem_key, *more_keys], args)
         status = reply[0]
         if status == b"OK":
-            return Applied(Position(reply[1].decode(), int(reply[2])))
             if change.scheduled_at is not None:
                 # After the write, before the 2xx: the index can only point too early (a
                 # crash in between is mended by the scheduler's rescan).
                 await self._call(
                     self._index_due(keys=[_DUE, _DUE_MARKS], args=[slug, change.scheduled_at])
                 )
+            return Applied(Position(reply[1].decode(), int(reply[2])))
         if status == b"REPLAY":
             position = await self.position(slug)
             assert position is not None
@@ -367,11 +368,10 @@ class RedisEngine(Engine):
             raise VersionConflict(int(reply[1]))
         if status == b"IDEMPOTENCY":
             raise IdempotencyMismatch(idem.key if idem else "")
-        raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
         if status == b"NOTSCHEDULED":
             raise NotScheduled(change.entry_id or "")
+        raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
 
-    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
     async def highlights(self, slug: str) -> Highlights:
         keys = _Keys(slug)
         if not await self._call(self._redis.exists(keys.highlights)):
@@ -439,6 +439,7 @@ class RedisEngine(Engine):
         due = repr(first[0][1]) if first else ""
         await self._call(self._settle_due(keys=[_DUE, _DUE_MARKS], args=[slug, mark, due]))
 
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
         if await self.position(slug) is None:
             return None
         keys = _Keys(slug)
