@@ -42,6 +42,7 @@ class Report:
     streams_live_before_reset: int = 0
     readyz_polls: int = 0
     readyz_failures: int = 0
+    stayer_resumes: int = 0  # stayers dropped as too slow that resumed from their last id
     lost: int = 0  # entries a stayer did not get
     doubled: int = 0  # entries a stayer got twice
     out_of_order: int = 0
@@ -69,33 +70,59 @@ def _stream_request(ep: Endpoint, kind: str, last_event_id: str | None = None) -
         extra = f"Last-Event-ID: {last_event_id}\r\n" if last_event_id else ""
         return f"GET {ep.sse_path} HTTP/1.1\r\nHost: {HOST}\r\n{extra}\r\n".encode()
     key = base64.b64encode(os.urandom(16)).decode()
+    query = f"?last_event_id={last_event_id}" if last_event_id else ""
     return (
-        f"GET {ep.ws_path} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
+        f"GET {ep.ws_path}{query} HTTP/1.1\r\nHost: {HOST}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
 
 
 class Stayer:
-    """A reader that stays: records the offset of every entry it gets."""
+    """A reader that stays: records the offset of every entry it gets. Should the server end its
+    stream (a reader too slow for its buffer is dropped), it resumes from its last event id, as
+    a browser does; ``resumes`` counts those."""
 
     def __init__(self, ep: Endpoint, kind: str) -> None:
         self.ep, self.kind = ep, kind
         self.offsets: list[int] = []
+        self.last_id: str | None = None
+        self.resumes = 0
+        self.closing = False
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        reader = await self._connect()
+        self.task = asyncio.create_task(self._read(reader))
+        if self.kind == "ws":
+            self.pongs = asyncio.create_task(self._keepalive())
+
+    async def _keepalive(self) -> None:
+        """A browser answers the server's pings; an unsolicited pong (masked, empty) says the
+        same, without parsing the frames here."""
+        while not self.closing:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):
+                self.writer.write(b"\x8a\x80" + os.urandom(4))
+
+    async def _connect(self) -> asyncio.StreamReader:
         reader, writer = await asyncio.open_connection(self.ep.host, self.ep.port)
-        writer.write(_stream_request(self.ep, self.kind))
+        writer.write(_stream_request(self.ep, self.kind, self.last_id))
         await reader.readuntil(b"\r\n\r\n")
         self.writer = writer
-        self.task = asyncio.create_task(self._read(reader))
+        return reader
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
-        buffer = b""
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-            while data := await reader.read(65536):
-                buffer += data
-                buffer = self._parse(buffer)
+        while not self.closing:
+            buffer = b""
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+                while data := await reader.read(65536):
+                    buffer += data
+                    buffer = self._parse(buffer)
+            if self.closing:
+                return
+            self.writer.close()
+            self.resumes += 1
+            reader = await self._connect()
 
     def _parse(self, buffer: bytes) -> bytes:
         # Event ids appear as "id":"<epoch>-<offset>" in both transports' payloads.
@@ -109,11 +136,15 @@ class Stayer:
             type_at = buffer.find(b'"type":"entry.created"', end, end + 40)
             if type_at >= 0:
                 self.offsets.append(int(event_id.rpartition(b"-")[2]))
+                self.last_id = event_id.decode()
             buffer = buffer[end:]
         return buffer[-64:]
 
     def close(self) -> None:
+        self.closing = True
         self.writer.close()
+        if self.kind == "ws":
+            self.pongs.cancel()
         if self.task:
             self.task.cancel()
 
@@ -195,6 +226,7 @@ async def run(engine: str, seconds: float, stayers: int, concurrency: int, cap: 
 
         expected = list(range(1, report.entries_posted + 1))
         for reader in readers:
+            report.stayer_resumes += reader.resumes
             got = reader.offsets
             report.lost += len(set(expected) - set(got))
             report.doubled += len(got) - len(set(got))
