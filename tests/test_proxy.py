@@ -162,6 +162,38 @@ async def test_streams_outlive_heartbeats_through_the_proxy(proxy: Nginx, newsro
         await sse.close()
 
 
+async def test_a_process_back_from_a_restart_gets_readers_at_once(
+    topology: tuple[Nginx, list[ServerProcess]], newsroom: Editor
+) -> None:
+    proxy, processes = topology
+    restarted = processes[0]
+    address = f"127.0.0.1:{restarted.port}"
+    for slug in ("first-wave", "second-wave"):
+        await newsroom.blog(slug)
+    await asyncio.to_thread(restarted.stop)
+    async with httpx.AsyncClient(base_url=proxy.url) as client:
+        for _ in range(6):  # nginx takes turns: some of these meet the stopped process
+            assert (await client.get("/healthz")).status_code == 200
+    assert f'upstream: "http://{address}/healthz"' in proxy.error_log.read_text()
+    await asyncio.to_thread(restarted.start)
+
+    # Two waves of three readers, the second while the first is still open: least_conn gives
+    # each process one reader per wave. Had nginx marked the process down when it refused, it
+    # would let one request through to test it and count it healthy only when that request
+    # ended, a live stream hours later: the second wave would leave it out.
+    readers = []
+    try:
+        for slug in ("first-wave", "second-wave"):
+            for _ in range(3):
+                readers.append(await SSEReader(proxy.url, f"/blogs/{slug}/events").connect())
+    finally:
+        for reader in readers:
+            await reader.close()
+    await asyncio.sleep(0.2)  # nginx logs a stream when it ends
+    for slug in ("first-wave", "second-wave"):
+        assert address in proxy.upstreams_of(f"/blogs/{slug}/events"), slug
+
+
 def test_the_proxy_waits_several_heartbeats_before_giving_up_on_a_stream() -> None:
     stream_location = CONFIG.read_text().split("location ~ ^/(blogs/")[1]
     for directive in ("proxy_read_timeout", "proxy_send_timeout"):
