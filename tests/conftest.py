@@ -50,6 +50,7 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 @pytest.fixture
 def cluster_url(redis_cluster: RedisCluster) -> str:
     """A running, empty Redis Cluster (the URL names one of its nodes)."""
+    redis_cluster.heal()  # a test that killed a node and failed before restarting it
     redis_cluster.flush()
     return redis_cluster.url
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import redis
 
 NODE_TIMEOUT_MS = 1000  # failure detection; a replica is promoted about a second later
-_BUS_OFFSET = 10000  # Redis Cluster's bus port is the client port + 10000
+_BUS_OFFSET = 10000
+_MASTERS = 3  # Redis Cluster's bus port is the client port + 10000
 
 
 def _is_free(port: int) -> bool:
@@ -31,10 +32,11 @@ def _is_free(port: int) -> bool:
 
 
 def free_cluster_ports(count: int) -> list[int]:
-    """Ports whose bus port (+10000) is free too: below the kernel's ephemeral range."""
+    """Ports whose bus port (+10000) is free too, both below the kernel's ephemeral range
+    (32768 on), so an outgoing connection cannot take one before the node binds it."""
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randrange(20000, 30000)
+        port = random.randrange(20000, 32768 - _BUS_OFFSET)
         if port not in ports and _is_free(port) and _is_free(port + _BUS_OFFSET):
             ports.append(port)
     return ports
@@ -124,10 +126,14 @@ class RedisCluster:
             try:
                 info = client.cluster("INFO")
                 replication = client.info("replication")
+                slots = client.execute_command("CLUSTER", "SLOTS")
             except redis.RedisError:
                 return False
             finally:
                 client.close()
+            # Each node's map lists every running replica too (clients learn it from there).
+            if sum(len(shard) - 3 for shard in slots) != len(running) - _MASTERS:
+                return False
             if info["cluster_state"] != "ok" or int(info["cluster_slots_ok"]) != 16384:
                 return False
             if int(info["cluster_known_nodes"]) != len(self.ports):
@@ -159,6 +165,22 @@ class RedisCluster:
             client.close()
         raise RuntimeError(f"no master serves {key}")
 
+    def replica_of(self, master: int) -> int:
+        client = _client(master)
+        try:
+            replicas = client.info("replication")
+        finally:
+            client.close()
+        return int(replicas["slave0"]["port"])
+
+    def pause(self, port: int) -> None:
+        """SIGSTOP: a node that is there but answers nothing (a hung host)."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGCONT)
+        self.wait_healthy()
+
     def kill(self, port: int) -> None:
         """SIGKILL one node: the way a crash looks to the cluster."""
         process = self.processes.pop(port)
@@ -171,6 +193,12 @@ class RedisCluster:
         self._start_node(port)
         self._wait_answering(port)
         self.wait_healthy()
+
+    def heal(self) -> None:
+        """Restart every node a test killed (see ``restart``)."""
+        for port in self.ports:
+            if port not in self.processes:
+                self.restart(port)
 
     def flush(self) -> None:
         for port in self.masters():
