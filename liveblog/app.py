@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from liveblog import api, demo, hosts, metrics, ops, shutdown, stats, streams
+from liveblog import api, demo, hosts, media, metrics, ops, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             *metrics.routes(),
             *stats.routes(),
             *api.routes(),
+            *media.routes(),
             *streams.routes(),
             *page_routes(),
         ],
@@ -94,8 +95,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.trusted_hosts = trusted_hosts
     app.state.engine = engine
     app.state.hub = hub
-    app.state.metrics = app_metrics
     app.state.scheduler = scheduler
+    app.state.metrics = app_metrics
     app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # raised by `liveblog serve`

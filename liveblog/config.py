@@ -83,6 +83,23 @@ class Settings:
     # Comma-separated origins (https://example.com) a WebSocket handshake may come from; any
     # other Origin gets 403. Unset: any (readers' pages may be embedded anywhere).
     allowed_origins: str | None = None
+    # Uploaded photos (POST /api/blogs/{slug}/media): "local" keeps them in media_dir and serves
+    # them at /media/; "s3" puts them in an S3-compatible bucket, read from s3_public_url.
+    media_storage: str = "local"
+    media_dir: str = "media"
+    s3_endpoint_url: str | None = None  # unset: AWS itself; else e.g. https://minio:9000
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # unset: the usual AWS credential chain
+    s3_secret_access_key: str | None = None
+    # Where readers fetch the bucket's objects: a CDN or the bucket's public URL (https).
+    s3_public_url: str | None = None
+    # Blogs created without a language or time zone get these (BCP 47; IANA zone name).
+    default_language: str = "en"
+    default_time_zone: str = "UTC"
+    # Mastodon servers whose posts may be embedded (comma-separated host names): Mastodon has
+    # no one host, and the page's CSP frame-src lists exactly these.
+    mastodon_hosts: str = "mastodon.social,mastodon.online,mstdn.social,social.coop"
 
     def __post_init__(self) -> None:
         # The bootstrap token is an admin's key to everything: refuse a guessable one at start.
@@ -90,6 +107,14 @@ class Settings:
             raise ValueError(
                 f"{_PREFIX}ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (it "
                 f"has {len(self.admin_token)}); make one with: openssl rand -hex 24"
+            )
+        if self.media_storage not in ("local", "s3"):
+            raise ValueError(
+                f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
+            )
+        if self.media_storage == "s3" and not (self.s3_bucket and self.s3_public_url):
+            raise ValueError(
+                f"{_PREFIX}MEDIA_STORAGE=s3 needs {_PREFIX}S3_BUCKET and {_PREFIX}S3_PUBLIC_URL"
             )
 
     @classmethod
