@@ -62,6 +62,7 @@ class RedisClusterEngine(RedisEngine):
     name = "redis-cluster"
     publish_command = "SPUBLISH"
     unavailable = _CLUSTER_UNAVAILABLE
+    wait_for_replica = True  # bench/cluster_publish.py turns it off to measure what it costs
 
     def __init__(self, url: str, *, max_connections: int = 64, **options: Any) -> None:
         self._stale = False  # set when a call found the slot map wrong (or a node gone)
@@ -132,7 +133,9 @@ class RedisClusterEngine(RedisEngine):
             commands = [evalsha]
             if asking is not None:
                 commands.insert(0, PipelineCommand(0, "ASKING"))
-            waited = len(shard) > 1 and asking is None
+            # On an ASK redirect the slot's new master is mid-import and its replicas are not in
+            # this map: no WAIT for that short window.
+            waited = self.wait_for_replica and len(shard) > 1 and asking is None
             if waited:
                 commands.append(PipelineCommand(2, "WAIT", 1, REPLICA_WAIT_MS))
             await node.execute_pipeline(commands)
