@@ -95,3 +95,48 @@ async def test_a_blog_from_before_the_index_is_indexed_on_first_read(
     html = (await editor.http.get("/blogs/older")).text
     assert _pinned_ids(html) == [pinned["id"]]
     assert _key_event_ids(html) == [key["id"]]
+
+
+def _timeline_ids(html: str) -> list[str]:
+    timeline = html.split('id="timeline"', 1)[1].split('id="timeline-empty"', 1)[0]
+    return re.findall(r'<article [^>]*data-id="([^"]+)"', timeline)
+
+
+async def test_the_key_events_view_is_every_key_event_of_the_blog(editor: Editor) -> None:
+    await editor.blog("keys")
+    items = [
+        {"published_at": _at(i), "headline": f"Key {i}", "labels": ["key"],
+         "pinned": i == 54} if i % 27 == 0
+        else {"published_at": _at(i), "headline": f"Other {i}"}
+        for i in range(1_080)
+    ]  # fmt: skip
+    posted = await _post_many(editor, "keys", items)
+    keys = [e["id"] for e in sorted(posted, key=lambda e: e["published_at"], reverse=True)
+            if "key" in e["labels"]]  # fmt: skip
+
+    page = (await editor.http.get("/blogs/keys")).text
+    # A link (no script needed) from the page to the view, and back.
+    assert 'href="/blogs/keys?view=key">Key events only</a>' in page
+    response = await editor.http.get("/blogs/keys?view=key")
+    assert response.status_code == 200
+    html = response.text
+    assert _timeline_ids(html) == keys  # all 40, the pinned one in its place, newest first
+    assert _pinned_ids(html) == []
+    assert "Other " not in html.split("<main", 1)[1]  # (JSON-LD still lists the newest)
+    assert 'aria-current="page">Key events only</a>' in html
+    assert 'data-view="key"' in html and 'id="load-older"' in html
+    assert re.search(r'id="load-older"[^>]*hidden', html)  # nothing older to load
+    assert '<meta name="robots" content="noindex, follow">' in html  # the blog's page is canonical
+
+    # The view follows changes: a key event unlabelled leaves it.
+    await editor.edit("keys", keys[0], labels=[])
+    assert _timeline_ids((await editor.http.get("/blogs/keys?view=key")).text) == keys[1:]
+
+
+async def test_the_key_events_view_of_a_blog_without_any(editor: Editor) -> None:
+    await editor.blog("quiet")
+    await editor.post("quiet", headline="Nothing key")
+    html = (await editor.http.get("/blogs/quiet?view=key")).text
+    assert _timeline_ids(html) == []
+    assert re.search(r'<p class="timeline-empty" id="timeline-empty">No key events yet.</p>', html)
+    assert (await editor.http.get("/blogs/nowhere?view=key")).status_code == 404

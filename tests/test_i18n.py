@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,16 @@ EXPECTED = {
 }
 
 
+def catalogue_json(html: str) -> str:
+    found = re.search(r'<script type="application/json" id="liveblog-i18n">([^<]*)</script>', html)
+    assert found is not None, "the page carries the script's catalogue"
+    return found[1]
+
+
+def _client_catalogue(html: str) -> Any:
+    return json.loads(catalogue_json(html))
+
+
 @pytest.mark.parametrize("language", list(EXPECTED))
 async def test_the_page_speaks_the_blogs_language(editor: Editor, language: str) -> None:
     blog = await editor.blog("lang", language=language)
@@ -29,8 +41,13 @@ async def test_the_page_speaks_the_blogs_language(editor: Editor, language: str)
     assert f'<html lang="{language}" dir="{direction}">' in html
     assert f">{key_events}</h2>" in html
     assert older in html
+    # The script's catalogue is keyed by the English source text; everything else is translated.
+    catalogue = _client_catalogue(html)
+    page = html.replace(catalogue_json(html), "")
     for english in ("Key events", "Load older updates", "Skip to content", "All live blogs"):
-        assert english not in html
+        assert english not in page
+    assert catalogue["language"] == language
+    assert catalogue["messages"]["Load older updates"] == older
     embed = (await editor.http.get("/blogs/lang/embed")).text
     assert f'<html lang="{language}" dir="{direction}">' in embed
 
@@ -58,3 +75,38 @@ async def test_times_are_shown_in_the_blogs_zone_with_the_date(editor: Editor) -
     assert patched["time_zone"] == "America/New_York"
     html = (await editor.http.get("/blogs/kyiv")).text
     assert ">1 черв., 17:30<" in html
+
+
+async def test_the_script_gets_the_blogs_catalogue_with_plural_forms(editor: Editor) -> None:
+    await editor.blog("kyiv", language="uk")
+    catalogue = _client_catalogue((await editor.http.get("/blogs/kyiv")).text)
+    assert catalogue["messages"]["Reconnecting…"] == "Повторне підключення…"
+    assert catalogue["messages"]["just now"] == "щойно"
+    # Intl.PluralRules("uk") picks one of these by the number (1, 3, 5, 1.5 new updates).
+    forms = catalogue["plurals"]["new_updates"]
+    assert set(forms) >= {"one", "few", "many"}
+    assert forms["one"] == "%(count)s нове оновлення"
+    assert forms["few"] == "%(count)s нові оновлення"
+    assert forms["many"] == "%(count)s нових оновлень"
+    embed = (await editor.http.get("/blogs/kyiv/embed")).text
+    assert _client_catalogue(embed)["messages"]["Live"] == catalogue["messages"]["Live"]
+
+
+async def test_a_timeline_that_spans_days_has_a_heading_per_day(editor: Editor) -> None:
+    await editor.blog("days", language="de", time_zone="Europe/Berlin")
+    # 23:30 UTC on 1 June is 01:30 on 2 June in Berlin: a day of its own there.
+    for at, headline in [("2024-06-01T10:00:00Z", "Morning"), ("2024-06-01T21:00:00Z", "Late"),
+                         ("2024-06-01T23:30:00Z", "After midnight")]:  # fmt: skip
+        await editor.post("days", headline=headline, published_at=at)
+    html = (await editor.http.get("/blogs/days")).text
+    timeline = html.split('id="timeline"', 1)[1].split('id="timeline-empty"', 1)[0]
+    order = re.findall(r'class="day-separator"[^>]*>.*?>([^<]+)</time>|<h3[^>]*>([^<]+)</h3>',
+                       timeline)  # fmt: skip
+    assert [day or headline for day, headline in order] == [
+        "Sonntag, 2. Juni 2024", "After midnight", "Samstag, 1. Juni 2024", "Late", "Morning"
+    ]  # fmt: skip
+
+    await editor.blog("one-day", time_zone="Europe/Berlin")
+    for at in ("2024-06-01T10:00:00Z", "2024-06-01T21:00:00Z"):
+        await editor.post("one-day", headline="Same day", published_at=at)
+    assert "day-separator" not in (await editor.http.get("/blogs/one-day")).text

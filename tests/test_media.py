@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import struct
 import zlib
@@ -273,3 +274,41 @@ async def test_photos_go_to_an_s3_compatible_store(
 def _s3_client(url: str) -> Any:
     return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+
+
+@pytest.mark.parametrize("public_url", ["https://news.example", None])
+async def test_feed_json_ld_and_og_image_name_uploaded_photos_absolutely(
+    settings_factory: Callable[..., Settings], tmp_path: Path, public_url: str | None
+) -> None:
+    """An uploaded photo's URL is a path (/media/...): the feed, JSON-LD and og:image are read
+    elsewhere (feed readers, search engines, social cards), so they get the public origin. With
+    no trusted origin the feed and JSON-LD stay relative (resolved against their own URL) and
+    og:image, which must be absolute, is left out."""
+    settings = settings_factory(media_dir=str(tmp_path / "media"), public_url=public_url)
+    async with serve_in_process(settings) as url:
+        http = httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30)
+        editor = Editor(url)
+        try:
+            await editor.blog("photos")
+            photo = (await upload(http, jpeg())).json()
+            media = {"url": photo["url"], "alt": "A red field", "width": photo["width"],
+                     "height": photo["height"], "variants": photo["variants"]}  # fmt: skip
+            embed = {"type": "embed", "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}
+            await editor.post("photos", headline="Field", media=[embed, media])
+            page = (await http.get("/blogs/photos")).text
+            feed = (await http.get("/blogs/photos/feed.atom")).text
+        finally:
+            await editor.close()
+            await http.aclose()
+    expected = f"{public_url or ''}{photo['url']}"
+    found = re.search(r'application/ld\+json">(.*?)</script>', page, re.S)
+    assert found is not None
+    ld = json.loads(found[1])
+    assert ld["liveBlogUpdate"][0]["image"] == [expected]  # the photo, not the embed
+    assert f'&lt;img src="{expected}"' in feed  # the entry's HTML, as text in the feed
+    assert "https://www.youtube.com/watch?v=dQw4w9WgXcQ" in feed  # the embed as a link
+    og = re.search(r'<meta property="og:image" content="([^"]+)"', page)
+    if public_url:
+        assert og is not None and og[1] == expected
+    else:
+        assert og is None

@@ -189,9 +189,10 @@ async def test_json_ld_cannot_be_closed_by_an_entry(http: httpx.AsyncClient) -> 
     page = Page(response.text)
     assert page.jsonld()["liveBlogUpdate"][0]["headline"].startswith("</script><script>")
     assert "<script>alert(1)" not in response.text
-    # Every script is the page's own module or the JSON-LD data block: none inline.
+    # Every script is the page's own module or a data block (JSON-LD, the script's catalogue):
+    # none inline.
     for attrs, text in page.scripts:
-        assert attrs.get("type") == "application/ld+json" or (
+        assert attrs.get("type") in ("application/ld+json", "application/json") or (
             attrs.get("type") == "module" and attrs["src"].startswith("/static/") and not text
         )
 

@@ -84,7 +84,10 @@ def build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings)
         body = entry.body
         for media in entry.media:
             # Escaped by ElementTree along with the rest of the body: this is HTML-as-text.
-            body += _figure(media.url, media.alt, media.caption, media.credit)
+            if media.type == "embed":
+                body += _embed_link(media.url)
+            else:
+                body += _figure(base.resolve(media.url), media.alt, media.caption, media.credit)
         _sub(item, "content", body, type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
@@ -93,6 +96,11 @@ def _figure(url: str, alt: str | None, caption: str | None, credit: str | None) 
     text = " ".join(part for part in (caption, f"Photo: {credit}" if credit else None) if part)
     figcaption = f"<figcaption>{escape(text)}</figcaption>" if text else ""
     return f'<figure><img src="{escape(url)}" alt="{escape(alt or "")}">{figcaption}</figure>'
+
+
+def _embed_link(url: str) -> str:
+    # Feed readers load nothing from the provider either: a link, as the page shows without JS.
+    return f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
 
 
 def _not_found() -> Response:

@@ -10,9 +10,10 @@ from liveblog.config import Settings
 from liveblog.models import Blog, Entry
 from liveblog.pages.templating import iso
 from liveblog.pages.text import entry_title, plain_text
+from liveblog.pages.urls import Base
 
 
-def _update(entry: Entry, canonical: str) -> dict[str, Any]:
+def _update(entry: Entry, canonical: str, base: Base) -> dict[str, Any]:
     item: dict[str, Any] = {
         "@type": "BlogPosting",
         "@id": f"{canonical}#entry-{entry.id}",
@@ -31,13 +32,17 @@ def _update(entry: Entry, canonical: str) -> dict[str, Any]:
     elif entry.author:
         item["author"] = {"@type": "Person", "name": entry.author}
     if entry.media:
-        item["image"] = [media.url for media in entry.media]
+        # Photos only (an embed is no image), absolute when the origin is known.
+        images = [base.resolve(m.url) for m in entry.media if m.type != "embed"]
+        if images:
+            item["image"] = images
     return item
 
 
 def live_blog_posting(
-    blog: Blog, latest: list[Entry], canonical: str, settings: Settings
+    blog: Blog, latest: list[Entry], base: Base, settings: Settings
 ) -> dict[str, Any]:
+    canonical = base.blog(blog.slug)
     modified = max([blog.updated_at, *(e.updated_at or e.published_at for e in latest)])
     publisher: dict[str, Any] = {"@type": "Organization", "name": settings.publisher_name}
     if settings.publisher_logo:
@@ -54,7 +59,7 @@ def live_blog_posting(
         "dateModified": iso(modified),
         "coverageStartTime": iso(blog.created_at),
         "publisher": publisher,
-        "liveBlogUpdate": [_update(entry, canonical) for entry in latest],
+        "liveBlogUpdate": [_update(entry, canonical, base) for entry in latest],
     }
     if blog.status == "ended":
         # The end of coverage is when the blog was marked ended: its last blog update.

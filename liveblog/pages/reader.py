@@ -23,8 +23,14 @@ from liveblog.models import Blog, Entry
 from liveblog.pages import cache, jsonld
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
-from liveblog.pages.timeline import ReaderView, cursor_including, decode_cursor, load_view
-from liveblog.pages.urls import base_of
+from liveblog.pages.timeline import (
+    ReaderView,
+    cursor_including,
+    decode_cursor,
+    key_events_only,
+    load_view,
+)
+from liveblog.pages.urls import Base, base_of
 
 _MAX_CURSOR = 256
 _INDEX_SIZE = 200  # blogs listed on /, each costing one timeline read
@@ -133,6 +139,10 @@ def key_event_links(view: ReaderView) -> list[tuple[str, Any]]:
 
 
 async def blog_page(request: Request) -> Response:
+    if request.query_params.get("view") == "key":
+        # Every key event, however old: one page, shared per stream position like the first.
+        page = await cache.blog_page(request, "reader-key", lambda: _blog_page(request, None, True))
+        return page or not_found(request, "This live blog")
     raw_before = request.query_params.get("before")
     if not raw_before:
         # The first render, the one crowds open: shared per stream position.
@@ -144,12 +154,14 @@ async def blog_page(request: Request) -> Response:
     return await _blog_page(request, before)
 
 
-async def _blog_page(request: Request, before: str | None) -> Response:
+async def _blog_page(request: Request, before: str | None, key_only: bool = False) -> Response:
     settings, engine = _state(request)
     slug = request.path_params["slug"]
     view = await load_view(engine, slug, before=before)
     if view is None:
         return not_found(request, "This live blog")
+    if key_only:
+        view = key_events_only(view)
     base = base_of(request)
     canonical = base.blog(slug)
     context = {
@@ -160,15 +172,19 @@ async def _blog_page(request: Request, before: str | None) -> Response:
         "og_url": canonical if base.absolute else None,
         "key_links": key_event_links(view),
         "jsonld": jsonld.script_json(
-            jsonld.live_blog_posting(view.blog, view.latest, canonical, settings)
+            jsonld.live_blog_posting(view.blog, view.latest, base, settings)
         ),
-        "og_image": _og_image(view, settings),
+        "og_image": _og_image(view, base, settings),
     }
     return base.vary(render(request, "reader.html", context))
 
 
-def _og_image(view: ReaderView, settings: Settings) -> str | None:
+def _og_image(view: ReaderView, base: Base, settings: Settings) -> str | None:
+    """The first photo, as an absolute URL (Open Graph wants one): an uploaded photo's
+    ``/media/`` path only when the origin is known."""
     for entry in [*view.pinned, *view.latest]:
-        if entry.media:
-            return entry.media[0].url
+        for media in entry.media:
+            url = base.resolve(media.url) if media.type != "embed" else ""
+            if url.startswith(("https://", "http://")):
+                return url
     return settings.publisher_logo

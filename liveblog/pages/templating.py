@@ -7,11 +7,13 @@ sanitised on the way in (``liveblog.sanitize``).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import jinja2
 from babel import dates
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from liveblog import i18n
@@ -70,6 +72,39 @@ def day(value: datetime) -> str:
     return dates.format_date(local, "full", locale=i18n.locale(i18n.current_language()))
 
 
+def day_key(value: datetime) -> str:
+    """``2024-06-01``: the day in the blog's zone, for the script to tell separators apart."""
+    return value.astimezone(i18n.current_zone()).date().isoformat()
+
+
+# Interface text the page's script writes (web/static/reader*): it gets the blog's catalogue
+# of these in the page (client_messages), so live text speaks the page's language too.
+CLIENT_MESSAGES = (
+    "Connecting…", "Live", "Reconnecting…", "Offline", "Ended", "Loading…", "Load older updates",
+    "Could not load older updates. Try again", "New update: %(title)s",
+    "This live blog has ended", "Pinned", "Updated", "By %(author)s", "Key event", "Breaking",
+    "Photo: %(credit)s", "Load video", "Load post", "Open on %(provider)s",
+    "The %(provider)s content loads only if you choose to, and then %(provider)s may set cookies.",
+    "Show all %(count)s key events", "just now",
+)  # fmt: skip
+CLIENT_PLURALS = {"new_updates": ("%(count)s new update", "%(count)s new updates")}
+
+
+@lru_cache(maxsize=64)
+def _client_messages(language: str) -> str:
+    messages = {message: i18n.gettext(message) for message in CLIENT_MESSAGES}
+    plurals = {name: i18n.plural_forms(*forms) for name, forms in CLIENT_PLURALS.items()}
+    data = {"language": language, "messages": messages, "plurals": plurals}
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # Inside <script type="application/json">: no "</script>" or comment can end it early.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def client_messages() -> Markup:
+    """The JSON the page's script reads its interface text from, in the page's language."""
+    return Markup(_client_messages(i18n.current_language()))
+
+
 def label_text(label: str) -> str:
     names = {"key": i18n.gettext("Key event"), "breaking": i18n.gettext("Breaking")}
     return names.get(label, label.replace("-", " ").capitalize())
@@ -95,9 +130,10 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         iso=iso, clock=clock, long_date=long_date, label_text=label_text, entry_title=entry_title,
-        day=day, provider_name=provider_name, provider_kind=provider_kind,
+        day=day, day_key=day_key, provider_name=provider_name, provider_kind=provider_kind,
     )  # fmt: skip
     env.globals["static_url"] = static_url
+    env.globals["client_messages"] = client_messages
     # The language of the page being rendered: i18n.rendering() sets it around each render.
     env.globals["_"] = i18n.gettext
     env.globals["ngettext"] = i18n.ngettext

@@ -53,6 +53,15 @@ class ReaderView:
     last_event_id: str
     latest: list[Entry]  # the newest entries pinned or not, for JSON-LD
     archive: bool  # an older page reached through ?before=
+    key_only: bool = False  # ?view=key: the timeline is every key event of the blog
+
+
+def key_events_only(view: ReaderView) -> ReaderView:
+    """The "Key events only" view: every key event of the blog as the timeline, newest first
+    (pinned ones too, in their place: here nothing is on top)."""
+    return dataclasses.replace(
+        view, entries=view.key_events, pinned=[], next_cursor=None, key_only=True
+    )
 
 
 class _LRU(Generic[K, V]):

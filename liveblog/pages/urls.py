@@ -33,6 +33,13 @@ class Base:
     def blog(self, slug: str) -> str:
         return f"{self.url}/blogs/{slug}"
 
+    def resolve(self, url: str) -> str:
+        """A path on this server (an uploaded photo's ``/media/...``) as an absolute URL when
+        the origin is known; other URLs (https photos, S3) are already absolute."""
+        if url.startswith("/") and not url.startswith("//"):
+            return self.url + url
+        return url
+
     def vary(self, response: Response) -> Response:
         """Tell caches the response differs by Host, when it does."""
         if self.from_host:

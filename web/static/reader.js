@@ -1,13 +1,15 @@
 // The reader's page, kept live: applies each event of the blog's stream to the rendered page.
 // Loaded as a module (deferred); the page is complete without it.
 
+import { t, tn } from "./reader/i18n.js";
 import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
 import { enableEmbeds, onEmbedClick } from "./reader/media.js";
 import { LiveStream } from "./reader/stream.js";
-import { clock, longDate, micros, orderKey, relative } from "./reader/times.js";
+import { clock, dayKey, dayName, longDate, micros, orderKey, relative } from "./reader/times.js";
 
 const PAGE_SIZE = 20;
 const HIGHLIGHT_MS = 2500;
+const KEY_EVENTS_SHOWN = 5; // the key events box shows this many until "Show all"
 const STATE_TEXT = {
   connecting: "Connecting…",
   live: "Live",
@@ -15,15 +17,26 @@ const STATE_TEXT = {
   offline: "Offline",
   ended: "Ended",
 };
+const newUpdates = (count) => tn("new_updates", ["%(count)s new update", "%(count)s new updates"], count);
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 const $ = (id) => document.getElementById(id);
 const keyOf = (node) => orderKey(node.dataset.published, node.dataset.id);
+const isEntry = (node) => node?.classList.contains("entry");
+/** The entries of a list, without the day headings between them. */
+const entriesOf = (list) => [...list.children].filter(isEntry);
+/** The entry before or after `node` in its list, skipping day headings. */
+function neighbour(node, direction) {
+  let next = node[direction];
+  while (next && !isEntry(next)) next = next[direction];
+  return next;
+}
 
 class LiveBlog {
   constructor(root) {
     this.root = root;
     this.mode = root.dataset.mode; // "page" | "embed" | "archive"
+    this.keyOnly = root.dataset.view === "key"; // ?view=key: the timeline is the key events
     this.api = root.dataset.api;
     this.next = root.dataset.next || null; // cursor of the next older page, null at the end
     this.maxEntries = Number(root.dataset.maxEntries) || 0; // embed: keep only the newest
@@ -37,6 +50,7 @@ class LiveBlog {
     this.pinned = $("pinned");
     this.keyBox = $("key-events");
     this.keyList = $("key-events-list");
+    this.keyMore = $("key-events-more");
     this.newButton = $("new-updates");
     this.loadOlder = $("load-older");
     this.announcer = $("announcer");
@@ -59,6 +73,10 @@ class LiveBlog {
       this.loadOlderPage();
     });
     this.keyList?.addEventListener("click", (event) => this.followKeyEvent(event));
+    this.keyMore?.addEventListener("click", () => this.showAllKeyEvents());
+    this.keyBox?.classList.add("key-events--collapsible");
+    this.drawDays();
+    this.afterChange();
     enableEmbeds(document);
     this.root.addEventListener("click", onEmbedClick);
     window.addEventListener("scroll", () => this.onScroll(), { passive: true });
@@ -79,16 +97,23 @@ class LiveBlog {
     if (type === "reset") this.reload();
   }
 
+  /** In the key events view, only key events are timeline entries. */
+  belongs(entry) {
+    return !this.keyOnly || entry.labels.includes("key");
+  }
+
   created(entry) {
-    if (this.findEntry(entry.id)) {
+    if (!this.belongs(entry)) {
+      this.updateKeyEvent(entry);
+    } else if (this.findEntry(entry.id)) {
       this.updated(entry); // already shown (a reload raced the event): it is an update
     } else if (this.mode === "page" && !this.atTop() && this.landsAbove(entry)) {
       // Inserting above the reader would push what they are reading down: hold it.
       this.pending.set(entry.id, entry);
       this.showPendingCount();
-      this.announce(this.pending.size === 1 ? "1 new update" : `${this.pending.size} new updates`);
+      this.announce(newUpdates(this.pending.size));
     } else if (this.place(entry, { highlight: true })) {
-      this.announce(`New update: ${entryTitle(entry)}`);
+      this.announce(t("New update: %(title)s", { title: entryTitle(entry) }));
       this.bumpLastUpdate(entry.published_at);
     }
   }
@@ -97,7 +122,7 @@ class LiveBlog {
   landsAbove(entry) {
     if (entry.pinned) return true;
     const key = orderKey(entry.published_at, entry.id);
-    const before = [...this.timeline.children].find((child) => keyOf(child) < key);
+    const before = entriesOf(this.timeline).find((child) => keyOf(child) < key);
     if (!before) return this.next === null && this.timeline.getBoundingClientRect().bottom < 0;
     return before.getBoundingClientRect().top < 0;
   }
@@ -113,6 +138,14 @@ class LiveBlog {
   }
 
   updated(entry) {
+    if (!this.belongs(entry)) {
+      // No longer a key event: it leaves the key events view (it is still in the blog).
+      if (this.pending.delete(entry.id)) this.showPendingCount();
+      this.findEntry(entry.id)?.remove();
+      this.updateKeyEvent(entry);
+      this.afterChange();
+      return;
+    }
     const shown = this.findEntry(entry.id);
     if (shown && Number(shown.dataset.version) > entry.version) return; // a reload was newer
     if (this.pending.has(entry.id)) {
@@ -148,7 +181,7 @@ class LiveBlog {
       this.root.dataset.status = "ended";
       $("lb-ended").hidden = false;
       this.setState("ended");
-      this.announce("This live blog has ended");
+      this.announce(t("This live blog has ended"));
     }
   }
 
@@ -157,6 +190,10 @@ class LiveBlog {
     this.stream.stop();
     this.setState("reconnecting");
     try {
+      if (this.keyOnly) {
+        await this.reloadKeyEvents();
+        return;
+      }
       const page = await this.fetchJSON(`${this.api}?limit=${PAGE_SIZE}`);
       await this.revalidateOutside(page.entries);
       this.pending.clear();
@@ -172,6 +209,30 @@ class LiveBlog {
       const delay = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
       setTimeout(() => this.reload(attempt + 1), delay);
     }
+  }
+
+  /**
+   * `reset` in the key events view: every key event, however old, comes from the server's
+   * rendering of this view (the API pages through all entries), read as an inert document.
+   */
+  async reloadKeyEvents() {
+    const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error(`${window.location.href}: ${response.status}`);
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = doc.getElementById("liveblog");
+    const timeline = doc.getElementById("timeline");
+    if (!fresh || !timeline) throw new Error("no timeline in the reloaded page");
+    this.pending.clear();
+    this.showPendingCount();
+    this.timeline.replaceChildren(...[...timeline.children].map((n) => document.importNode(n, true)));
+    for (const id of this.deleted) this.findEntry(id)?.remove();
+    enableEmbeds(this.timeline);
+    localizeTimes(this.timeline);
+    refreshRelativeTimes(this.timeline);
+    this.afterChange();
+    this.stream.lastEventId = fresh.dataset.lastEventId;
+    this.stream.attempt = 0;
+    if (this.root.dataset.status !== "ended") this.stream.start();
   }
 
   /** Pinned entries and key events not on the reloaded page: still there, still the same? */
@@ -204,14 +265,15 @@ class LiveBlog {
     if (this.deleted.has(entry.id)) return false;
     const old = this.findEntry(entry.id);
     const node = renderEntry(entry);
-    const list = entry.pinned ? this.pinned : this.timeline;
+    // The key events view has no pinned area: every key event is in the timeline, in order.
+    const list = entry.pinned && !this.keyOnly ? this.pinned : this.timeline;
     const key = orderKey(entry.published_at, entry.id);
     let placed = true;
     if (old && old.parentElement === list && this.fitsAt(old, key)) {
       old.replaceWith(node); // edited in place: the reader keeps their spot
     } else {
       old?.remove();
-      const before = [...list.children].find((child) => keyOf(child) < key);
+      const before = entriesOf(list).find((child) => keyOf(child) < key);
       if (before) list.insertBefore(node, before);
       else if (entry.pinned || older || this.next === null) list.append(node);
       else placed = false;
@@ -229,8 +291,8 @@ class LiveBlog {
 
   /** Whether `key` still sorts between the neighbours of `node`. */
   fitsAt(node, key) {
-    const previous = node.previousElementSibling;
-    const next = node.nextElementSibling;
+    const previous = neighbour(node, "previousElementSibling");
+    const next = neighbour(node, "nextElementSibling");
     return (!previous || keyOf(previous) > key) && (!next || keyOf(next) < key);
   }
 
@@ -254,15 +316,58 @@ class LiveBlog {
     }
   }
 
+  showAllKeyEvents() {
+    this.keyBox.classList.remove("key-events--collapsible");
+    this.keyMore.setAttribute("aria-expanded", "true");
+    this.keyMore.hidden = true;
+    // The first one not shown before: the reader asked for these, take them there.
+    this.keyList.children[KEY_EVENTS_SHOWN]?.querySelector("a")?.focus();
+  }
+
   trim() {
     if (!this.maxEntries) return;
-    while (this.timeline.children.length > this.maxEntries) this.timeline.lastElementChild.remove();
+    const entries = entriesOf(this.timeline);
+    while (entries.length > this.maxEntries) entries.pop().remove();
   }
 
   afterChange() {
-    if (this.keyBox) this.keyBox.hidden = this.keyList.children.length === 0;
+    if (this.keyBox) {
+      const count = this.keyList.children.length;
+      this.keyBox.hidden = count === 0;
+      // "Show all" while some are folded away (CSS shows the first few of a collapsible box).
+      const folded = this.keyBox.classList.contains("key-events--collapsible");
+      if (this.keyMore) {
+        this.keyMore.hidden = !folded || count <= KEY_EVENTS_SHOWN;
+        this.keyMore.textContent = t("Show all %(count)s key events", { count });
+      }
+    }
+    this.drawDays();
     const empty = $("timeline-empty");
-    if (empty) empty.hidden = this.timeline.children.length + this.pinned.children.length > 0;
+    if (empty) empty.hidden = entriesOf(this.timeline).length + this.pinned.children.length > 0;
+  }
+
+  /**
+   * Day headings between the entries of different days, in the reader's zone, when the
+   * timeline spans days (the server drew them in the blog's zone).
+   */
+  drawDays() {
+    for (const heading of this.timeline.querySelectorAll(":scope > .day-separator")) heading.remove();
+    const entries = entriesOf(this.timeline);
+    const days = entries.map((node) => dayKey(new Date(node.dataset.published)));
+    if (new Set(days).size < 2) return;
+    let shown = null;
+    entries.forEach((node, index) => {
+      if (days[index] === shown) return;
+      shown = days[index];
+      const heading = document.createElement("p");
+      heading.className = "day-separator";
+      heading.dataset.day = shown;
+      const time = document.createElement("time");
+      time.dateTime = shown;
+      time.textContent = dayName(new Date(node.dataset.published));
+      heading.append(time);
+      node.before(heading);
+    });
   }
 
   // --- scrolled-down readers ---------------------------------------------------------------
@@ -277,7 +382,7 @@ class LiveBlog {
       change();
       return;
     }
-    const entries = [...this.pinned.children, ...this.timeline.children];
+    const entries = [...this.pinned.children, ...entriesOf(this.timeline)];
     const anchor = entries.find((node) => node.getBoundingClientRect().top >= 0);
     const top = anchor?.getBoundingClientRect().top;
     change();
@@ -307,7 +412,7 @@ class LiveBlog {
     const count = this.pending.size;
     if (this.newButton) {
       this.newButton.hidden = count === 0;
-      this.newButton.textContent = count === 1 ? "1 new update" : `${count} new updates`;
+      this.newButton.textContent = newUpdates(count);
     }
     document.title = count ? `(${count}) ${this.baseTitle}` : this.baseTitle;
   }
@@ -327,7 +432,7 @@ class LiveBlog {
     const first = this.pinned.children.length ? this.pinned : this.timeline;
     first.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
     // The reader asked for these: take them (and assistive tech) to the topmost one.
-    const nodes = [...this.pinned.children, ...this.timeline.children];
+    const nodes = [...this.pinned.children, ...entriesOf(this.timeline)];
     nodes.find((node) => shown.has(node.dataset.id))?.focus({ preventScroll: true });
   }
 
@@ -337,7 +442,7 @@ class LiveBlog {
     if (!this.next || this.loading) return false;
     this.loading = true;
     this.loadOlder.setAttribute("aria-busy", "true");
-    this.loadOlder.textContent = "Loading…";
+    this.loadOlder.textContent = t("Loading…");
     try {
       const url = `${this.api}?limit=${PAGE_SIZE}&before=${encodeURIComponent(this.next)}`;
       const page = await this.fetchJSON(url);
@@ -348,10 +453,10 @@ class LiveBlog {
         }
       }
       this.next = page.next;
-      this.loadOlder.textContent = "Load older updates";
+      this.loadOlder.textContent = t("Load older updates");
       return true;
     } catch {
-      this.loadOlder.textContent = "Could not load older updates. Try again";
+      this.loadOlder.textContent = t("Could not load older updates. Try again");
       return false;
     } finally {
       this.loading = false;
@@ -393,7 +498,7 @@ class LiveBlog {
     if (!this.status) return;
     if (this.root.dataset.status === "ended") state = "ended";
     this.status.dataset.state = state;
-    this.status.querySelector(".live-status__text").textContent = STATE_TEXT[state] ?? state;
+    this.status.querySelector(".live-status__text").textContent = t(STATE_TEXT[state] ?? state);
   }
 
   announce(text) {
@@ -427,10 +532,11 @@ function localizeTimes(scope) {
     const time = link.querySelector("time");
     if (!time) continue;
     link.title = time.title;
-    // "<time>: <headline>" (the server's, in the blog's zone): the time in the reader's.
+    // "<time>: <headline>" (the server's, in the blog's zone): the time in the reader's, as
+    // shown (an accessible name holds the visible text).
     const label = link.getAttribute("aria-label") ?? "";
     const at = label.indexOf(": ");
-    if (at >= 0) link.setAttribute("aria-label", `${time.title}${label.slice(at)}`);
+    if (at >= 0) link.setAttribute("aria-label", `${time.textContent}${label.slice(at)}`);
   }
 }
 

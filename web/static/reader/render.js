@@ -1,13 +1,15 @@
 // DOM for one entry, the same markup the server renders (web/templates/_entry.html).
 // Text goes in as text; only the entry body, sanitised by the server, goes in as HTML.
 
+import { t } from "./i18n.js";
+import { renderMedia } from "./media.js";
 import { clock, longDate } from "./times.js";
 
-const LABELS = { key: "Key event" };
+const LABELS = { key: "Key event", breaking: "Breaking" };
 
 export function labelText(label) {
   const special = LABELS[label];
-  if (special) return special;
+  if (special) return t(special);
   const words = label.replaceAll("-", " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
@@ -59,6 +61,8 @@ export function renderEntry(entry) {
   const permalink = el("a", "entry__permalink");
   permalink.href = `#entry-${entry.id}`;
   permalink.title = longDate(new Date(entry.published_at));
+  // Named by the time it shows (a name that holds the visible text) and the headline.
+  permalink.setAttribute("aria-label", `${clock(new Date(entry.published_at))}: ${entryTitle(entry)}`);
   permalink.append(timeElement(entry.published_at, "entry__clock"));
   const ago = el("span", "entry__ago");
   ago.dataset.ago = entry.published_at;
@@ -67,37 +71,22 @@ export function renderEntry(entry) {
   const main = el("div", "entry__main");
   if (entry.pinned || entry.labels.length || entry.updated_at) {
     const meta = el("p", "entry__meta");
-    if (entry.pinned) meta.append(el("span", "label label--pinned", "Pinned"));
+    if (entry.pinned) meta.append(el("span", "label label--pinned", t("Pinned")));
     for (const label of entry.labels) {
       meta.append(el("span", `label label--${label}`, labelText(label)));
     }
     if (entry.updated_at) {
-      const updated = el("span", "entry__updated", "Updated ");
+      const updated = el("span", "entry__updated", `${t("Updated")} `);
       updated.append(timeElement(entry.updated_at));
       meta.append(updated);
     }
     main.append(meta);
   }
-  if (entry.headline) main.append(el("h2", "entry__headline", entry.headline));
+  if (entry.headline) main.append(el("h3", "entry__headline", entry.headline));
   const body = el("div", "entry__body");
   body.innerHTML = entry.body; // sanitised by the server on the way in (allowlist)
   main.append(body);
-  for (const media of entry.media) {
-    const figure = el("figure", "entry__media");
-    const img = el("img");
-    img.alt = media.alt || "";
-    img.loading = "lazy";
-    img.decoding = "async";
-    img.src = media.url;
-    figure.append(img);
-    if (media.caption || media.credit) {
-      const caption = el("figcaption");
-      if (media.caption) caption.append(el("span", "entry__caption", media.caption));
-      if (media.credit) caption.append(" ", el("span", "entry__credit", `Photo: ${media.credit}`));
-      figure.append(caption);
-    }
-    main.append(figure);
-  }
+  for (const media of entry.media) main.append(renderMedia(media, t));
   for (const correction of entry.corrections || []) {
     const note = el("p", "entry__correction", "Corrected ");
     note.append(timeElement(correction.at), `: ${correction.text}`);
@@ -111,7 +100,7 @@ export function renderEntry(entry) {
       Object.assign(avatar, { src: author.avatar_url, alt: "", width: 28, height: 28, loading: "lazy", decoding: "async" });
       byline.append(avatar);
     }
-    byline.append(`By ${entry.author}`);
+    byline.append(t("By %(author)s", { author: entry.author }));
     main.append(byline);
   }
   article.append(side, main);
