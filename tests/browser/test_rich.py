@@ -7,7 +7,10 @@ request, so "nothing before the click" is what the browser attempted, not what i
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,11 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 from playwright.async_api import Page, Route, expect
 
+from liveblog.config import Settings
 from tests.browser.kit import DESKTOP, MOBILE, Newsroom, Pages, entry_ids, photo_svg
 from tests.browser.test_screenshots import _save, _settle
-from tests.support.servers import ADMIN_TOKEN
+from tests.support.clients import Editor
+from tests.support.servers import ADMIN_TOKEN, serve_in_process
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 YOUTUBE = "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
@@ -274,6 +280,101 @@ async def _arabic_blog(newsroom: Newsroom) -> None:
                                 "caption": "القاعة الرئيسية", "credit": "وكالة الأنباء",
                                 "width": 1600, "height": 900}],
                         published_at=_ago(12))  # fmt: skip
+
+
+# --- the console's upload ------------------------------------------------------------------
+
+# Put a picture on the composer as a drop or a paste would: a File in a DataTransfer.
+GIVE_PICTURE = """async ([how, data]) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], "square.png", { type: "image/png" }));
+  const form = document.getElementById("composer");
+  const options = { bubbles: true, cancelable: true };
+  if (how === "drop") {
+    form.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, ...options }));
+    form.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, ...options }));
+  } else {
+    const body = form.querySelector("[data-role=body]");
+    body.focus();
+    body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, ...options }));
+  }
+}"""
+# Every value the progress bar takes, and whether it was shown.
+WATCH_PROGRESS = """() => {
+  const bar = document.querySelector("#composer [data-role=upload-progress]");
+  window.progressSeen = [];
+  new MutationObserver(() => window.progressSeen.push([bar.hidden, bar.value]))
+    .observe(bar, { attributes: true });
+}"""
+
+
+def _png(color: tuple[int, int, int], size: tuple[int, int] = (1200, 800)) -> str:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+async def test_the_console_uploads_a_dropped_or_pasted_photo_and_asks_for_alt_text(
+    settings_factory: Callable[..., Settings], tmp_path: Path, pages: Pages
+) -> None:
+    async with serve_in_process(settings_factory(media_dir=str(tmp_path))) as url:
+        editor = Editor(url)
+        try:
+            await editor.blog("up", "Uploads")
+            page, _ = await pages.open(f"{url}/editor?blog=up", wait_live=False)
+            await _signed_in(page)
+            composer = page.locator("#composer")
+            await page.evaluate(WATCH_PROGRESS)
+
+            await page.evaluate(GIVE_PICTURE, ["drop", _png((200, 30, 30))])
+            status = composer.locator("[data-role=upload-status]")
+            await expect(status).to_contain_text(re.compile(r"Uploaded \(1200 . 800\)"))
+            photo_url = composer.locator("[name=photo_url]")
+            await expect(photo_url).to_have_value(re.compile(r"^/media/up/[0-9a-f]{24}/1200\.png$"))
+            await expect(composer.locator("[name=alt]")).to_be_focused()
+            seen = await page.evaluate("window.progressSeen")
+            assert [False, 0] in seen and seen[-1][0] is True  # shown, then hidden when done
+            assert any(value == 100 for _, value in seen)
+
+            # No alt text and not marked decorative: not published.
+            await composer.locator("[name=caption]").fill("A red square")
+            await composer.locator("[name=credit]").fill("Test desk")
+            await composer.locator("[data-role=body]").press("Control+Enter")
+            await expect(composer.locator("[data-role=errors]")).to_contain_text(
+                "Describe the photo in Alt text, or mark it decorative."
+            )
+            assert (await editor.http.get("/api/blogs/up/entries")).json()["entries"] == []
+            await composer.locator("[name=alt]").fill("A plain red square")
+            await composer.locator("[data-role=body]").press("Control+Enter")
+            await expect(photo_url).to_have_value("")  # published: the form is clear again
+
+            await page.evaluate(GIVE_PICTURE, ["paste", _png((30, 30, 200), (800, 600))])
+            await expect(status).to_contain_text(re.compile(r"Uploaded \(800 . 600\)"))
+            await composer.locator("[name=decorative]").check()
+            await composer.locator("[data-role=body]").press("Control+Enter")
+            await expect(photo_url).to_have_value("")
+
+            entries = (await editor.http.get("/api/blogs/up/entries")).json()["entries"]
+            pasted, dropped = (entry["media"][0] for entry in entries)
+            assert dropped["alt"] == "A plain red square" and dropped["caption"] == "A red square"
+            assert dropped["credit"] == "Test desk" and not dropped["decorative"]
+            assert (dropped["width"], dropped["height"]) == (1200, 800)
+            assert {v["width"] for v in dropped["variants"]} == {480, 960, 1200}
+            assert pasted["decorative"] and not pasted.get("alt")
+
+            reader, _ = await pages.open(f"{url}/blogs/up")
+            img = reader.locator(f"#entry-{entries[1]['id']} img")
+            await expect(img).to_have_attribute("alt", "A plain red square")
+            await expect(img).to_have_attribute("width", "1200")
+            srcset = await reader.locator(f"#entry-{entries[1]['id']} source").get_attribute(
+                "srcset"
+            )
+            assert srcset is not None and "480w" in srcset and "960w" in srcset
+            await reader.close()
+            await page.close()  # before the server stops: no failed reconnects to report
+        finally:
+            await editor.close()
 
 
 # --- accessibility -------------------------------------------------------------------------

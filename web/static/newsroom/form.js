@@ -2,6 +2,7 @@
 
 import { renderEntry } from "../reader/render.js";
 import { RichText } from "./richtext.js";
+import { attachUpload } from "./upload.js";
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -41,6 +42,7 @@ export class EntryForm {
       caption: q("[name=caption]"),
       credit: q("[name=credit]"),
       alt: q("[name=alt]"),
+      decorative: q("[name=decorative]"),
       status: q("[name=status]"),
       publishAt: q("[name=publish_at]"),
       correction: q("[name=correction]"),
@@ -87,6 +89,16 @@ export class EntryForm {
     });
     this.previewButton.addEventListener("click", () => this.togglePreview());
     this.fields.photoUrl.addEventListener("input", () => this.fields.photoUrl.setCustomValidity(""));
+    this.uploaded = null; // the upload's answer (size, variants) for the photo URL it gave
+    attachUpload(this);
+  }
+
+  /** A photo the server stored (upload.js): its URL, with the size and variants for readers. */
+  setUploaded(photo) {
+    this.uploaded = photo;
+    this.fields.photoUrl.value = photo.url;
+    this.photo.open = true;
+    this.changed();
   }
 
   /** Labels point at inputs by id; each clone of the template gets its own. */
@@ -118,6 +130,11 @@ export class EntryForm {
     const media = url
       ? { url, caption: f.caption.value.trim() || null, credit: f.credit.value.trim() || null, alt: f.alt.value.trim() || null }
       : null;
+    if (media && f.decorative?.checked) media.decorative = true;
+    if (media && this.uploaded?.url === url) {
+      const { width, height, variants } = this.uploaded;
+      Object.assign(media, { width, height, variants });
+    }
     const when = f.publishedAt.value;
     let publishedAt = "";
     if (when && when === this.filledWhen.input) publishedAt = this.filledWhen.iso;
@@ -181,6 +198,9 @@ export class EntryForm {
     f.caption.value = media?.caption || "";
     f.credit.value = media?.credit || "";
     f.alt.value = media?.alt || "";
+    if (f.decorative) f.decorative.checked = Boolean(media?.decorative);
+    // An uploaded photo keeps its size and variants through drafts and edits.
+    this.uploaded = media?.width ? { url: media.url, width: media.width, height: media.height, variants: media.variants || [] } : null;
     f.status.value = this.role === "contributor" || !["published", "draft", "scheduled"].includes(v.status) ? "published" : v.status;
     f.publishAt.value = toLocalInput(v.publish_at);
     f.correction.value = "";
@@ -221,10 +241,15 @@ export class EntryForm {
     const problems = [];
     if (this.rich.empty && !this.values().media) problems.push("Write something, or add a photo.");
     const url = this.fields.photoUrl.value.trim();
-    if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url)) {
-      problems.push("The photo URL must start with https://");
+    if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url) && !/^\/media\/\S+$/.test(url)) {
+      problems.push("The photo URL must start with https:// (or be an uploaded photo's /media/ address)");
       this.photo.open = true;
     }
+    if (url && !this.fields.alt.value.trim() && !this.fields.decorative?.checked) {
+      problems.push("Describe the photo in Alt text, or mark it decorative.");
+      this.photo.open = true;
+    }
+    if (this.element.dataset.uploading) problems.push("Wait for the photo to finish uploading.");
     this.showErrors(problems);
     return problems.length === 0;
   }

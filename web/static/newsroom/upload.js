@@ -1,0 +1,112 @@
+// Photo upload in the entry form: drop a picture on the form, paste one, or choose a file. It is
+// sent to POST /api/blogs/{slug}/media with a progress bar; the answer (URL, size, variants)
+// becomes the entry's photo, and the editor is asked for alt text (or to mark it decorative).
+
+import { token } from "./api.js";
+
+const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+const MAX_BYTES = 20 * 1024 * 1024; // the API's limit (API.md, Media)
+
+/** The blog being edited: the console keeps it in the address (?blog=slug) for every form. */
+function currentSlug() {
+  return new URL(window.location.href).searchParams.get("blog");
+}
+
+function imageOf(items) {
+  return [...(items || [])].find((file) => file.kind !== "string" && TYPES.includes(file.type));
+}
+
+/** Send `file` with progress; resolves to the API's answer, rejects with a message. */
+function send(file, slug, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest(); // fetch() reports no upload progress
+    request.open("POST", `/api/blogs/${encodeURIComponent(slug)}/media`);
+    request.setRequestHeader("Authorization", `Bearer ${token.get()}`);
+    request.setRequestHeader("Content-Type", file.type);
+    request.setRequestHeader("Accept", "application/json");
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    };
+    request.onload = () => {
+      let data = null;
+      try {
+        data = JSON.parse(request.responseText);
+      } catch {
+        data = null;
+      }
+      if (request.status === 201 && data) resolve(data);
+      else reject(new Error(data?.detail || `The upload failed (HTTP ${request.status}).`));
+    };
+    request.onerror = () => reject(new Error("The server cannot be reached. Try again."));
+    request.send(file);
+  });
+}
+
+/** Wire the upload into an EntryForm (form.js): its photo fields get what the server made. */
+export function attachUpload(form) {
+  const root = form.element;
+  const q = (selector) => root.querySelector(selector);
+  const drop = q("[data-role=drop]");
+  const input = q("[name=photo_file]");
+  const progress = q("[data-role=upload-progress]");
+  const status = q("[data-role=upload-status]");
+  if (!drop || !input) return;
+
+  async function upload(file) {
+    const slug = currentSlug();
+    if (!slug) return;
+    if (!TYPES.includes(file.type)) {
+      status.textContent = "Only JPEG, PNG, WebP or GIF pictures can be uploaded.";
+      return;
+    }
+    if (file.size > MAX_BYTES) {
+      status.textContent = "That picture is over 20 MB: make it smaller first.";
+      return;
+    }
+    form.photo.open = true;
+    progress.hidden = false;
+    progress.value = 0;
+    status.textContent = `Uploading ${file.name || "the picture"}…`;
+    root.dataset.uploading = "true";
+    try {
+      const photo = await send(file, slug, (share) => {
+        progress.value = Math.round(share * 100);
+      });
+      form.setUploaded(photo);
+      status.textContent = `Uploaded (${photo.width} × ${photo.height}). Describe it in Alt text, or mark it decorative.`;
+      form.fields.alt.focus();
+    } catch (error) {
+      status.textContent = error.message;
+    } finally {
+      progress.hidden = true;
+      delete root.dataset.uploading;
+    }
+  }
+
+  input.addEventListener("change", () => {
+    if (input.files[0]) upload(input.files[0]);
+    input.value = ""; // choosing the same file again uploads again
+  });
+  root.addEventListener("dragover", (event) => {
+    if (![...event.dataTransfer.types].includes("Files")) return;
+    event.preventDefault(); // allows the drop
+    drop.dataset.over = "true";
+  });
+  root.addEventListener("dragleave", (event) => {
+    if (!root.contains(event.relatedTarget)) delete drop.dataset.over;
+  });
+  root.addEventListener("drop", (event) => {
+    const file = imageOf(event.dataTransfer.files);
+    delete drop.dataset.over;
+    if (!file) return;
+    event.preventDefault(); // not opened by the browser, not dropped into the text
+    upload(file);
+  });
+  root.addEventListener("paste", (event) => {
+    const item = imageOf(event.clipboardData?.items);
+    const file = item?.getAsFile();
+    if (!file) return; // text pastes go to the rich text as before
+    event.preventDefault();
+    upload(file);
+  });
+}
