@@ -19,6 +19,7 @@ from liveblog.models import (
     Entry,
     EntryCreate,
     EntryPatch,
+    MediaUpload,
     Timeline,
     Token,
     TokenCreate,
@@ -27,8 +28,10 @@ from liveblog.models import (
     TokenPatch,
 )
 
-_MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, Timeline,
-           Token, TokenCreate, TokenCreated, TokenList, TokenPatch, ProblemBody]  # fmt: skip
+_MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
+           Timeline, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
+           ProblemBody]  # fmt: skip
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
 def _ref(model: type) -> dict[str, Any]:
@@ -71,6 +74,15 @@ def _param(name: str, where: str, schema: dict[str, Any], about: str = "") -> di
 
 
 _WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
+
+
+def _upload() -> dict[str, Any]:
+    """POST media: the raw image is the body, not JSON."""
+    op = _op("Upload a photo (at most 20 MiB); its sizes are stored and served", (201, MediaUpload),
+             auth=True, errors=_WRITE)  # fmt: skip
+    image = {"schema": {"type": "string", "format": "binary"}}
+    op["requestBody"] = {"required": True, "content": dict.fromkeys(_IMAGE_TYPES, image)}
+    return op
 
 
 @functools.cache
@@ -134,6 +146,7 @@ def document() -> dict[str, Any]:
                 "patch": _op("Update a blog", (200, Blog), body=BlogPatch, auth=True,
                              errors=_WRITE),
             },
+            "/api/blogs/{slug}/media": {"parameters": [slug], "post": _upload()},
             "/api/blogs/{slug}/entries": {
                 "parameters": [slug],
                 "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
