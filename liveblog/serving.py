@@ -22,6 +22,9 @@ from liveblog.guard import GuardedHttpToolsProtocol, HeadLimits
 logger = logging.getLogger("liveblog")
 
 PLAIN = ("httptools", "websockets-sansio")
+# What a client may send in one WebSocket message: a dashboard's op is under 200 bytes and a
+# reader sends nothing, while uvicorn's default (16 MiB) lets anyone park that much per socket.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
@@ -62,6 +65,7 @@ def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
         "http": http,
         "ws": ws,
         "ws_per_message_deflate": False,  # one frame's bytes serve every reader
+        "ws_max_size": WS_MAX_MESSAGE_BYTES,  # over it: close 1009
         "lifespan": "on",
         "timeout_graceful_shutdown": 5,
         "timeout_keep_alive": settings.keepalive_timeout_seconds,

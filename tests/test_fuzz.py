@@ -234,11 +234,17 @@ BAD_OPS: list[str | bytes] = [
     '{"op": "subscribe", "blog": "ops\\n"}', '{"op": "subscribe", "blog": "ops\\u0000"}',
     '{"op": "subscribe", "blog": "\\u0661"}', '{"op": "unsubscribe", "blog": 0}',
     '{"op": "subscribe", "blog": "nope"}',  # well formed, but no such blog
-    '{"op": "subscribe", "blog": "' + "a" * 100_000 + '"}',
-    "[" * 100_000, '{"op": "subscribe", "blog": "ops"' + " " * 500_000,
-    "x" * (1 << 20),  # 1 MiB of garbage
+    '{"op": "subscribe", "blog": "' + "a" * 60_000 + '"}',
+    "[" * 60_000, '{"op": "subscribe", "blog": "ops"' + " " * 60_000,
     b"\xff\xfe\x00", b'{"op": "subscribe", "blog": "nope"}', b"\x80" * 1000,
 ]  # fmt: skip
+# Over 64 KiB a message is not read at all: the socket is closed with 1009 (message too big).
+BIG_OPS: list[str | bytes] = [
+    '{"op": "subscribe", "blog": "' + "a" * 100_000 + '"}',
+    "[" * 100_000,
+    '{"op": "subscribe", "blog": "ops"' + " " * 500_000,
+    "x" * (1 << 20),  # 1 MiB of garbage
+]
 
 
 async def test_hostile_dashboard_messages_get_an_error_each_and_the_socket_stays_live(
@@ -274,6 +280,12 @@ async def test_hostile_dashboard_messages_get_an_error_each_and_the_socket_stays
         entry = await editor.post("ops", headline="still here")
         event = json.loads(await asyncio.wait_for(socket.recv(), 10))
         assert (event["type"], event["data"]["id"]) == ("entry.created", entry["id"])
+    for message in BIG_OPS:
+        async with websockets.connect(ws_url(stream_url, "/ws"), max_size=None) as socket:
+            await socket.send(message)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     await editor.close()
     await assert_all_gone(stream_url)
 
@@ -300,6 +312,7 @@ BAD_FRAMES = {
     "close reason not UTF-8": (raw_ws.frame(raw_ws.CLOSE, b"\x03\xe8\xff"), 1007),
     "length of 2**63": (raw_ws.frame(raw_ws.TEXT, length=1 << 63), 1009),
     "length of 100 MiB": (raw_ws.frame(raw_ws.TEXT, length=100 << 20), 1009),
+    "a 1 MiB message": (raw_ws.frame(raw_ws.TEXT, b"x" * (1 << 20)), 1009),
     "close 1000": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 1000)), 1000),
     "close 4000": (raw_ws.frame(raw_ws.CLOSE, struct.pack("!H", 4000) + b"bye"), 4000),
     "empty close": (raw_ws.frame(raw_ws.CLOSE), 1005),
@@ -312,7 +325,7 @@ async def test_raw_frames_on_a_reader_socket_get_their_close_code(stream_url: st
     # What a reader says on its own socket is ignored; pings are answered; it stays live.
     chatty = await raw_ws.RawSocket.connect(stream_url, "/blogs/raw/ws")
     assert chatty.status == 101
-    for data in [b"hello", b"", b"\x00" * 100, b"x" * (1 << 20)]:
+    for data in [b"hello", b"", b"\x00" * 100, b"x" * 60_000]:
         chatty.send(raw_ws.frame(raw_ws.TEXT, data) + raw_ws.frame(raw_ws.BINARY, data))
     chatty.send(raw_ws.frame(raw_ws.PING, b"are you there"))
     assert await chatty.read_frame() == (raw_ws.PONG, b"are you there")
