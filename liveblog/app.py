@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from liveblog import api, demo, hosts, media, metrics, ops, shutdown, stats, streams
+from liveblog import api, demo, hosts, media, metrics, ops, quietlog, shutdown, stats, streams
 from liveblog.api.problems import Problem, problem_handler
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
@@ -43,6 +43,7 @@ class LiveblogApp(Starlette):
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    quietlog.install()
     trusted_hosts = hosts.TrustedHosts(settings.allowed_hosts)
     engine = engine or make_engine(settings)
     supervisor = Supervisor()  # every background loop and task of this app

@@ -24,8 +24,16 @@ from tests.support.redis_server import free_port
 from tests.support.servers import ADMIN_TOKEN, serve_in_process
 
 PROBLEM = "application/problem+json"
-LISTED_FIELDS = {"id", "name", "role", "blogs", "created_at", "last_used_at", "expires_at",
-                 "avatar_url"}
+LISTED_FIELDS = {
+    "id",
+    "name",
+    "role",
+    "blogs",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "avatar_url",
+}
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:
