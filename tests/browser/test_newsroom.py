@@ -245,14 +245,14 @@ async def test_a_photo_a_backdated_time_and_pasted_html(
         "alt", "Boats moored along a stone quay"
     )
     (stored,) = await entries(newsroom, "gallery")
-    assert stored["media"] == [
-        {
-            "url": "https://example.org/quay.jpg",
-            "caption": "The quay at dawn",
-            "credit": "A. Reader",
-            "alt": "Boats moored along a stone quay",
-        }
-    ]
+    (photo,) = stored["media"]
+    assert {k: photo[k] for k in ("type", "url", "caption", "credit", "alt")} == {
+        "type": "image",
+        "url": "https://example.org/quay.jpg",
+        "caption": "The quay at dawn",
+        "credit": "A. Reader",
+        "alt": "Boats moored along a stone quay",
+    }
     assert stored["pinned"] is True
     # The console runs in Asia/Kolkata (UTC+5:30): 09:30 there is 04:00 UTC.
     assert stored["published_at"].startswith("2024-06-25T04:00:00")

@@ -108,6 +108,7 @@ async function signOut() {
     if (!confirmed) return;
   }
   for (const [key] of storedDrafts()) localStorage.removeItem(key);
+  if (state.me) localStorage.removeItem(authorKey());
   state.outbox.close({ discard: true });
   state.composer.clear({ keepAuthor: false });
   $("draft-state").textContent = "";
