@@ -30,12 +30,12 @@ class Settings:
     reader_buffer_bytes: int = 512 * 1024
     # A dropped reader's socket gets this long to take the end of its stream, then is cut.
     drop_grace_seconds: float = 10.0
-    # Heartbeat period (API.md promises SSE one at least every 15 s). WebSockets get a ping and
+    # Heartbeat period (docs/api.md promises SSE one at least every 15 s). WebSockets get a ping and
     # are closed when they sent nothing, not even the pong, for a whole period.
     heartbeat_seconds: float = 15.0
     # EventSource reconnect hint sent as `retry:`.
     sse_retry_ms: int = 2000
-    # Idempotency keys are kept at least 24 h (API.md).
+    # Idempotency keys are kept at least 24 h (docs/api.md).
     idempotency_ttl_seconds: int = 48 * 3600
     # Editor writes per token: sustained rate and burst.
     rate_limit_per_second: float = 10.0

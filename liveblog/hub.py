@@ -6,7 +6,7 @@ each transport (:class:`Frame`), and each reader gets those shared bytes with on
 encoding they take, so the loop per reader is that one call. A reader whose buffer passes its
 bound is closed; it resumes by its last event id.
 
-Ordering and gaps (DESIGN.md guarantee 1): a channel knows the last offset it delivered. A live
+Ordering and gaps (docs/design.md guarantee 1): a channel knows the last offset it delivered. A live
 event that is not ``last + 1`` is a gap, filled from the engine's history before anything later
 is delivered; a gap that cannot be filled sends ``reset``. Every reconnect of the subscription is
 treated as a possible gap. A reader that resumes from an id reads history after it has joined the
@@ -552,7 +552,7 @@ class Hub:
                 self.connected_once = True
                 if not first:
                     self.stats.reconnects += 1
-                    logger.info("event subscription restored; filling gaps")
+                    logger.warning("event subscription restored; filling gaps")
                     for channel in list(self.channels.values()):
                         self._start_fill(channel)
                 first = False

@@ -89,7 +89,7 @@ Language = Annotated[str, Meta(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3
 TimeZone = Annotated[str, Meta(pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}\Z")]
 BlogStatus = Literal["live", "ended"]
 Role = Literal["admin", "editor", "contributor"]
-# Only published entries exist for readers; the others wait in the newsroom (API.md, Workflow).
+# Only published entries exist for readers; the others wait in the newsroom (docs/api.md, Workflow).
 EntryStatus = Literal["published", "draft", "submitted", "scheduled"]
 Note = Annotated[str, _text(2000)]
 EventType = Literal["entry.created", "entry.updated", "entry.deleted", "blog.updated", "reset"]

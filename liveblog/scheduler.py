@@ -15,7 +15,7 @@ import logging
 import time
 
 from liveblog import editing
-from liveblog.engine.base import Engine
+from liveblog.engine.base import Engine, EngineError
 
 logger = logging.getLogger("liveblog.scheduler")
 
@@ -29,9 +29,20 @@ class Scheduler:
         self._next_rescan = 0.0  # at start: look at every blog once
 
     async def run(self) -> None:
-        """The loop body the supervisor runs (and restarts after an error)."""
+        """The loop body the supervisor runs (and restarts after an unexpected error). A store
+        that cannot be reached is expected (a Redis restart): said once per outage, not counted
+        as a task error, and the next tick tries again."""
+        failing = False
         while True:
-            await self.tick()
+            try:
+                await self.tick()
+                if failing:
+                    logger.warning("scheduled entries: the store answers again")
+                failing = False
+            except EngineError as exc:
+                if not failing:
+                    logger.warning("scheduled entries wait: %s", exc)
+                failing = True
             await asyncio.sleep(self.interval)
 
     async def tick(self) -> int:

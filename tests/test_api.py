@@ -1,4 +1,4 @@
-"""The editor API of API.md, on both engines: status codes, bodies, headers, problem+json."""
+"""The editor API of docs/api.md, on both engines: status codes, bodies, headers, problem+json."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Engine interface behaves the same on memory, Redis and Redis Cluster (DESIGN.md: one
+"""The Engine interface behaves the same on memory, Redis and Redis Cluster (docs/design.md: one
 suite, every engine)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Languages, direction and time zones of the reader's pages (API.md: Blog language, time_zone)."""
+"""Languages, direction and time zones of the reader's pages (docs/api.md: Blog language and
+time_zone)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Photo upload (API.md, Media): the type read from the bytes, decompression bombs refused
+"""Photo upload (docs/api.md, Media): the type read from the bytes, decompression bombs refused
 without the memory, EXIF orientation applied, metadata stripped, responsive variants, immutable
 caching; on local disk and in an S3-compatible store (a server the suite starts itself)."""
 

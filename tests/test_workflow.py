@@ -220,6 +220,10 @@ async def test_contributions_wait_for_an_editor(
     assert (await ann.http.patch(url, json={"status": "scheduled"})).status_code == 403
     assert (await bob.http.patch(url, json={"headline": "mine now"})).status_code == 403
     assert (await bob.http.delete(url)).status_code == 403
+    # The blog itself (title, status) is its editors' to change.
+    retitle = await ann.http.patch("/api/blogs/desk", json={"title": "Ann's blog"})
+    assert retitle.status_code == 403
+    assert (await desk.http.get("/api/blogs/desk")).json()["title"] == "Desk"
     edited = await ann.edit("desk", asked["id"], headline="From the scene, 2 dead")
     assert edited["status"] == "submitted"
 

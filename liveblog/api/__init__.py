@@ -1,4 +1,4 @@
-"""The editor REST API under /api (API.md)."""
+"""The editor REST API under /api (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,9 @@ async def get_blog(request: Request) -> Response:
 
 async def update_blog(request: Request) -> Response:
     slug = request.path_params["slug"]
-    await editor_write(request, slug)
+    token = await editor_write(request, slug)
+    if token.role == "contributor":  # a blog's title and status are its editors' to change
+        raise Problem(403, "Only an admin or an editor of this blog may change it.")
     patch, _ = await json_body(request, BlogPatch)
     patch = _checked(patch)
     return json_response(await editing.update_blog(request.app.state.engine, slug, patch))

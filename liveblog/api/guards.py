@@ -1,4 +1,4 @@
-"""The checks every write goes through, in the order API.md fixes: 413/415, 401, 404, 403."""
+"""The checks every write goes through, in the order docs/api.md fixes: 413/415, 401, 404, 403."""
 
 from __future__ import annotations
 

@@ -21,11 +21,12 @@ from liveblog.connections import SSE
 from liveblog.engine.base import EngineError
 from liveblog.hub import Hub
 from liveblog.models import newsroom_channel
+from liveblog.streams.admission import Admission
 from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
 
 
 async def _authorise(request: Request, slug: str) -> None:
-    """401, then 404, then 403 (API.md's order)."""
+    """401, then 404, then 403 (docs/api.md's order)."""
     _, token = await auth.authenticate(request)
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
@@ -36,7 +37,15 @@ class NewsroomEvents:
     """A plain ASGI app (a Route wraps functions as request -> response endpoints)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await _stream(scope, receive, send)
+        admission: Admission = scope["app"].state.admission
+        refusal = admission.enter(scope)  # a live stream like any other: under the same cap
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        try:
+            await _stream(scope, receive, send)
+        finally:
+            admission.leave(scope)
 
 
 async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,7 +58,7 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
         await problem.response()(scope, receive, send)
         return
     hub: Hub = scope["app"].state.hub
-    conn = hub.connection(SSE)
+    conn = hub.connection(SSE, watcher=True)  # the newsroom's, not a reader (stats, dashboard)
     try:
         try:
             await hub.attach(conn, newsroom_channel(slug), resume_id(scope), newsroom=True)

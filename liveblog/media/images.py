@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # warn about the sizes it lets through.
 Image.MAX_IMAGE_PIXELS = None
 
-MAX_PIXELS = 50_000_000  # API.md: an image that claims more is 422
+MAX_PIXELS = 50_000_000  # docs/api.md: an image that claims more is 422
 WIDTHS = (480, 960, 1600)  # responsive variants, each made only when smaller than the image
 # Pillow format -> (media type, file extension). GIF is kept as its first frame.
 FORMATS = {

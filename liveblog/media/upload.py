@@ -1,4 +1,4 @@
-"""POST /api/blogs/{slug}/media: a photo in, its sizes stored, their URLs out (API.md, Media).
+"""POST /api/blogs/{slug}/media: a photo in, its sizes stored, their URLs out (docs/api.md, Media).
 
 The checks run in the API's order: 413 and 415 from the headers before the body is read, then
 the token (401), the blog (404), the permission (403) and the rate; then the body is read up to

@@ -100,7 +100,7 @@ async def blog_socket(websocket: WebSocket) -> None:
 
 async def multi_blog_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
-    conn = _connection(websocket, watcher=True)  # /ws is the newsroom's (API.md): not a reader
+    conn = _connection(websocket, watcher=True)  # /ws is the newsroom's (docs/api.md): not a reader
 
     async def on_message(raw: str | bytes) -> None:
         await _handle_op(hub, conn, raw)

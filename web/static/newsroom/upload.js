@@ -5,7 +5,7 @@
 import { token } from "./api.js";
 
 const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
-const MAX_BYTES = 20 * 1024 * 1024; // the API's limit (API.md, Media)
+const MAX_BYTES = 20 * 1024 * 1024; // the API's limit (docs/api.md, Media)
 
 /** The blog being edited: the console keeps it in the address (?blog=slug) for every form. */
 function currentSlug() {
