@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from liveblog import editing
 from liveblog.config import Settings
+from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import Engine
 from liveblog.models import BlogCreate, EntryCreate

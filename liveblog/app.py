@@ -10,31 +10,32 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-from liveblog import api, demo, hosts, media, metrics, ops, quietlog, shutdown, stats, streams
-from liveblog.api.problems import Problem, problem_handler
+from liveblog import routes
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
 from liveblog.config import Settings
+from liveblog.delivery.hub import Hub
+from liveblog.editorial.scheduler import Scheduler
 from liveblog.engine import Engine, make_engine
-from liveblog.hub import Hub
-from liveblog.pages import routes as page_routes
+from liveblog.ops import demo, metrics, quietlog, shutdown, stats
+from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
-from liveblog.scheduler import Scheduler
+from liveblog.problems import Problem, problem_handler
+from liveblog.serving import hosts
 from liveblog.streams.admission import Admission
-from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog")
 
 
 class LiveblogApp(Starlette):
     """Starlette, with live streams dispatched straight to their endpoints (see
-    ``streams.shortcut``: long-lived requests should not keep the middleware stack alive)."""
+    ``routes.stream_endpoint``: long-lived requests should not keep the middleware stack alive)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and not self.state.trusted_hosts.allows(scope):
             await hosts.refuse(scope, receive, send)
             return
-        if scope["type"] != "lifespan" and (endpoint := streams.shortcut(scope)) is not None:
+        if scope["type"] != "lifespan" and (endpoint := routes.stream_endpoint(scope)) is not None:
             scope["app"] = self
             await endpoint(scope, receive, send)
             return
@@ -80,15 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             await engine.close()
 
     app = LiveblogApp(
-        routes=[
-            *ops.routes(),
-            *metrics.routes(),
-            *stats.routes(),
-            *api.routes(),
-            *media.routes(),
-            *streams.routes(),
-            *page_routes(),
-        ],
+        routes=routes.table(),
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
         lifespan=lifespan,
     )

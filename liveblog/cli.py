@@ -12,9 +12,10 @@ import urllib.request
 import msgspec
 import uvicorn
 
-from liveblog import editing, serving
+from liveblog import serving
 from liveblog.api.auth import issue_token
 from liveblog.config import Settings
+from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate

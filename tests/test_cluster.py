@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from liveblog import editing
+from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import Engine, EngineUnavailable
 from liveblog.models import BlogCreate, EntryCreate

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from liveblog import editing
 from liveblog.config import Settings
+from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import (
     BlogExists,

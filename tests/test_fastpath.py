@@ -1,5 +1,5 @@
-"""The fast path (liveblog.fastpath): events written straight into sockets are byte-exact and
-well framed, for many readers at once, and a stalled reader is dropped and resumes."""
+"""The fast path (liveblog.delivery.fastpath): events written straight into sockets are
+byte-exact and well framed, for many readers at once; a stalled reader is dropped and resumes."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ from urllib.parse import urlsplit
 import pytest
 import uvloop
 
-from liveblog import fastpath, serving
+from liveblog import serving
 from liveblog.app import create_app
 from liveblog.config import Settings
-from liveblog.fastpath import DirectHttpToolsProtocol, DirectWebSocketProtocol, _Flag, _Inbox
+from liveblog.delivery import fastpath
+from liveblog.delivery.fastpath import (
+    DirectHttpToolsProtocol,
+    DirectWebSocketProtocol,
+    _Flag,
+    _Inbox,
+)
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader
 from tests.support.metrics import scrape
 from tests.support.servers import ADMIN_TOKEN, serve_app, serve_in_process

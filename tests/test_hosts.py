@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from liveblog.config import Settings
-from liveblog.hosts import TrustedHosts
+from liveblog.serving.hosts import TrustedHosts
 from tests.conftest import make_settings
 from tests.support.clients import Editor
 from tests.support.servers import serve_in_process

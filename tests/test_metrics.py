@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from liveblog import latency
 from liveblog.config import Settings
 from liveblog.engine import make_engine
 from liveblog.engine.base import Engine
+from liveblog.ops import latency
 from tests.conftest import make_settings
 from tests.support.clients import BIG_BODY, Editor, SSEReader, WSReader, stalled_reader
 from tests.support.metrics import scrape

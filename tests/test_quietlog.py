@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from liveblog.quietlog import ClientGarbageFilter
+from liveblog.ops.quietlog import ClientGarbageFilter
 from tests.support import raw_ws
 from tests.support.clients import Editor
 

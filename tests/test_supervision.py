@@ -242,7 +242,9 @@ async def test_a_failing_delivery_observer_does_not_stop_delivery(
     editor = Editor(url)
     await editor.create_blog("obs")
     reader = await SSEReader(url, "/blogs/obs/events").connect()
-    hub.on_deliver, armed = fail_once(hub.on_deliver)
+    (observer,) = hub.deliver_observers  # the metrics'
+    failing, armed = fail_once(observer)
+    hub.deliver_observers = (failing,)
     armed.set()
     for i in range(3):
         await editor.post("obs", headline=f"e{i}")

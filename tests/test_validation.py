@@ -13,8 +13,8 @@ import pytest
 from starlette.requests import Request
 
 from liveblog.api.body import check_envelope
-from liveblog.api.problems import Problem
 from liveblog.models import Position, is_slug, parse_decimal
+from liveblog.problems import Problem
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.test_api import assert_problem
 

@@ -17,9 +17,9 @@ from datetime import UTC
 import msgspec
 from starlette.requests import Request
 
-from liveblog.api.problems import Problem
 from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenCreated, utcnow
+from liveblog.problems import Problem
 
 _BOOTSTRAP = Token(name="admin (LIVEBLOG_ADMIN_TOKEN)", role="admin", blogs=None)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="liveblog"'}

@@ -8,12 +8,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog import editing, i18n
+from liveblog import i18n
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, editor_write, json_body
-from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
+from liveblog.editorial import editing
 from liveblog.models import BlogCreate, BlogList, BlogPatch
+from liveblog.problems import Problem
 
 T = TypeVar("T", BlogCreate, BlogPatch)
 

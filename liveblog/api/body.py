@@ -7,8 +7,8 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 
-from liveblog.api.problems import FieldError, Problem, from_validation_error
 from liveblog.models import PATTERN_HINTS, parse_decimal
+from liveblog.problems import FieldError, Problem, from_validation_error
 
 T = TypeVar("T")
 MAX_REQUEST_BYTES = 1024 * 1024

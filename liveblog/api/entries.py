@@ -11,12 +11,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog import editing
 from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
-from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
+from liveblog.editorial import editing
 from liveblog.media import embeds
 from liveblog.models import (
     ORDER_KEY_PATTERN,
@@ -27,6 +26,7 @@ from liveblog.models import (
     newsroom_channel,
     parse_decimal,
 )
+from liveblog.problems import Problem
 
 _STATUSES = ("draft", "submitted", "scheduled")
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from typing import TypeVar
 from starlette.requests import Request
 
 from liveblog.api import auth, body
-from liveblog.api.problems import Problem
 from liveblog.models import Token
+from liveblog.problems import Problem
 
 T = TypeVar("T")
 

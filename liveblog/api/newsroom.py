@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from liveblog.api import auth
-from liveblog.api.problems import Problem
 from liveblog.api.responses import problem_for
-from liveblog.connections import SSE
+from liveblog.delivery.connections import SSE
+from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError
-from liveblog.hub import Hub
 from liveblog.models import newsroom_channel
+from liveblog.problems import Problem
 from liveblog.streams.admission import Admission
 from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
 

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog import __version__
-from liveblog.api.problems import ProblemBody
 from liveblog.models import (
     Blog,
     BlogCreate,
@@ -27,6 +26,7 @@ from liveblog.models import (
     TokenList,
     TokenPatch,
 )
+from liveblog.problems import ProblemBody
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
            Timeline, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
@@ -87,7 +87,7 @@ def _upload() -> dict[str, Any]:
 
 @functools.cache
 def document() -> dict[str, Any]:
-    from liveblog.stats import Stats  # here: liveblog.stats imports this package
+    from liveblog.ops.stats import Stats  # here: liveblog.ops.stats imports this package
 
     _, components = msgspec.json.schema_components(
         [*_MODELS, Stats], ref_template="#/components/schemas/{name}"

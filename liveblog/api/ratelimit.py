@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from liveblog.api.problems import Problem
+from liveblog.problems import Problem
 
 
 class RateLimiter:

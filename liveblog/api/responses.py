@@ -9,17 +9,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from liveblog.api.problems import FieldError, Problem
-from liveblog.editing import InvalidField
-from liveblog.engine.base import (
-    BlogExists,
-    BlogNotFound,
-    EngineError,
-    EngineUnavailable,
-    EntryNotFound,
-    IdempotencyMismatch,
-    VersionConflict,
-)
+from liveblog.editorial.editing import InvalidField
+from liveblog.engine.base import EngineError
+from liveblog.problems import FieldError, Problem, engine_problem
 
 
 def json_response(
@@ -30,32 +22,10 @@ def json_response(
 
 
 def problem_for(exc: Exception) -> Problem:
-    match exc:
-        case EngineUnavailable():
-            return Problem(
-                503, "The store is unavailable; nothing was written.", headers={"Retry-After": "1"}
-            )
-        case BlogNotFound():
-            return Problem(404, f"No blog {exc} exists.")
-        case EntryNotFound():
-            return Problem(404, f"No entry {exc} exists in this blog.")
-        case BlogExists():
-            return Problem(409, f"A blog with slug {exc} already exists.")
-        case VersionConflict():
-            return Problem(
-                412,
-                f"The entry has changed: its version is now {exc.current}.",
-                headers={"ETag": f'"{exc.current}"'},
-            )
-        case IdempotencyMismatch():
-            return Problem(
-                422,
-                "This Idempotency-Key was used with a different request.",
-                errors=[FieldError("Idempotency-Key", "was used with a different request")],
-            )
-        case InvalidField():
-            return Problem(422, str(exc), errors=[FieldError(exc.path, exc.message)])
-    return Problem(500, "Internal error.")
+    """An engine error or an editorial refusal, as the API answers it."""
+    if isinstance(exc, InvalidField):
+        return Problem(422, str(exc), errors=[FieldError(exc.path, exc.message)])
+    return engine_problem(exc)
 
 
 async def engine_error_handler(request: Request, exc: Exception) -> Response:

@@ -11,10 +11,10 @@ from starlette.responses import Response
 from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, json_body
-from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
 from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenList, TokenPatch, given_fields, utcnow
+from liveblog.problems import Problem
 
 _NO_STORE = {"Cache-Control": "no-store"}
 # Expiry is stored in UTC: a later bound keeps "9999-12-31T23:59:59-01:00" (year 10000 in UTC)
@@ -91,3 +91,10 @@ async def delete_token(request: Request) -> Response:
     if not any(deleted):
         raise Problem(404, f"No token {wanted!r} exists.")
     return Response(status_code=204)
+
+
+async def me(request: Request) -> Response:
+    """The calling token's name, role and blogs (``null``: every blog); 401 if it is not valid."""
+    _, token = await auth.authenticate(request)
+    body: Token = token
+    return json_response(body, headers={"Cache-Control": "no-store"})

@@ -1,4 +1,8 @@
-"""Storage and pub/sub behind one interface (see ``base``)."""
+"""Storage and pub/sub behind one interface (``base``): ``memory`` (one process, no service),
+``redis`` (production; Lua scripts in ``lua/``) and ``cluster`` (Redis Cluster, sharded pub/sub).
+
+May import: ``models``, ``events``, ``config``. Storage knows no readers, transports or HTTP.
+"""
 
 from __future__ import annotations
 

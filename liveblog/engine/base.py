@@ -2,13 +2,14 @@
 
 Every change that readers must see is ONE :class:`Change` applied atomically by
 :meth:`Engine.apply`: idempotency check, version check, offset, stored state, history, publish.
-The editorial rules (what a PATCH means, sanitising, versions) live in ``liveblog.editing``;
-engines only make a Change durable and visible, all or nothing.
+The editorial rules (what a PATCH means, sanitising, versions) live in
+``liveblog.editorial.editing``; engines only make a Change durable and visible, all or nothing.
 """
 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -190,10 +191,25 @@ class Engine(abc.ABC):
         """Entries newest first strictly after ``before`` (an order key), with the position
         the page reflects, read atomically. BlogNotFound if the blog does not exist."""
 
-    @abc.abstractmethod
+    # Told of every applied change with how long the engine took (metrics listen here).
+    apply_observers: tuple[Callable[[Applied, float], None], ...] = ()
+
+    def observe_apply(self, observer: Callable[[Applied, float], None]) -> None:
+        self.apply_observers = (*self.apply_observers, observer)
+
     async def apply(self, slug: str, change: Change) -> Applied:
         """Apply one change atomically and publish its event (see the module docstring).
         ``Applied.position`` is the readers' stream position after it."""
+        start = time.perf_counter()
+        applied = await self._apply(slug, change)
+        seconds = time.perf_counter() - start
+        for observer in self.apply_observers:
+            observer(applied, seconds)
+        return applied
+
+    @abc.abstractmethod
+    async def _apply(self, slug: str, change: Change) -> Applied:
+        """``apply`` as each engine does it."""
 
     @abc.abstractmethod
     async def highlights(self, slug: str) -> Highlights:

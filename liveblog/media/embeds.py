@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import msgspec
 
-from liveblog.editing import InvalidField
+from liveblog.editorial.editing import InvalidField
 from liveblog.models import EntryCreate, EntryPatch, Media
 
 

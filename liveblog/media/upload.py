@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.api import auth
-from liveblog.api.problems import Problem
 from liveblog.api.responses import json_response
 from liveblog.media import images
 from liveblog.media.storage import Storage, make_storage
 from liveblog.models import MediaUpload, MediaVariant, parse_decimal
+from liveblog.problems import Problem
 
 logger = logging.getLogger("liveblog.media")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
-from liveblog.api.auth import authenticate
-from liveblog.api.responses import json_response
 from liveblog.config import Settings
-from liveblog.models import Token
 from liveblog.pages.reader import render
 
 
@@ -44,19 +40,3 @@ async def dashboard(request: Request) -> Response:
 
 def _minutes(value: float) -> str:
     return f"{value:g}"  # 10.0 -> "10", 2.5 -> "2.5"
-
-
-async def me(request: Request) -> Response:
-    """The calling token's name, role and blogs (``null``: every blog); 401 if it is not valid."""
-    _, token = await authenticate(request)
-    body: Token = token
-    return json_response(body, headers={"Cache-Control": "no-store"})
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/editor", editor, methods=["GET", "HEAD"], name="editor"),
-        Route("/dashboard", dashboard, methods=["GET", "HEAD"], name="dashboard"),
-        Route("/people", people, methods=["GET", "HEAD"], name="people"),
-        Route("/api/me", me, methods=["GET"], name="me"),
-    ]

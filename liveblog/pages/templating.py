@@ -1,7 +1,7 @@
 """The Jinja2 environment shared by every server-rendered page (reader, embed, newsroom).
 
 Autoescaping is on for every template; the only HTML marked safe is entry bodies, which the core
-sanitised on the way in (``liveblog.sanitize``).
+sanitised on the way in (``liveblog.editorial.sanitize``).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import dataclasses
 from typing import Generic, TypeVar
 
 from liveblog.api import entries as api_entries
-from liveblog.api.problems import Problem
 from liveblog.engine.base import BlogNotFound, Engine, Highlights, Page
 from liveblog.models import Blog, Entry
+from liveblog.problems import Problem
 
 PAGE_SIZE = 20
 _SCAN_PAGE = 100

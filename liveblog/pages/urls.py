@@ -5,7 +5,7 @@ and feeds that caches keep and serve to everyone. In order:
 
 1. ``LIVEBLOG_PUBLIC_URL``: the one right answer behind a proxy; pages do not depend on Host.
 2. ``LIVEBLOG_ALLOWED_HOSTS``: the Host was checked against it at the app's entry
-   (``liveblog.hosts``), so it may be used; responses then say ``Vary: Host``.
+   (``liveblog.serving.hosts``), so it may be used; responses then say ``Vary: Host``.
 3. Neither: no origin is known, so links are relative (``/blogs/slug``), which browsers and
    JSON-LD resolve against the page's own URL. Places that must be absolute get no URL
    (``og:url`` is left out) or one that names no host (Atom ids, see ``feed``).

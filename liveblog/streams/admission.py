@@ -14,8 +14,8 @@ import random
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from liveblog.api.problems import Problem
 from liveblog.config import Settings
+from liveblog.problems import Problem
 
 RESERVED_FILES = 1024  # for the engine's pool, the API, pages, logs and whatever else opens one
 

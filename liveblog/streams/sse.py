@@ -1,7 +1,7 @@
 """Server-Sent Events: ``GET /blogs/{slug}/events``.
 
-A plain ASGI app rather than a StreamingResponse. On the fast path (``liveblog.fastpath``) the
-hub writes each event's shared chunk straight into this response's socket and this coroutine
+A plain ASGI app rather than a StreamingResponse. On the fast path (``liveblog.delivery.fastpath``)
+the hub writes each event's shared chunk straight into this response's socket and this coroutine
 only waits for the end; otherwise a writer loop sends what the hub queued, in batches.
 """
 
@@ -13,11 +13,11 @@ import contextlib
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
-from liveblog.api.responses import problem_for
-from liveblog.connections import SSE, Connection, DirectConnection
+from liveblog.delivery.connections import SSE, Connection, DirectConnection
+from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError
-from liveblog.fastpath import EXTENSION, shed_request_headers
-from liveblog.hub import Hub
+from liveblog.problems import engine_problem
 from liveblog.streams.admission import Admission
 
 _HEADERS = [
@@ -66,7 +66,7 @@ class SSEStream:
                 await hub.attach(conn, slug, resume_id(scope))
             except EngineError as exc:
                 hub.detach(conn)
-                await problem_for(exc).response()(scope, receive, send)
+                await engine_problem(exc).response()(scope, receive, send)
                 return
 
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})

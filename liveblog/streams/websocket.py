@@ -17,10 +17,10 @@ from typing import Literal
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from liveblog.connections import CLOSE_CODES, WS, Connection, DirectConnection
+from liveblog.delivery.connections import CLOSE_CODES, WS, Connection, DirectConnection
+from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.hub import Hub
 from liveblog.engine.base import BlogNotFound, EngineError
-from liveblog.fastpath import EXTENSION, shed_request_headers
-from liveblog.hub import Hub
 from liveblog.models import Slug
 
 MAX_BLOGS_PER_SOCKET = 1000

@@ -1,4 +1,5 @@
-"""RFC 9457 problem details: every API error is ``application/problem+json``."""
+"""RFC 9457 problem details: every error a client gets from the API or a stream endpoint is
+``application/problem+json``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from http import HTTPStatus
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+
+from liveblog.engine.base import (
+    BlogExists,
+    BlogNotFound,
+    EngineUnavailable,
+    EntryNotFound,
+    IdempotencyMismatch,
+    VersionConflict,
+)
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -70,3 +80,31 @@ def from_validation_error(exc: msgspec.ValidationError) -> Problem:
         message, path = str(exc), "$`"
     field = FieldError(path=path.rstrip("`"), message=message)
     return Problem(422, f"{field.message} at {field.path}", errors=[field])
+
+
+def engine_problem(exc: Exception) -> Problem:
+    """What an engine error means to a client (the streams answer these too)."""
+    match exc:
+        case EngineUnavailable():
+            return Problem(
+                503, "The store is unavailable; nothing was written.", headers={"Retry-After": "1"}
+            )
+        case BlogNotFound():
+            return Problem(404, f"No blog {exc} exists.")
+        case EntryNotFound():
+            return Problem(404, f"No entry {exc} exists in this blog.")
+        case BlogExists():
+            return Problem(409, f"A blog with slug {exc} already exists.")
+        case VersionConflict():
+            return Problem(
+                412,
+                f"The entry has changed: its version is now {exc.current}.",
+                headers={"ETag": f'"{exc.current}"'},
+            )
+        case IdempotencyMismatch():
+            return Problem(
+                422,
+                "This Idempotency-Key was used with a different request.",
+                errors=[FieldError("Idempotency-Key", "was used with a different request")],
+            )
+    return Problem(500, "Internal error.")

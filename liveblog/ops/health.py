@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from liveblog.engine.base import EngineError
 
@@ -33,7 +32,3 @@ async def readyz(request: Request) -> Response:
         status_code=200 if ready else 503,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def routes() -> list[BaseRoute]:
-    return [Route("/healthz", healthz), Route("/readyz", readyz)]

@@ -6,7 +6,7 @@ every reader of that kind. Two kinds of connection:
 
 - :class:`Connection` (plain ASGI): ``write`` appends to a bounded list that a writer task sends
   through ASGI in batches; past ``limit`` bytes the reader is closed.
-- :class:`DirectConnection` (the fast path, ``liveblog.fastpath``): ``write`` IS the socket
+- :class:`DirectConnection` (the fast path, ``liveblog.delivery.fastpath``): ``write`` IS the socket
   transport's ``write``; the transport's high-water mark is the reader's bound, and crossing it
   closes the reader. Until the response has started, writes are held like a plain connection's.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from liveblog.fastpath import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
+from liveblog.delivery.frames import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
 from liveblog.models import EventHead, Position
 
 SSE, WS = "sse", "ws"

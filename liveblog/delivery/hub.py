@@ -23,12 +23,12 @@ from collections.abc import Callable
 import msgspec
 
 from liveblog import events
-from liveblog.connections import WS, Connection, DirectConnection, Frame
+from liveblog.delivery.connections import WS, Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
 from liveblog.models import Position, is_newsroom_channel, is_slug
-from liveblog.supervisor import Supervisor
+from liveblog.ops.supervisor import Supervisor
 
-logger = logging.getLogger("liveblog.hub")
+logger = logging.getLogger("liveblog.delivery.hub")
 
 
 class _Sub:
@@ -118,11 +118,15 @@ class Hub:
         self.channels: dict[str, _Channel] = {}
         self.connections: set[Connection] = set()
         self.connected = asyncio.Event()
-        self.on_deliver: Callable[[Frame, int], None] | None = None
+        # Told of each event fanned out to live readers, with how many (metrics listen here).
+        self.deliver_observers: tuple[Callable[[Frame, int], None], ...] = ()
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
         self._closing = False
         self.connected_once = False
+
+    def observe_deliveries(self, observer: Callable[[Frame, int], None]) -> None:
+        self.deliver_observers = (*self.deliver_observers, observer)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class Hub:
 
     def connection(self, kind: str, *, direct: object = None, watcher: bool = False) -> Connection:
         """A new reader connection: on the fast path when ``direct`` (the protocol that
-        ``liveblog.fastpath`` puts in the scope) is given."""
+        ``liveblog.delivery.fastpath`` puts in the scope) is given."""
         if direct is not None:
             conn: Connection = DirectConnection(
                 kind, self.buffer_bytes, direct, grace=self.drop_grace_seconds, watcher=watcher
@@ -439,10 +443,10 @@ class Hub:
         if delivered:
             self.stats.deliveries += delivered * len(frames)
             self.stats.writes += delivered
-            if self.on_deliver is not None:
+            for observer in self.deliver_observers:
                 try:
                     for frame in frames:
-                        self.on_deliver(frame, delivered)
+                        observer(frame, delivered)
                 except Exception as exc:  # an observer's bug must not stop delivery
                     self.supervisor.failed("deliver", exc)
 

@@ -10,10 +10,9 @@ port per instance) for per-process series, or read ``/api/stats`` for the cluste
 
 from __future__ import annotations
 
-import functools
 import hmac
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,12 +26,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
-from liveblog.api.problems import Problem
-from liveblog.connections import SSE, WS, DirectConnection, Frame
-from liveblog.engine.base import Applied, Change, Engine
-from liveblog.hub import Hub
+from liveblog.delivery.connections import SSE, WS, DirectConnection, Frame
+from liveblog.delivery.hub import Hub
+from liveblog.engine.base import Applied, Engine
+from liveblog.problems import Problem
 
 # Seconds: sub-millisecond resolution where a healthy server lives, up to a stalled one.
 LATENCY_BUCKETS = (
@@ -140,8 +138,14 @@ class Metrics:
         self.registry.register(HubCollector(hub))
         ProcessCollector(registry=self.registry)
         self._on_latency = on_latency
-        _time_writes(engine, self)
-        hub.on_deliver = self.on_deliver
+        engine.observe_apply(self.on_applied)
+        hub.observe_deliveries(self.on_deliver)
+
+    def on_applied(self, applied: Applied, seconds: float) -> None:
+        """Called by the engine after each write (an idempotent replay publishes nothing)."""
+        if applied.replay is None:
+            self.publish_latency.observe(seconds)
+            self.published.inc()
 
     def on_deliver(self, frame: Frame, readers: int) -> None:
         """Called by the hub once per event it fans out to live readers."""
@@ -154,26 +158,6 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _time_writes(engine: Engine, metrics: Metrics) -> None:
-    """Wrap ``engine.apply`` to time every published write, without the engines knowing.
-
-    An engine given to a second app (tests do this) is re-wrapped for the newest app only.
-    """
-    apply: Callable[[str, Change], Awaitable[Applied]]
-    apply = getattr(engine.apply, "__wrapped__", engine.apply)
-
-    @functools.wraps(apply)
-    async def timed_apply(slug: str, change: Change) -> Applied:
-        start = time.perf_counter()
-        applied = await apply(slug, change)
-        if applied.replay is None:
-            metrics.publish_latency.observe(time.perf_counter() - start)
-            metrics.published.inc()
-        return applied
-
-    engine.apply = timed_apply  # type: ignore[method-assign]
 
 
 def _authorized(request: Request, token: str) -> bool:
@@ -199,7 +183,3 @@ async def metrics_endpoint(request: Request) -> Response:
         media_type=CONTENT_TYPE_LATEST,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def routes() -> list[BaseRoute]:
-    return [Route("/metrics", metrics_endpoint, methods=["GET"])]

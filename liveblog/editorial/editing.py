@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from liveblog import events
+from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
     BlogNotFound,
@@ -42,7 +43,6 @@ from liveblog.models import (
     new_epoch,
     utcnow,
 )
-from liveblog.sanitize import clean_html
 
 
 class NotAllowed(Exception):

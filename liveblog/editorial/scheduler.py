@@ -14,10 +14,10 @@ import asyncio
 import logging
 import time
 
-from liveblog import editing
+from liveblog.editorial import editing
 from liveblog.engine.base import Engine, EngineError
 
-logger = logging.getLogger("liveblog.scheduler")
+logger = logging.getLogger("liveblog.editorial.scheduler")
 
 
 class Scheduler:

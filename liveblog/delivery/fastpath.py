@@ -21,7 +21,6 @@ uvicorn does not need for it (see ``DirectWebSocketProtocol``).
 from __future__ import annotations
 
 import asyncio
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -29,31 +28,9 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from liveblog.guard import GuardedHttpToolsProtocol
+from liveblog.delivery.guard import GuardedHttpToolsProtocol
 
 EXTENSION = "liveblog.direct"
-SSE_END = b"0\r\n\r\n"  # the last chunk of a chunked response
-WS_PING = b"\x89\x00"  # an unmasked ping frame, no payload: the same bytes for every socket
-
-
-def sse_chunk(data: bytes) -> bytes:
-    """``data`` as one chunk of a chunked HTTP/1.1 body."""
-    return b"%x\r\n%s\r\n" % (len(data), data)
-
-
-def ws_text_frame(payload: bytes) -> bytes:
-    """An unmasked, final WebSocket text frame (RFC 6455 section 5.2)."""
-    n = len(payload)
-    if n < 126:
-        return struct.pack("!BB", 0x81, n) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
-
-
-def ws_close_frame(code: int, reason: str) -> bytes:
-    payload = struct.pack("!H", code) + reason.encode()[:123]
-    return struct.pack("!BB", 0x88, len(payload)) + payload
 
 
 def shed_request_headers(scope: dict[str, Any]) -> None:
@@ -193,8 +170,8 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
 TESTED_UVICORN = ((0, 52, 1), (0, 55, 0))
 
 # (uvicorn class, its method, attributes that method must set or use): what the subclasses
-# above and liveblog.guard read, replace or hook. A uvicorn without one of them would crash or
-# slow down silently.
+# above and liveblog.delivery.guard read, replace or hook. A uvicorn without one of them would
+# crash or slow down silently.
 _RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (HttpToolsProtocol, "__init__", ("loop",)),
     (HttpToolsProtocol, "connection_made", ("transport",)),

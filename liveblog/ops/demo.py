@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from liveblog import editing
 from liveblog.api.auth import issue_token
 from liveblog.config import Settings
+from liveblog.editorial import editing
 from liveblog.engine.base import BlogExists, Engine
 from liveblog.models import BlogCreate, EntryCreate, Media, TokenCreate, utcnow
 

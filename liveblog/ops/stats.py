@@ -20,20 +20,16 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
-from liveblog import latency
-from liveblog.api.responses import json_response
 from liveblog.config import Settings
-from liveblog.connections import SSE
+from liveblog.delivery.connections import SSE
+from liveblog.delivery.hub import Hub
 from liveblog.engine.base import Engine, EngineError
-from liveblog.hub import Hub
 from liveblog.models import Blog
-from liveblog.supervisor import Supervisor
+from liveblog.ops import latency
+from liveblog.ops.supervisor import Supervisor
 
-logger = logging.getLogger("liveblog.stats")
+logger = logging.getLogger("liveblog.ops.stats")
 
 REPORT_SECONDS = 2.0
 REPORT_TTL_SECONDS = 3 * REPORT_SECONDS  # a missed report or two is not a dead process
@@ -262,20 +258,18 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
 
-async def stats(request: Request) -> Response:
-    state = request.app.state
-    settings: Settings = state.settings
-    reporter: Reporter = state.stats
+async def snapshot(engine: Engine, reporter: Reporter, settings: Settings) -> Stats:
+    """What ``GET /api/stats`` answers: every process's readers and latency, every blog."""
     processes, total = await reporter.cluster()
-    blogs = await state.engine.list_blogs()
+    blogs = await engine.list_blogs()
     blogs.sort(key=lambda b: (b.status != "live", b.title.lower(), b.slug))
     results = await asyncio.gather(
         *(
-            _blog_stats(state.engine, reporter.timelines, b, total.blogs.get(b.slug, 0), settings)
+            _blog_stats(engine, reporter.timelines, b, total.blogs.get(b.slug, 0), settings)
             for b in blogs
         )
     )
-    body = Stats(
+    return Stats(
         generated_at=datetime.now(UTC),
         processes=processes,
         readers=Readers(sse=total.sse, ws=total.ws, total=total.sse + total.ws),
@@ -289,8 +283,3 @@ async def stats(request: Request) -> Response:
         quiet_thresholds=QuietThresholds(settings.quiet_amber_minutes, settings.quiet_red_minutes),
         blogs=list(results),
     )
-    return json_response(body, headers={"Cache-Control": "no-store"})
-
-
-def routes() -> list[BaseRoute]:
-    return [Route("/api/stats", stats, methods=["GET"])]

@@ -1,9 +1,12 @@
-"""How ``liveblog serve`` runs uvicorn: one set of options, used by the command line and by the
-test suite's servers alike, so that tests run what production runs.
+"""How ``liveblog serve`` runs uvicorn: one set of options, used by the command line and by the test
+suite's servers alike, so that tests run what production runs.
 
-The fast path (``liveblog.fastpath``) and the request-head limits (``liveblog.guard``) subclass
-uvicorn's private protocol classes. At start-up their surface is checked: a uvicorn that lacks it
-serves on its own protocols (slower, and without the head limits), and the log says so loudly.
+The fast path (``liveblog.delivery.fastpath``) and the request-head limits
+(``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
+is checked: a uvicorn that lacks it serves on its own protocols (slower, and without the head
+limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry.
+
+May import: ``config``, ``delivery`` (the protocols), ``problems``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from typing import Any
 
 import uvicorn
 
-from liveblog import fastpath
 from liveblog.config import Settings
-from liveblog.guard import GuardedHttpToolsProtocol, HeadLimits
+from liveblog.delivery import fastpath
+from liveblog.delivery.guard import GuardedHttpToolsProtocol, HeadLimits
 
 logger = logging.getLogger("liveblog")
 

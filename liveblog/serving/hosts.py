@@ -15,7 +15,7 @@ import re
 
 from starlette.types import Receive, Scope, Send
 
-from liveblog.api.problems import Problem
+from liveblog.problems import Problem
 
 # A host name or IP literal and an optional port, nothing else: no path, userinfo or spaces,
 # so a Host that passes cannot smuggle a path into a URL built from it.

@@ -1,0 +1,11 @@
+"""Per-process fan-out: everything between the engine's pub/sub and a reader's socket.
+
+Owns the hub (``hub``: one engine subscription per blog with readers here, channels, gap fills,
+coalescing, housekeeping), the connections as the hub sees them and the ``Frame`` each event is
+encoded into once (``connections``), and the adapters of uvicorn's protocols: the fast path that
+hands the hub each socket's transport (``fastpath``) and the bounds on a request's head
+(``guard``).
+
+May import: ``models``, ``events``, ``engine`` (its interface), ``ops.supervisor``. Never the
+editor API, pages, streams or editorial code: fan-out knows no editor API or pages.
+"""

@@ -1,0 +1,97 @@
+"""Every route of the server, in one table: operations, the editor API, live streams, pages.
+
+Every ``/api`` route is here and in the OpenAPI document (``liveblog.api.openapi``; a test
+compares them). The live streams are also dispatched straight from this table, past the
+middleware stack (``stream_endpoint``): a reader holds its request for hours, and every frame of
+the stack in between would stay in memory all that time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Scope
+
+from liveblog import streams
+from liveblog.api import blogs, entries, newsroom, openapi, stats, tokens
+from liveblog.media import serve, upload
+from liveblog.ops import health, metrics
+from liveblog.pages import embed, feed, reader
+from liveblog.pages import newsroom as newsroom_pages
+from liveblog.pages.assets import STATIC_DIR
+from liveblog.pages.security import SecureStaticFiles
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+PAGE = ["GET", "HEAD"]
+
+
+def _api(path: str, **methods: Endpoint) -> Route:
+    """One route for every method of a path. Starlette answers a method it does not route
+    with the ``Allow`` of the first route whose path matched: with a route per method, a
+    ``DELETE /api/blogs`` would be told ``Allow: GET, HEAD`` and never hear of POST."""
+
+    async def endpoint(request: Request) -> Response:
+        return await methods["GET" if request.method == "HEAD" else request.method](request)
+
+    return Route(path, endpoint, methods=list(methods))
+
+
+STREAMS: list[BaseRoute] = [
+    Route("/blogs/{slug}/events", streams.sse_events, methods=["GET"]),
+    WebSocketRoute("/blogs/{slug}/ws", streams.blog_socket),
+    WebSocketRoute("/ws", streams.dashboard_socket),
+]
+
+
+def table() -> list[BaseRoute]:
+    return [
+        # operations
+        Route("/healthz", health.healthz),
+        Route("/readyz", health.readyz),
+        Route("/metrics", metrics.metrics_endpoint, methods=["GET"]),
+        # the editor API
+        _api("/api/openapi.json", GET=openapi.openapi_json),
+        _api("/api/me", GET=tokens.me),
+        _api("/api/stats", GET=stats.stats),
+        _api("/api/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
+        _api("/api/tokens/{token_id}", PATCH=tokens.update_token, DELETE=tokens.delete_token),
+        _api("/api/blogs", GET=blogs.list_blogs, POST=blogs.create_blog),
+        _api("/api/blogs/{slug}", GET=blogs.get_blog, PATCH=blogs.update_blog),
+        _api("/api/blogs/{slug}/entries", GET=entries.timeline, POST=entries.create_entry),
+        _api(
+            "/api/blogs/{slug}/entries/{entry_id}",
+            GET=entries.get_entry,
+            PATCH=entries.update_entry,
+            DELETE=entries.delete_entry,
+        ),
+        _api("/api/blogs/{slug}/media", POST=upload.upload),
+        Route("/api/blogs/{slug}/newsroom/events", newsroom.NewsroomEvents(), methods=["GET"]),
+        # live streams
+        *STREAMS,
+        # pages: readers'
+        Route("/", reader.index, methods=PAGE, name="index"),
+        Route("/blogs/{slug}", reader.blog_page, methods=PAGE, name="blog"),
+        Route("/blogs/{slug}/feed.atom", feed.feed, methods=PAGE, name="feed"),
+        Route("/blogs/{slug}/embed", embed.embed_page, methods=PAGE, name="embed"),
+        Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
+        Route("/media/{name:path}", serve.media_file, methods=PAGE),
+        Mount("/static", app=SecureStaticFiles(directory=STATIC_DIR), name="static"),
+        # pages: the newsroom's
+        Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
+        Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),
+        Route("/people", newsroom_pages.people, methods=PAGE, name="people"),
+    ]
+
+
+def stream_endpoint(scope: Scope) -> ASGIApp | None:
+    """The live-stream endpoint of this request (with its path parameters set), or None."""
+    for route in STREAMS:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            scope.update(child)
+            app: ASGIApp = route.app  # type: ignore[attr-defined]
+            return app
+    return None
