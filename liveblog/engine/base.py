@@ -201,14 +201,14 @@ class Engine(abc.ABC):
         """Apply one change atomically and publish its event (see the module docstring).
         ``Applied.position`` is the readers' stream position after it."""
         start = time.perf_counter()
-        applied = await self._apply(slug, change)
+        applied = await self._apply_change(slug, change)
         seconds = time.perf_counter() - start
         for observer in self.apply_observers:
             observer(applied, seconds)
         return applied
 
     @abc.abstractmethod
-    async def _apply(self, slug: str, change: Change) -> Applied:
+    async def _apply_change(self, slug: str, change: Change) -> Applied:
         """``apply`` as each engine does it."""
 
     @abc.abstractmethod

@@ -162,7 +162,7 @@ class MemoryEngine(Engine):
         next_key = keys[-1] if keys and end - limit > 0 else None
         return Page(entries, next_key, Position(state.epoch, state.offset))
 
-    async def _apply(self, slug: str, change: Change) -> Applied:
+    async def _apply_change(self, slug: str, change: Change) -> Applied:
         state = self._blogs.get(slug)
         if state is None:
             raise BlogNotFound(slug)

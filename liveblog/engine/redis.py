@@ -312,7 +312,7 @@ class RedisEngine(Engine):
             position=Position(epoch.decode(), int(offset)),
         )
 
-    async def _apply(self, slug: str, change: Change) -> Applied:
+    async def _apply_change(self, slug: str, change: Change) -> Applied:
         keys = _Keys(slug)
         idem = change.idempotency
         args: list[Any] = [
