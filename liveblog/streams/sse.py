@@ -42,19 +42,14 @@ def direct_protocol(scope: Scope) -> object:
 
 class SSEStream:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One coroutine from the admission to the end: an idle reader holds this frame for
+        # hours, and every frame nested under it would cost as much again.
         state = scope["app"].state
         admission: Admission = state.admission
         refusal = admission.enter(scope)
         if refusal is not None:
             await refusal.response()(scope, receive, send)
             return
-        try:
-            await self._stream(scope, receive, send)
-        finally:
-            admission.leave(scope)
-
-    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope["app"].state
         slug: str = scope["path_params"]["slug"]
         hub: Hub = state.hub
         conn = hub.connection(SSE, direct=direct_protocol(scope))
@@ -74,22 +69,20 @@ class SSEStream:
             await send({"type": "http.response.body", "body": retry, "more_body": True})
             shed_request_headers(scope)
             if isinstance(conn, DirectConnection):
-                await _serve_direct(conn, receive)
+                conn.open()
+                # The hub writes; when it ends the stream (shutdown, a reader too far behind)
+                # it closes the socket, and that ends this wait too. EventSource then resumes
+                # by Last-Event-ID.
+                while (await receive())["type"] != "http.disconnect":
+                    pass
             else:
                 await _serve_queued(conn, receive, send)
         finally:
             # Whatever ended the request (a disconnect, a failed send, a bug), the reader
-            # leaves the hub: no phantom reader stays registered.
+            # leaves the hub, and the admission: no phantom reader stays registered.
             conn.close("disconnect")
             hub.detach(conn)
-
-
-async def _serve_direct(conn: DirectConnection, receive: Receive) -> None:
-    conn.open()
-    # The hub writes; when it ends the stream (shutdown, a reader too far behind) it closes
-    # the socket, and that ends this wait too. EventSource then resumes by Last-Event-ID.
-    while (await receive())["type"] != "http.disconnect":
-        pass
+            admission.leave(scope)
 
 
 async def _serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
