@@ -14,15 +14,20 @@ T = TypeVar("T")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-def check_envelope(request: Request) -> None:
-    """413 and 415 come before anything else, and before the body is read."""
+def check_length(request: Request, limit: int, too_large: str) -> None:
+    """A declared Content-Length over ``limit`` is 413 before a byte of the body is read."""
     length = request.headers.get("content-length")
     if length is not None:
         size = parse_decimal(length.strip(), 20)
         if size is None:
             raise Problem(400, "Content-Length must be a whole number of bytes.")
-        if size > MAX_REQUEST_BYTES:
-            raise Problem(413, f"The request body is over {MAX_REQUEST_BYTES} bytes.")
+        if size > limit:
+            raise Problem(413, too_large)
+
+
+def check_envelope(request: Request) -> None:
+    """413 and 415 come before anything else, and before the body is read."""
+    check_length(request, MAX_REQUEST_BYTES, f"The request body is over {MAX_REQUEST_BYTES} bytes.")
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise Problem(415, "Send the request body as application/json.")

@@ -15,10 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.api import auth
+from liveblog.api.body import check_length
 from liveblog.api.responses import json_response
 from liveblog.media import images
 from liveblog.media.storage import Storage, make_storage
-from liveblog.models import MediaUpload, MediaVariant, parse_decimal
+from liveblog.models import MediaUpload, MediaVariant
 from liveblog.problems import Problem
 
 logger = logging.getLogger("liveblog.media")
@@ -45,13 +46,7 @@ def _limiter(request: Request) -> asyncio.Semaphore:
 
 
 def _check_envelope(request: Request) -> None:
-    length = request.headers.get("content-length")
-    if length is not None:
-        size = parse_decimal(length.strip(), 20)
-        if size is None:
-            raise Problem(400, "Content-Length must be a whole number of bytes.")
-        if size > MAX_UPLOAD_BYTES:
-            raise Problem(413, _TOO_LARGE)
+    check_length(request, MAX_UPLOAD_BYTES, _TOO_LARGE)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type not in images.ACCEPTED_TYPES:
         accepted = ", ".join(sorted(images.ACCEPTED_TYPES))
