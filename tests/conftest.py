@@ -12,7 +12,7 @@ from liveblog.config import Settings
 from tests.support.clients import Editor
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_server import RedisServer
-from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
+from tests.support.servers import ADMIN_TOKEN, ServerProcess, process_starter, serve_in_process
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
@@ -108,14 +108,5 @@ async def editor(server: str) -> AsyncIterator[Editor]:
 @pytest.fixture
 def server_process(redis_url: str) -> Iterator[Callable[..., ServerProcess]]:
     """Start ``liveblog serve`` processes on the suite's Redis; all are stopped at the end."""
-    started: list[ServerProcess] = []
-
-    def start(workers: int = 1, **env: str) -> ServerProcess:
-        process = ServerProcess({"LIVEBLOG_REDIS_URL": redis_url, **env}, workers=workers)
-        process.start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+    with process_starter({"LIVEBLOG_REDIS_URL": redis_url}) as start:
+        yield start

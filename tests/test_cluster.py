@@ -25,28 +25,17 @@ from liveblog.models import BlogCreate, EntryCreate
 from tests.conftest import make_settings
 from tests.support.clients import Editor, Event, SSEReader, WSReader
 from tests.support.redis_cluster import RedisCluster
-from tests.support.servers import ADMIN_TOKEN, ServerProcess
+from tests.support.servers import ADMIN_TOKEN, ServerProcess, process_starter
 
 BLOGS = [f"desk-{n}" for n in range(9)]
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-def cluster_servers(
-    redis_cluster: RedisCluster, cluster_url: str
-) -> Iterator[Callable[[], ServerProcess]]:
-    started: list[ServerProcess] = []
-
-    def start() -> ServerProcess:
-        env = {"LIVEBLOG_REDIS_URL": cluster_url, "LIVEBLOG_REDIS_CLUSTER": "1"}
-        process = ServerProcess(env)
-        process.start()
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+def cluster_servers(cluster_url: str) -> Iterator[Callable[[], ServerProcess]]:
+    env = {"LIVEBLOG_REDIS_URL": cluster_url, "LIVEBLOG_REDIS_CLUSTER": "1"}
+    with process_starter(env) as start:
+        yield start
 
 
 class Publisher:

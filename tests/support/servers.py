@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import uvicorn
@@ -98,3 +98,22 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait(5)
             self.process = None
+
+
+@contextlib.contextmanager
+def process_starter(base_env: dict[str, str]) -> Iterator[Callable[..., ServerProcess]]:
+    """A ``start(workers=1, **env)`` that runs ``liveblog serve`` with ``base_env`` (and
+    ``env`` on top); every process it started is stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(workers: int = 1, **env: str) -> ServerProcess:
+        process = ServerProcess({**base_env, **env}, workers=workers)
+        process.start()
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
