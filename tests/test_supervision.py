@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from liveblog.app import create_app
 from liveblog.config import Settings
+from liveblog.delivery.channel import Channel
 from tests.conftest import make_settings
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.support.metrics import scrape
@@ -206,17 +207,17 @@ async def test_stats_reporter_fails_and_goes_on(
 
 
 async def test_an_error_in_fan_out_makes_readers_resume_with_nothing_lost(
-    app: Starlette, url: str, task_log: pytest.LogCaptureFixture
+    app: Starlette, url: str, task_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An unexpected error mid fan-out: which readers got the event is unknown, so each is told
     to resume from its own last id, and gets the event exactly once."""
-    hub = app.state.hub
     editor = Editor(url)
     await editor.create_blog("fan")
     reader = await SSEReader(url, "/blogs/fan/events").connect()
     await editor.post("fan", headline="one")
     await reader.wait_for(1)
-    hub._accept, armed = fail_once(hub._accept)
+    failing, armed = fail_once(Channel.accept)
+    monkeypatch.setattr(Channel, "accept", failing)
     armed.set()
     await editor.post("fan", headline="two")
     await reader.wait_ended()
@@ -244,7 +245,7 @@ async def test_a_failing_delivery_observer_does_not_stop_delivery(
     reader = await SSEReader(url, "/blogs/obs/events").connect()
     (observer,) = hub.deliver_observers  # the metrics'
     failing, armed = fail_once(observer)
-    hub.deliver_observers = (failing,)
+    hub.deliver_observers[:] = [failing]
     armed.set()
     for i in range(3):
         await editor.post("obs", headline=f"e{i}")

@@ -1,8 +1,9 @@
 """Per-process fan-out: everything between the engine's pub/sub and a reader's socket.
 
-Owns the hub (``hub``: one engine subscription per blog with readers here, channels, gap fills,
-coalescing, housekeeping), the connections as the hub sees them and the ``Frame`` each event is
-encoded into once (``connections``), and the adapters of uvicorn's protocols: the fast path that
+Owns the hub (``hub``: the channels by blog, the one engine subscription, housekeeping), each
+blog's delivery state machine (``channel``: live readers, resumes, gap fills, coalescing), the
+connections as the hub sees them and the ``Frame`` each event is encoded into once
+(``connections``), and the adapters of uvicorn's protocols: the fast path that
 hands the hub each socket's transport (``fastpath``) and the bounds on a request's head
 (``guard``).
 

@@ -1,0 +1,415 @@
+"""One blog's delivery state machine: which readers get which event, in order, exactly once.
+
+A channel knows the last offset it delivered (``offset``, in ``epoch``) and holds its readers in
+two states:
+
+- **live**: grouped by the encoding they take; each event is written to them as it comes.
+- **waiting**: a reader that resumes from an event id reads history while live events go on;
+  those are *held* for it, and merged by offset once its history is in. A reader whose cursor is
+  ahead of the channel (it saw events on another process that have not arrived here yet) waits
+  until the channel reaches it.
+
+and the channel itself is either plainly live or **filling**: catching up with the engine (at
+start, after a gap, a new epoch or a reconnect of the subscription). While it fills, live events
+go to its *backlog* and are accepted in order afterwards. A gap that history cannot fill, or a
+new epoch, sends ``reset`` to every reader: never a silent gap, never a reused offset.
+
+The channel knows nothing of pub/sub or sockets: the hub hands it decoded :class:`Frame` s and
+readers' connections, and it reads history and positions through :class:`ChannelStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from liveblog import events
+from liveblog.delivery.connections import WS, Connection, Frame
+from liveblog.engine.base import EngineError
+from liveblog.models import Position
+from liveblog.ops.supervisor import Supervisor
+
+logger = logging.getLogger("liveblog.delivery.channel")
+
+DeliveryObserver = Callable[[Frame, int], None]
+
+
+class ChannelStore(Protocol):
+    """What a channel reads from the engine (``liveblog.engine.base.Engine`` provides it)."""
+
+    history_size: int
+
+    async def position(self, slug: str) -> Position | None: ...
+
+    async def history(self, slug: str, after: int) -> list[bytes] | None: ...
+
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None: ...
+
+
+class HubStats:
+    """Counters of the fan-out for /metrics and /api/stats (read, never reset)."""
+
+    __slots__ = (
+        "deliveries", "dropped", "events", "reconnects", "resets", "resumes", "unresponsive",
+        "write_errors", "writes",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.deliveries = 0
+        self.dropped = 0
+        self.unresponsive = 0
+        self.write_errors = 0  # writes that found the reader's socket gone
+        self.writes = 0  # writes of events to live readers (a burst takes one per reader)
+        self.resumes = 0
+        self.resets = 0
+        self.reconnects = 0
+
+
+class Resume:
+    """One reader catching up on one blog: not (yet) plainly live."""
+
+    __slots__ = ("channel", "conn", "cursor", "held")
+
+    def __init__(self, channel: Channel, conn: Connection) -> None:
+        self.channel = channel
+        self.conn = conn
+        self.cursor = 0  # last offset this reader has
+        self.held: list[Frame] | None = []  # live frames kept while history is being read
+
+
+class Channel:
+    __slots__ = (
+        "backlog", "closed", "epoch", "filling", "idle_since", "live", "observers", "offset",
+        "pending", "slug", "stale", "stats", "store", "supervisor", "waiting",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        slug: str,
+        store: ChannelStore,
+        *,
+        stats: HubStats,
+        supervisor: Supervisor,
+        observers: list[DeliveryObserver],
+    ) -> None:
+        self.slug = slug
+        self.store = store
+        self.stats = stats
+        self.supervisor = supervisor
+        self.observers = observers  # shared with the hub: told of each write to live readers
+        self.epoch = ""
+        self.offset = 0  # last offset delivered to live readers
+        # Live readers by the Frame encoding they take; each an insertion-ordered set.
+        self.live: dict[str, dict[Connection, None]] = {}
+        self.waiting: set[Resume] = set()  # readers catching up or ahead of the channel
+        self.filling = True  # frames go to the backlog until the position is known
+        self.backlog: list[Frame] = []
+        # Frames delivered this loop turn, written to live readers together at its end.
+        self.pending: list[Frame] = []
+        self.stale = False  # something changed during a fill: fill once more
+        self.closed = False  # the hub dropped this channel: fills stop
+        self.idle_since: float | None = None
+
+    @property
+    def position(self) -> Position:
+        return Position(self.epoch, self.offset)
+
+    @property
+    def live_count(self) -> int:
+        return sum(map(len, self.live.values()))
+
+    @property
+    def readers(self) -> int:
+        return self.live_count + len(self.waiting)
+
+    def start(self, position: Position) -> None:
+        """The engine's position, read after subscribing: deliver from here."""
+        self.epoch, self.offset = position.epoch, position.offset
+        self._finish_fill()
+
+    # --- readers --------------------------------------------------------------------------
+
+    async def add(self, conn: Connection, resume: str | None) -> None:
+        """Join ``conn``: from ``resume`` (an event id) or from now. When this returns, every
+        later event reaches it. Raises what the engine raises, with nothing added."""
+        position = Position.parse(resume) if resume else None
+        if position is None:
+            if resume:
+                self._reset_one(conn, "unknown event id")
+            self._go_live(conn)
+            return
+
+        self.stats.resumes += 1
+        if position.epoch != self.epoch:
+            self._reset_one(conn, "history epoch changed")
+            self._go_live(conn)
+            return
+        if position.offset == self.offset and not self.filling:
+            self._go_live(conn)
+            return
+
+        sub = Resume(self, conn)
+        conn.subs[self.slug] = sub
+        self.waiting.add(sub)
+        try:
+            history = await self.store.history(self.slug, position.offset)
+        except BaseException:
+            self._drop_resume(sub)
+            raise
+        if conn.close_reason is not None:
+            return
+        self._merge(sub, position.offset, history)
+
+    def remove(self, conn: Connection) -> None:
+        group = self.live.get(conn.encoding)
+        if group is not None:
+            group.pop(conn, None)
+        sub = conn.subs.get(self.slug)
+        if sub is not None:
+            self._drop_resume(sub)
+        self._mark_idle()
+
+    def _merge(self, sub: Resume, after: int, history: list[bytes] | None) -> None:
+        """Hand a resuming reader its history, then what the channel held for it, in order."""
+        conn = sub.conn
+        sub.cursor = after
+        if history is None:
+            # Older than the history window: the reader must reload its timeline.
+            self._reset_one(conn, "history window exceeded")
+            sub.cursor = self.offset
+        else:
+            for raw in history:
+                frame = Frame(raw)
+                if frame.offset == sub.cursor + 1:
+                    conn.send_history(frame)
+                    sub.cursor = frame.offset
+            if sub.cursor < after + len(history):
+                # The history did not continue where the reader stopped: never hide a gap.
+                self._reset_one(conn, "history incomplete")
+                sub.cursor = self.offset
+        held, sub.held = sub.held or [], None
+        for frame in held:
+            self._offer(sub, frame)
+        if sub.cursor < self.offset and not self.filling:
+            self._reset_one(conn, "history incomplete")
+            sub.cursor = self.offset
+        if sub.cursor == self.offset and sub in self.waiting:
+            self._promote(sub)
+        # else: the reader is ahead of this process's channel (it saw events that have not
+        # arrived here yet); it stays waiting and joins when the channel reaches its cursor.
+
+    def _offer(self, sub: Resume, frame: Frame) -> None:
+        if sub.held is not None:
+            if len(sub.held) >= self.store.history_size:
+                sub.conn.close("overflow")  # it resumes from its id, on a calmer moment
+            else:
+                sub.held.append(frame)
+            return
+        if frame.offset == sub.cursor + 1:
+            sub.conn.send(frame)
+            sub.cursor = frame.offset
+        # A reader ahead of the channel joins when the channel reaches it, not before: the
+        # events between would reach it twice.
+        if sub.cursor == self.offset:
+            self._promote(sub)
+
+    def _promote(self, sub: Resume) -> None:
+        self.waiting.discard(sub)
+        sub.conn.subs.pop(self.slug, None)
+        self._go_live(sub.conn)
+
+    def _go_live(self, conn: Connection) -> None:
+        if self.pending:
+            self._flush()  # those frames are the live readers' so far, not this one's
+        self.live.setdefault(conn.encoding, {})[conn] = None
+        self.idle_since = None
+
+    def _drop_resume(self, sub: Resume) -> None:
+        self.waiting.discard(sub)
+        sub.conn.subs.pop(self.slug, None)
+        self._mark_idle()
+
+    def _mark_idle(self) -> None:
+        if self.readers == 0 and self.idle_since is None:
+            self.idle_since = asyncio.get_running_loop().time()
+
+    def _reset_one(self, conn: Connection, reason: str) -> None:
+        self.stats.resets += 1
+        conn.send(Frame(events.reset_event(self.slug, self.position, reason)))
+
+    # --- live events ----------------------------------------------------------------------
+
+    def receive(self, frame: Frame) -> None:
+        """A live event from pub/sub. An unexpected error is contained to this blog."""
+        try:
+            self.accept(frame)
+        except Exception as exc:
+            self._recover(exc)
+
+    def accept(self, frame: Frame) -> None:
+        if self.filling:
+            if len(self.backlog) >= self.store.history_size:
+                # Too much to hold: forget it and read it all from history after this fill.
+                self.backlog.clear()
+                self.stale = True
+            else:
+                self.backlog.append(frame)
+            return
+        if frame.epoch == self.epoch:
+            if frame.offset <= self.offset:
+                return  # already delivered (history overlap or a duplicate)
+            if frame.offset == self.offset + 1:
+                self._deliver(frame)
+                return
+        # A gap, or a new epoch: hold this frame and catch up from the engine.
+        self.backlog.append(frame)
+        self.start_fill()
+
+    def _recover(self, exc: Exception) -> None:
+        """An unexpected error mid fan-out: which readers got the event is unknown, so every
+        reader of the blog is told to resume from its own last event id (nothing lost, nothing
+        doubled), and the channel catches up with the engine."""
+        self.supervisor.failed("deliver", exc)
+        for conn in [*(c for group in self.live.values() for c in group)]:
+            conn.close("error")
+        for sub in list(self.waiting):
+            sub.conn.close("error")
+        self.stale = True
+        self.start_fill()
+
+    def _deliver(self, frame: Frame) -> None:
+        self.offset = frame.offset
+        # Coalescing: frames of one loop turn (a burst from pub/sub, a catch-up from history)
+        # reach each live reader in ONE write at the turn's end, joined once per encoding.
+        self.pending.append(frame)
+        if len(self.pending) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        if self.waiting:
+            for sub in list(self.waiting):
+                self._offer(sub, frame)
+
+    def _flush(self) -> None:
+        """Write the pending frames to the live readers."""
+        frames, self.pending = self.pending, []
+        if not frames:
+            return
+        stats = self.stats
+        delivered = 0
+        for encoding, group in self.live.items():
+            if not group:
+                continue
+            if len(frames) == 1:
+                payload = getattr(frames[0], encoding)
+            elif encoding == WS:  # the plain path's text messages: one message per event
+                self._write_each(group, [f.ws for f in frames])
+                delivered += len(group)
+                continue
+            else:  # SSE chunks and WebSocket frames concatenate into one valid stream
+                payload = b"".join([getattr(f, encoding) for f in frames])
+            for conn in group:
+                try:  # free until it raises (Python >= 3.11)
+                    conn.write(payload)  # on the fast path: the socket's transport.write
+                except Exception:
+                    # Its socket is gone: this reader leaves (just after this loop), the
+                    # others go on.
+                    stats.write_errors += 1
+                    conn.lost()
+            delivered += len(group)
+        if delivered:
+            stats.deliveries += delivered * len(frames)
+            stats.writes += delivered
+            for observer in self.observers:
+                try:
+                    for frame in frames:
+                        observer(frame, delivered)
+                except Exception as exc:  # an observer's bug must not stop delivery
+                    self.supervisor.failed("deliver", exc)
+
+    def _write_each(self, group: dict[Connection, None], payloads: list[str]) -> None:
+        for conn in group:
+            try:
+                for payload in payloads:
+                    conn.write(payload)
+            except Exception:
+                self.stats.write_errors += 1
+                conn.lost()
+
+    # --- catching up with the engine ------------------------------------------------------
+
+    def start_fill(self) -> None:
+        """Catch up with the engine; one fill at a time."""
+        if self.filling:  # a fill (or the first position read) is under way: once more
+            self.stale = True
+            return
+        self.filling = True
+        self.supervisor.spawn("fill", self._fill())
+
+    async def _fill(self) -> None:
+        """Fill from history up to the engine's position, or reset; retry until it works."""
+        delay = 0.05
+        while not self.closed:
+            self.stale = False
+            try:
+                await self._fill_once()
+            except Exception as exc:
+                if isinstance(exc, EngineError):
+                    logger.warning("catch-up of %s failed (%s); retrying", self.slug, exc)
+                else:
+                    self.supervisor.failed("fill", exc)
+                self.stale = True
+                pause, delay = self.supervisor.backoff(delay)
+                await asyncio.sleep(pause)
+            if not self.stale:
+                break
+        self._finish_fill()
+
+    async def _fill_once(self) -> None:
+        position = await self.store.position(self.slug)
+        if position is None:
+            return  # the blog is gone; nothing more will come
+        if position.epoch == self.epoch and position.offset < self.offset:
+            # The store is behind what this process delivered: it lost events (a crash
+            # between fsyncs) and would hand their offsets out again. A new epoch makes every
+            # reader, here and on other processes, reload instead of trusting old ids.
+            position = await self.store.renew_epoch(self.slug, self.position)
+            if position is None:
+                return
+        if position.epoch != self.epoch:
+            self._reset_all(position, "history epoch changed")
+        elif position.offset > self.offset:
+            history = await self.store.history(self.slug, self.offset)
+            for frame in map(Frame, history or []):
+                if frame.offset == self.offset + 1:
+                    self._deliver(frame)
+            if self.offset < position.offset:
+                self._reset_all(position, "history window exceeded")
+
+    def _finish_fill(self) -> None:
+        if self.closed:  # nobody reads here any more: nothing to deliver, nothing to fill
+            self.backlog.clear()
+            return
+        if self.stale:  # something changed while we read: go again before going live
+            self.supervisor.spawn("fill", self._fill())
+            return
+        self.filling = False
+        backlog, self.backlog = self.backlog, []
+        for frame in backlog:
+            self.accept(frame)
+
+    def _reset_all(self, position: Position, reason: str) -> None:
+        """The gap cannot be filled: every reader reloads its timeline from ``position``."""
+        self._flush()  # what was delivered before the gap goes first
+        self.epoch, self.offset = position.epoch, position.offset
+        frame = Frame(events.reset_event(self.slug, position, reason))
+        self.stats.resets += self.readers
+        for group in self.live.values():
+            for conn in group:
+                conn.send(frame)
+        for sub in list(self.waiting):
+            sub.conn.send(frame)
+            sub.cursor = position.offset
+            sub.held = None
+            self._promote(sub)
