@@ -25,7 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from liveblog.delivery.guard import GuardedHttpToolsProtocol
@@ -75,13 +76,14 @@ class _Inbox:
 
 
 class _Flag:
-    """The part of ``asyncio.Event`` uvicorn uses for "writable" (``set``, ``clear``, ``wait``),
-    with its waiters' list made only when someone waits."""
+    """The part of ``asyncio.Event`` uvicorn uses (``set``, ``clear``, ``is_set``, ``wait``),
+    with its waiters' list made only when someone waits: an Event holds a deque (~0.6 KiB)
+    from the start."""
 
     __slots__ = ("_on", "_waiters")
 
-    def __init__(self) -> None:
-        self._on = True
+    def __init__(self, on: bool = True) -> None:
+        self._on = on
         self._waiters: list[asyncio.Future[None]] | None = None
 
     def set(self) -> None:
@@ -107,6 +109,17 @@ class _Flag:
         return True
 
 
+class _Pipeline(list[Any]):
+    """The part of ``collections.deque`` uvicorn uses for pipelined requests (``appendleft``,
+    ``pop``, truth): an empty list is 56 bytes, an empty deque ~0.6 KiB, and a reader's
+    connection never pipelines."""
+
+    __slots__ = ()
+
+    def appendleft(self, item: Any) -> None:
+        self.insert(0, item)
+
+
 class _Direct:
     """Mixed into both protocols: the hook the hub sets to hear of a full write buffer."""
 
@@ -119,6 +132,32 @@ class _Direct:
 
 
 class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
+    """uvicorn's HTTP protocol, handing its transport to the stream, and lighter per connection:
+    an idle SSE reader keeps its protocol, flow control and request cycle for hours, so the
+    three ``asyncio.Event`` / ``deque`` objects they hold (~0.6 KiB each) are swapped for
+    ``_Flag`` and ``_Pipeline``, which do the same with a fraction of the memory."""
+
+    # A slot, not the instance dict: one key more there and CPython stops sharing the dict's
+    # keys between connections (+1.5 KiB each).
+    __slots__ = ("on_pause",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_pause = None
+        self.pipeline = _Pipeline()  # type: ignore[assignment]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.flow._is_writable_event = _Flag()  # type: ignore[assignment]
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        # Its ASGI task is created, not yet run: nothing waits on the Event yet. A request
+        # refused in the head (or an upgrade) has no new cycle.
+        if cycle is not None and type(cycle.message_event) is asyncio.Event:
+            cycle.message_event = _Flag(on=cycle.message_event.is_set())  # type: ignore[assignment]
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.on_pause = None  # one per request on a keep-alive connection
@@ -130,8 +169,22 @@ class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
 
 
 class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
+    # uvicorn's own attributes, as slots: it sets 37 per socket, and past 30 CPython stops
+    # sharing an instance dict's keys between instances (~1.5 KiB per socket for the dict).
+    # An attribute a later uvicorn adds still works; it goes to the instance dict.
+    __slots__ = (
+        "app", "app_state", "asgi_version", "client", "close_sent", "close_timeout",
+        "close_timer", "config", "conn", "connections", "curr_msg_data_type", "default_headers",
+        "disconnected", "frames", "handshake_complete", "handshake_initiated", "heard",
+        "initial_response", "last_ping_rtt", "logger", "loop", "on_pause", "pending_ping_payload",
+        "ping_interval", "ping_sent_at", "ping_timeout", "ping_timer", "pong_timer", "queue",
+        "read_paused", "request", "response", "root_path", "scheme", "scope", "server", "tasks",
+        "transport", "writable",
+    )  # fmt: skip
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.on_pause = None
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         # Keepalive is the hub's: one shared ping frame per heartbeat for every socket
@@ -173,13 +226,16 @@ TESTED_UVICORN = ((0, 52, 1), (0, 55, 0))
 # above and liveblog.delivery.guard read, replace or hook. A uvicorn without one of them would
 # crash or slow down silently.
 _RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
-    (HttpToolsProtocol, "__init__", ("loop",)),
-    (HttpToolsProtocol, "connection_made", ("transport",)),
+    (HttpToolsProtocol, "__init__", ("loop", "pipeline")),
+    (HttpToolsProtocol, "connection_made", ("transport", "flow")),
     (HttpToolsProtocol, "connection_lost", ()),
     (HttpToolsProtocol, "data_received", ("parser",)),
     (HttpToolsProtocol, "on_message_begin", ("scope",)),
     (HttpToolsProtocol, "on_header", ()),
-    (HttpToolsProtocol, "on_headers_complete", ()),
+    (HttpToolsProtocol, "on_headers_complete", ("cycle",)),
+    (HttpToolsProtocol, "on_response_complete", ("pipeline",)),
+    (FlowControl, "__init__", ("_is_writable_event",)),
+    (RequestResponseCycle, "receive", ("message_event",)),
     (HttpToolsProtocol, "on_message_complete", ()),
     (HttpToolsProtocol, "send_400_response", ()),
     (HttpToolsProtocol, "pause_writing", ()),
