@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         buffer_bytes=settings.reader_buffer_bytes,
         drop_grace_seconds=settings.drop_grace_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
+        coalesce_seconds=settings.coalesce_ms / 1000,
         supervisor=supervisor,
     )
     reporter = stats.Reporter(engine, hub, supervisor)

@@ -33,6 +33,10 @@ class Settings:
     # Heartbeat period (docs/api.md promises SSE one at least every 15 s). WebSockets get a ping and
     # are closed when they sent nothing, not even the pong, for a whole period.
     heartbeat_seconds: float = 15.0
+    # A blog busier than one event per this many milliseconds has its events written to each
+    # reader together, at most this late (one write, not one each); the first event after a
+    # quieter spell goes out at once. 0: only the events of one loop turn are joined.
+    coalesce_ms: float = 20.0
     # EventSource reconnect hint sent as `retry:`.
     sse_retry_ms: int = 2000
     # Idempotency keys are kept at least 24 h (docs/api.md).
@@ -107,6 +111,11 @@ class Settings:
             raise ValueError(
                 f"{_PREFIX}ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (it "
                 f"has {len(self.admin_token)}); make one with: openssl rand -hex 24"
+            )
+        if not 0 <= self.coalesce_ms <= 1000:
+            raise ValueError(
+                f"{_PREFIX}COALESCE_MS must be from 0 to 1000 (milliseconds a busy blog's events "
+                f"may wait to share a write), not {self.coalesce_ms}"
             )
         if self.media_storage not in ("local", "s3"):
             raise ValueError(

@@ -195,6 +195,37 @@ async def test_a_burst_in_one_turn_is_one_write_per_reader(open_channel) -> None
     assert seen == [(1, 2), (2, 2), (3, 2), (4, 2)]
 
 
+async def test_a_busy_blog_coalesces_within_the_window_a_quiet_one_goes_at_once(
+    supervisor: Supervisor,
+) -> None:
+    store = FakeStore()
+    window = 0.2
+    channel = Channel(
+        SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[], window=window
+    )
+    channel.start(Position(store.epoch, 0))
+    reader = await join(channel)
+    loop = asyncio.get_running_loop()
+    channel.receive(store.publish())  # after a quiet spell: out at once
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert reader.ids == ["ep1-1"]
+    first = loop.time()
+    for _ in range(3):  # a busy spell: held until the window since the last write ends
+        channel.receive(store.publish())
+        await asyncio.sleep(0.01)
+    assert reader.ids == ["ep1-1"]
+    await until(lambda: len(reader.ids) == 4)
+    assert loop.time() - first >= window * 0.9  # not much before the window's end
+    assert reader.ids == ids("ep1", 1, 4)
+    assert len(reader.conn.pending) == 2  # the three of the busy spell in one write
+    await asyncio.sleep(window * 1.5)  # quiet again
+    channel.receive(store.publish())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert reader.ids == ids("ep1", 1, 5)
+
+
 async def test_a_reader_whose_write_fails_leaves_and_the_others_go_on(open_channel) -> None:
     store = FakeStore()
     channel = open_channel(store)

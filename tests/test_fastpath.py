@@ -291,3 +291,33 @@ async def test_a_burst_reaches_each_reader_in_one_write(fast_path: bool) -> None
         for reader in readers:
             await reader.close()
         await editor.close()
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
+async def test_a_busy_blog_reaches_readers_in_fewer_writes_nothing_lost(fast_path: bool) -> None:
+    """Entries posted faster than one per coalescing window reach every reader once, in
+    order, in fewer writes than entries; the first goes out at once."""
+    settings = Settings(demo=False, admin_token=ADMIN_TOKEN, coalesce_ms=300)
+    app = create_app(settings)
+    async with serve_app(app, fast_path=fast_path) as url:
+        editor = Editor(url)
+        await editor.create_blog("busy")
+        readers: list[SSEReader | WSReader] = [
+            SSEReader(url, "/blogs/busy/events"), WSReader(url, "/blogs/busy/ws"),
+        ]  # fmt: skip
+        for reader in readers:
+            await reader.connect()
+        before = await scrape(editor.http)
+        for i in range(8):
+            await editor.post("busy", headline=f"busy {i}")
+        for reader in readers:
+            events = await reader.wait_for(8)
+            assert [e.data["data"]["headline"] for e in events] == [f"busy {i}" for i in range(8)]
+        after = await scrape(editor.http)
+        delivered = after["liveblog_deliveries_total"] - before["liveblog_deliveries_total"]
+        writes = after["liveblog_reader_writes_total"] - before["liveblog_reader_writes_total"]
+        assert delivered == 16
+        assert 2 <= writes < 16
+        for reader in readers:
+            await reader.close()
+        await editor.close()

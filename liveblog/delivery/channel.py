@@ -82,8 +82,8 @@ class Resume:
 
 class Channel:
     __slots__ = (
-        "backlog", "closed", "epoch", "filling", "idle_since", "live", "observers", "offset",
-        "pending", "slug", "stale", "stats", "store", "supervisor", "waiting",
+        "backlog", "closed", "epoch", "filling", "idle_since", "last_flush", "live", "observers",
+        "offset", "pending", "slug", "stale", "stats", "store", "supervisor", "waiting", "window",
     )  # fmt: skip
 
     def __init__(
@@ -94,6 +94,7 @@ class Channel:
         stats: HubStats,
         supervisor: Supervisor,
         observers: list[DeliveryObserver],
+        window: float = 0.0,
     ) -> None:
         self.slug = slug
         self.store = store
@@ -107,8 +108,11 @@ class Channel:
         self.waiting: set[Resume] = set()  # readers catching up or ahead of the channel
         self.filling = True  # frames go to the backlog until the position is known
         self.backlog: list[Frame] = []
-        # Frames delivered this loop turn, written to live readers together at its end.
+        # Frames delivered and not yet written to live readers: written together, at the end
+        # of this loop turn, or of the coalescing window when the blog is busy (_deliver).
         self.pending: list[Frame] = []
+        self.window = window
+        self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
         self.closed = False  # the hub dropped this channel: fills stop
         self.idle_since: float | None = None
@@ -282,11 +286,18 @@ class Channel:
 
     def _deliver(self, frame: Frame) -> None:
         self.offset = frame.offset
-        # Coalescing: frames of one loop turn (a burst from pub/sub, a catch-up from history)
-        # reach each live reader in ONE write at the turn's end, joined once per encoding.
+        # Coalescing: pending frames reach each live reader in ONE write, joined once per
+        # encoding: those of one loop turn (a burst from pub/sub, a catch-up from history),
+        # and, on a blog busier than one event per ``window``, those of the window: the first
+        # event after a quiet spell goes out at once, later ones wait at most ``window``.
         self.pending.append(frame)
         if len(self.pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            due = self.last_flush + self.window
+            if due <= loop.time():
+                loop.call_soon(self._flush)
+            else:
+                loop.call_at(due, self._flush)
         if self.waiting:
             for sub in list(self.waiting):
                 self._offer(sub, frame)
@@ -296,6 +307,7 @@ class Channel:
         frames, self.pending = self.pending, []
         if not frames:
             return
+        self.last_flush = asyncio.get_running_loop().time()
         stats = self.stats
         delivered = 0
         for encoding, group in self.live.items():

@@ -37,6 +37,7 @@ class Hub:
         heartbeat_seconds: float = 15.0,
         channel_linger_seconds: float = 30.0,
         drop_grace_seconds: float = 10.0,
+        coalesce_seconds: float = 0.0,
         supervisor: Supervisor | None = None,
     ) -> None:
         self.engine = engine
@@ -45,6 +46,7 @@ class Hub:
         self.heartbeat_seconds = heartbeat_seconds
         self.channel_linger_seconds = channel_linger_seconds
         self.drop_grace_seconds = drop_grace_seconds
+        self.coalesce_seconds = coalesce_seconds
         self.stats = HubStats()
         self.channels: dict[str, Channel] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}  # each channel's subscribe and first read
@@ -149,6 +151,7 @@ class Hub:
                 stats=self.stats,
                 supervisor=self.supervisor,
                 observers=self.deliver_observers,
+                window=self.coalesce_seconds,
             )
             self._opening[slug] = asyncio.create_task(self._init_channel(channel))
         await asyncio.shield(self._opening[slug])
