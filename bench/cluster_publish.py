@@ -6,15 +6,18 @@ directly, so the figures are the engine's, not HTTP's:
 
 - sequential: one publish at a time, latency p50/p99 (what one editor waits);
 - concurrent: ``--concurrency`` publishers over ``--blogs`` blogs for ``--seconds``,
-  publishes/s.
+  publishes/s;
+- with ``--procs N`` (N > 1): the concurrent part in N processes at once, each with its own
+  engine and blogs, as N server processes would publish; publishes/s of them all.
 
-    .venv/bin/python bench/cluster_publish.py [--seconds 5] [--concurrency 64]
+    .venv/bin/python bench/cluster_publish.py [--seconds 5] [--concurrency 64] [--procs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -34,8 +37,8 @@ from tests.support.redis_server import RedisServer
 BODY = "<p>" + "A reader-facing paragraph of live coverage. " * 15 + "</p>"  # ~660 bytes
 
 
-async def setup(engine: Engine, blogs: int) -> list[str]:
-    slugs = [f"bench-{n}" for n in range(blogs)]
+async def setup(engine: Engine, blogs: int, prefix: str = "bench") -> list[str]:
+    slugs = [f"{prefix}-{n}" for n in range(blogs)]
     for slug in slugs:
         await editing.create_blog(engine, BlogCreate(slug=slug, title=slug))
     return slugs
@@ -76,10 +79,39 @@ async def measure(name: str, settings: Settings, args: argparse.Namespace, wait:
     try:
         slugs = await setup(engine, args.blogs)
         p50, p99 = await sequential(engine, slugs[0], args.sequential)
-        rate = await concurrent(engine, slugs, args.concurrency, args.seconds)
+        if args.procs == 1:
+            rate = await concurrent(engine, slugs, args.concurrency, args.seconds)
     finally:
         await engine.close()
+    if args.procs > 1:
+        rate = in_processes(settings, args, wait)
     print(f"| {name} | {p50:.2f} | {p99:.2f} | {rate:,.0f} |", flush=True)
+
+
+def in_processes(settings: Settings, args: argparse.Namespace, wait: bool) -> float:
+    """Publishes/s of ``args.procs`` processes publishing at once, each to blogs of its own."""
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 3.0  # every process set up and waiting by then
+    jobs = [(settings, args, wait, f"p{n}", start_at) for n in range(args.procs)]
+    with context.Pool(args.procs) as pool:
+        return sum(pool.starmap(_publisher_process, jobs))
+
+
+def _publisher_process(
+    settings: Settings, args: argparse.Namespace, wait: bool, prefix: str, start_at: float
+) -> float:
+    async def run() -> float:
+        engine = make_engine(settings)
+        if not wait:
+            engine.wait_for_replica = False  # type: ignore[attr-defined]
+        try:
+            slugs = await setup(engine, args.blogs // args.procs or 1, prefix)
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            return await concurrent(engine, slugs, args.concurrency, args.seconds)
+        finally:
+            await engine.close()
+
+    return asyncio.run(run())
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -110,4 +142,5 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--blogs", type=int, default=48)
     parser.add_argument("--sequential", type=int, default=1000)
+    parser.add_argument("--procs", type=int, default=1, help="publishing processes at once")
     asyncio.run(main(parser.parse_args()))

@@ -102,6 +102,9 @@ class LoadConfig:
     quiet_budget: QuietBudget | None = None  # shared by all sessions of a run
 
     settle: float = 1.0
+    # Each reader worker connects from its own 127.0.0.<n> (n = 1, 2, ...): past ~28,000
+    # readers one source address runs out of client ports.
+    spread_sources: bool = False
 
 
 class Worker:
@@ -111,7 +114,7 @@ class Worker:
         self.proc = proc
 
     @classmethod
-    async def spawn(cls, cfg: LoadConfig, count: int, tmpdir: str) -> Worker:
+    async def spawn(cls, cfg: LoadConfig, count: int, tmpdir: str, index: int = 0) -> Worker:
         ep = cfg.endpoint
         wcfg = {
             "host": ep.host,
@@ -121,6 +124,7 @@ class Worker:
             "count": count,
             "concurrency": cfg.concurrency,
             "tmpdir": tmpdir,
+            "source": f"127.0.0.{index + 1}" if cfg.spread_sources else None,
         }
         proc = await asyncio.create_subprocess_exec(
             "taskset",
@@ -187,7 +191,9 @@ class Session:
         started = time.monotonic()
         q, r = divmod(cfg.readers, cfg.procs)
         shares = [q + (i < r) for i in range(cfg.procs)]
-        self.workers = [await Worker.spawn(cfg, n, self.tmpdir) for n in shares if n]
+        self.workers = [
+            await Worker.spawn(cfg, n, self.tmpdir, i) for i, n in enumerate(shares) if n
+        ]
         hellos = await asyncio.gather(*(w.read() for w in self.workers))
         self.connected = self.alive = sum(h["ok"] for h in hellos)
         failures: dict[str, int] = {}

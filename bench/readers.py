@@ -333,6 +333,8 @@ async def connect_all(
     """
     loop = asyncio.get_running_loop()
     host, port, path = cfg["host"], cfg["port"], cfg["path"]
+    # A source address of its own gives this worker its own ~28,000 client ports.
+    source = (cfg["source"], 0) if cfg.get("source") else None
     cls = WSReader if cfg["transport"] == "ws" else SSEReader
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
@@ -345,7 +347,8 @@ async def connect_all(
         ready: asyncio.Future[None] = loop.create_future()
         proto = cls(tally, ready, host, port, path)
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: proto, host, port), timeout)
+            connect = loop.create_connection(lambda: proto, host, port, local_addr=source)
+            await asyncio.wait_for(connect, timeout)
             await asyncio.wait_for(ready, timeout)
         except BaseException:
             if proto.transport is not None:

@@ -327,9 +327,11 @@ class LiveblogTarget(Target):
         cpus: str = "0",
         module: str = "liveblog",
         extra_env: dict[str, str] | None = None,
+        cluster_url: str | None = None,
     ) -> None:
         super().__init__(cpus)
         self.engine = engine
+        self.cluster_url = cluster_url  # engine "cluster": a node of a cluster started elsewhere
         self.workers = workers
         self.module = module
         self.extra_env = extra_env or {}
@@ -358,6 +360,10 @@ class LiveblogTarget(Target):
             self.redis = RedisServer(self.cpus)
             self.redis.start()
             env["LIVEBLOG_REDIS_URL"] = self.redis.url
+        elif self.engine == "cluster":
+            assert self.cluster_url is not None
+            env["LIVEBLOG_REDIS_URL"] = self.cluster_url
+            env["LIVEBLOG_REDIS_CLUSTER"] = "1"
         self.server = Process(self.name, ["taskset", "-c", self.cpus, *self.command(port)], env)
         self.server.start()
         base = f"http://{HOST}:{port}"
