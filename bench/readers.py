@@ -14,6 +14,7 @@ import json
 import os
 import random
 import resource
+import socket
 import sys
 import tempfile
 import time
@@ -323,6 +324,26 @@ def raise_nofile(want: int) -> int:
     return max(soft, want)
 
 
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux >= 4.2
+
+
+async def connect_from(source: str, host: str, port: int) -> socket.socket:
+    """A TCP socket connected from ``source``: a source address of its own gives a worker its
+    own ~28,000 client ports. The port is picked at connect, not at bind
+    (IP_BIND_ADDRESS_NO_PORT): bind-then-connect otherwise searches the port space for each
+    socket and slows down as the count grows."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 async def connect_all(
     cfg: dict[str, Any], tally: Tally
 ) -> tuple[list[Reader], dict[str, int], dict[str, int]]:
@@ -333,8 +354,7 @@ async def connect_all(
     """
     loop = asyncio.get_running_loop()
     host, port, path = cfg["host"], cfg["port"], cfg["path"]
-    # A source address of its own gives this worker its own ~28,000 client ports.
-    source = (cfg["source"], 0) if cfg.get("source") else None
+    source = cfg.get("source")
     cls = WSReader if cfg["transport"] == "ws" else SSEReader
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
@@ -347,8 +367,12 @@ async def connect_all(
         ready: asyncio.Future[None] = loop.create_future()
         proto = cls(tally, ready, host, port, path)
         try:
-            connect = loop.create_connection(lambda: proto, host, port, local_addr=source)
-            await asyncio.wait_for(connect, timeout)
+            if source:
+                sock = await asyncio.wait_for(connect_from(source, host, port), timeout)
+                await loop.create_connection(lambda: proto, sock=sock)
+            else:
+                connect = loop.create_connection(lambda: proto, host, port)
+                await asyncio.wait_for(connect, timeout)
             await asyncio.wait_for(ready, timeout)
         except BaseException:
             if proto.transport is not None:
