@@ -110,13 +110,22 @@ async def readers_mode(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
 def worker_pids(target: LiveblogTarget, workers: int) -> list[int]:
     if workers == 1:
         return [target.pid]
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        # taskset execs the server in place; uvicorn's supervisor forks the workers.
-        kids = children(target.pid)
+        # taskset execs the server in place; uvicorn's supervisor spawns the workers (beside
+        # multiprocessing's resource tracker).
+        kids = [pid for pid in children(target.pid) if b"spawn_main" in cmdline(pid)]
         if len(kids) >= workers:
             return kids[:workers]
         time.sleep(0.2)

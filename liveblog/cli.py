@@ -28,14 +28,14 @@ def serve(host: str, port: int, workers: int) -> None:
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
     serving.raise_file_limit()  # each reader holds a socket; workers inherit the limit
-    uvicorn.run(
-        "liveblog.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **serving.options(settings),
-    )
+    options = serving.options(settings)
+    if workers > 1:
+        serving.run_workers(
+            "liveblog.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+            **options,
+        )  # fmt: skip
+        return
+    uvicorn.run("liveblog.app:app_from_env", factory=True, host=host, port=port, **options)
 
 
 async def _create_token(request: TokenCreate) -> None:

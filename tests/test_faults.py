@@ -4,7 +4,10 @@ lost; several server processes share one Redis; a restart loses no reader."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,17 +139,61 @@ async def test_two_processes_share_one_redis(
     await other.close()
 
 
-async def test_workers_share_one_redis(server_process: Callable[..., ServerProcess]) -> None:
+async def test_workers_share_one_redis_and_the_readers(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """``serve --workers 2``: every reader gets every entry whichever worker holds it, and the
+    readers are spread over both workers (each listens on a socket of its own), not piled onto
+    whichever was idle first."""
     app = server_process(workers=2)
     editor = Editor(app.url)
     await editor.create_blog("workers")
-    readers = [await SSEReader(app.url, "/blogs/workers/events").connect() for _ in range(20)]
+    readers = [await SSEReader(app.url, "/blogs/workers/events").connect() for _ in range(100)]
     for i in range(5):
         await editor.post("workers", headline=f"w{i}")
     for reader in readers:
         assert [e.offset for e in await reader.wait_for(5)] == [1, 2, 3, 4, 5]
+    assert app.process is not None
+    listeners = len(sockets_on(app.port, LISTEN))
+    held = connections_per_worker(app.process.pid, app.port)
+    for reader in readers:
         await reader.close()
     await editor.close()
+    assert listeners == 2  # one per worker: the kernel spreads new connections over them
+    assert len(held) == 2
+    assert sum(held) >= 100 and min(held) >= 25, held  # about half each, by chance
+
+
+ESTABLISHED, LISTEN = "01", "0A"
+
+
+def sockets_on(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets in ``state`` whose local port is ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                    found.add(fields[9])
+    return found
+
+
+def connections_per_worker(parent: int, port: int) -> list[int]:
+    """Established TCP connections on ``port`` that each worker process of ``parent`` holds."""
+    established = sockets_on(port, ESTABLISHED)
+    counts = []
+    for worker in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        if b"spawn_main" not in Path(f"/proc/{worker}/cmdline").read_bytes():
+            continue  # multiprocessing's resource tracker
+        inodes = set()
+        for fd in Path(f"/proc/{worker}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        counts.append(len(inodes & established))
+    return counts
 
 
 async def test_restart_tells_readers_to_resume(
