@@ -195,7 +195,7 @@ async def cluster_mode(args: argparse.Namespace) -> list[dict[str, Any]]:
                         result = await one_step(
                             target, args.transport, args.readers, rate, args.seconds
                         )
-                    redis_pids = list(cluster.processes.values()) if engine == "cluster" else []
+                    redis_pids = [p.pid for p in cluster.processes.values()] if engine == "cluster" else []
                     rows.append({"engine": engine, "rate": rate, "redis_pids": redis_pids,
                                  **result})  # fmt: skip
         finally:
