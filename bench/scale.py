@@ -195,8 +195,9 @@ async def cluster_mode(args: argparse.Namespace) -> list[dict[str, Any]]:
                         result = await one_step(
                             target, args.transport, args.readers, rate, args.seconds
                         )
-                    redis_pids = [p.pid for p in cluster.processes.values()] if engine == "cluster" else []
-                    rows.append({"engine": engine, "rate": rate, "redis_pids": redis_pids,
+                    nodes = [node.pid for node in cluster.processes.values()]
+                    rows.append({"engine": engine, "rate": rate,
+                                 "cluster_pids": nodes if engine == "cluster" else [],
                                  **result})  # fmt: skip
         finally:
             cluster.stop()
