@@ -17,7 +17,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from liveblog.delivery.channel import Channel, HubStats
+from liveblog.delivery.channel import COALESCE_MAX_BYTES, Channel, HubStats
 from liveblog.delivery.connections import Connection, Frame
 from liveblog.engine.base import EngineUnavailable
 from liveblog.models import Position
@@ -26,9 +26,9 @@ from liveblog.ops.supervisor import Supervisor
 SLUG = "blog"
 
 
-def raw_event(epoch: str, offset: int) -> bytes:
+def raw_event(epoch: str, offset: int, pad: int = 0) -> bytes:
     event = {"id": f"{epoch}-{offset}", "type": "entry.deleted", "blog": SLUG,
-             "data": {"id": f"e{offset}"}}  # fmt: skip
+             "data": {"id": f"e{offset}", "pad": "x" * pad}}  # fmt: skip
     return msgspec.json.encode(event)
 
 
@@ -50,9 +50,9 @@ class FakeStore:
     def offset(self) -> int:
         return len(self.log)
 
-    def publish(self) -> Frame:
+    def publish(self, pad: int = 0) -> Frame:
         """Store the next event and return it as pub/sub would hand it to the channel."""
-        raw = raw_event(self.epoch, self.offset + 1)
+        raw = raw_event(self.epoch, self.offset + 1, pad)
         self.log.append(raw)
         return Frame(raw, time.time())
 
@@ -224,6 +224,28 @@ async def test_a_busy_blog_coalesces_within_the_window_a_quiet_one_goes_at_once(
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert reader.ids == ids("ep1", 1, 5)
+
+
+async def test_a_window_holds_no_more_than_a_few_kib(supervisor: Supervisor) -> None:
+    """Big events are not held for the window: a reader that would have taken them one by one
+    must not find them joined past its buffer bound."""
+    store = FakeStore()
+    channel = Channel(
+        SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[], window=60.0
+    )
+    channel.start(Position(store.epoch, 0))
+    reader = await join(channel)
+    channel.receive(store.publish())
+    await asyncio.sleep(0)
+    channel.receive(store.publish(pad=COALESCE_MAX_BYTES))  # in the window, but big: at once
+    await until(lambda: len(reader.ids) == 2, timeout=2)
+    for _ in range(3):  # small ones within the window wait...
+        channel.receive(store.publish(pad=COALESCE_MAX_BYTES // 4))
+    await asyncio.sleep(0.05)
+    assert len(reader.ids) == 2
+    channel.receive(store.publish(pad=COALESCE_MAX_BYTES // 4))  # ...until they are enough
+    await until(lambda: len(reader.ids) == 6, timeout=2)
+    assert reader.ids == ids("ep1", 1, 6)
 
 
 async def test_a_reader_whose_write_fails_leaves_and_the_others_go_on(open_channel) -> None:

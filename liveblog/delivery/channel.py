@@ -34,6 +34,10 @@ from liveblog.ops.supervisor import Supervisor
 logger = logging.getLogger("liveblog.delivery.channel")
 
 DeliveryObserver = Callable[[Frame, int], None]
+# A coalescing window holds events up to this many bytes, then writes at once: a write of this
+# size already costs far more than the call it saves, and a reader's buffer bound must not be
+# crossed by events it would have taken one by one (~16 events of a typical entry).
+COALESCE_MAX_BYTES = 16 * 1024
 
 
 class ChannelStore(Protocol):
@@ -83,7 +87,8 @@ class Resume:
 class Channel:
     __slots__ = (
         "backlog", "closed", "epoch", "filling", "idle_since", "last_flush", "live", "observers",
-        "offset", "pending", "slug", "stale", "stats", "store", "supervisor", "waiting", "window",
+        "offset", "pending", "pending_bytes", "slug", "stale", "stats", "store", "supervisor",
+        "waiting", "window",
     )  # fmt: skip
 
     def __init__(
@@ -111,6 +116,7 @@ class Channel:
         # Frames delivered and not yet written to live readers: written together, at the end
         # of this loop turn, or of the coalescing window when the blog is busy (_deliver).
         self.pending: list[Frame] = []
+        self.pending_bytes = 0
         self.window = window
         self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
@@ -291,20 +297,23 @@ class Channel:
         # and, on a blog busier than one event per ``window``, those of the window: the first
         # event after a quiet spell goes out at once, later ones wait at most ``window``.
         self.pending.append(frame)
+        self.pending_bytes += frame.size
         if len(self.pending) == 1:
             loop = asyncio.get_running_loop()
             due = self.last_flush + self.window
-            if due <= loop.time():
+            if due <= loop.time() or frame.size >= COALESCE_MAX_BYTES:
                 loop.call_soon(self._flush)
             else:
                 loop.call_at(due, self._flush)
+        elif self.pending_bytes >= COALESCE_MAX_BYTES > self.pending_bytes - frame.size:
+            asyncio.get_running_loop().call_soon(self._flush)  # enough waited: at this turn's end
         if self.waiting:
             for sub in list(self.waiting):
                 self._offer(sub, frame)
 
     def _flush(self) -> None:
         """Write the pending frames to the live readers."""
-        frames, self.pending = self.pending, []
+        frames, self.pending, self.pending_bytes = self.pending, [], 0
         if not frames:
             return
         self.last_flush = asyncio.get_running_loop().time()
