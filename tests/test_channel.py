@@ -147,9 +147,11 @@ def supervisor() -> Supervisor:
 
 
 @pytest.fixture
-def open_channel(supervisor: Supervisor) -> Callable[[FakeStore], Channel]:
-    def make(store: FakeStore) -> Channel:
-        channel = Channel(SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[])
+def open_channel(supervisor: Supervisor) -> Callable[..., Channel]:
+    def make(store: FakeStore, window: float = 0.0) -> Channel:
+        channel = Channel(
+            SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[], window=window
+        )
         channel.start(Position(store.epoch, store.offset))
         return channel
 
@@ -160,6 +162,17 @@ async def join(channel: Channel, resume: str | None = None) -> Reader:
     reader = Reader(channel)
     await channel.add(reader.conn, resume)
     return reader
+
+
+async def resume_reading_history(
+    channel: Channel, store: FakeStore, resume: str
+) -> asyncio.Task[Reader]:
+    """A reader resuming from ``resume``, held inside its history read until
+    ``store.history_gate`` is set."""
+    store.history_gate = asyncio.Event()
+    joining = asyncio.create_task(join(channel, resume))
+    await until(lambda: store.history_reads == 1)
+    return joining
 
 
 # --- live -------------------------------------------------------------------------------
@@ -196,14 +209,11 @@ async def test_a_burst_in_one_turn_is_one_write_per_reader(open_channel) -> None
 
 
 async def test_a_busy_blog_coalesces_within_the_window_a_quiet_one_goes_at_once(
-    supervisor: Supervisor,
+    open_channel,
 ) -> None:
     store = FakeStore()
     window = 0.2
-    channel = Channel(
-        SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[], window=window
-    )
-    channel.start(Position(store.epoch, 0))
+    channel = open_channel(store, window)
     reader = await join(channel)
     loop = asyncio.get_running_loop()
     channel.receive(store.publish())  # after a quiet spell: out at once
@@ -226,14 +236,11 @@ async def test_a_busy_blog_coalesces_within_the_window_a_quiet_one_goes_at_once(
     assert reader.ids == ids("ep1", 1, 5)
 
 
-async def test_a_window_holds_no_more_than_a_few_kib(supervisor: Supervisor) -> None:
+async def test_a_window_holds_no_more_than_a_few_kib(open_channel) -> None:
     """Big events are not held for the window: a reader that would have taken them one by one
     must not find them joined past its buffer bound."""
     store = FakeStore()
-    channel = Channel(
-        SLUG, store, stats=HubStats(), supervisor=supervisor, observers=[], window=60.0
-    )
-    channel.start(Position(store.epoch, 0))
+    channel = open_channel(store, 60.0)
     reader = await join(channel)
     channel.receive(store.publish())
     await asyncio.sleep(0)
@@ -405,9 +412,7 @@ async def test_an_error_mid_fan_out_makes_the_blogs_readers_resume(
 async def test_a_resume_reads_history_then_held_live_events_exactly_once(open_channel) -> None:
     store = FakeStore(offset=5)
     channel = open_channel(store)
-    store.history_gate = asyncio.Event()
-    joining = asyncio.create_task(join(channel, "ep1-2"))
-    await until(lambda: store.history_reads == 1)
+    joining = await resume_reading_history(channel, store, "ep1-2")
     for _ in range(2):
         channel.receive(store.publish())  # 6 and 7 while its history (3..) is being read
     await asyncio.sleep(0)
@@ -503,9 +508,7 @@ async def test_a_resume_ahead_of_the_channel_waits_for_it(open_channel) -> None:
 async def test_a_resume_that_falls_too_far_behind_while_reading_is_dropped(open_channel) -> None:
     store = FakeStore(history_size=3, offset=2)
     channel = open_channel(store)
-    store.history_gate = asyncio.Event()
-    joining = asyncio.create_task(join(channel, "ep1-1"))
-    await until(lambda: store.history_reads == 1)
+    joining = await resume_reading_history(channel, store, "ep1-1")
     for _ in range(4):  # more live events than it may hold while its history is read
         channel.receive(store.publish())
     await asyncio.sleep(0)
@@ -518,9 +521,7 @@ async def test_a_resume_that_falls_too_far_behind_while_reading_is_dropped(open_
 async def test_a_reader_that_leaves_mid_resume_leaves_nothing_behind(open_channel) -> None:
     store = FakeStore(offset=5)
     channel = open_channel(store)
-    store.history_gate = asyncio.Event()
-    joining = asyncio.create_task(join(channel, "ep1-1"))
-    await until(lambda: store.history_reads == 1)
+    joining = await resume_reading_history(channel, store, "ep1-1")
     store.failures = 1
     store.history_gate.set()
     with pytest.raises(EngineUnavailable):
