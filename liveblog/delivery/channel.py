@@ -296,17 +296,18 @@ class Channel:
         # encoding: those of one loop turn (a burst from pub/sub, a catch-up from history),
         # and, on a blog busier than one event per ``window``, those of the window: the first
         # event after a quiet spell goes out at once, later ones wait at most ``window``.
+        held = self.pending_bytes
         self.pending.append(frame)
         self.pending_bytes += frame.size
-        if len(self.pending) == 1:
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        if held < COALESCE_MAX_BYTES <= self.pending_bytes:
+            loop.call_soon(self._flush)  # enough held: out at this turn's end
+        elif not held:  # the first pending frame sets when they go
             due = self.last_flush + self.window
-            if due <= loop.time() or frame.size >= COALESCE_MAX_BYTES:
+            if due <= loop.time():
                 loop.call_soon(self._flush)
             else:
                 loop.call_at(due, self._flush)
-        elif self.pending_bytes >= COALESCE_MAX_BYTES > self.pending_bytes - frame.size:
-            asyncio.get_running_loop().call_soon(self._flush)  # enough waited: at this turn's end
         if self.waiting:
             for sub in list(self.waiting):
                 self._offer(sub, frame)
