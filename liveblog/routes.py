@@ -83,6 +83,8 @@ def table() -> list[BaseRoute]:
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),
         Route("/people", newsroom_pages.people, methods=PAGE, name="people"),
+        Route("/newsroom.webmanifest", newsroom_pages.manifest, methods=PAGE),
+        Route("/newsroom-sw.js", newsroom_pages.service_worker, methods=PAGE),
     ]
 
 

@@ -1,18 +1,22 @@
 """The newsroom's pages: the editor console (``/editor``), the live dashboard (``/dashboard``)
-and the People screen (``/people``).
+and the People screen (``/people``), and what makes them an installable web app: the manifest
+(``/newsroom.webmanifest``) and the service worker (``/newsroom-sw.js``).
 
-Both are static shells rendered once; their modules under ``web/static/newsroom/`` do the work
-on the public API and streams. ``GET /api/me`` tells the console who a token belongs to, so it
-can list the blogs that token may edit.
+The pages are static shells rendered once; their modules under ``web/static/newsroom/`` do the
+work on the public API and streams. ``GET /api/me`` tells the console who a token belongs to, so
+it can list the blogs that token may edit.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from liveblog.config import Settings
+from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import render
+from liveblog.pages.security import COMMON_HEADERS
+from liveblog.pages.templating import static_url
 
 
 async def editor(request: Request) -> Response:
@@ -40,3 +44,38 @@ async def dashboard(request: Request) -> Response:
 
 def _minutes(value: float) -> str:
     return f"{value:g}"  # 10.0 -> "10", 2.5 -> "2.5"
+
+
+async def manifest(request: Request) -> Response:
+    """The web app manifest: a reporter adds the console to the home screen and it opens as an
+    app of its own, on the console."""
+    settings: Settings = request.app.state.settings
+    icons = [
+        {"src": static_url("newsroom/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        {"src": static_url("newsroom/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        {"src": static_url("newsroom/icon-maskable-512.png"), "sizes": "512x512",
+         "type": "image/png", "purpose": "maskable"},
+        {"src": static_url("favicon.svg"), "sizes": "any", "type": "image/svg+xml"},
+    ]  # fmt: skip
+    body = {
+        "id": "/editor",
+        "name": f"{settings.publisher_name} newsroom",
+        "short_name": "Newsroom",
+        "description": "Write, approve and publish live blog entries, from the desk or a phone.",
+        "start_url": "/editor",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f3f4f6",
+        "theme_color": "#c4001d",
+        "icons": icons,
+    }
+    headers = {**COMMON_HEADERS, "Cache-Control": "no-cache"}
+    return JSONResponse(body, headers=headers, media_type="application/manifest+json")
+
+
+async def service_worker(request: Request) -> Response:
+    """The service worker, at the root so that it may serve /editor, /dashboard and /people
+    (a worker's scope is at most its own directory)."""
+    headers = {**COMMON_HEADERS, "Cache-Control": "no-cache"}
+    body = (STATIC_DIR / "newsroom" / "sw.js").read_bytes()
+    return Response(body, headers=headers, media_type="text/javascript")

@@ -30,6 +30,8 @@ LAUNCH_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
+# The narrowest phone the newsroom is built for, held as a phone: touch, a mobile viewport.
+PHONE = {"width": 360, "height": 740}
 # Not the machine's zone, so a test sees the page convert times for the reader.
 TIMEZONE = "Asia/Kolkata"
 
@@ -107,14 +109,20 @@ class Pages:
         wait_live: bool = True,
         allow_network_errors: bool = False,
         before_load: Callable[[Page], Awaitable[None]] | None = None,
+        touch: bool = False,
+        locale: str = "en-GB",
     ) -> tuple[Page, Watch]:
+        """``touch``: a phone (a mobile viewport that zooms out if the page is too wide, and
+        fingers: ``pointer: coarse``)."""
         context = await self.browser.new_context(
             viewport=viewport,  # type: ignore[arg-type]
             color_scheme=color_scheme,  # type: ignore[arg-type]
             reduced_motion=reduced_motion,  # type: ignore[arg-type]
             java_script_enabled=javascript,
             timezone_id=TIMEZONE,
-            locale="en-GB",
+            locale=locale,
+            is_mobile=touch,
+            has_touch=touch,
         )
         self.contexts.append(context)
         await context.route(_not_a_stream, _pictures_only)

@@ -167,11 +167,11 @@ async def test_a_bad_token_and_an_editor_token_of_one_blog(
     await expect(page.locator("#me-role")).to_have_text("Editor")
     await expect(page.locator("#blog-list a")).to_have_text(["Mine (live)"])
     await expect(page.locator("#new-blog")).to_be_hidden()
-    # The token lives in this tab's sessionStorage only.
-    assert await page.evaluate("sessionStorage.getItem('liveblog.token')") == token
+    # The token stays in this browser (every tab) until sign-out.
+    assert await page.evaluate("localStorage.getItem('liveblog.token')") == token
     await page.click("#sign-out")
     await expect(page.locator("#signin")).to_be_visible()
-    assert await page.evaluate("sessionStorage.getItem('liveblog.token')") is None
+    assert await page.evaluate("localStorage.getItem('liveblog.token')") is None
 
 
 async def test_an_admin_creates_ends_and_reopens_a_blog(
@@ -306,7 +306,7 @@ async def test_a_draft_survives_a_reload(server: str, newsroom: Newsroom, pages:
     console = await Console.open(pages, server)
     await console.write(headline="Half written", text="The first sentence")
     await console.page.reload()
-    # The token is in sessionStorage, which a reload keeps: no sign-in again.
+    # The token is in localStorage, which a reload keeps: no sign-in again.
     composer = console.page.locator("#composer")
     await expect(composer.locator("[name=headline]")).to_have_value("Half written")
     await expect(composer.locator("[data-role=body]")).to_have_text("The first sentence")
@@ -487,7 +487,7 @@ async def test_signing_out_deletes_unsent_work_after_asking(
     await confirm.locator("[value=confirm]").click()
     await expect(page.locator("#signin")).to_be_visible()
     assert not [k for k in await console.stored_keys() if alice_id in k]  # deleted
-    assert await page.evaluate("sessionStorage.getItem('liveblog.token')") is None
+    assert await page.evaluate("localStorage.getItem('liveblog.token')") is None
 
     publishes.offline = False  # the API is back: Bob signs in on the same device
     await console.sign_in(bob)
@@ -522,11 +522,11 @@ async def test_a_queued_entry_waits_for_the_token_that_queued_it(
     await expect(pending).to_have_attribute("data-state", "waiting", timeout=SLOW)
     alice_id = console.token_id
 
-    # Alice closes the tab without signing out (the token goes with the tab); Bob opens one.
-    await page.evaluate("sessionStorage.clear()")
-    await page.reload()
+    # Alice leaves without signing out; Bob opens his sign-in link on the same browser.
     publishes.offline = False
-    await console.sign_in(bob)
+    console.token_id = hashlib.sha256(bob.encode()).hexdigest()[:12]
+    await page.goto(f"{server}/editor#token={bob}")
+    await expect(page.locator("#me-name")).to_have_text("Bob")
     await expect(pending).to_have_count(0)  # not Bob's to see
     await console.write(headline="Bob's own", text="Mine.")
     await console.publish()

@@ -3,10 +3,13 @@
 const TOKEN_KEY = "liveblog.token";
 const TIMEOUT_MS = 10000;
 
+// Signed in on this browser until sign-out: every tab, and the app opened from the home screen,
+// reads the same token (localStorage). Signing out in one tab signs every tab out ("storage").
 export const token = {
-  get: () => sessionStorage.getItem(TOKEN_KEY),
-  set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
-  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+  get: () => localStorage.getItem(TOKEN_KEY),
+  set: (value) => localStorage.setItem(TOKEN_KEY, value),
+  clear: () => localStorage.removeItem(TOKEN_KEY),
+  key: TOKEN_KEY,
 };
 
 /** An answer that is not 2xx. `status` 0 means the server could not be reached. */

@@ -4,6 +4,7 @@
 import { entryTitle } from "../reader/render.js";
 import { orderKey } from "../reader/times.js";
 import { api, blogPath } from "./api.js";
+import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
 import { duration, el, formatNumber, shortTime } from "./ui.js";
 
@@ -238,3 +239,4 @@ function tick() {
 socket.start();
 poll();
 setInterval(tick, 1000);
+installable();

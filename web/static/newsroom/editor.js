@@ -5,6 +5,7 @@ import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
+import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
 import { confirmDialog, el, toast } from "./ui.js";
 import { Workflow } from "./workflow.js";
@@ -14,6 +15,9 @@ const $ = (id) => document.getElementById(id);
 // outbox: another editor signing in on this device never gets them.
 const DRAFT_PREFIX = "liveblog.draft.";
 const AUTHOR_PREFIX = "liveblog.author.";
+// Who signed in and their blogs, as last read from the server: a console opened without a
+// network (from the home screen, on a train) still shows the composer and its outbox.
+const SESSION_KEY = "liveblog.session";
 const SAVED_TEXT = {
   draft: "Draft saved in the newsroom: readers do not see it.",
   submitted: "Submitted: an editor approves it before readers see it.",
@@ -40,30 +44,75 @@ async function signIn(secret, { quiet = false } = {}) {
   const error = $("signin-error");
   error.hidden = true;
   token.set(secret);
+  let offline = false;
   try {
     state.me = (await api("GET", "/api/me")).data;
   } catch (failure) {
     if (failure instanceof ApiError && failure.status === 401) {
       token.clear();
       showSignIn(quiet ? "" : "That token is not valid. Check it and try again.");
-    } else {
-      // Keep the token: the server is away, not the editor's right to use it.
+      return;
+    }
+    // Keep the token: the server is away, not the editor's right to use it.
+    const kept = await keptSession(secret);
+    if (!kept) {
       showSignIn(`The server cannot be reached (${failure.message}). Trying again…`);
       setTimeout(() => token.get() && signIn(token.get(), { quiet: true }), 3000);
+      return;
     }
-    return;
+    state.me = kept.me;
+    offline = true;
   }
   $("signin").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = state.me.name;
   $("me-role").textContent = ROLE_TEXT[state.me.role] || state.me.role;
   $("new-blog").hidden = state.me.role !== "admin";
+  document.querySelector(".nr-sidebar").classList.toggle("nr-sidebar--admin", state.me.role === "admin");
   document.querySelector("[data-role=people-link]").hidden = state.me.role !== "admin";
   state.composer.setRole(state.me.role);
   state.outbox.open(state.me.id, secret);
   if (!state.socket.started) state.socket.start();
   await loadBlogs();
   state.outbox.retryAll();
+  if (offline) waitForServer(secret);
+}
+
+/** The session kept for this very token, or null (another token's is never used). */
+async function keptSession(secret) {
+  let kept = null;
+  try {
+    kept = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    return null;
+  }
+  if (!kept?.me?.id || !crypto.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
+  const id = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 12);
+  return kept.me.id === id ? kept : null;
+}
+
+function keepSession() {
+  if (state.me) localStorage.setItem(SESSION_KEY, JSON.stringify({ me: state.me, blogs: state.blogs }));
+}
+
+/** Opened without a network: ask again until the server answers, then refresh who we are. */
+function waitForServer(secret) {
+  const again = async () => {
+    if (token.get() !== secret || !state.me) return;
+    try {
+      state.me = (await api("GET", "/api/me")).data;
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 401) {
+        signIn(secret); // it says why
+        return;
+      }
+      setTimeout(again, 3000);
+      return;
+    }
+    await loadBlogs();
+  };
+  setTimeout(again, 3000);
 }
 
 function showSignIn(message) {
@@ -108,6 +157,7 @@ async function signOut() {
     if (!confirmed) return;
   }
   for (const [key] of storedDrafts()) localStorage.removeItem(key);
+  localStorage.removeItem(SESSION_KEY);
   if (state.me) localStorage.removeItem(authorKey());
   state.outbox.close({ discard: true });
   state.composer.clear({ keepAuthor: false });
@@ -131,9 +181,16 @@ function mayEdit(blog) {
 }
 
 async function loadBlogs() {
-  const { data } = await api("GET", "/api/blogs");
-  state.blogs = data.blogs.filter(mayEdit);
-  state.blogs.sort((a, b) => (a.status === b.status ? a.title.localeCompare(b.title) : a.status === "live" ? -1 : 1));
+  try {
+    const { data } = await api("GET", "/api/blogs");
+    state.blogs = data.blogs.filter(mayEdit);
+    state.blogs.sort((a, b) => (a.status === b.status ? a.title.localeCompare(b.title) : a.status === "live" ? -1 : 1));
+    keepSession();
+  } catch (failure) {
+    if (!(failure instanceof ApiError) || failure.status !== 0) throw failure;
+    const kept = await keptSession(token.get());
+    state.blogs = kept?.blogs || [];
+  }
   renderBlogList();
   const wanted = new URLSearchParams(window.location.search).get("blog");
   const chosen = state.blogs.find((b) => b.slug === wanted) || state.blogs.find((b) => b.status === "live") || state.blogs[0];
@@ -158,6 +215,13 @@ function renderBlogList() {
     }),
   );
   $("blogs-empty").hidden = state.blogs.length > 0;
+  $("blogs-current").textContent = currentBlog()?.title || "";
+}
+
+/** On a phone the blog list folds away; the button opens it, choosing a blog folds it again. */
+function toggleBlogs(open = $("blogs-toggle").getAttribute("aria-expanded") !== "true") {
+  $("blogs-toggle").setAttribute("aria-expanded", String(open));
+  document.querySelector(".nr-sidebar").classList.toggle("nr-sidebar--open", open);
 }
 
 function showNoBlog() {
@@ -176,7 +240,9 @@ async function selectBlog(slug) {
     formTemplate: $("entry-form"),
     onPublished: (entry) => state.list?.upsert(entry),
   });
-  state.workflow.start().catch((error) => toast(`Could not load the newsroom: ${error.message}`, { kind: "error" }));
+  state.workflow.start().catch((error) => {
+    if (!(error instanceof ApiError && error.status === 0)) toast(`Could not load the newsroom: ${error.message}`, { kind: "error" });
+  });
   state.slug = slug;
   const url = new URL(window.location.href);
   url.searchParams.set("blog", slug);
@@ -202,13 +268,15 @@ async function selectBlog(slug) {
   } catch (error) {
     list.stop();
     if (list !== state.list) return;
+    const offline = error instanceof ApiError && error.status === 0;
     if (error instanceof ApiError && error.status === 404) {
       toast("That blog no longer exists.", { kind: "error" });
       state.blogs = state.blogs.filter((b) => b.slug !== slug);
       renderBlogList();
       showNoBlog();
     } else {
-      toast(`Could not load the entries: ${error.message}`, { kind: "error" });
+      // Offline, the stream pill says so; the composer and the outbox work all the same.
+      if (!offline) toast(`Could not load the entries: ${error.message}`, { kind: "error" });
       setTimeout(() => {
         if (state.slug === slug) {
           state.list = null;
@@ -237,6 +305,7 @@ function renderBlogHeader() {
   $("blog-toggle").textContent = live ? "End blog" : "Reopen blog";
   $("ended-note").hidden = live;
   document.title = `${blog.title} · Editor`;
+  $("blogs-current").textContent = blog.title;
 }
 
 function blogUpdated(blog) {
@@ -461,6 +530,7 @@ function outboxChanged(event) {
 let lastStreamState = null;
 
 function setStreamState(s) {
+  if (s !== "live" && navigator.onLine === false) s = "offline";
   const pill = $("stream-status");
   pill.dataset.state = s;
   pill.querySelector("[data-role=text]").textContent = STREAM_TEXT[s] || s;
@@ -497,8 +567,11 @@ function start() {
     const link = event.target.closest("a[data-slug]");
     if (!link) return;
     event.preventDefault();
+    toggleBlogs(false);
     selectBlog(link.dataset.slug);
   });
+  $("blogs-toggle").addEventListener("click", () => toggleBlogs());
+  window.addEventListener("offline", () => setStreamState("offline"));
   $("blog-toggle").addEventListener("click", toggleBlogStatus);
   $("new-blog").addEventListener("click", () => {
     const form = $("blog-form");
@@ -526,3 +599,4 @@ function start() {
 }
 
 start();
+installable();

@@ -2,6 +2,7 @@
 // change a person's role and blogs, revoke. Uses the token the editor console signed in with.
 
 import { api, token } from "./api.js";
+import { installable } from "./pwa.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -42,9 +43,9 @@ function row(person) {
   blogs.append(all, some);
   return el("tr", { dataset: { id: person.id, role: person.role } },
     el("td", {}, el("div", { className: "nr-people__who" }, avatar(person), el("div", {}, el("strong", {}, person.name), el("div", { className: "nr-muted nr-small" }, `id ${person.id}`)))),
-    el("td", {}, role),
-    el("td", {}, blogs),
-    el("td", { className: "nr-small" }, seen(person)),
+    el("td", { "data-label": "Role" }, role),
+    el("td", { "data-label": "Blogs" }, blogs),
+    el("td", { className: "nr-small", "data-label": "Last seen" }, seen(person)),
     el("td", {}, el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost nr-btn--danger-text", dataset: { revoke: person.id } }, "Revoke")),
   );
 }
@@ -177,3 +178,4 @@ async function start() {
 }
 
 start();
+installable();

@@ -47,10 +47,11 @@ export function attachUpload(form) {
   const root = form.element;
   const q = (selector) => root.querySelector(selector);
   const drop = q("[data-role=drop]");
-  const input = q("[name=photo_file]");
+  // A file chosen, or a photo taken with the phone's camera (capture: the camera opens at once).
+  const inputs = [q("[name=photo_file]"), q("[name=photo_camera]")].filter(Boolean);
   const progress = q("[data-role=upload-progress]");
   const status = q("[data-role=upload-status]");
-  if (!drop || !input) return;
+  if (!drop || !inputs.length) return;
 
   async function upload(file) {
     const slug = currentSlug();
@@ -83,10 +84,12 @@ export function attachUpload(form) {
     }
   }
 
-  input.addEventListener("change", () => {
-    if (input.files[0]) upload(input.files[0]);
-    input.value = ""; // choosing the same file again uploads again
-  });
+  for (const input of inputs) {
+    input.addEventListener("change", () => {
+      if (input.files[0]) upload(input.files[0]);
+      input.value = ""; // choosing the same file again uploads again
+    });
+  }
   root.addEventListener("dragover", (event) => {
     if (![...event.dataTransfer.types].includes("Files")) return;
     event.preventDefault(); // allows the drop
