@@ -81,3 +81,18 @@ async def test_the_page_shows_a_card_and_loads_nothing_from_the_provider(editor:
         for part in response.headers["content-security-policy"].split(";")
     )
     assert csp["frame-src"] == FRAME_SRC
+
+
+def test_the_console_gets_the_allowlist_in_javascripts_syntax() -> None:
+    """The editor page hands the console these patterns (liveblog/pages/newsroom.py): the same
+    allowlist, with JavaScript's named groups and end of text."""
+    from liveblog.media import embeds
+
+    data = embeds.client_providers(["mastodon.social"])
+    keys = [p["key"] for p in data["providers"]]  # type: ignore[index]
+    assert sorted(keys) == sorted(URLS)
+    for provider in data["providers"]:  # type: ignore[attr-defined]
+        assert "(?P<" not in provider["pattern"] and "\\Z" not in provider["pattern"]
+        assert provider["pattern"].endswith("$")
+    assert data["mastodon_hosts"] == ["mastodon.social"]
+    assert "youtube.com" in data["page_hosts"] and "mastodon.social" in data["page_hosts"]  # type: ignore[operator]

@@ -83,6 +83,11 @@ MASTODON = Provider(
     lambda m: f"https://{m['host']}/@{m['user']}/{m['id']}/embed", None, "post",
 )  # fmt: skip
 PROVIDER_NAMES = ", ".join([p.name for p in PROVIDERS] + [MASTODON.name])
+# The sites whose pages are posts or videos, never pictures (with their subdomains).
+PAGE_HOSTS = (
+    "youtube.com", "youtu.be", "vimeo.com", "x.com", "twitter.com", "bsky.app", "instagram.com",
+    "tiktok.com",
+)  # fmt: skip
 
 
 def mastodon_hosts(setting: str) -> list[str]:
@@ -104,6 +109,22 @@ def frame_sources(mastodon: Iterable[str]) -> list[str]:
     """The CSP frame-src of pages that show embeds: these providers' frames and nothing else."""
     hosts = [p.frame_host for p in PROVIDERS if p.frame_host] + list(mastodon)
     return [f"https://{host}" for host in hosts]
+
+
+def _js_pattern(pattern: re.Pattern[str]) -> str:
+    """The same pattern in JavaScript's syntax: named groups and the end of the text differ."""
+    return pattern.pattern.replace("(?P<", "(?<").replace(r"\Z", "$")
+
+
+def client_providers(mastodon: Iterable[str]) -> dict[str, object]:
+    """What the editor console needs to recognise an embed link as it is pasted, offline too:
+    the allowlist above in JavaScript's regex syntax (the server still checks every entry)."""
+    providers = [
+        {"key": p.key, "name": p.name, "kind": p.kind, "pattern": _js_pattern(p.pattern)}
+        for p in [*PROVIDERS, MASTODON]
+    ]
+    hosts = list(mastodon)  # a Mastodon post is recognised only on these servers
+    return {"providers": providers, "mastodon_hosts": hosts, "page_hosts": [*PAGE_HOSTS, *hosts]}
 
 
 def provider_of(key: str | None) -> Provider | None:

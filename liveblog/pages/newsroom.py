@@ -13,14 +13,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from liveblog.config import Settings
+from liveblog.media import embeds
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import render
 from liveblog.pages.security import COMMON_HEADERS
-from liveblog.pages.templating import static_url
+from liveblog.pages.templating import json_script, static_url
 
 
 async def editor(request: Request) -> Response:
-    response = render(request, "newsroom/editor.html", {})
+    settings: Settings = request.app.state.settings
+    providers = embeds.client_providers(embeds.mastodon_hosts(settings.mastodon_hosts))
+    context = {"embed_providers": json_script(providers), "embed_names": embeds.PROVIDER_NAMES}
+    response = render(request, "newsroom/editor.html", context)
     # Tokens and drafts live on this page: keep it out of shared caches and other sites' frames.
     response.headers["Cache-Control"] = "no-store"
     return response

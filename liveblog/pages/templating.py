@@ -90,14 +90,17 @@ CLIENT_MESSAGES = (
 CLIENT_PLURALS = {"new_updates": ("%(count)s new update", "%(count)s new updates")}
 
 
+def json_script(data: object) -> Markup:
+    """JSON for a ``<script type="application/json">``: no "</script>" or comment can end it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 @lru_cache(maxsize=64)
 def _client_messages(language: str) -> str:
     messages = {message: i18n.gettext(message) for message in CLIENT_MESSAGES}
     plurals = {name: i18n.plural_forms(*forms) for name, forms in CLIENT_PLURALS.items()}
-    data = {"language": language, "messages": messages, "plurals": plurals}
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    # Inside <script type="application/json">: no "</script>" or comment can end it early.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return str(json_script({"language": language, "messages": messages, "plurals": plurals}))
 
 
 def client_messages() -> Markup:

@@ -4,8 +4,9 @@
 
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, entryPath } from "./api.js";
-import { EntryForm } from "./form.js";
-import { cleanHtml } from "./richtext.js";
+import { renderable } from "./embeds.js";
+import { EntryForm, mediaList } from "./form.js";
+import { cleanHtml, linkify } from "./richtext.js";
 import { el, shortTime } from "./ui.js";
 
 const FIELDS = ["headline", "body", "labels", "pinned", "author", "published_at", "media"];
@@ -14,17 +15,20 @@ const FIELDS = ["headline", "body", "labels", "pinned", "author", "published_at"
 function comparable(entry) {
   return {
     headline: entry.headline || "",
-    body: cleanHtml(entry.body || ""), // as the form would hold it (no rel="…" and such)
+    body: linkify(cleanHtml(entry.body || "")), // as the form would hold it (no rel="…" and such)
     labels: entry.labels || [],
     pinned: Boolean(entry.pinned),
     author: entry.author || "",
     published_at: entry.published_at ? new Date(entry.published_at).toISOString() : "",
-    media: entry.media?.[0] ? normalMedia(entry.media[0]) : null,
+    media: mediaList(entry.media).map(normalMedia),
   };
 }
 
+/** What an editor can change about a photo or an embed (the server fills in the rest). */
 function normalMedia(m) {
-  return { url: m.url, caption: m.caption || null, credit: m.credit || null, alt: m.alt || null };
+  const type = m.type || "image";
+  if (type === "embed") return { type, url: m.url, caption: m.caption || null };
+  return { type, url: m.url, caption: m.caption || null, credit: m.credit || null, alt: m.alt || null, decorative: Boolean(m.decorative) };
 }
 
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -34,13 +38,13 @@ function patchFrom(values, base) {
   const from = comparable(base);
   const to = {
     ...values,
-    media: values.media ? normalMedia(values.media) : null,
+    media: mediaList(values.media).map(normalMedia),
     published_at: values.published_at ? new Date(values.published_at).toISOString() : "",
   };
   const patch = {};
   for (const field of FIELDS) {
     if (same(from[field], to[field])) continue;
-    if (field === "media") patch.media = to.media ? [strip(to.media)] : [];
+    if (field === "media") patch.media = mediaList(values.media).map(strip);
     else if (field === "headline" || field === "author") patch[field] = to[field] || null;
     else if (field === "published_at") {
       if (to.published_at) patch.published_at = to.published_at;
@@ -151,7 +155,7 @@ export class EditSession {
       ...mine,
       headline: mine.headline || null,
       author: mine.author || null,
-      media: mine.media ? [mine.media] : [],
+      media: renderable(mine.media),
       published_at: mine.published_at || theirs.published_at,
       updated_at: null,
     };

@@ -3,7 +3,8 @@
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
-import { EntryForm } from "./form.js";
+import { renderable } from "./embeds.js";
+import { EntryForm, mediaList } from "./form.js";
 import { Outbox } from "./outbox.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
@@ -455,7 +456,7 @@ function pendingCard(item) {
     author: item.fields.author || null,
     labels: item.fields.labels,
     pinned: item.fields.pinned,
-    media: item.fields.media ? [item.fields.media] : [],
+    media: renderable(mediaList(item.fields.media)),
   };
   const view = renderEntry(entry);
   view.removeAttribute("id");

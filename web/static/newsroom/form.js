@@ -1,6 +1,7 @@
 // The entry form, for composing and for editing in place: fields, preview, Ctrl/Cmd+Enter.
 
 import { renderEntry } from "../reader/render.js";
+import { providerNames, providerSite, recognise, renderable } from "./embeds.js";
 import { RichText } from "./richtext.js";
 import { attachUpload } from "./upload.js";
 
@@ -15,7 +16,13 @@ export function toLocalInput(iso) {
 
 /** The form's fields as an API entry body (create) — also what a draft stores. */
 function emptyValues() {
-  return { headline: "", body: "", labels: [], pinned: false, author: "", published_at: "", media: null, status: "published", publish_at: "" };
+  return { headline: "", body: "", labels: [], pinned: false, author: "", published_at: "", media: [], status: "published", publish_at: "" };
+}
+
+/** An entry's or a draft's media as a list (drafts written before embeds kept one photo). */
+export function mediaList(media) {
+  if (Array.isArray(media)) return media;
+  return media ? [media] : [];
 }
 
 export class EntryForm {
@@ -46,6 +53,8 @@ export class EntryForm {
       status: q("[name=status]"),
       publishAt: q("[name=publish_at]"),
       correction: q("[name=correction]"),
+      embedUrl: q("[name=embed_url]"),
+      embedCaption: q("[name=embed_caption]"),
     };
     this.when = q("[data-role=when]");
     this.publishAtField = q("[data-role=publish-at]");
@@ -54,6 +63,10 @@ export class EntryForm {
     this.role = "editor";
     this.fields.status.addEventListener("change", () => this.statusChanged());
     this.photo = q("[data-role=photo]");
+    this.embed = q("[data-role=embed]");
+    this.embedStatus = q("[data-role=embed-status]");
+    this.photoRefusal = q("[data-role=photo-refusal]");
+    this.extraMedia = []; // media the form has no fields for (a second photo…), kept as they are
     this.timing = q("[data-role=timing]");
     this.notice = q("[data-role=notice]");
     this.errors = q("[data-role=errors]");
@@ -63,7 +76,7 @@ export class EntryForm {
     this.previewButton = q("[data-action=preview]");
     this.extraLabels = []; // labels other than breaking/key, kept as they are when editing
     this.submit.textContent = submitLabel;
-    this.rich = new RichText(q("[data-role=rich]"), () => this.changed());
+    this.rich = new RichText(q("[data-role=rich]"), () => this.changed(), { onLink: (url) => this.pastedLink(url) });
     this.uniquifyIds();
 
     const cancel = q("[data-action=cancel]");
@@ -88,9 +101,59 @@ export class EntryForm {
       }
     });
     this.previewButton.addEventListener("click", () => this.togglePreview());
-    this.fields.photoUrl.addEventListener("input", () => this.fields.photoUrl.setCustomValidity(""));
+    this.fields.photoUrl.addEventListener("input", () => this.checkPhotoUrl());
+    this.fields.embedUrl.addEventListener("input", () => this.checkEmbedUrl());
+    q("[data-action=move-to-embed]").addEventListener("click", () => this.moveToEmbed());
     this.uploaded = null; // the upload's answer (size, variants) for the photo URL it gave
     attachUpload(this);
+  }
+
+  /** A web address pasted into the text: a post or video of a provider becomes the embed. */
+  pastedLink(url) {
+    const found = recognise(url);
+    if (!found || this.fields.embedUrl.value.trim()) return false;
+    this.fields.embedUrl.value = url;
+    this.embed.open = true;
+    this.checkEmbedUrl();
+    this.changed();
+    return true;
+  }
+
+  /** The photo field takes pictures: a provider's page is refused, with what to do instead. */
+  checkPhotoUrl() {
+    const url = this.fields.photoUrl.value.trim();
+    const site = url ? providerSite(url) : null;
+    this.photoRefusal.hidden = !site;
+    if (site) {
+      const found = recognise(url);
+      const text = found
+        ? `That is a ${found.kind} on ${site}, not a picture. Put it under “Video or post”: readers then see a card and choose to load it.`
+        : `That is a page on ${site}, not a picture. For a post or video, put its link under “Video or post”; for a photo, use the picture's own address or upload it.`;
+      this.photoRefusal.querySelector("[data-role=photo-refusal-text]").textContent = text;
+      this.photoRefusal.querySelector("[data-action=move-to-embed]").hidden = !recognise(url) || Boolean(this.fields.embedUrl.value.trim());
+    }
+    return !site;
+  }
+
+  moveToEmbed() {
+    this.fields.embedUrl.value = this.fields.photoUrl.value.trim();
+    this.fields.photoUrl.value = "";
+    this.checkPhotoUrl();
+    this.embed.open = true;
+    this.checkEmbedUrl();
+    this.fields.embedCaption.focus();
+    this.changed();
+  }
+
+  /** Say which provider a link is (and that readers choose to load it), or what is wrong. */
+  checkEmbedUrl() {
+    const url = this.fields.embedUrl.value.trim();
+    const found = url ? recognise(url) : null;
+    this.embedStatus.dataset.state = !url ? "" : found ? "ok" : "bad";
+    if (!url) this.embedStatus.textContent = "";
+    else if (found) this.embedStatus.textContent = `${found.name} ${found.kind}: readers see a card and load it only if they choose to.`;
+    else this.embedStatus.textContent = `Not a post or video link of ${providerNames()}. Copy the link of one post or video (its Share button).`;
+    return !url || Boolean(found);
   }
 
   /** A photo the server stored (upload.js): its URL, with the size and variants for readers. */
@@ -127,14 +190,17 @@ export class EntryForm {
     if (f.breaking.checked) labels.unshift("breaking");
     if (f.key.checked) labels.push("key");
     const url = f.photoUrl.value.trim();
-    const media = url
+    const photo = url
       ? { url, caption: f.caption.value.trim() || null, credit: f.credit.value.trim() || null, alt: f.alt.value.trim() || null }
       : null;
-    if (media && f.decorative?.checked) media.decorative = true;
-    if (media && this.uploaded?.url === url) {
+    if (photo && f.decorative?.checked) photo.decorative = true;
+    if (photo && this.uploaded?.url === url) {
       const { width, height, variants } = this.uploaded;
-      Object.assign(media, { width, height, variants });
+      Object.assign(photo, { width, height, variants });
     }
+    const embedUrl = f.embedUrl.value.trim();
+    const embed = embedUrl ? { type: "embed", url: embedUrl, caption: f.embedCaption.value.trim() || null } : null;
+    const media = [photo, embed, ...this.extraMedia].filter(Boolean);
     const when = f.publishedAt.value;
     let publishedAt = "";
     if (when && when === this.filledWhen.input) publishedAt = this.filledWhen.iso;
@@ -193,7 +259,10 @@ export class EntryForm {
     f.author.value = v.author || "";
     f.publishedAt.value = toLocalInput(v.published_at);
     this.filledWhen = { input: f.publishedAt.value, iso: v.published_at || "" };
-    const media = Array.isArray(v.media) ? v.media[0] : v.media;
+    const items = mediaList(v.media);
+    const media = items.find((m) => (m.type || "image") === "image") || null;
+    const embed = items.find((m) => m.type === "embed") || null;
+    this.extraMedia = items.filter((m) => m !== media && m !== embed);
     f.photoUrl.value = media?.url || "";
     f.caption.value = media?.caption || "";
     f.credit.value = media?.credit || "";
@@ -201,6 +270,11 @@ export class EntryForm {
     if (f.decorative) f.decorative.checked = Boolean(media?.decorative);
     // An uploaded photo keeps its size and variants through drafts and edits.
     this.uploaded = media?.width ? { url: media.url, width: media.width, height: media.height, variants: media.variants || [] } : null;
+    f.embedUrl.value = embed?.url || "";
+    f.embedCaption.value = embed?.caption || "";
+    this.checkPhotoUrl();
+    this.checkEmbedUrl();
+    this.embed.open = Boolean(embed);
     f.status.value = this.role === "contributor" || !["published", "draft", "scheduled"].includes(v.status) ? "published" : v.status;
     f.publishAt.value = toLocalInput(v.publish_at);
     f.correction.value = "";
@@ -221,7 +295,7 @@ export class EntryForm {
 
   get isEmpty() {
     const v = this.values();
-    return !v.headline && this.rich.empty && !v.media;
+    return !v.headline && this.rich.empty && !v.media.length;
   }
 
   /** The request body for POST: only what is set, in API types. */
@@ -231,7 +305,7 @@ export class EntryForm {
     if (v.headline) body.headline = v.headline;
     if (v.author) body.author = v.author;
     if (v.published_at) body.published_at = v.published_at;
-    body.media = v.media ? [stripNulls(v.media)] : [];
+    body.media = v.media.map(stripNulls);
     if (this.role !== "contributor" && v.status !== "published") body.status = v.status;
     if (body.status === "scheduled") body.publish_at = v.publish_at || null;
     return body;
@@ -239,17 +313,24 @@ export class EntryForm {
 
   validate() {
     const problems = [];
-    if (this.rich.empty && !this.values().media) problems.push("Write something, or add a photo.");
+    if (this.rich.empty && !this.values().media.length) problems.push("Write something, or add a photo, a video or a post.");
     const url = this.fields.photoUrl.value.trim();
-    if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url) && !/^\/media\/\S+$/.test(url)) {
+    if (!this.checkPhotoUrl()) {
+      problems.push(this.photoRefusal.querySelector("[data-role=photo-refusal-text]").textContent);
+      this.photo.open = true;
+    } else if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url) && !/^\/media\/\S+$/.test(url)) {
       problems.push("The photo URL must start with https:// (or be an uploaded photo's /media/ address)");
       this.photo.open = true;
     }
-    if (url && !this.fields.alt.value.trim() && !this.fields.decorative?.checked) {
+    if (url && !providerSite(url) && !this.fields.alt.value.trim() && !this.fields.decorative?.checked) {
       problems.push("Describe the photo in Alt text, or mark it decorative.");
       this.photo.open = true;
     }
     if (this.element.dataset.uploading) problems.push("Wait for the photo to finish uploading.");
+    if (!this.checkEmbedUrl()) {
+      problems.push(this.embedStatus.textContent);
+      this.embed.open = true;
+    }
     this.showErrors(problems);
     return problems.length === 0;
   }
@@ -300,7 +381,7 @@ export class EntryForm {
       author: v.author || null,
       labels: v.labels,
       pinned: v.pinned,
-      media: v.media ? [v.media] : [],
+      media: renderable(v.media),
     };
     const node = renderEntry(entry);
     node.removeAttribute("id");

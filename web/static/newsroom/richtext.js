@@ -124,20 +124,73 @@ function normalize(root) {
   return result.innerHTML;
 }
 
+// A web address in running text: up to a space, a quote or an angle bracket.
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"']+/gi;
+const TRAILING = /[.,;:!?'"\]]+$/;
+
+/** A URL as typed in a sentence, without the punctuation that ends the sentence. */
+function trimUrl(url) {
+  let text = url.replace(TRAILING, "");
+  // "(see https://example.org/a)": the bracket is the sentence's, unless the URL opened one.
+  while (text.endsWith(")") && (text.match(/\(/g) || []).length < (text.match(/\)/g) || []).length) {
+    text = text.slice(0, -1).replace(TRAILING, "");
+  }
+  return text;
+}
+
+/** Plain web addresses in the text become links (outside links already there). */
+export function linkify(html) {
+  const root = document.createElement("div");
+  root.innerHTML = html;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) {
+    if (!walker.currentNode.parentElement.closest("a")) texts.push(walker.currentNode);
+  }
+  for (const node of texts) {
+    const text = node.textContent;
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(URL_IN_TEXT)) {
+      const url = trimUrl(match[0]);
+      const href = safeHref(url);
+      if (!href || !/^https?:\/\/[^/]+\.[^/]/i.test(url)) continue; // a host with a dot
+      parts.push(text.slice(last, match.index));
+      const link = document.createElement("a");
+      link.href = href;
+      link.textContent = url;
+      parts.push(link);
+      last = match.index + url.length;
+    }
+    if (!parts.length) continue;
+    parts.push(text.slice(last));
+    node.replaceWith(...parts.filter((p) => p !== ""));
+  }
+  return root.innerHTML;
+}
+
+/** The one http(s) address a pasted text is, or null ("see https://…" is text, not a link). */
+export function pastedUrl(text) {
+  const trimmed = String(text || "").trim();
+  return /^https?:\/\/\S+$/i.test(trimmed) && safeHref(trimmed) ? trimmed : null;
+}
+
 function escapeText(text) {
   const div = document.createElement("div");
   div.textContent = text;
   return div.innerHTML;
 }
 
-/** Plain text as paragraphs: blank lines split paragraphs, single newlines become <br>. */
+/** Plain text as paragraphs: blank lines split paragraphs, single newlines become <br>; web
+ * addresses become links. */
 export function textToHtml(text) {
-  return text
+  const html = text
     .replace(/\r\n?/g, "\n")
     .split(/\n{2,}/)
     .filter((part) => part.trim())
     .map((part) => `<p>${escapeText(part).replace(/\n/g, "<br>")}</p>`)
     .join("");
+  return linkify(html);
 }
 
 const COMMANDS = {
@@ -168,8 +221,11 @@ function closestInEditor(tag) {
  * `data-cmd`, and the link bar `[data-role=link-bar]`. `onInput` runs after every change.
  */
 export class RichText {
-  constructor(root, onInput) {
+  /** `onLink(url)`: a pasted web address; true when the form took it (an embed), so it is
+   * not put into the text. */
+  constructor(root, onInput, { onLink = () => false } = {}) {
     this.root = root;
+    this.onLink = onLink;
     this.body = root.querySelector("[data-role=body]");
     this.linkBar = root.querySelector("[data-role=link-bar]");
     this.linkInput = this.linkBar.querySelector("input");
@@ -207,8 +263,9 @@ export class RichText {
     });
   }
 
+  /** What is sent and previewed: cleaned, with plain web addresses as links. */
   get html() {
-    return cleanHtml(this.body.innerHTML);
+    return linkify(cleanHtml(this.body.innerHTML));
   }
 
   set html(value) {
@@ -250,6 +307,15 @@ export class RichText {
   paste(event) {
     event.preventDefault();
     const data = event.clipboardData;
+    const url = pastedUrl(data.getData("text/plain"));
+    if (url) {
+      if (!this.onLink(url)) {
+        const href = safeHref(url).replace(/"/g, "%22");
+        document.execCommand("insertHTML", false, `<a href="${href}">${escapeText(url)}</a>&nbsp;`);
+      }
+      this.changed();
+      return;
+    }
     const html = data.getData("text/html");
     const cleaned = html ? cleanHtml(html, { light: true }) : textToHtml(data.getData("text/plain"));
     if (cleaned) document.execCommand("insertHTML", false, cleaned);
