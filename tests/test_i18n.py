@@ -111,3 +111,61 @@ async def test_a_timeline_that_spans_days_has_a_heading_per_day(editor: Editor) 
     for at in ("2024-06-01T10:00:00Z", "2024-06-01T21:00:00Z"):
         await editor.post("one-day", headline="Same day", published_at=at)
     assert "day-separator" not in (await editor.http.get("/blogs/one-day")).text
+
+
+def test_the_newsroom_catalogues_hold_every_word_of_its_pages_and_scripts() -> None:
+    """The console, dashboard and People screen speak the six languages: each message of their
+    templates and scripts (what `pybabel extract -F liveblog/i18n/newsroom.cfg` finds) has a
+    translation in every catalogue, with the same placeholders."""
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    import liveblog
+    from liveblog import i18n
+
+    root = Path(liveblog.__file__).resolve().parents[1]
+    method_map = [("web/templates/newsroom/**.html", "jinja2"),
+                  ("web/static/newsroom/**.js", "javascript")]  # fmt: skip
+    keywords = {"_": None, "t": None, "tn": (1, 2)}
+    found = {
+        message if isinstance(message, str) else message[0]
+        for _, _, message, _, _ in extract_from_dir(root, method_map, keywords=keywords)
+    }
+    assert len(found) > 250
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for language in [code for code in i18n.LANGUAGES if code != "en"]:
+        path = root / "liveblog" / "i18n" / "locales" / language / "LC_MESSAGES" / "newsroom.po"
+        with path.open("rb") as file:
+            catalogue = read_po(file, locale=language)
+        translated = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalogue if m.id}
+        missing = sorted(found - translated.keys())
+        assert missing == [], f"{language}: {missing[:5]}"
+        for message_id in found:
+            strings = translated[message_id].string
+            for text in [strings] if isinstance(strings, str) else strings:
+                assert text, f"{language}: {message_id!r} is not translated"
+                # A plural form may say the number in words ("one draft"), not the others.
+                if isinstance(strings, str):
+                    wanted = set(placeholder.findall(message_id))
+                    assert set(placeholder.findall(text)) == wanted, (language, message_id)
+
+
+async def test_the_newsroom_pages_speak_the_browsers_language(editor: Editor) -> None:
+    page = await editor.http.get("/editor", headers={"Accept-Language": "fr-CH, de;q=0.8"})
+    assert '<html lang="fr" dir="ltr">' in page.text
+    assert "Se connecter à la rédaction" in page.text
+    catalogue = json.loads(
+        re.search(r'<script type="application/json" id="newsroom-i18n">([^<]*)</script>',
+                  page.text)[1]  # type: ignore[index]
+    )  # fmt: skip
+    assert catalogue["messages"]["Retry now"] == "Réessayer maintenant"
+    assert catalogue["plurals"]["%(count)s draft"]["one"] == "%(count)s brouillon"
+    chosen = await editor.http.get(
+        "/dashboard",
+        headers={"Accept-Language": "fr", "Cookie": "liveblog-newsroom-language=ar"},
+    )
+    assert '<html lang="ar" dir="rtl">' in chosen.text
+    unknown = await editor.http.get("/people", headers={"Accept-Language": "pl, zh;q=0.5"})
+    assert '<html lang="en" dir="ltr">' in unknown.text

@@ -9,22 +9,78 @@ it can list the blogs that token may edit.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
+from babel import Locale
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.media import embeds
+from liveblog.pages import newsroom_words
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import render
 from liveblog.pages.security import COMMON_HEADERS
 from liveblog.pages.templating import json_script, static_url
 
+# Offered for a blog's pages, with the right to left ones; the API takes any language Babel
+# knows (the settings dialog keeps a blog's other language as it is).
+BLOG_LANGUAGES = (
+    *i18n.LANGUAGES, "he", "fa", "ur", "it", "pt", "pl", "nl", "ro", "cs", "sv", "ru", "tr",
+    "el", "hi", "ja", "ko", "zh",
+)  # fmt: skip
+
+
+def _newsroom_page(request: Request, name: str, context: dict[str, Any]) -> Response:
+    """A newsroom page in the person's language, with the scripts' words."""
+    language = newsroom_words.language_of(request)
+    context = {
+        "newsroom_catalogue": newsroom_words.script_catalogue(language),
+        "newsroom_languages": _own_names(),
+        **context,
+    }
+    response = render(request, name, context, language=language, domain="newsroom")
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
+
+
+@lru_cache(maxsize=1)
+def _own_names() -> tuple[tuple[str, str], ...]:
+    """The newsroom's languages, each named in itself ("Deutsch", "العربية")."""
+    return tuple(
+        (code, _capital(i18n.locale(code).get_display_name(code))) for code in i18n.LANGUAGES
+    )
+
+
+@lru_cache(maxsize=16)
+def _blog_languages(language: str, default: str) -> tuple[tuple[str, str], ...]:
+    """Languages for a blog, named in the console's language and in their own."""
+    codes = list(dict.fromkeys([*BLOG_LANGUAGES, default]))
+    names = []
+    for code in codes:
+        own = _capital(i18n.locale(code).get_display_name(code) or code)
+        local = _capital(Locale.parse(code.replace("-", "_")).get_display_name(language) or code)
+        names.append((code, own if own == local else f"{local} ({own})"))
+    return tuple(sorted(names, key=lambda pair: pair[1].casefold()))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
 
 async def editor(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     providers = embeds.client_providers(embeds.mastodon_hosts(settings.mastodon_hosts))
-    context = {"embed_providers": json_script(providers), "embed_names": embeds.PROVIDER_NAMES}
-    response = render(request, "newsroom/editor.html", context)
+    language = newsroom_words.language_of(request)
+    context = {
+        "embed_providers": json_script(providers),
+        "embed_names": embeds.PROVIDER_NAMES,
+        "blog_languages": _blog_languages(language, settings.default_language),
+        "help_url": "",
+    }
+    response = _newsroom_page(request, "newsroom/editor.html", context)
     # Tokens and drafts live on this page: keep it out of shared caches and other sites' frames.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -32,7 +88,7 @@ async def editor(request: Request) -> Response:
 
 async def people(request: Request) -> Response:
     """The People screen (admins): add a person, change role and blogs, revoke."""
-    response = render(request, "newsroom/people.html", {})
+    response = _newsroom_page(request, "newsroom/people.html", {})
     response.headers["Cache-Control"] = "no-store"  # it shows new tokens once
     return response
 
@@ -43,7 +99,7 @@ async def dashboard(request: Request) -> Response:
         "amber_minutes": _minutes(settings.quiet_amber_minutes),
         "red_minutes": _minutes(settings.quiet_red_minutes),
     }
-    return render(request, "newsroom/dashboard.html", context)
+    return _newsroom_page(request, "newsroom/dashboard.html", context)
 
 
 def _minutes(value: float) -> str:

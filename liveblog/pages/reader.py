@@ -47,12 +47,17 @@ def render(
     *,
     status_code: int = 200,
     frame_ancestors: str = "'self'",
+    language: str | None = None,
+    domain: str = "messages",
 ) -> Response:
+    """A page in ``language`` (default: its blog's, else the default setting), with the words
+    of the catalogue ``domain`` (the newsroom's pages use their own)."""
     settings: Settings = request.app.state.settings
     blog: Blog | None = context.get("blog")
-    language = blog.language if blog else settings.default_language
+    language = language or (blog.language if blog else settings.default_language)
     frames = embeds.frame_sources(embeds.mastodon_hosts(settings.mastodon_hosts))
-    with i18n.rendering(language, blog.time_zone if blog else settings.default_time_zone):
+    zone = blog.time_zone if blog else settings.default_time_zone
+    with i18n.rendering(language, zone, domain):
         response = templates.TemplateResponse(
             request,
             name,

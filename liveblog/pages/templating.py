@@ -98,7 +98,8 @@ def json_script(data: object) -> Markup:
 
 @lru_cache(maxsize=64)
 def _client_messages(language: str) -> str:
-    messages = {message: i18n.gettext(message) for message in CLIENT_MESSAGES}
+    readers = i18n.catalogue(language)  # the readers' words, whichever page carries them
+    messages = {message: readers.gettext(message) for message in CLIENT_MESSAGES}
     plurals = {name: i18n.plural_forms(*forms) for name, forms in CLIENT_PLURALS.items()}
     return str(json_script({"language": language, "messages": messages, "plurals": plurals}))
 

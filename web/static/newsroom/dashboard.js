@@ -6,12 +6,13 @@ import { orderKey } from "../reader/times.js";
 import { api, blogPath } from "./api.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
+import { t, tn } from "./i18n.js";
 import { duration, el, formatNumber, shortTime } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const LATEST = 5;
 const POLL_MS = 2000;
-const SOCKET_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+const SOCKET_TEXT = { connecting: () => t("Connecting…"), live: () => t("Live"), reconnecting: () => t("Reconnecting…") };
 
 const root = $("main");
 const thresholds = {
@@ -23,7 +24,7 @@ let skew = 0; // server clock minus ours, ms
 const socket = new MultiBlogSocket(onEvent, (s) => {
   const pill = $("socket-status");
   pill.dataset.state = s;
-  pill.querySelector("[data-role=text]").textContent = SOCKET_TEXT[s] || s;
+  pill.querySelector("[data-role=text]").textContent = SOCKET_TEXT[s]?.() || s;
 });
 
 const serverNow = () => Date.now() + skew;
@@ -36,10 +37,10 @@ async function poll() {
     const { data } = await api("GET", "/api/stats", { auth: false });
     skew = Date.parse(data.generated_at) - Date.now();
     applyStats(data);
-    $("updated-at").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    $("updated-at").textContent = t("Updated %(time)s", { time: new Date().toLocaleTimeString() });
     $("updated-at").classList.remove("nr-stale");
   } catch (error) {
-    $("updated-at").textContent = `Stats unavailable: ${error.message}`;
+    $("updated-at").textContent = t("Stats unavailable: %(reason)s", { reason: error.message });
     $("updated-at").classList.add("nr-stale");
   }
   setTimeout(poll, document.hidden ? POLL_MS * 5 : POLL_MS);
@@ -65,14 +66,14 @@ function applyStats(stats) {
   setNumber($("kpi-readers"), stats.readers.total);
   $("kpi-readers-split").textContent = `SSE ${formatNumber(stats.readers.sse)} · WebSocket ${formatNumber(stats.readers.ws)}`;
   setNumber($("kpi-live"), live.length);
-  $("kpi-ended").textContent = `${ended.length} ended`;
+  $("kpi-ended").textContent = t("%(count)s ended", { count: ended.length });
   setNumber($("kpi-entries"), live.reduce((sum, b) => sum + b.entries_last_hour, 0));
   $("kpi-p50").textContent = ms(stats.latency.p50_ms);
   $("kpi-p99").textContent = ms(stats.latency.p99_ms);
   $("kpi-samples").textContent = formatNumber(stats.latency.samples);
   setNumber($("kpi-processes"), stats.processes);
   const screens = stats.newsroom_connections;
-  $("kpi-newsroom").textContent = screens === 1 ? "1 newsroom screen open" : `${screens} newsroom screens open`;
+  $("kpi-newsroom").textContent = tn("%(count)s newsroom screen open", "%(count)s newsroom screens open", screens);
 
   const seen = new Set();
   for (const blog of live) {
@@ -107,7 +108,7 @@ function renderEnded(ended) {
         { className: "nr-ended__item" },
         el("span", { className: "nr-dot nr-dot--ended", "aria-hidden": "true" }),
         el("a", { href: `/blogs/${encodeURIComponent(b.slug)}` }, b.title),
-        el("span", { className: "nr-muted nr-small" }, b.last_entry_at ? `last entry ${shortTime(b.last_entry_at)}` : "no entries"),
+        el("span", { className: "nr-muted nr-small" }, b.last_entry_at ? t("last entry %(time)s", { time: shortTime(b.last_entry_at) }) : t("no entries")),
       ),
     ),
   );
@@ -177,8 +178,8 @@ function renderLatest(known, fresh = new Set()) {
         { className: `nr-latest__item${breaking ? " nr-latest__item--breaking" : ""}${fresh.has(entry.id) ? " nr-latest__item--new" : ""}`, dataset: { id: entry.id } },
         el("time", { className: "nr-latest__time", datetime: entry.published_at }, shortTime(entry.published_at)),
         el("span", { className: "nr-latest__title" }, entryTitle(entry, 80)),
-        breaking ? el("span", { className: "label label--breaking" }, "Breaking") : null,
-        entry.pinned ? el("span", { className: "label label--pinned" }, "Pinned") : null,
+        breaking ? el("span", { className: "label label--breaking" }, t("Breaking")) : null,
+        entry.pinned ? el("span", { className: "label label--pinned" }, t("Pinned")) : null,
       );
     }),
   );
@@ -232,7 +233,7 @@ function tick() {
     const box = known.card.querySelector("[data-role=quiet-box]");
     box.dataset.quiet = level;
     known.card.dataset.quiet = level;
-    known.card.querySelector("[data-role=since]").textContent = since === null ? "none yet" : `${duration(since)} ago`;
+    known.card.querySelector("[data-role=since]").textContent = since === null ? t("none yet") : t("%(time)s ago", { time: duration(since) });
   }
 }
 

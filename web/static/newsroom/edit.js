@@ -5,7 +5,8 @@
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, entryPath } from "./api.js";
 import { renderable } from "./embeds.js";
-import { EntryForm, mediaList } from "./form.js";
+import { EntryForm, contentAttributes, mediaList } from "./form.js";
+import { t } from "./i18n.js";
 import { cleanHtml, linkify } from "./richtext.js";
 import { el, shortTime } from "./ui.js";
 
@@ -65,7 +66,7 @@ export class EditSession {
     this.card = card;
     this.onDone = onDone;
     this.form = new EntryForm(template, {
-      submitLabel: "Save changes",
+      submitLabel: t("Save changes"),
       editing: true,
       onSubmit: () => this.save(),
       onCancel: () => this.close(null),
@@ -92,10 +93,10 @@ export class EditSession {
     this.latest = entry;
     if (this.conflictBox) return;
     if (entry === null) {
-      this.form.showNotice("Someone deleted this entry while you were editing it. Copy what you need before you cancel.");
+      this.form.showNotice(t("Someone deleted this entry while you were editing it. Copy what you need before you cancel."));
     } else if (entry.version !== this.base.version) {
       this.form.showNotice(
-        `Someone else saved this entry (version ${entry.version}) while you were editing. When you save, you choose which version to keep.`,
+        t("Someone else saved this entry (version %(version)s) while you were editing. When you save, you choose which version to keep.", { version: entry.version }),
       );
     }
   }
@@ -122,8 +123,8 @@ export class EditSession {
       if (error.status === 412) await this.conflict(values);
       else if (error.status === 404) this.serverChanged(null);
       else if (error.retryable) {
-        this.form.showErrors([`Not saved: ${error.message} Your changes are still here; save again when the server is back.`]);
-      } else this.form.showErrors(error.messages.map((m) => `Not saved: ${m}`));
+        this.form.showErrors([t("Not saved: %(reason)s Your changes are still here; save again when the server is back.", { reason: error.message })]);
+      } else this.form.showErrors(error.messages.map((m) => t("Not saved: %(reason)s", { reason: m })));
     }
   }
 
@@ -134,7 +135,7 @@ export class EditSession {
       theirs = (await api("GET", entryPath(this.slug, this.base.id))).data;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.serverChanged(null);
-      else this.form.showErrors([`Someone else changed this entry, and it cannot be read now: ${error.message}`]);
+      else this.form.showErrors([t("Someone else changed this entry, and it cannot be read now: %(reason)s", { reason: error.message })]);
       return;
     }
     if (Object.keys(patchFrom(mine, theirs)).length === 0) {
@@ -148,7 +149,7 @@ export class EditSession {
     const preview = (entry) => {
       const node = renderEntry(entry);
       node.removeAttribute("id");
-      return node;
+      return el("div", contentAttributes(), node);
     };
     const mineEntry = {
       ...theirs,
@@ -159,24 +160,26 @@ export class EditSession {
       published_at: mine.published_at || theirs.published_at,
       updated_at: null,
     };
-    const when = theirs.updated_at ? ` at ${shortTime(theirs.updated_at)}` : "";
-    const keepMine = el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { choice: "mine" } }, "Keep mine");
-    const takeTheirs = el("button", { type: "button", className: "nr-btn", dataset: { choice: "theirs" } }, "Take theirs");
-    const backToEdit = el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { choice: "edit" } }, "Edit mine further");
+    const lede = theirs.updated_at
+      ? t("Version %(version)s was saved at %(time)s, after you started editing. Nothing is lost: choose which version readers see.", { version: theirs.version, time: shortTime(theirs.updated_at) })
+      : t("Version %(version)s was saved after you started editing. Nothing is lost: choose which version readers see.", { version: theirs.version });
+    const keepMine = el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { choice: "mine" } }, t("Keep mine"));
+    const takeTheirs = el("button", { type: "button", className: "nr-btn", dataset: { choice: "theirs" } }, t("Take theirs"));
+    const backToEdit = el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { choice: "edit" } }, t("Edit mine further"));
     this.conflictBox = el(
       "section",
       { className: "nr-conflict", role: "alert", "aria-labelledby": `conflict-${theirs.id}` },
-      el("h3", { className: "nr-conflict__title", id: `conflict-${theirs.id}` }, "Someone else changed this entry"),
+      el("h3", { className: "nr-conflict__title", id: `conflict-${theirs.id}` }, t("Someone else changed this entry")),
       el(
         "p",
         { className: "nr-conflict__lede" },
-        `Version ${theirs.version} was saved${when}, after you started editing. Nothing is lost: choose which version readers see.`,
+        lede,
       ),
       el(
         "div",
         { className: "nr-conflict__versions" },
-        el("div", { className: "nr-conflict__version", dataset: { version: "theirs" } }, el("h4", {}, `Theirs · version ${theirs.version}`), el("div", {}, preview(theirs))),
-        el("div", { className: "nr-conflict__version nr-conflict__version--mine", dataset: { version: "mine" } }, el("h4", {}, "Yours · not saved"), el("div", {}, preview(mineEntry))),
+        el("div", { className: "nr-conflict__version", dataset: { version: "theirs" } }, el("h4", {}, t("Theirs · version %(version)s", { version: theirs.version })), el("div", {}, preview(theirs))),
+        el("div", { className: "nr-conflict__version nr-conflict__version--mine", dataset: { version: "mine" } }, el("h4", {}, t("Yours · not saved")), el("div", {}, preview(mineEntry))),
       ),
       el("div", { className: "nr-conflict__actions" }, backToEdit, takeTheirs, keepMine),
     );
@@ -193,7 +196,7 @@ export class EditSession {
     });
     backToEdit.addEventListener("click", () => {
       this.rebase(theirs);
-      this.form.showNotice(`Editing on top of version ${theirs.version}. Saving keeps what the form shows.`);
+      this.form.showNotice(t("Editing on top of version %(version)s. Saving keeps what the form shows.", { version: theirs.version }));
       this.form.rich.focus();
     });
     this.form.element.hidden = true;

@@ -3,8 +3,9 @@
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
+import { directionOf, t, tn, wireLanguageChoice } from "./i18n.js";
 import { renderable } from "./embeds.js";
-import { EntryForm, mediaList } from "./form.js";
+import { EntryForm, mediaList, setContentLanguage } from "./form.js";
 import { Outbox } from "./outbox.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
@@ -20,12 +21,12 @@ const AUTHOR_PREFIX = "liveblog.author.";
 // network (from the home screen, on a train) still shows the composer and its outbox.
 const SESSION_KEY = "liveblog.session";
 const SAVED_TEXT = {
-  draft: "Draft saved in the newsroom: readers do not see it.",
-  submitted: "Submitted: an editor approves it before readers see it.",
-  scheduled: "Scheduled: the server publishes it at its time.",
+  draft: () => t("Draft saved in the newsroom: readers do not see it."),
+  submitted: () => t("Submitted: an editor approves it before readers see it."),
+  scheduled: () => t("Scheduled: the server publishes it at its time."),
 };
-const ROLE_TEXT = { admin: "Admin", editor: "Editor", contributor: "Contributor" };
-const STREAM_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+export const ROLE_TEXT = { admin: () => t("Admin"), editor: () => t("Editor"), contributor: () => t("Contributor") };
+const STREAM_TEXT = { connecting: () => t("Connecting…"), live: () => t("Live"), reconnecting: () => t("Reconnecting…"), offline: () => t("Offline") };
 
 const state = {
   me: null,
@@ -51,13 +52,13 @@ async function signIn(secret, { quiet = false } = {}) {
   } catch (failure) {
     if (failure instanceof ApiError && failure.status === 401) {
       token.clear();
-      showSignIn(quiet ? "" : "That token is not valid. Check it and try again.");
+      showSignIn(quiet ? "" : t("That token is not valid. Check it and try again."));
       return;
     }
     // Keep the token: the server is away, not the editor's right to use it.
     const kept = await keptSession(secret);
     if (!kept) {
-      showSignIn(`The server cannot be reached (${failure.message}). Trying again…`);
+      showSignIn(t("The server cannot be reached (%(reason)s). Trying again…", { reason: failure.message }));
       setTimeout(() => token.get() && signIn(token.get(), { quiet: true }), 3000);
       return;
     }
@@ -67,9 +68,9 @@ async function signIn(secret, { quiet = false } = {}) {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = state.me.name;
-  $("me-role").textContent = ROLE_TEXT[state.me.role] || state.me.role;
+  $("me-role").textContent = ROLE_TEXT[state.me.role]?.() || state.me.role;
+  $("me-avatar").textContent = initials(state.me.name);
   $("new-blog").hidden = state.me.role !== "admin";
-  document.querySelector(".nr-sidebar").classList.toggle("nr-sidebar--admin", state.me.role === "admin");
   document.querySelector("[data-role=people-link]").hidden = state.me.role !== "admin";
   state.composer.setRole(state.me.role);
   state.outbox.open(state.me.id, secret);
@@ -139,9 +140,9 @@ function storedDrafts() {
 
 function unsentSummary(entries, drafts) {
   const parts = [];
-  if (entries) parts.push(entries === 1 ? "1 entry not yet published" : `${entries} entries not yet published`);
-  if (drafts) parts.push(drafts === 1 ? "1 draft" : `${drafts} drafts`);
-  return parts.join(" and ");
+  if (entries) parts.push(tn("%(count)s entry not yet published", "%(count)s entries not yet published", entries));
+  if (drafts) parts.push(tn("%(count)s draft", "%(count)s drafts", drafts));
+  return parts.length === 2 ? t("%(first)s and %(second)s", { first: parts[0], second: parts[1] }) : parts[0] || "";
 }
 
 /** Sign out. What this token left unsent is deleted from the device: asked first. */
@@ -150,9 +151,9 @@ async function signOut() {
   const drafts = storedDrafts();
   if (entries || drafts.length) {
     const confirmed = await confirmDialog({
-      title: "Delete unsent work and sign out?",
-      message: `This device holds ${unsentSummary(entries, drafts.length)} of yours. Signing out deletes them: nobody else signing in here can send or see them.`,
-      confirm: "Delete and sign out",
+      title: t("Delete unsent work and sign out?"),
+      message: t("This device holds %(what)s of yours. Signing out deletes them: nobody else signing in here can send or see them.", { what: unsentSummary(entries, drafts.length) }),
+      confirm: t("Delete and sign out"),
       danger: true,
     });
     if (!confirmed) return;
@@ -208,9 +209,9 @@ function renderBlogList() {
         "a",
         { href: `?blog=${encodeURIComponent(blog.slug)}`, className: "nr-blogs__link", "aria-current": blog.slug === state.slug ? "page" : null, dataset: { slug: blog.slug } },
         el("span", { className: `nr-dot nr-dot--${blog.status}`, "aria-hidden": "true" }),
-        el("span", { className: "nr-blogs__title" }, blog.title),
-        pending ? el("span", { className: "nr-count nr-count--warn", title: "Entries not yet published" }, String(pending)) : null,
-        el("span", { className: "visually-hidden" }, blog.status === "live" ? " (live)" : " (ended)"),
+        el("span", { className: "nr-blogs__title", dir: "auto", lang: blog.language }, blog.title),
+        pending ? el("span", { className: "nr-count nr-count--warn", title: t("Entries not yet published") }, String(pending)) : null,
+        el("span", { className: "visually-hidden" }, blog.status === "live" ? t(" (live)") : t(" (ended)")),
       );
       return el("li", {}, link);
     }),
@@ -242,7 +243,7 @@ async function selectBlog(slug) {
     onPublished: (entry) => state.list?.upsert(entry),
   });
   state.workflow.start().catch((error) => {
-    if (!(error instanceof ApiError && error.status === 0)) toast(`Could not load the newsroom: ${error.message}`, { kind: "error" });
+    if (!(error instanceof ApiError && error.status === 0)) toast(t("Could not load the newsroom: %(reason)s", { reason: error.message }), { kind: "error" });
   });
   state.slug = slug;
   const url = new URL(window.location.href);
@@ -271,13 +272,13 @@ async function selectBlog(slug) {
     if (list !== state.list) return;
     const offline = error instanceof ApiError && error.status === 0;
     if (error instanceof ApiError && error.status === 404) {
-      toast("That blog no longer exists.", { kind: "error" });
+      toast(t("That blog no longer exists."), { kind: "error" });
       state.blogs = state.blogs.filter((b) => b.slug !== slug);
       renderBlogList();
       showNoBlog();
     } else {
       // Offline, the stream pill says so; the composer and the outbox work all the same.
-      if (!offline) toast(`Could not load the entries: ${error.message}`, { kind: "error" });
+      if (!offline) toast(t("Could not load the entries: %(reason)s", { reason: error.message }), { kind: "error" });
       setTimeout(() => {
         if (state.slug === slug) {
           state.list = null;
@@ -299,13 +300,21 @@ function renderBlogHeader() {
   $("blog-title").textContent = blog.title;
   $("blog-desc").textContent = blog.description;
   $("blog-desc").hidden = !blog.description;
+  for (const id of ["blog-title", "blog-desc", "blogs-current"]) $(id).lang = blog.language;
+  // What is written for the blog (composer, edits, previews, entries) is in its language and
+  // goes in its direction; the console's own words stay in the person's.
+  setContentLanguage(blog.language, directionOf(blog.language));
+  state.composer.applyLanguage();
+  const editable = state.me.role !== "contributor";
+  $("blog-toggle").hidden = !editable;
+  $("blog-settings").hidden = !editable;
   const badge = $("blog-status");
-  badge.textContent = live ? "Live" : "Ended";
+  badge.textContent = live ? t("Live") : t("Ended");
   badge.className = `nr-badge nr-badge--${blog.status}`;
   $("blog-reader-link").href = `/blogs/${encodeURIComponent(blog.slug)}`;
-  $("blog-toggle").textContent = live ? "End blog" : "Reopen blog";
+  $("blog-toggle").textContent = live ? t("End blog") : t("Reopen blog");
   $("ended-note").hidden = live;
-  document.title = `${blog.title} · Editor`;
+  document.title = `${blog.title} · ${t("Editor")}`;
   $("blogs-current").textContent = blog.title;
 }
 
@@ -323,9 +332,9 @@ async function toggleBlogStatus() {
   const ending = blog.status === "live";
   if (ending) {
     const confirmed = await confirmDialog({
-      title: `End “${blog.title}”?`,
-      message: "Readers see that the coverage has ended. You can reopen it later.",
-      confirm: "End blog",
+      title: t("End “%(title)s”?", { title: blog.title }),
+      message: t("Readers see that the coverage has ended. You can reopen it later."),
+      confirm: t("End blog"),
       danger: true,
     });
     if (!confirmed) return;
@@ -333,9 +342,9 @@ async function toggleBlogStatus() {
   try {
     const { data } = await api("PATCH", blogPath(blog.slug), { body: { status: ending ? "ended" : "live" } });
     blogUpdated(data);
-    toast(ending ? "The blog has ended." : "The blog is live again.");
+    toast(ending ? t("The blog has ended.") : t("The blog is live again."));
   } catch (error) {
-    toast(`Not changed: ${error.message}`, { kind: "error" });
+    toast(t("Not changed: %(reason)s", { reason: error.message }), { kind: "error" });
   }
 }
 
@@ -347,6 +356,8 @@ async function createBlog(event) {
     slug: form.elements.slug.value.trim(),
     title: form.elements.title.value.trim(),
     description: form.elements.description.value.trim(),
+    language: form.elements.language.value,
+    time_zone: form.elements.time_zone.value,
   };
   try {
     const { data } = await api("POST", "/api/blogs", { body });
@@ -354,12 +365,91 @@ async function createBlog(event) {
     form.reset();
     state.blogs.push(data);
     await selectBlog(data.slug);
-    toast(`“${data.title}” is live.`);
+    toast(t("“%(title)s” is live.", { title: data.title }));
   } catch (error) {
-    const messages = error.status === 409 ? ["That slug is taken: choose another."] : error.messages;
+    const messages = error.status === 409 ? [t("That slug is taken: choose another.")] : error.messages;
     errors.replaceChildren(...messages.map((m) => el("p", {}, m)));
     errors.hidden = false;
   }
+}
+
+// --- a blog's settings: title, description, language, time zone ---------------------------
+
+/** Every time zone the browser knows, `current` chosen (it stays even if the list lacks it). */
+function fillZones(select, current) {
+  const known = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const zones = [...new Set([current, "UTC", ...known].filter(Boolean))].sort();
+  select.replaceChildren(...zones.map((zone) => el("option", { value: zone, selected: zone === current }, zone)));
+}
+
+/** The blog's language chosen; one the list lacks (set through the API) is kept as it is. */
+function chooseLanguage(select, language) {
+  if (![...select.options].some((o) => o.value === language)) select.append(el("option", { value: language }, language));
+  select.value = language;
+}
+
+function openNewBlog() {
+  const form = $("blog-form");
+  form.querySelector("[data-role=errors]").hidden = true;
+  const zones = form.elements.time_zone;
+  if (zones.options.length < 2) fillZones(zones, zones.dataset.default);
+  $("blog-dialog").showModal();
+}
+
+function openSettings() {
+  const blog = currentBlog();
+  if (!blog) return;
+  const form = $("settings-form");
+  form.querySelector("[data-role=errors]").hidden = true;
+  form.elements.title.value = blog.title;
+  form.elements.description.value = blog.description || "";
+  chooseLanguage(form.elements.language, blog.language);
+  fillZones(form.elements.time_zone, blog.time_zone);
+  $("settings-dialog").showModal();
+}
+
+async function saveSettings(event) {
+  event.preventDefault();
+  const blog = currentBlog();
+  const form = event.target;
+  const errors = form.querySelector("[data-role=errors]");
+  const wanted = {
+    title: form.elements.title.value.trim(),
+    description: form.elements.description.value.trim(),
+    language: form.elements.language.value,
+    time_zone: form.elements.time_zone.value,
+  };
+  const body = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => value !== (blog[key] ?? "")));
+  if (!Object.keys(body).length) {
+    $("settings-dialog").close();
+    return;
+  }
+  try {
+    const { data } = await api("PATCH", blogPath(blog.slug), { body });
+    $("settings-dialog").close();
+    blogUpdated(data);
+    toast(t("Settings saved."));
+  } catch (error) {
+    errors.replaceChildren(...error.messages.map((m) => el("p", {}, m)));
+    errors.hidden = false;
+  }
+}
+
+// --- the person: language, alerts, help ----------------------------------------------------
+
+function initials(name) {
+  // The first letter of the first two words that have one ("admin (LIVEBLOG…)" -> "AL").
+  const letters = String(name || "").split(/\s+/).map((word) => word.match(/\p{L}/u)?.[0]).filter(Boolean);
+  return letters.slice(0, 2).join("").toUpperCase() || "?";
+}
+
+function openMe() {
+  const dialog = $("me-dialog");
+  dialog.querySelector("[data-role=who]").textContent = state.me.name;
+  const role = ROLE_TEXT[state.me.role]?.() || state.me.role;
+  const blogs = state.me.blogs === null ? t("every blog") : state.me.blogs.join(", ");
+  dialog.querySelector("[data-role=about]").textContent = t("%(role)s of %(blogs)s", { role, blogs });
+  dialog.showModal();
 }
 
 /** "Election night 2024!" -> "election-night-2024", until the editor types a slug themselves. */
@@ -393,14 +483,14 @@ function restoreDraft() {
     draft = null;
   }
   state.composer.fill(draft || { author: localStorage.getItem(authorKey()) || state.me.name });
-  $("draft-state").textContent = draft ? "Draft restored" : "";
+  $("draft-state").textContent = draft ? t("Draft restored") : "";
 }
 
 function saveDraft() {
   if (!state.slug || !state.me) return;
   if (state.composer.isEmpty) localStorage.removeItem(draftKey());
   else localStorage.setItem(draftKey(), JSON.stringify(state.composer.values()));
-  $("draft-state").textContent = state.composer.isEmpty ? "" : "Draft saved on this device";
+  $("draft-state").textContent = state.composer.isEmpty ? "" : t("Draft saved on this device");
 }
 
 async function publish(form) {
@@ -426,22 +516,23 @@ function renderPending() {
   const total = state.outbox.items.length;
   const status = $("outbox-status");
   status.hidden = total === 0;
-  status.textContent = total === 1 ? "1 entry not yet published" : `${total} entries not yet published`;
+  status.textContent = tn("%(count)s entry not yet published", "%(count)s entries not yet published", total);
   clearInterval(state.ticker);
   if (items.some((i) => i.state === "waiting")) state.ticker = setInterval(updateCountdowns, 1000);
 }
 
 function pendingText(item) {
-  if (item.state === "sending") return item.attempts ? `Publishing… (attempt ${item.attempts + 1})` : "Publishing…";
+  if (item.state === "sending") return item.attempts ? t("Publishing… (attempt %(attempt)s)", { attempt: item.attempts + 1 }) : t("Publishing…");
   const reason = item.error?.messages?.join(" ") || "";
   if (item.state === "failed") {
-    if (item.error?.status === 401) return "Not published: sign in again to send it.";
-    return `Not published: ${reason}`;
+    if (item.error?.status === 401) return t("Not published: sign in again to send it.");
+    return t("Not published: %(reason)s", { reason });
   }
   const seconds = Math.max(0, Math.ceil((item.retryAt - Date.now()) / 1000));
   const status = item.error?.status;
-  const why = status === 0 ? "the server cannot be reached" : `the server is unavailable (${status})`;
-  return `Not published yet: ${why}. Kept on this device; retrying in ${seconds} s (attempt ${item.attempts + 1}).`;
+  const values = { seconds, attempt: item.attempts + 1, status };
+  if (status === 0) return t("Not published yet: the server cannot be reached. Kept on this device; retrying in %(seconds)s s (attempt %(attempt)s).", values);
+  return t("Not published yet: the server is unavailable (%(status)s). Kept on this device; retrying in %(seconds)s s (attempt %(attempt)s).", values);
 }
 
 function pendingCard(item) {
@@ -462,11 +553,11 @@ function pendingCard(item) {
   view.removeAttribute("id");
   const actions = [];
   if (item.state === "waiting") {
-    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { outbox: "retry", key: item.key } }, "Retry now"));
+    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { outbox: "retry", key: item.key } }, t("Retry now")));
   }
   if (item.state === "failed") {
-    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { outbox: "edit", key: item.key } }, "Edit"));
-    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { outbox: "discard", key: item.key } }, "Discard"));
+    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { outbox: "edit", key: item.key } }, t("Edit")));
+    actions.push(el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { outbox: "discard", key: item.key } }, t("Discard")));
   }
   return el(
     "article",
@@ -496,7 +587,7 @@ async function pendingAction(event) {
   if (button.dataset.outbox === "retry") state.outbox.send(key);
   else if (button.dataset.outbox === "edit") {
     if (!state.composer.isEmpty) {
-      toast("Publish or clear what is in the composer first.", { kind: "error" });
+      toast(t("Publish or clear what is in the composer first."), { kind: "error" });
       return;
     }
     const item = state.outbox.take(key);
@@ -507,9 +598,9 @@ async function pendingAction(event) {
     }
   } else if (button.dataset.outbox === "discard") {
     const confirmed = await confirmDialog({
-      title: "Discard this entry?",
-      message: "It was never published. Its text is deleted from this device.",
-      confirm: "Discard",
+      title: t("Discard this entry?"),
+      message: t("It was never published. Its text is deleted from this device."),
+      confirm: t("Discard"),
       danger: true,
     });
     if (confirmed) state.outbox.remove(key);
@@ -520,8 +611,8 @@ function outboxChanged(event) {
   const { published, blog, replayed } = event.detail || {};
   const waiting = published && published.status !== "published";
   if (published && blog === state.slug) (waiting ? state.workflow : state.list)?.upsert(published);
-  if (waiting) toast(SAVED_TEXT[published.status] || "Saved.");
-  else if (published) toast(replayed ? "Published (the server had it already: no copy made)." : "Published.");
+  if (waiting) toast(SAVED_TEXT[published.status]?.() || t("Saved."));
+  else if (published) toast(replayed ? t("Published (the server had it already: no copy made).") : t("Published."));
   renderPending();
   renderBlogList();
 }
@@ -534,7 +625,7 @@ function setStreamState(s) {
   if (s !== "live" && navigator.onLine === false) s = "offline";
   const pill = $("stream-status");
   pill.dataset.state = s;
-  pill.querySelector("[data-role=text]").textContent = STREAM_TEXT[s] || s;
+  pill.querySelector("[data-role=text]").textContent = STREAM_TEXT[s]?.() || s;
   // The server is back: whatever waits in the outbox goes now, not at its next timer.
   if (s === "live" && lastStreamState && lastStreamState !== "live" && lastStreamState !== "connecting") {
     state.outbox.retryAll();
@@ -551,7 +642,7 @@ function onSocketEvent(event) {
 function start() {
   state.socket = new MultiBlogSocket(onSocketEvent, setStreamState);
   state.composer = new EntryForm($("entry-form"), {
-    submitLabel: "Publish",
+    submitLabel: t("Publish"),
     onSubmit: (form) => publish(form),
     onChange: () => saveDraft(),
   });
@@ -574,11 +665,12 @@ function start() {
   $("blogs-toggle").addEventListener("click", () => toggleBlogs());
   window.addEventListener("offline", () => setStreamState("offline"));
   $("blog-toggle").addEventListener("click", toggleBlogStatus);
-  $("new-blog").addEventListener("click", () => {
-    const form = $("blog-form");
-    form.querySelector("[data-role=errors]").hidden = true;
-    $("blog-dialog").showModal();
-  });
+  $("new-blog").addEventListener("click", openNewBlog);
+  $("blog-settings").addEventListener("click", openSettings);
+  $("settings-form").addEventListener("submit", saveSettings);
+  $("settings-form").querySelector("[data-action=close]").addEventListener("click", () => $("settings-dialog").close());
+  $("me-button").addEventListener("click", openMe);
+  wireLanguageChoice();
   $("blog-form").addEventListener("submit", createBlog);
   $("blog-form").elements.title.addEventListener("input", suggestSlug);
   $("blog-form").elements.slug.addEventListener("input", (event) => {
@@ -588,7 +680,7 @@ function start() {
   $("pending-list").addEventListener("click", pendingAction);
   state.outbox.addEventListener("change", outboxChanged);
   state.outbox.addEventListener("unauthorized", () => {
-    toast("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them.", { kind: "error" });
+    toast(t("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them."), { kind: "error" });
   });
 
   // A sign-in link from the People screen: /editor#token=… (the fragment never reaches a server).

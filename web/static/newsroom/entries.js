@@ -8,6 +8,8 @@ import { parseEventId } from "../reader/stream.js";
 import { orderKey, relative } from "../reader/times.js";
 import { ApiError, api, blogPath, entryPath } from "./api.js";
 import { EditSession } from "./edit.js";
+import { contentAttributes } from "./form.js";
+import { t } from "./i18n.js";
 import { confirmDialog, el, shortTime, toast } from "./ui.js";
 
 const PAGE_SIZE = 30;
@@ -88,7 +90,7 @@ export class EntryList {
       this.next = data.next;
       this.older.hidden = !this.next;
     } catch (error) {
-      toast(`Could not load older entries: ${error.message}`, { kind: "error" });
+      toast(t("Could not load older entries: %(reason)s", { reason: error.message }), { kind: "error" });
     } finally {
       this.older.disabled = false;
     }
@@ -193,29 +195,29 @@ export class EntryList {
     const view = renderEntry(entry);
     fillAgo(view);
     const meta = [`v${entry.version}`];
-    if (entry.updated_at) meta.push(`edited ${shortTime(entry.updated_at)}`);
+    if (entry.updated_at) meta.push(t("edited %(time)s", { time: shortTime(entry.updated_at) }));
     const bar = el(
       "div",
       { className: "nr-entry__bar" },
       el("span", { className: "nr-entry__version" }, meta.join(" · ")),
       el("span", { className: "nr-entry__spacer" }),
-      el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "edit" } }, "Edit"),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "edit" } }, t("Edit")),
       el(
         "button",
         { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "pin" }, "aria-pressed": String(entry.pinned) },
-        entry.pinned ? "Unpin" : "Pin",
+        entry.pinned ? t("Unpin") : t("Pin"),
       ),
       el(
         "button",
         { type: "button", className: "nr-btn nr-btn--ghost nr-btn--breaking", dataset: { action: "breaking" }, "aria-pressed": String(breaking) },
-        "Breaking",
+        t("Breaking"),
       ),
-      el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, "Delete"),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, t("Delete")),
     );
     return el(
       "article",
       { className: "nr-entry", dataset: { id: entry.id, version: String(entry.version) } },
-      el("div", { className: "nr-entry__view" }, view),
+      el("div", { className: "nr-entry__view", ...contentAttributes() }, view),
       bar,
     );
   }
@@ -297,10 +299,10 @@ export class EntryList {
           this.upsert(entry);
         }
       }
-      toast("The entry keeps changing; try again in a moment.", { kind: "error" });
+      toast(t("The entry keeps changing; try again in a moment."), { kind: "error" });
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.removed(id);
-      else toast(`Not changed: ${error.message}`, { kind: "error" });
+      else toast(t("Not changed: %(reason)s", { reason: error.message }), { kind: "error" });
     } finally {
       button.disabled = false;
     }
@@ -309,21 +311,22 @@ export class EntryList {
   async remove(id) {
     const entry = this.entries.get(id);
     if (!entry) return;
-    const title = entry.headline || "this entry";
     const confirmed = await confirmDialog({
-      title: "Delete this entry?",
-      message: `“${title}” disappears from every reader's page at once. This cannot be undone.`,
-      confirm: "Delete",
+      title: t("Delete this entry?"),
+      message: entry.headline
+        ? t("“%(title)s” disappears from every reader's page at once. This cannot be undone.", { title: entry.headline })
+        : t("It disappears from every reader's page at once. This cannot be undone."),
+      confirm: t("Delete"),
       danger: true,
     });
     if (!confirmed) return;
     try {
       await api("DELETE", entryPath(this.slug, id));
       this.removed(id);
-      toast("Entry deleted.");
+      toast(t("Entry deleted."));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.removed(id);
-      else toast(`Not deleted: ${error.message}`, { kind: "error" });
+      else toast(t("Not deleted: %(reason)s", { reason: error.message }), { kind: "error" });
     }
   }
 }

@@ -2,10 +2,41 @@
 
 import { renderEntry } from "../reader/render.js";
 import { providerNames, providerSite, recognise, renderable } from "./embeds.js";
+import { t } from "./i18n.js";
 import { RichText } from "./richtext.js";
 import { attachUpload } from "./upload.js";
 
 const pad = (n) => String(n).padStart(2, "0");
+
+// The language and direction of what is written for the blog being edited (editor.js sets it
+// when a blog is chosen): every form, preview and entry view follows it.
+const content = { lang: "", dir: "ltr" };
+
+export function setContentLanguage(lang, dir) {
+  Object.assign(content, { lang, dir });
+}
+
+/** Attributes for an element that shows the blog's text (a rendered entry). */
+export function contentAttributes() {
+  return content.lang ? { lang: content.lang, dir: content.dir } : {};
+}
+
+/**
+ * A field of the blog's text in the blog's direction: empty, it starts where the blog's
+ * writing starts (the caret, the placeholder); with text, the text decides (`dir=auto`), so a
+ * quote in another script reads the right way round and its full stop lands where it belongs.
+ */
+function followDirection(input) {
+  input.dir = input.value ? "auto" : content.dir;
+}
+
+const FSI = "\u2068";
+const PDI = "\u2069";
+
+/** Text set apart from the direction around it (a first-strong isolate), once. */
+function isolate(text) {
+  return !text || text.startsWith(FSI) ? text : `${FSI}${text}${PDI}`;
+}
 
 /** "2024-06-25T14:05" in the browser's zone, for <input type=datetime-local>. */
 export function toLocalInput(iso) {
@@ -106,6 +137,25 @@ export class EntryForm {
     q("[data-action=move-to-embed]").addEventListener("click", () => this.moveToEmbed());
     this.uploaded = null; // the upload's answer (size, variants) for the photo URL it gave
     attachUpload(this);
+    this.contentFields = [...this.element.querySelectorAll("[data-content]")];
+    for (const input of this.contentFields) input.addEventListener("input", () => followDirection(input));
+    this.applyLanguage();
+  }
+
+  /** The blog's language and direction on its text: fields, the rich text, the preview. */
+  applyLanguage() {
+    for (const input of this.contentFields) {
+      if (content.lang) input.lang = content.lang;
+      followDirection(input);
+      // The hint is in the console's language: isolated, it reads the right way round in a
+      // field of the other direction ("What happened?" keeps its "?" at its end).
+      if (input.placeholder) input.placeholder = isolate(input.placeholder);
+    }
+    this.rich.body.dataset.placeholder = isolate(this.rich.body.dataset.placeholder || "");
+    for (const node of [this.rich.body, this.previewBox]) {
+      if (content.lang) node.lang = content.lang;
+      node.dir = content.dir;
+    }
   }
 
   /** A web address pasted into the text: a post or video of a provider becomes the embed. */
@@ -127,8 +177,10 @@ export class EntryForm {
     if (site) {
       const found = recognise(url);
       const text = found
-        ? `That is a ${found.kind} on ${site}, not a picture. Put it under “Video or post”: readers then see a card and choose to load it.`
-        : `That is a page on ${site}, not a picture. For a post or video, put its link under “Video or post”; for a photo, use the picture's own address or upload it.`;
+        ? found.kind === "video"
+          ? t("That is a video on %(site)s, not a picture. Put it under “Video or post”: readers then see a card and choose to load it.", { site })
+          : t("That is a post on %(site)s, not a picture. Put it under “Video or post”: readers then see a card and choose to load it.", { site })
+        : t("That is a page on %(site)s, not a picture. For a post or video, put its link under “Video or post”; for a photo, use the picture's own address or upload it.", { site });
       this.photoRefusal.querySelector("[data-role=photo-refusal-text]").textContent = text;
       this.photoRefusal.querySelector("[data-action=move-to-embed]").hidden = !recognise(url) || Boolean(this.fields.embedUrl.value.trim());
     }
@@ -151,8 +203,15 @@ export class EntryForm {
     const found = url ? recognise(url) : null;
     this.embedStatus.dataset.state = !url ? "" : found ? "ok" : "bad";
     if (!url) this.embedStatus.textContent = "";
-    else if (found) this.embedStatus.textContent = `${found.name} ${found.kind}: readers see a card and load it only if they choose to.`;
-    else this.embedStatus.textContent = `Not a post or video link of ${providerNames()}. Copy the link of one post or video (its Share button).`;
+    else if (found) {
+      const values = { provider: found.name };
+      this.embedStatus.textContent = found.kind === "video"
+        ? t("A %(provider)s video: readers see a card and load it only if they choose to.", values)
+        : t("A %(provider)s post: readers see a card and load it only if they choose to.", values);
+    } else {
+      const providers = providerNames(t("or"));
+      this.embedStatus.textContent = t("Not a post or video link of %(providers)s. Copy the link of one post or video (its Share button).", { providers });
+    }
     return !url || Boolean(found);
   }
 
@@ -241,8 +300,8 @@ export class EntryForm {
   statusChanged() {
     const status = this.fields.status.value;
     if (!this.editing) this.publishAtField.hidden = status !== "scheduled";
-    const labels = { published: this.submitLabel, draft: "Save draft", scheduled: "Schedule" };
-    this.submit.textContent = this.role === "contributor" && !this.editing ? "Submit for review" : labels[status] || this.submitLabel;
+    const labels = { published: this.submitLabel, draft: t("Save draft"), scheduled: t("Schedule") };
+    this.submit.textContent = this.role === "contributor" && !this.editing ? t("Submit for review") : labels[status] || this.submitLabel;
   }
 
   /** Fill from an entry (API shape) or a draft; missing fields are emptied. */
@@ -281,6 +340,7 @@ export class EntryForm {
     this.statusChanged();
     this.photo.open = Boolean(media?.url);
     this.timing.open = Boolean(v.published_at) && !this.editing; // a backdated draft
+    for (const input of this.contentFields) followDirection(input);
     delete this.element.dataset.dirty;
     this.showErrors([]);
     if (!this.preview.hidden) this.renderPreview();
@@ -313,20 +373,20 @@ export class EntryForm {
 
   validate() {
     const problems = [];
-    if (this.rich.empty && !this.values().media.length) problems.push("Write something, or add a photo, a video or a post.");
+    if (this.rich.empty && !this.values().media.length) problems.push(t("Write something, or add a photo, a video or a post."));
     const url = this.fields.photoUrl.value.trim();
     if (!this.checkPhotoUrl()) {
       problems.push(this.photoRefusal.querySelector("[data-role=photo-refusal-text]").textContent);
       this.photo.open = true;
     } else if (url && !/^https:\/\/[^\s/?#]+\S*$/.test(url) && !/^\/media\/\S+$/.test(url)) {
-      problems.push("The photo URL must start with https:// (or be an uploaded photo's /media/ address)");
+      problems.push(t("The photo URL must start with https:// (or be an uploaded photo's /media/ address)"));
       this.photo.open = true;
     }
     if (url && !providerSite(url) && !this.fields.alt.value.trim() && !this.fields.decorative?.checked) {
-      problems.push("Describe the photo in Alt text, or mark it decorative.");
+      problems.push(t("Describe the photo in Alt text, or mark it decorative."));
       this.photo.open = true;
     }
-    if (this.element.dataset.uploading) problems.push("Wait for the photo to finish uploading.");
+    if (this.element.dataset.uploading) problems.push(t("Wait for the photo to finish uploading."));
     if (!this.checkEmbedUrl()) {
       problems.push(this.embedStatus.textContent);
       this.embed.open = true;

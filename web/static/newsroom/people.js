@@ -2,11 +2,12 @@
 // change a person's role and blogs, revoke. Uses the token the editor console signed in with.
 
 import { api, token } from "./api.js";
+import { t } from "./i18n.js";
 import { installable } from "./pwa.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const ROLES = { contributor: "Contributor", editor: "Editor", admin: "Admin" };
+const ROLES = { contributor: () => t("Contributor"), editor: () => t("Editor"), admin: () => t("Admin") };
 
 const state = { blogs: [], people: [] };
 
@@ -20,7 +21,7 @@ function avatar(person) {
 }
 
 function seen(person) {
-  if (!person.last_used_at) return "never";
+  if (!person.last_used_at) return t("never");
   return new Date(person.last_used_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 }
 
@@ -33,20 +34,20 @@ function blogChoices(container, chosen, name) {
 }
 
 function row(person) {
-  const role = el("select", { className: "nr-input nr-input--small", "aria-label": `Role of ${person.name}`, dataset: { id: person.id, field: "role" } },
-    ...Object.entries(ROLES).map(([value, text]) => el("option", { value, ...(value === person.role ? { selected: true } : {}) }, text)));
+  const role = el("select", { className: "nr-input nr-input--small", "aria-label": t("Role of %(name)s", { name: person.name }), dataset: { id: person.id, field: "role" } },
+    ...Object.entries(ROLES).map(([value, text]) => el("option", { value, ...(value === person.role ? { selected: true } : {}) }, text())));
   const blogs = el("div", { className: "nr-people__row-blogs", dataset: { id: person.id } });
-  const all = el("label", { className: "nr-chip" }, el("input", { type: "checkbox", dataset: { id: person.id, field: "all" }, ...(person.blogs === null ? { checked: true } : {}) }), el("span", {}, "Every blog"));
+  const all = el("label", { className: "nr-chip" }, el("input", { type: "checkbox", dataset: { id: person.id, field: "all" }, ...(person.blogs === null ? { checked: true } : {}) }), el("span", {}, t("Every blog")));
   const some = el("span", {});
   blogChoices(some, person.blogs, `blogs-${person.id}`);
   some.hidden = person.blogs === null;
   blogs.append(all, some);
   return el("tr", { dataset: { id: person.id, role: person.role } },
-    el("td", {}, el("div", { className: "nr-people__who" }, avatar(person), el("div", {}, el("strong", {}, person.name), el("div", { className: "nr-muted nr-small" }, `id ${person.id}`)))),
-    el("td", { "data-label": "Role" }, role),
-    el("td", { "data-label": "Blogs" }, blogs),
-    el("td", { className: "nr-small", "data-label": "Last seen" }, seen(person)),
-    el("td", {}, el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost nr-btn--danger-text", dataset: { revoke: person.id } }, "Revoke")),
+    el("td", {}, el("div", { className: "nr-people__who" }, avatar(person), el("div", {}, el("strong", { dir: "auto" }, person.name), el("div", { className: "nr-muted nr-small" }, t("id %(id)s", { id: person.id }))))),
+    el("td", { "data-label": t("Role") }, role),
+    el("td", { "data-label": t("Blogs") }, blogs),
+    el("td", { className: "nr-small", "data-label": t("Last seen") }, seen(person)),
+    el("td", {}, el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost nr-btn--danger-text", dataset: { revoke: person.id } }, t("Revoke"))),
   );
 }
 
@@ -69,7 +70,7 @@ async function change(id, body) {
     state.people = state.people.map((p) => (p.id === id ? data : p));
     toast(`${data.name}: saved.`);
   } catch (error) {
-    toast(`Not changed: ${error.messages.join(" ")}`, { kind: "error" });
+    toast(t("Not changed: %(reason)s", { reason: error.messages.join(" ") }), { kind: "error" });
   }
   render();
 }
@@ -94,9 +95,9 @@ async function onListClick(event) {
   if (!button) return;
   const person = state.people.find((p) => p.id === button.dataset.revoke);
   const confirmed = await confirmDialog({
-    title: `Revoke ${person.name}’s token?`,
-    message: "They are signed out everywhere at once. Their entries stay.",
-    confirm: "Revoke",
+    title: t("Revoke %(name)s’s access?", { name: person.name }),
+    message: t("They are signed out everywhere at once. Their entries stay."),
+    confirm: t("Revoke"),
     danger: true,
   });
   if (!confirmed) return;
@@ -104,9 +105,9 @@ async function onListClick(event) {
     await api("DELETE", `/api/tokens/${encodeURIComponent(person.id)}`);
     state.people = state.people.filter((p) => p.id !== person.id);
     render();
-    toast(`${person.name} can no longer sign in.`);
+    toast(t("%(name)s can no longer sign in.", { name: person.name }));
   } catch (error) {
-    toast(`Not revoked: ${error.messages.join(" ")}`, { kind: "error" });
+    toast(t("Not revoked: %(reason)s", { reason: error.messages.join(" ") }), { kind: "error" });
   }
 }
 
@@ -142,9 +143,9 @@ async function copy(event) {
   const text = $("new-secret").querySelector(`[data-role=${button.dataset.copy}]`).textContent;
   try {
     await navigator.clipboard.writeText(text);
-    toast("Copied.");
+    toast(t("Copied."));
   } catch {
-    toast("Copy it by hand: select the text.", { kind: "error" });
+    toast(t("Copy it by hand: select the text."), { kind: "error" });
   }
 }
 
@@ -161,7 +162,7 @@ async function start() {
     return;
   }
   $("me-name").textContent = me.name;
-  $("me-role").textContent = ROLES[me.role] || me.role;
+  $("me-role").textContent = ROLES[me.role]?.() || me.role;
   if (me.role !== "admin") {
     $("people-signin").hidden = false;
     return;

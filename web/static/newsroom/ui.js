@@ -1,6 +1,7 @@
 // Small DOM helpers shared by the console and the dashboard: elements, toasts, confirmation.
 
 import { clock } from "../reader/times.js";
+import { t } from "./i18n.js";
 
 /** el("p", {className: "x", dataset: {id: 1}}, "text", child…) */
 export function el(tag, props = {}, ...children) {
@@ -19,7 +20,7 @@ export function el(tag, props = {}, ...children) {
 export function toast(message, { kind = "info", timeout = 5000 } = {}) {
   const box = document.getElementById("toasts");
   if (!box) return;
-  const close = el("button", { type: "button", className: "nr-toast__close", "aria-label": "Dismiss" }, "×");
+  const close = el("button", { type: "button", className: "nr-toast__close", "aria-label": t("Dismiss") }, "×");
   const item = el("div", { className: `nr-toast nr-toast--${kind}`, role: kind === "error" ? "alert" : "status" }, el("span", {}, message), close);
   close.addEventListener("click", () => item.remove());
   box.append(item);
@@ -30,7 +31,7 @@ export function toast(message, { kind = "info", timeout = 5000 } = {}) {
  * Ask with the page's <dialog id="confirm-dialog"> (never window.confirm: it blocks the page and
  * its live stream). Resolves true when confirmed.
  */
-export function confirmDialog({ title, message, confirm = "Confirm", danger = false }) {
+export function confirmDialog({ title, message, confirm = t("Confirm"), danger = false }) {
   const dialog = document.getElementById("confirm-dialog");
   dialog.querySelector("[data-role=title]").textContent = title;
   dialog.querySelector("[data-role=message]").textContent = message;

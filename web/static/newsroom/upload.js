@@ -3,6 +3,7 @@
 // becomes the entry's photo, and the editor is asked for alt text (or to mark it decorative).
 
 import { token } from "./api.js";
+import { t } from "./i18n.js";
 
 const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 const MAX_BYTES = 20 * 1024 * 1024; // the API's limit (docs/api.md, Media)
@@ -35,9 +36,9 @@ function send(file, slug, onProgress) {
         data = null;
       }
       if (request.status === 201 && data) resolve(data);
-      else reject(new Error(data?.detail || `The upload failed (HTTP ${request.status}).`));
+      else reject(new Error(data?.detail || t("The upload failed (HTTP %(status)s).", { status: request.status })));
     };
-    request.onerror = () => reject(new Error("The server cannot be reached. Try again."));
+    request.onerror = () => reject(new Error(t("The server cannot be reached. Try again.")));
     request.send(file);
   });
 }
@@ -57,24 +58,24 @@ export function attachUpload(form) {
     const slug = currentSlug();
     if (!slug) return;
     if (!TYPES.includes(file.type)) {
-      status.textContent = "Only JPEG, PNG, WebP or GIF pictures can be uploaded.";
+      status.textContent = t("Only JPEG, PNG, WebP or GIF pictures can be uploaded.");
       return;
     }
     if (file.size > MAX_BYTES) {
-      status.textContent = "That picture is over 20 MB: make it smaller first.";
+      status.textContent = t("That picture is over 20 MB: make it smaller first.");
       return;
     }
     form.photo.open = true;
     progress.hidden = false;
     progress.value = 0;
-    status.textContent = `Uploading ${file.name || "the picture"}…`;
+    status.textContent = file.name ? t("Uploading %(name)s…", { name: file.name }) : t("Uploading the picture…");
     root.dataset.uploading = "true";
     try {
       const photo = await send(file, slug, (share) => {
         progress.value = Math.round(share * 100);
       });
       form.setUploaded(photo);
-      status.textContent = `Uploaded (${photo.width} × ${photo.height}). Describe it in Alt text, or mark it decorative.`;
+      status.textContent = t("Uploaded (%(width)s × %(height)s). Describe it in Alt text, or mark it decorative.", { width: photo.width, height: photo.height });
       form.fields.alt.focus();
     } catch (error) {
       status.textContent = error.message;

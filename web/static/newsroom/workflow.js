@@ -7,25 +7,27 @@
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, blogPath, entryPath, token } from "./api.js";
 import { EditSession } from "./edit.js";
+import { contentAttributes } from "./form.js";
+import { t } from "./i18n.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const TABS = ["submitted", "draft", "scheduled"];
-const STATUS_TEXT = { submitted: "Awaiting approval", draft: "Draft", scheduled: "Scheduled" };
+const STATUS_TEXT = { submitted: () => t("Awaiting approval"), draft: () => t("Draft"), scheduled: () => t("Scheduled") };
 const EMPTY = {
-  submitted: "No contributions wait for approval.",
-  draft: "No drafts. Choose “Save as draft” under the composer to keep one here.",
-  scheduled: "Nothing scheduled. Choose “Schedule” under the composer.",
+  submitted: () => t("No contributions wait for approval."),
+  draft: () => t("No drafts. Choose “Save as draft” under the composer to keep one here."),
+  scheduled: () => t("Nothing scheduled. Choose “Schedule” under the composer."),
 };
 const RETRY_MS = 2000;
 
 /** "in 4:05", "in 1 h 12 min", "now" */
 export function countdown(iso, now = Date.now()) {
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
-  if (seconds <= 0) return "publishing now…";
-  if (seconds < 3600) return `in ${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  if (seconds <= 0) return t("publishing now…");
+  if (seconds < 3600) return t("in %(minutes)s:%(seconds)s", { minutes: Math.floor(seconds / 60), seconds: String(seconds % 60).padStart(2, "0") });
   const hours = Math.floor(seconds / 3600);
-  if (hours < 48) return `in ${hours} h ${Math.floor((seconds % 3600) / 60)} min`;
-  return `in ${Math.floor(hours / 24)} days`;
+  if (hours < 48) return t("in %(hours)s h %(minutes)s min", { hours, minutes: Math.floor((seconds % 3600) / 60) });
+  return t("in %(days)s days", { days: Math.floor(hours / 24) });
 }
 
 export class Workflow {
@@ -59,8 +61,8 @@ export class Workflow {
 
   async start() {
     this.root.querySelector("#workflow-hint").textContent = this.contributor
-      ? "Your contributions: an editor approves them before readers see them."
-      : "Readers see none of these until they are published.";
+      ? t("Your contributions: an editor approves them before readers see them.")
+      : t("Readers see none of these until they are published.");
     await this.load();
     this.stream();
   }
@@ -133,11 +135,11 @@ export class Workflow {
       if (data.status === "published") {
         const mine = data.created_by === this.me.id && this.contributor;
         this.entries.delete(data.id);
-        if (mine) toast(`Published: “${data.headline || "your entry"}” is on the blog.`);
+        if (mine) toast(data.headline ? t("Published: “%(title)s” is on the blog.", { title: data.headline }) : t("Published: your entry is on the blog."));
         this.onPublished(data);
       } else {
         if (this.contributor && known?.status === "submitted" && data.status === "draft" && data.note) {
-          toast(`Sent back by an editor: ${data.note}`, { kind: "error" });
+          toast(t("Sent back by an editor: %(note)s", { note: data.note }), { kind: "error" });
         }
         this.entries.set(data.id, data);
       }
@@ -171,7 +173,7 @@ export class Workflow {
       .sort((a, b) => (this.tab === "scheduled" ? a.published_at.localeCompare(b.published_at) : b.published_at.localeCompare(a.published_at)));
     const cards = shown.map((entry) => this.sessions.get(entry.id)?.card || this.card(entry));
     this.list.replaceChildren(...cards);
-    this.empty.textContent = shown.length ? "" : this.contributor && this.tab === "submitted" ? "Nothing of yours awaits approval." : EMPTY[this.tab];
+    this.empty.textContent = shown.length ? "" : this.contributor && this.tab === "submitted" ? t("Nothing of yours awaits approval.") : EMPTY[this.tab]();
     this.empty.hidden = shown.length > 0;
   }
 
@@ -182,14 +184,14 @@ export class Workflow {
     const button = (action, text, extra = "") => el("button", { type: "button", className: `nr-btn nr-btn--small ${extra}`, dataset: { wf: action, id: entry.id } }, text);
     const actions = [];
     if (!this.contributor) {
-      actions.push(button("publish", entry.status === "submitted" ? "Approve and publish" : "Publish now", "nr-btn--primary"));
-      if (entry.status === "submitted") actions.push(button("sendback", "Send back"));
+      actions.push(button("publish", entry.status === "submitted" ? t("Approve and publish") : t("Publish now"), "nr-btn--primary"));
+      if (entry.status === "submitted") actions.push(button("sendback", t("Send back")));
     }
-    if (mayAct) actions.push(button("edit", "Edit", "nr-btn--ghost"));
-    if (mayAct) actions.push(button("delete", this.contributor ? "Withdraw" : "Delete", "nr-btn--ghost nr-btn--danger-text"));
+    if (mayAct) actions.push(button("edit", t("Edit"), "nr-btn--ghost"));
+    if (mayAct) actions.push(button("delete", this.contributor ? t("Withdraw") : t("Delete"), "nr-btn--ghost nr-btn--danger-text"));
     const when =
       entry.status === "scheduled"
-        ? el("span", { className: "nr-wf__countdown", dataset: { role: "countdown", at: entry.publish_at } }, `Publishes ${countdown(entry.publish_at)}`)
+        ? el("span", { className: "nr-wf__countdown", dataset: { role: "countdown", at: entry.publish_at } }, t("Publishes %(when)s", { when: countdown(entry.publish_at) }))
         : null;
     return el(
       "article",
@@ -197,19 +199,19 @@ export class Workflow {
       el(
         "div",
         { className: "nr-wf__bar" },
-        el("span", { className: `nr-badge nr-badge--${entry.status}` }, STATUS_TEXT[entry.status] || entry.status),
+        el("span", { className: `nr-badge nr-badge--${entry.status}` }, STATUS_TEXT[entry.status]?.() || entry.status),
         when,
         el("span", { className: "nr-form__spacer" }),
         ...actions,
       ),
-      entry.note ? el("p", { className: "nr-wf__note", dataset: { role: "note" } }, `Note from the desk: ${entry.note}`) : null,
-      el("div", { className: "nr-entry__view" }, view),
+      entry.note ? el("p", { className: "nr-wf__note", dataset: { role: "note" } }, t("Note from the desk: %(note)s", { note: entry.note })) : null,
+      el("div", { className: "nr-entry__view", ...contentAttributes() }, view),
     );
   }
 
   tick() {
     for (const node of this.list.querySelectorAll("[data-role=countdown]")) {
-      node.textContent = `Publishes ${countdown(node.dataset.at)}`;
+      node.textContent = t("Publishes %(when)s", { when: countdown(node.dataset.at) });
     }
   }
 
@@ -228,16 +230,16 @@ export class Workflow {
     if (!entry) return;
     const action = button.dataset.wf;
     try {
-      if (action === "publish") await this.patch(entry, { status: "published" }, "Published.");
+      if (action === "publish") await this.patch(entry, { status: "published" }, t("Published."));
       else if (action === "sendback") {
         const note = await askNote();
-        if (note) await this.patch(entry, { status: "draft", note }, "Sent back with your note.");
+        if (note) await this.patch(entry, { status: "draft", note }, t("Sent back with your note."));
       } else if (action === "edit") this.edit(entry, button.closest("article"));
       else if (action === "delete") {
         const confirmed = await confirmDialog({
-          title: this.contributor ? "Withdraw this entry?" : "Delete this entry?",
-          message: "It was never published; it is deleted for everyone.",
-          confirm: this.contributor ? "Withdraw" : "Delete",
+          title: this.contributor ? t("Withdraw this entry?") : t("Delete this entry?"),
+          message: t("It was never published; it is deleted for everyone."),
+          confirm: this.contributor ? t("Withdraw") : t("Delete"),
           danger: true,
         });
         if (!confirmed) return;
@@ -246,7 +248,7 @@ export class Workflow {
         this.render();
       }
     } catch (error) {
-      toast(`Not done: ${error.messages ? error.messages.join(" ") : error.message}`, { kind: "error" });
+      toast(t("Not done: %(reason)s", { reason: error.messages ? error.messages.join(" ") : error.message }), { kind: "error" });
     }
   }
 
