@@ -263,6 +263,8 @@ async function selectBlog(slug) {
     empty: $("entries-empty"),
     formTemplate: $("entry-form"),
     onBlog: (blog) => blogUpdated(blog),
+    // A contributor changes no published entry (docs/api.md, Roles): no buttons to offer.
+    mayChange: state.me.role !== "contributor",
   });
   state.list = list;
   try {

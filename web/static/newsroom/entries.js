@@ -26,9 +26,10 @@ export class EntryList {
    * @param {HTMLElement} options.empty shown when there are no entries
    * @param {HTMLTemplateElement} options.formTemplate
    * @param {(blog: object) => void} options.onBlog a blog.updated event
+   * @param {boolean} options.mayChange the person may edit, pin and delete published entries
    */
-  constructor({ slug, socket, root, older, empty, formTemplate, onBlog }) {
-    Object.assign(this, { slug, socket, root, older, empty, formTemplate, onBlog });
+  constructor({ slug, socket, root, older, empty, formTemplate, onBlog, mayChange = true }) {
+    Object.assign(this, { slug, socket, root, older, empty, formTemplate, onBlog, mayChange });
     this.entries = new Map(); // id -> entry
     this.cards = new Map(); // id -> card element
     this.sessions = new Map(); // id -> EditSession
@@ -196,11 +197,25 @@ export class EntryList {
     fillAgo(view);
     const meta = [`v${entry.version}`];
     if (entry.updated_at) meta.push(t("edited %(time)s", { time: shortTime(entry.updated_at) }));
+    const actions = this.mayChange ? this.actions(entry, breaking) : [];
     const bar = el(
       "div",
       { className: "nr-entry__bar" },
       el("span", { className: "nr-entry__version" }, meta.join(" · ")),
       el("span", { className: "nr-entry__spacer" }),
+      ...actions,
+    );
+    return el(
+      "article",
+      { className: "nr-entry", dataset: { id: entry.id, version: String(entry.version) } },
+      el("div", { className: "nr-entry__view", ...contentAttributes() }, view),
+      bar,
+    );
+  }
+
+  /** Edit, pin, Breaking and delete: for those who may change published entries. */
+  actions(entry, breaking) {
+    return [
       el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "edit" } }, t("Edit")),
       el(
         "button",
@@ -213,13 +228,7 @@ export class EntryList {
         t("Breaking"),
       ),
       el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, t("Delete")),
-    );
-    return el(
-      "article",
-      { className: "nr-entry", dataset: { id: entry.id, version: String(entry.version) } },
-      el("div", { className: "nr-entry__view", ...contentAttributes() }, view),
-      bar,
-    );
+    ];
   }
 
   refreshTimes() {
@@ -229,6 +238,7 @@ export class EntryList {
   // --- actions --------------------------------------------------------------------------
 
   click(event) {
+    if (!this.mayChange) return;
     const button = event.target.closest("button[data-action]");
     const card = button?.closest(".nr-entry");
     if (!button || !card || card.parentNode !== this.root) return;

@@ -60,6 +60,9 @@ export class Workflow {
   }
 
   async start() {
+    // A contributor schedules nothing: its entries wait for an editor.
+    this.root.querySelector("[data-tab=scheduled]").hidden = this.contributor;
+    if (this.contributor && this.tab === "scheduled") this.tab = "submitted";
     this.root.querySelector("#workflow-hint").textContent = this.contributor
       ? t("Your contributions: an editor approves them before readers see them.")
       : t("Readers see none of these until they are published.");
