@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from liveblog import routes
+from liveblog.api.presence import PresenceBoard
 from liveblog.api.ratelimit import RateLimiter
 from liveblog.api.responses import ERROR_HANDLERS
 from liveblog.config import Settings
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         supervisor=supervisor,
     )
     reporter = stats.Reporter(engine, hub, supervisor)
+    presence = PresenceBoard(engine, supervisor)
+    hub.notice_listeners.append(presence.notice)
     scheduler = Scheduler(
         engine,
         interval=settings.scheduler_interval_seconds,
@@ -70,6 +73,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         await hub.start()
         shutdown.on_uvicorn_exit(hub.shutdown_readers)
         await reporter.start()
+        supervisor.loop("presence", presence.run)
         # Not critical: readers are served while it retries; a late entry goes out on recovery.
         supervisor.loop("scheduler", scheduler.run)
         if settings.demo and engine.name == "memory":
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.scheduler = scheduler
     app.state.metrics = app_metrics
     app.state.stats = reporter
+    app.state.presence = presence
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     open_files = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # raised by `liveblog serve`
     app.state.admission = Admission.from_settings(settings, open_files)

@@ -31,6 +31,12 @@ def fill(parts: list[bytes], position: Position) -> bytes:
     return str(position).encode().join(parts)
 
 
+# On a blog's newsroom channel, next to its events: "the presence map changed" (no id, no
+# offset, no history). The hub hands it to whoever listens for it (the presence board), never
+# to a reader's stream.
+PRESENCE_NOTICE = b"~presence"
+
+
 def reset_event(blog: str, position: Position, reason: str) -> bytes:
     data = msgspec.Raw(encoder.encode({"reason": reason}))
     return encoder.encode(Event(id=str(position), type="reset", blog=blog, data=data))

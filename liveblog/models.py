@@ -361,6 +361,32 @@ class TokenCreated(Struct):
     avatar_url: str | None = None
 
 
+# --- presence: who has a blog open in a console ----------------------------------------------
+
+EntryId = Annotated[str, Meta(pattern=r"^[0-9a-z]{1,64}\Z", description="An entry's id")]
+
+
+class PresenceUpdate(Struct, forbid_unknown_fields=True):
+    """``PUT /api/blogs/{slug}/presence``: what the caller edits now (null: nothing)."""
+
+    editing: EntryId | None
+
+
+class Person(Struct):
+    """One person with the blog open in a console. ``since``: when they started editing
+    ``editing``, or, editing nothing, when they opened the blog."""
+
+    token_id: str
+    name: str
+    avatar_url: str | None
+    editing: str | None
+    since: datetime
+
+
+class Presence(Struct):
+    people: list[Person]
+
+
 def given_fields(patch: Struct) -> dict[str, object]:
     """The fields a PATCH body actually sent (absent ones are UNSET)."""
     return {k: v for k, v in msgspec.structs.asdict(patch).items() if v is not UNSET}

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Scope
 
 from liveblog import streams
-from liveblog.api import blogs, entries, newsroom, openapi, stats, tokens
+from liveblog.api import blogs, entries, newsroom, openapi, presence, stats, tokens
 from liveblog.media import serve, upload
 from liveblog.ops import health, metrics
 from liveblog.pages import embed, feed, reader
@@ -68,6 +68,7 @@ def table() -> list[BaseRoute]:
             DELETE=entries.delete_entry,
         ),
         _api("/api/blogs/{slug}/media", POST=upload.upload),
+        _api("/api/blogs/{slug}/presence", PUT=presence.put_presence),
         Route("/api/blogs/{slug}/newsroom/events", newsroom.NewsroomEvents(), methods=["GET"]),
         # live streams
         *STREAMS,

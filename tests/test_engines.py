@@ -4,6 +4,7 @@ suite, every engine)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import msgspec
@@ -145,3 +146,54 @@ async def test_renew_epoch_only_when_the_store_is_behind(engine: Engine) -> None
     await post(engine)
     assert await engine.history("b", 3) is not None
     assert await engine.renew_epoch("nope", start) is None
+
+
+async def test_presence_is_a_map_with_expiry_and_a_notice_on_every_change(engine: Engine) -> None:
+    """Who has a blog open (liveblog/api/presence.py): records expire unless put again; a
+    touch gives one more time but never brings it back; every change, an expiry included, is
+    one notice on the blog's newsroom channel, and nothing else is."""
+    from liveblog import events
+
+    await new_blog(engine)
+    heard: list[tuple[str, bytes]] = []
+    subscription = engine.subscription(lambda name, message: heard.append((name, message)))
+    await subscription.subscribe("b~newsroom")
+    runner = asyncio.create_task(subscription.run())
+    try:
+        await subscription.confirm()
+
+        async def notices(count: int) -> None:
+            async with asyncio.timeout(5):
+                while len(heard) < count:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # and no more than that
+            assert len(heard) == count
+            for name, message in heard:
+                assert name == "b~newsroom"
+                assert message.partition(b" ")[2] == events.PRESENCE_NOTICE
+
+        changed, records = await engine.update_presence("b", {"s:a:1": (0.4, b"A")})
+        assert changed and records == {"s:a:1": b"A"}
+        await notices(1)
+        # The same record again: no change, no notice; another one: a change.
+        assert await engine.update_presence("b", {"s:a:1": (0.4, b"A")}) == (False, records)
+        changed, records = await engine.update_presence("b", {"e:a": (30, b"X")})
+        assert changed and records == {"s:a:1": b"A", "e:a": b"X"}
+        await notices(2)
+        # A touch with another value changes nothing; with the same value, it lasts longer.
+        changed, _ = await engine.update_presence("b", {}, touch={"e:a": (30, b"Y")})
+        assert not changed
+        await asyncio.sleep(0.6)  # "s:a:1" has expired: the next call forgets it, and says so
+        changed, records = await engine.update_presence("b", {}, touch={"s:a:1": (30, b"A")})
+        assert changed and records == {"e:a": b"X"}  # the touch did not bring it back
+        await notices(3)
+        changed, records = await engine.update_presence("b", {}, drop=["e:a", "e:nobody"])
+        assert changed and records == {}
+        await notices(4)
+        assert await engine.update_presence("b", {}, drop=["e:a"]) == (False, {})
+        await notices(4)
+    finally:
+        runner.cancel()
+        with contextlib.suppress(BaseException):
+            await runner
+        await subscription.close()

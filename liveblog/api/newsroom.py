@@ -11,26 +11,32 @@ the token travels in the ``Authorization`` header.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from liveblog.api import auth
+from liveblog.api.presence import PresenceBoard
 from liveblog.api.responses import problem_for
 from liveblog.delivery.connections import SSE
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError
-from liveblog.models import newsroom_channel
+from liveblog.models import Token, newsroom_channel
 from liveblog.problems import Problem
 from liveblog.streams.admission import Admission
 from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
 
+logger = logging.getLogger("liveblog.api.newsroom")
 
-async def _authorise(request: Request, slug: str) -> None:
+
+async def _authorise(request: Request, slug: str) -> Token:
     """401, then 404, then 403 (docs/api.md's order)."""
     _, token = await auth.authenticate(request)
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
+    return token
 
 
 class NewsroomEvents:
@@ -52,12 +58,13 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     slug: str = scope["path_params"]["slug"]
     try:
-        await _authorise(request, slug)
+        token = await _authorise(request, slug)
     except (Problem, EngineError) as exc:
         problem = exc if isinstance(exc, Problem) else problem_for(exc)
         await problem.response()(scope, receive, send)
         return
     hub: Hub = scope["app"].state.hub
+    presence: PresenceBoard = scope["app"].state.presence
     conn = hub.connection(SSE, watcher=True)  # the newsroom's, not a reader (stats, dashboard)
     try:
         try:
@@ -71,7 +78,13 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         retry = b"retry: %d\n\n" % scope["app"].state.settings.sse_retry_ms
         await send({"type": "http.response.body", "body": retry, "more_body": True})
+        # This console is on the blog now: every console of it hears (a `presence` event).
+        try:
+            await presence.join(slug, conn, token)
+        except EngineError as exc:
+            logger.warning("presence of a console on %s waits for the engine: %s", slug, exc)
         await _serve_queued(conn, receive, send)
     finally:
         conn.close("disconnect")
         hub.detach(conn)
+        presence.leave(slug, conn)

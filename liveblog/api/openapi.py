@@ -19,6 +19,8 @@ from liveblog.models import (
     EntryCreate,
     EntryPatch,
     MediaUpload,
+    Presence,
+    PresenceUpdate,
     Timeline,
     Token,
     TokenCreate,
@@ -29,8 +31,8 @@ from liveblog.models import (
 from liveblog.problems import ProblemBody
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
-           Timeline, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
-           ProblemBody]  # fmt: skip
+           Presence, PresenceUpdate, Timeline, Token, TokenCreate, TokenCreated, TokenList,
+           TokenPatch, ProblemBody]  # fmt: skip
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
@@ -159,8 +161,15 @@ def document() -> dict[str, Any]:
             "/api/blogs/{slug}/newsroom/events": {
                 "parameters": [slug],
                 "get": _op("The blog's newsroom stream (Server-Sent Events): changes to entries"
-                           " readers do not see, and their publication", (200, None), auth=True,
+                           " readers do not see, their publication, and who is on the blog"
+                           " (`presence`)", (200, None), auth=True,
                            errors=(401, 403, 404, 503)),
+            },
+            "/api/blogs/{slug}/presence": {
+                "parameters": [slug],
+                "put": _op("Say what the caller edits now (null: nothing); the people on the"
+                           " blog", (200, Presence), body=PresenceUpdate, auth=True,
+                           errors=_WRITE),
             },
             "/api/blogs/{slug}/entries/{entry_id}": {
                 "parameters": [slug, entry_id],

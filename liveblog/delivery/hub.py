@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import msgspec
 
+from liveblog import events
 from liveblog.delivery.channel import Channel, DeliveryObserver, HubStats
 from liveblog.delivery.connections import Connection, DirectConnection, Frame
 from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
-from liveblog.models import is_newsroom_channel, is_slug
+from liveblog.models import is_newsroom_channel, is_slug, split_channel
 from liveblog.ops.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.delivery.hub")
@@ -55,6 +57,9 @@ class Hub:
         self.connected = asyncio.Event()
         # Told of each event fanned out to live readers, with how many (metrics listen here).
         self.deliver_observers: list[DeliveryObserver] = []
+        # Told of each presence notice on a newsroom channel, by blog slug (the presence
+        # board listens here): a notice has no offset and never reaches a stream by itself.
+        self.notice_listeners: list[Callable[[str], None]] = []
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
         self._closing = False
@@ -212,14 +217,27 @@ class Hub:
         channel = self.channels.get(slug)
         if channel is None:
             return
+        published, _, raw = message.partition(b" ")
+        if raw == events.PRESENCE_NOTICE:
+            self._notice(slug)
+            return
         try:
-            published, _, raw = message.partition(b" ")
             frame = Frame(raw, float(published))
         except (msgspec.DecodeError, ValueError):
             logger.exception("dropping a malformed event on %s", slug)
             return
         self.stats.events += 1
         channel.receive(frame)
+
+    def _notice(self, name: str) -> None:
+        slug, newsroom = split_channel(name)
+        if not newsroom:
+            return  # only newsroom channels carry notices
+        for listener in self.notice_listeners:
+            try:
+                listener(slug)
+            except Exception as exc:  # a listener's bug must not stop delivery
+                self.supervisor.failed("notice", exc)
 
     # --- the engine subscription ----------------------------------------------------------
 

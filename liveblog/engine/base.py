@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from msgspec import Struct
@@ -258,6 +258,23 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def subscription(self, handler: MessageHandler) -> Subscription:
         """A new, not yet connected pub/sub connection delivering to ``handler``."""
+
+    # --- presence: who has a blog open in a console (ephemeral: never in any history) ------
+    @abc.abstractmethod
+    async def update_presence(
+        self,
+        slug: str,
+        put: Mapping[str, tuple[float, bytes]],
+        drop: Sequence[str] = (),
+        touch: Mapping[str, tuple[float, bytes]] | None = None,
+    ) -> tuple[bool, dict[str, bytes]]:
+        """In the blog's presence map, atomically: forget the records whose time is up, put
+        each field of ``put`` (``(ttl seconds, value)``: it is forgotten that long after its
+        last put), give the records of ``touch`` that still hold that value more time (never
+        bringing one back), drop the fields ``drop``. Returns whether the set of records
+        changed, and the records held now. When it changed, the notice
+        ``events.PRESENCE_NOTICE`` goes to every process on the blog's newsroom channel
+        (``<slug>~newsroom``)."""
 
     # --- process reports (GET /api/stats sums them over every server process) ------------
     @abc.abstractmethod

@@ -10,6 +10,7 @@ import asyncio
 import bisect
 import collections
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -108,6 +109,8 @@ class MemoryEngine(Engine):
         self._tokens: dict[str, Token] = {}
         self._subscriptions: set[_MemorySubscription] = set()
         self._reports: dict[str, tuple[float, bytes]] = {}  # process -> (expires, report)
+        # slug -> field -> (expires, value): who has the blog open in a console
+        self._presence: dict[str, dict[str, tuple[float, bytes]]] = {}
 
     async def ping(self) -> None:
         return None
@@ -297,6 +300,35 @@ class MemoryEngine(Engine):
 
     def subscription(self, handler: MessageHandler) -> Subscription:
         return _MemorySubscription(self, handler)
+
+    async def update_presence(
+        self,
+        slug: str,
+        put: Mapping[str, tuple[float, bytes]],
+        drop: Sequence[str] = (),
+        touch: Mapping[str, tuple[float, bytes]] | None = None,
+    ) -> tuple[bool, dict[str, bytes]]:
+        now = time.monotonic()
+        records = self._presence.setdefault(slug, {})
+        changed = False
+        for field in [f for f, (expires, _) in records.items() if expires <= now]:
+            del records[field]
+            changed = True
+        for field, (ttl, value) in put.items():
+            changed = changed or field not in records or records[field][1] != value
+            records[field] = (now + ttl, value)
+        for field, (ttl, value) in (touch or {}).items():
+            if field in records and records[field][1] == value:
+                records[field] = (now + ttl, value)
+        for field in drop:
+            changed = records.pop(field, None) is not None or changed
+        if not records:
+            del self._presence[slug]
+        if changed:
+            message = b"%r %s" % (time.time(), events.PRESENCE_NOTICE)
+            for subscription in self._subscriptions:
+                subscription.deliver(slug + "~newsroom", message)
+        return changed, {field: value for field, (_, value) in records.items()}
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         self._reports[process] = (time.monotonic() + ttl, report)

@@ -11,7 +11,7 @@ import asyncio
 import importlib.resources
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
+from liveblog import events
 from liveblog.engine.base import (
     Applied,
     BlogExists,
@@ -124,8 +125,8 @@ class _Keys:
 
     __slots__ = (
         "blog", "channel", "entries", "highlights", "history", "key_events", "newsroom_channel",
-        "newsroom_history", "newsroom_pos", "order", "pending", "pinned", "pos", "scheduled",
-        "versions"
+        "newsroom_history", "newsroom_pos", "order", "pending", "pinned", "pos", "presence",
+        "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -145,6 +146,7 @@ class _Keys:
         self.newsroom_pos = f"{base}:newsroom:pos"
         self.newsroom_history = f"{base}:newsroom:history"
         self.newsroom_channel = f"{base}:newsroom:events"
+        self.presence = f"{base}:presence"  # who has the blog open in a console (presence.lua)
         if newsroom:
             self.pos, self.history = self.newsroom_pos, self.newsroom_history
             self.channel = self.newsroom_channel
@@ -190,6 +192,7 @@ class RedisEngine(Engine):
         self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
+        self._presence = self._redis.register_script(_script("presence.lua"))
         self._highlights = self._redis.register_script(_script("highlights.lua"))
         self._index_step = self._redis.register_script(_script("index_highlights.lua"))
         self._index_due = self._redis.register_script(_INDEX_DUE)
@@ -480,6 +483,32 @@ class RedisEngine(Engine):
 
     def subscription(self, handler: MessageHandler) -> Subscription:
         return _RedisSubscription(self._url, self._timeout, handler)
+
+    async def update_presence(
+        self,
+        slug: str,
+        put: Mapping[str, tuple[float, bytes]],
+        drop: Sequence[str] = (),
+        touch: Mapping[str, tuple[float, bytes]] | None = None,
+    ) -> tuple[bool, dict[str, bytes]]:
+        keys = _Keys(slug)
+        notice = b"%r %s" % (time.time(), events.PRESENCE_NOTICE)
+        touch = touch or {}
+        args: list[Any] = [
+            keys.newsroom_channel,
+            self.publish_command,
+            notice,
+            len(put),
+            len(touch),
+        ]
+        for field, (ttl, value) in [*put.items(), *touch.items()]:
+            args += [field, ttl, value]
+        args += list(drop)
+        # Not _write: a presence record is not worth waiting for a replica.
+        reply = await self._call(self._presence(keys=[keys.presence], args=args))
+        changed, *flat = reply
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        return bool(changed), {field.decode(): value for field, value in pairs}
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         await self._call(self._report_stats(keys=[_STATS], args=[process, ttl, report]))

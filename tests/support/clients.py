@@ -46,6 +46,9 @@ class SSEReader:
     use_header: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # Messages without an id, which are no part of the stream's history (a newsroom stream's
+    # `presence`): (event name, data), in order.
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     comments: int = 0
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
@@ -106,7 +109,9 @@ class SSEReader:
                 continue
             name, _, value = line.partition(": ")
             fields[name] = value
-        if "data" in fields:
+        if "data" in fields and "id" not in fields:
+            self.notices.append((fields.get("event", "message"), json.loads(fields["data"])))
+        elif "data" in fields:
             data = json.loads(fields["data"])
             assert data["id"] == fields["id"] and data["type"] == fields["event"], block
             self.events.append(Event(fields["id"], fields["event"], data, fields["data"]))

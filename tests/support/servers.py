@@ -88,6 +88,13 @@ class ServerProcess:
                 raise RuntimeError(f"liveblog did not start on {self.url}")
             time.sleep(0.05)
 
+    def kill(self) -> None:
+        """SIGKILL: the process dies on the spot, cleaning up nothing (a crash, an OOM kill)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(15)
+            self.process = None
+
     def stop(self) -> None:
         """SIGTERM, the way an orchestrator restarts it; waits for a clean exit."""
         if self.process is not None:

@@ -59,8 +59,9 @@ function strip(media) {
 }
 
 export class EditSession {
-  constructor({ slug, entry, card, template, onDone }) {
+  constructor({ slug, entry, card, template, onDone, presence = null }) {
     this.slug = slug;
+    this.presence = presence; // says what this console edits (presence.js)
     this.base = entry; // the version these edits are made on
     this.latest = entry; // the newest version the stream told us of (null: deleted)
     this.card = card;
@@ -80,11 +81,18 @@ export class EditSession {
     this.form.fill(this.base);
     this.card.classList.add("nr-entry--editing");
     this.card.replaceChildren(this.form.element);
+    const others = this.presence?.editorsOf(this.base.id) || [];
+    if (others.length) {
+      const names = others.map((p) => p.name).join(", ");
+      this.form.showNotice(t("%(names)s is editing this entry too. Agree who goes first: whoever saves second chooses between both versions.", { names }));
+    }
+    this.presence?.edit(this.base.id);
     this.form.rich.focus();
   }
 
   close(saved) {
     this.card.classList.remove("nr-entry--editing");
+    this.presence?.done(this.base.id);
     this.onDone(saved);
   }
 

@@ -1,12 +1,13 @@
 // The editor console: sign in, pick a blog, compose, and keep the blog's entries in view.
 
-import { renderEntry } from "../reader/render.js";
+import { entryTitle, renderEntry } from "../reader/render.js";
 import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { directionOf, t, tn, wireLanguageChoice } from "./i18n.js";
 import { renderable } from "./embeds.js";
 import { EntryForm, mediaList, setContentLanguage } from "./form.js";
 import { Outbox } from "./outbox.js";
+import { Presence, renderPeople } from "./presence.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
 import { confirmDialog, el, toast } from "./ui.js";
@@ -36,6 +37,7 @@ const state = {
   workflow: null,
   composer: null,
   outbox: new Outbox(),
+  presence: new Presence(),
   ticker: null,
   socket: null,
 };
@@ -235,12 +237,16 @@ async function selectBlog(slug) {
   if (state.slug === slug && state.list) return;
   state.list?.stop();
   state.workflow?.stop();
+  state.presence.reset(slug, state.me.id);
   state.workflow = new Workflow({
     slug,
     me: state.me,
     root: $("workflow"),
     formTemplate: $("entry-form"),
     onPublished: (entry) => state.list?.upsert(entry),
+    presence: state.presence,
+    onConnected: () => state.presence.resend(),
+    onEnded: (status, why) => streamEnded(status, why),
   });
   state.workflow.start().catch((error) => {
     if (!(error instanceof ApiError && error.status === 0)) toast(t("Could not load the newsroom: %(reason)s", { reason: error.message }), { kind: "error" });
@@ -265,6 +271,7 @@ async function selectBlog(slug) {
     onBlog: (blog) => blogUpdated(blog),
     // A contributor changes no published entry (docs/api.md, Roles): no buttons to offer.
     mayChange: state.me.role !== "contributor",
+    presence: state.presence,
   });
   state.list = list;
   try {
@@ -619,6 +626,27 @@ function outboxChanged(event) {
   renderBlogList();
 }
 
+// --- who else is on the blog --------------------------------------------------------------
+
+/** The headline (or first words) of an entry this console knows, for "Ann is editing …". */
+function titleOf(entryId) {
+  const entry = state.list?.entries.get(entryId) || state.workflow?.entries.get(entryId);
+  return entry ? entryTitle(entry, 60) : "";
+}
+
+function presenceChanged() {
+  renderPeople($("presence"), state.presence, titleOf);
+}
+
+/**
+ * The newsroom stream ended, or was refused (401/403). A restart or a blip: go on (false).
+ * This person may no longer be here (revoked, expired, taken off the blog): say why.
+ */
+async function streamEnded(status, why) {
+  if (status !== 401 && status !== 403 && !why) return false;
+  return false;
+}
+
 // --- the stream status ------------------------------------------------------------------
 
 let lastStreamState = null;
@@ -681,6 +709,7 @@ function start() {
   $("blog-cancel").addEventListener("click", () => $("blog-dialog").close());
   $("pending-list").addEventListener("click", pendingAction);
   state.outbox.addEventListener("change", outboxChanged);
+  state.presence.addEventListener("change", presenceChanged);
   state.outbox.addEventListener("unauthorized", () => {
     toast(t("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them."), { kind: "error" });
   });

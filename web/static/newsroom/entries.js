@@ -10,6 +10,7 @@ import { ApiError, api, blogPath, entryPath } from "./api.js";
 import { EditSession } from "./edit.js";
 import { contentAttributes } from "./form.js";
 import { t } from "./i18n.js";
+import { editingMark, placeMark } from "./presence.js";
 import { confirmDialog, el, shortTime, toast } from "./ui.js";
 
 const PAGE_SIZE = 30;
@@ -28,8 +29,9 @@ export class EntryList {
    * @param {(blog: object) => void} options.onBlog a blog.updated event
    * @param {boolean} options.mayChange the person may edit, pin and delete published entries
    */
-  constructor({ slug, socket, root, older, empty, formTemplate, onBlog, mayChange = true }) {
-    Object.assign(this, { slug, socket, root, older, empty, formTemplate, onBlog, mayChange });
+  constructor({ slug, socket, root, older, empty, formTemplate, onBlog, mayChange = true, presence = null }) {
+    Object.assign(this, { slug, socket, root, older, empty, formTemplate, onBlog, mayChange, presence });
+    this.onPresence = () => this.markEditing();
     this.entries = new Map(); // id -> entry
     this.cards = new Map(); // id -> card element
     this.sessions = new Map(); // id -> EditSession
@@ -48,6 +50,7 @@ export class EntryList {
     this.root.replaceChildren();
     this.root.addEventListener("click", this.onClick);
     this.older.addEventListener("click", this.onOlder);
+    this.presence?.addEventListener("change", this.onPresence);
     const lastEventId = await this.load();
     if (this.stopped) return;
     this.socket.subscribe(this.slug, lastEventId);
@@ -61,6 +64,12 @@ export class EntryList {
     clearInterval(this.ticker);
     this.root.removeEventListener("click", this.onClick);
     this.older.removeEventListener("click", this.onOlder);
+    this.presence?.removeEventListener("change", this.onPresence);
+  }
+
+  /** Mark the entries someone else is editing (the one edited here too: they both are). */
+  markEditing() {
+    for (const [id, card] of this.cards) placeMark(card, this.presence?.editorsOf(id) || []);
   }
 
   /** Read the newest page; entries being edited keep their form. Returns the position. */
@@ -208,6 +217,7 @@ export class EntryList {
     return el(
       "article",
       { className: "nr-entry", dataset: { id: entry.id, version: String(entry.version) } },
+      editingMark(this.presence?.editorsOf(entry.id) || []),
       el("div", { className: "nr-entry__view", ...contentAttributes() }, view),
       bar,
     );
@@ -266,6 +276,7 @@ export class EntryList {
       entry,
       card,
       template: this.formTemplate,
+      presence: this.presence,
       onDone: (saved) => {
         this.sessions.delete(id);
         const latest = this.gone.has(id) ? null : saved || this.entries.get(id);

@@ -9,6 +9,7 @@ import { ApiError, api, blogPath, entryPath, token } from "./api.js";
 import { EditSession } from "./edit.js";
 import { contentAttributes } from "./form.js";
 import { t } from "./i18n.js";
+import { editingMark, placeMark } from "./presence.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const TABS = ["submitted", "draft", "scheduled"];
@@ -31,7 +32,7 @@ export function countdown(iso, now = Date.now()) {
 }
 
 export class Workflow {
-  constructor({ slug, me, root, formTemplate, onPublished }) {
+  constructor({ slug, me, root, formTemplate, onPublished, presence = null, onConnected, onEnded }) {
     this.slug = slug;
     this.me = me;
     this.root = root;
@@ -39,6 +40,12 @@ export class Workflow {
     this.empty = root.querySelector("#workflow-empty");
     this.formTemplate = formTemplate;
     this.onPublished = onPublished || (() => {});
+    this.presence = presence;
+    this.onConnected = onConnected || (() => {});
+    // The stream ended or was refused: (status, the last word the server sent, if any).
+    this.onEnded = onEnded || (() => {});
+    this.farewell = null;
+    this.onPresence = () => this.render();
     this.entries = new Map();
     this.sessions = new Map(); // entry id -> EditSession
     this.tab = "submitted";
@@ -66,12 +73,14 @@ export class Workflow {
     this.root.querySelector("#workflow-hint").textContent = this.contributor
       ? t("Your contributions: an editor approves them before readers see them.")
       : t("Readers see none of these until they are published.");
+    this.presence?.addEventListener("change", this.onPresence);
     await this.load();
     this.stream();
   }
 
   stop() {
     this.stopped = true;
+    this.presence?.removeEventListener("change", this.onPresence);
     this.abort.abort();
     clearInterval(this.ticker);
     this.root.removeEventListener("click", this.onClick);
@@ -92,12 +101,27 @@ export class Workflow {
         const headers = { Authorization: `Bearer ${token.get()}`, Accept: "text/event-stream" };
         if (this.lastEventId) headers["Last-Event-ID"] = this.lastEventId;
         const response = await fetch(`${blogPath(this.slug)}/newsroom/events`, { headers, cache: "no-store", signal: this.abort.signal });
-        if (!response.ok) throw new ApiError(response.status, null, response.headers);
+        if (!response.ok) {
+          let problem = null;
+          try {
+            problem = await response.json();
+          } catch {
+            problem = null;
+          }
+          throw new ApiError(response.status, problem, response.headers);
+        }
         this.root.dataset.stream = "live";
+        this.farewell = null;
+        this.onConnected();
         await this.read(response.body.getReader());
+        if (this.stopped) return;
+        // The server ended the stream (a restart, or this person's access): ask why.
+        if (await this.onEnded(0, this.farewell)) return;
       } catch (error) {
         if (this.stopped) return;
-        if (error instanceof ApiError && error.status === 401) return; // signed out or revoked
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+          if (await this.onEnded(error.status, error.message)) return; // signed out or revoked
+        }
       }
       this.root.dataset.stream = "reconnecting";
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -116,12 +140,28 @@ export class Workflow {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-        if (data) await this.apply(JSON.parse(data));
+        if (!data) continue;
+        let event;
+        try {
+          event = JSON.parse(data);
+        } catch {
+          event = { data: { message: data } }; // plain words: a last word, at most
+        }
+        await this.apply(event);
       }
     }
   }
 
   async apply(event) {
+    if (event.type === "presence") {
+      this.presence?.update(event.data?.people); // no id: no part of the stream's history
+      return;
+    }
+    if (!event.id) {
+      // A last word before the server ends the stream (why this console may not go on).
+      this.farewell = event.data?.reason || event.data?.message || event.data?.detail || null;
+      return;
+    }
     if (event.type === "reset") {
       this.lastEventId = null;
       await this.load();
@@ -174,7 +214,11 @@ export class Workflow {
     const shown = mine
       .filter((e) => e.status === this.tab)
       .sort((a, b) => (this.tab === "scheduled" ? a.published_at.localeCompare(b.published_at) : b.published_at.localeCompare(a.published_at)));
-    const cards = shown.map((entry) => this.sessions.get(entry.id)?.card || this.card(entry));
+    const cards = shown.map((entry) => {
+      const session = this.sessions.get(entry.id);
+      if (session) placeMark(session.card, this.presence?.editorsOf(entry.id) || []);
+      return session?.card || this.card(entry);
+    });
     this.list.replaceChildren(...cards);
     this.empty.textContent = shown.length ? "" : this.contributor && this.tab === "submitted" ? t("Nothing of yours awaits approval.") : EMPTY[this.tab]();
     this.empty.hidden = shown.length > 0;
@@ -199,6 +243,7 @@ export class Workflow {
     return el(
       "article",
       { className: `nr-wf nr-wf--${entry.status}`, dataset: { id: entry.id, status: entry.status } },
+      editingMark(this.presence?.editorsOf(entry.id) || []),
       el(
         "div",
         { className: "nr-wf__bar" },
@@ -268,6 +313,7 @@ export class Workflow {
       entry,
       card,
       template: this.formTemplate,
+      presence: this.presence,
       onDone: (saved) => {
         this.sessions.delete(entry.id);
         if (saved) this.upsert(saved);
