@@ -117,9 +117,9 @@ async def test_people_contributions_drafts_schedule_and_corrections(
     await expect(badge).to_have_text("1")
     approve = card(editor, "Smoke over the quay, says harbour master").locator("[data-wf=publish]")
     await approve.click()
-    await expect(contributor.page.locator(".nr-toast", has_text="Published:")).to_be_visible(
-        timeout=SLOW
-    )
+    await expect(
+        contributor.page.locator(".nr-toast", has_text="Your entry is published")
+    ).to_be_visible(timeout=SLOW)
     headline = reader.locator("#timeline .entry__headline")
     await expect(headline).to_have_text(["Smoke over the quay, says harbour master"])
     await expect(reader.locator("#timeline .entry__avatar")).to_have_attribute("src", AVATAR)

@@ -7,6 +7,7 @@ import { directionOf, t, tn, wireLanguageChoice } from "./i18n.js";
 import { renderable } from "./embeds.js";
 import { EntryForm, mediaList, setContentLanguage } from "./form.js";
 import { Outbox } from "./outbox.js";
+import { alertText, alerts } from "./alerts.js";
 import { Presence, renderPeople } from "./presence.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
@@ -38,6 +39,7 @@ const state = {
   composer: null,
   outbox: new Outbox(),
   presence: new Presence(),
+  waiting: 0, // contributions in the queue: the tab's title counts them
   ticker: null,
   socket: null,
 };
@@ -238,6 +240,7 @@ async function selectBlog(slug) {
   state.list?.stop();
   state.workflow?.stop();
   state.presence.reset(slug, state.me.id);
+  state.waiting = 0;
   state.workflow = new Workflow({
     slug,
     me: state.me,
@@ -247,6 +250,11 @@ async function selectBlog(slug) {
     presence: state.presence,
     onConnected: () => state.presence.resend(),
     onEnded: (status, why) => streamEnded(status, why),
+    onAlert: (kind, entry) => alerts.notify({ ...alertText(kind, entry), tag: `${slug}:${entry.id}` }),
+    onWaiting: (count) => {
+      state.waiting = count;
+      updateTitle();
+    },
   });
   state.workflow.start().catch((error) => {
     if (!(error instanceof ApiError && error.status === 0)) toast(t("Could not load the newsroom: %(reason)s", { reason: error.message }), { kind: "error" });
@@ -323,8 +331,16 @@ function renderBlogHeader() {
   $("blog-reader-link").href = `/blogs/${encodeURIComponent(blog.slug)}`;
   $("blog-toggle").textContent = live ? t("End blog") : t("Reopen blog");
   $("ended-note").hidden = live;
-  document.title = `${blog.title} · ${t("Editor")}`;
+  updateTitle();
   $("blogs-current").textContent = blog.title;
+}
+
+/** "(3) Election night · Editor": the tab says how many contributions wait, from afar. */
+function updateTitle() {
+  const blog = currentBlog();
+  if (!blog) return;
+  const count = state.waiting ? `(${state.waiting}) ` : "";
+  document.title = `${count}${blog.title} · ${t("Editor")}`;
 }
 
 function blogUpdated(blog) {
@@ -452,8 +468,34 @@ function initials(name) {
   return letters.slice(0, 2).join("").toUpperCase() || "?";
 }
 
+function showAlertSettings() {
+  const form = $("me-form");
+  form.elements.alert_sound.checked = alerts.settings.sound;
+  form.elements.alert_desktop.checked = alerts.settings.desktop;
+  form.elements.alert_desktop.disabled = !alerts.desktopAvailable;
+  const hint = form.querySelector("[data-role=alerts-hint]");
+  hint.textContent = !alerts.desktopAvailable
+    ? t("This browser shows no desktop notifications.")
+    : alerts.desktopBlocked
+      ? t("Notifications are blocked for this site: allow them in the browser's site settings.")
+      : state.me?.role === "contributor"
+        ? t("You hear when your entry is published or sent back.")
+        : t("You hear of new contributions and of scheduled entries going out.");
+}
+
+function wireAlerts() {
+  const form = $("me-form");
+  form.querySelector("[data-role=alerts]").hidden = false;
+  form.elements.alert_sound.addEventListener("change", (event) => alerts.setSound(event.target.checked));
+  form.elements.alert_desktop.addEventListener("change", async (event) => {
+    await alerts.setDesktop(event.target.checked);
+    showAlertSettings();
+  });
+}
+
 function openMe() {
   const dialog = $("me-dialog");
+  showAlertSettings();
   dialog.querySelector("[data-role=who]").textContent = state.me.name;
   const role = ROLE_TEXT[state.me.role]?.() || state.me.role;
   const blogs = state.me.blogs === null ? t("every blog") : state.me.blogs.join(", ");
@@ -700,6 +742,7 @@ function start() {
   $("settings-form").addEventListener("submit", saveSettings);
   $("settings-form").querySelector("[data-action=close]").addEventListener("click", () => $("settings-dialog").close());
   $("me-button").addEventListener("click", openMe);
+  wireAlerts();
   wireLanguageChoice();
   $("blog-form").addEventListener("submit", createBlog);
   $("blog-form").elements.title.addEventListener("input", suggestSlug);

@@ -16,6 +16,18 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
+/**
+ * Make `parent`'s children exactly `nodes`, moving as few as it can: a card being edited stays
+ * where it is in the document, so the field being typed in keeps its focus and its keystrokes.
+ */
+export function syncChildren(parent, nodes) {
+  nodes.forEach((node, index) => {
+    const here = parent.children[index];
+    if (here !== node) parent.insertBefore(node, here || null);
+  });
+  while (parent.children.length > nodes.length) parent.lastElementChild.remove();
+}
+
 /** A short message at the bottom of the screen; errors stay until dismissed. */
 export function toast(message, { kind = "info", timeout = 5000 } = {}) {
   const box = document.getElementById("toasts");

@@ -10,7 +10,7 @@ import { EditSession } from "./edit.js";
 import { contentAttributes } from "./form.js";
 import { t } from "./i18n.js";
 import { editingMark, placeMark } from "./presence.js";
-import { confirmDialog, el, toast } from "./ui.js";
+import { confirmDialog, el, syncChildren, toast } from "./ui.js";
 
 const TABS = ["submitted", "draft", "scheduled"];
 const STATUS_TEXT = { submitted: () => t("Awaiting approval"), draft: () => t("Draft"), scheduled: () => t("Scheduled") };
@@ -32,7 +32,7 @@ export function countdown(iso, now = Date.now()) {
 }
 
 export class Workflow {
-  constructor({ slug, me, root, formTemplate, onPublished, presence = null, onConnected, onEnded }) {
+  constructor({ slug, me, root, formTemplate, onPublished, presence = null, onConnected, onEnded, onAlert, onWaiting }) {
     this.slug = slug;
     this.me = me;
     this.root = root;
@@ -42,10 +42,14 @@ export class Workflow {
     this.onPublished = onPublished || (() => {});
     this.presence = presence;
     this.onConnected = onConnected || (() => {});
+    // Something this person should hear of: (kind, entry), kind "contribution" | "scheduled"
+    // | "published" | "sent-back" (alerts.js has the words).
+    this.onAlert = onAlert || (() => {});
+    this.onWaiting = onWaiting || (() => {}); // how many contributions wait (the queue)
     // The stream ended or was refused: (status, the last word the server sent, if any).
     this.onEnded = onEnded || (() => {});
     this.farewell = null;
-    this.onPresence = () => this.render();
+    this.onPresence = () => this.remark();
     this.entries = new Map();
     this.sessions = new Map(); // entry id -> EditSession
     this.tab = "submitted";
@@ -175,19 +179,31 @@ export class Workflow {
     } else if (event.type === "entry.created" || event.type === "entry.updated") {
       const known = this.entries.get(data.id);
       if (known && known.version >= data.version) return;
+      const alert = this.alertFor(known, data);
       if (data.status === "published") {
-        const mine = data.created_by === this.me.id && this.contributor;
         this.entries.delete(data.id);
-        if (mine) toast(data.headline ? t("Published: “%(title)s” is on the blog.", { title: data.headline }) : t("Published: your entry is on the blog."));
         this.onPublished(data);
       } else {
-        if (this.contributor && known?.status === "submitted" && data.status === "draft" && data.note) {
-          toast(t("Sent back by an editor: %(note)s", { note: data.note }), { kind: "error" });
-        }
         this.entries.set(data.id, data);
       }
+      if (alert) this.onAlert(alert, data);
     }
     this.render();
+  }
+
+  /** What this person should hear of a change the stream brought, or null. Changes made from
+   * this console reach it first as answers (upsert), so their events are not news here. */
+  alertFor(known, entry) {
+    const mine = entry.created_by === this.me.id;
+    if (this.contributor) {
+      if (!mine) return null;
+      if (entry.status === "published") return "published";
+      if (known?.status === "submitted" && entry.status === "draft" && entry.note) return "sent-back";
+      return null;
+    }
+    if (entry.status === "submitted" && known?.status !== "submitted" && !mine) return "contribution";
+    if (entry.status === "published" && known?.status === "scheduled") return "scheduled";
+    return null;
   }
 
   /** An entry this console wrote (the answer to its own request). */
@@ -203,6 +219,7 @@ export class Workflow {
 
   render() {
     const mine = [...this.entries.values()].filter((e) => this.visible(e));
+    this.onWaiting(mine.filter((e) => e.status === "submitted").length);
     for (const tab of TABS) {
       const count = mine.filter((e) => e.status === tab).length;
       const badge = this.root.querySelector(`[data-count="${tab}"]`);
@@ -219,9 +236,14 @@ export class Workflow {
       if (session) placeMark(session.card, this.presence?.editorsOf(entry.id) || []);
       return session?.card || this.card(entry);
     });
-    this.list.replaceChildren(...cards);
+    syncChildren(this.list, cards);
     this.empty.textContent = shown.length ? "" : this.contributor && this.tab === "submitted" ? t("Nothing of yours awaits approval.") : EMPTY[this.tab]();
     this.empty.hidden = shown.length > 0;
+  }
+
+  /** Who else edits which entry, on the cards as they are (none drawn again). */
+  remark() {
+    for (const card of this.list.children) placeMark(card, this.presence?.editorsOf(card.dataset.id) || []);
   }
 
   card(entry) {
