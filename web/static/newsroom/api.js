@@ -12,6 +12,10 @@ export const token = {
   key: TOKEN_KEY,
 };
 
+/** Told of every 401 (`refused`, detail {secret, message}): the console ends its session when
+ * the server no longer accepts the token it signed in with. */
+export const unauthorized = new EventTarget();
+
 /** An answer that is not 2xx. `status` 0 means the server could not be reached. */
 export class ApiError extends Error {
   constructor(status, problem, headers) {
@@ -74,7 +78,13 @@ export async function api(method, path, { body, headers = {}, auth = true, secre
       data = null; // a proxy's HTML error page, say
     }
   }
-  if (!response.ok) throw new ApiError(response.status, data, response.headers);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data, response.headers);
+    if (response.status === 401 && auth && secret) {
+      unauthorized.dispatchEvent(new CustomEvent("refused", { detail: { secret, message: error.message } }));
+    }
+    throw error;
+  }
   return { data, headers: response.headers, status: response.status };
 }
 

@@ -1,7 +1,7 @@
 // The editor console: sign in, pick a blog, compose, and keep the blog's entries in view.
 
 import { entryTitle, renderEntry } from "../reader/render.js";
-import { ApiError, api, blogPath, token } from "./api.js";
+import { ApiError, api, blogPath, token, unauthorized } from "./api.js";
 import { EntryList } from "./entries.js";
 import { directionOf, t, tn, wireLanguageChoice } from "./i18n.js";
 import { renderable } from "./embeds.js";
@@ -15,6 +15,11 @@ import { confirmDialog, el, toast } from "./ui.js";
 import { Workflow } from "./workflow.js";
 
 const $ = (id) => document.getElementById(id);
+
+// A sign-in link from the People screen: /editor#token=… (the fragment never reaches a
+// server). Taken out of the address first thing, so it stays in no history entry.
+const fromLink = new URLSearchParams(window.location.hash.slice(1)).get("token");
+if (fromLink) history.replaceState(null, "", window.location.pathname + window.location.search);
 // Drafts and the byline are kept per token (`liveblog.draft.<token id>.<blog>`), like the
 // outbox: another editor signing in on this device never gets them.
 const DRAFT_PREFIX = "liveblog.draft.";
@@ -56,7 +61,10 @@ async function signIn(secret, { quiet = false } = {}) {
   } catch (failure) {
     if (failure instanceof ApiError && failure.status === 401) {
       token.clear();
-      showSignIn(quiet ? "" : t("That token is not valid. Check it and try again."));
+      localStorage.removeItem(SESSION_KEY);
+      // A token kept from before (revoked or expired since): say why, as the server put it.
+      const reason = t("You are signed out: %(reason)s Ask an admin for a new sign-in link.", { reason: failure.message });
+      showSignIn(quiet ? reason : t("That token is not valid. Check it and try again."));
       return;
     }
     // Keep the token: the server is away, not the editor's right to use it.
@@ -163,20 +171,52 @@ async function signOut() {
     if (!confirmed) return;
   }
   for (const [key] of storedDrafts()) localStorage.removeItem(key);
-  localStorage.removeItem(SESSION_KEY);
   if (state.me) localStorage.removeItem(authorKey());
-  state.outbox.close({ discard: true });
+  leave({ discard: true });
+}
+
+/**
+ * This browser leaves the session: no token, no session kept, nothing sent any more.
+ * `discard` deletes what the token left unsent (signing out asked first); `message` says why.
+ */
+function leave({ discard = false, message = "", keepToken = false } = {}) {
+  localStorage.removeItem(SESSION_KEY);
+  state.outbox.close({ discard });
   state.composer.clear({ keepAuthor: false });
   $("draft-state").textContent = "";
-  token.clear();
+  if (!keepToken) token.clear(); // (another tab already changed it: leave it be)
   state.list?.stop();
   state.list = null;
   state.workflow?.stop();
   state.workflow = null;
   state.slug = null;
   state.me = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   $("token-input").value = "";
-  showSignIn("");
+  showSignIn(message);
+}
+
+/**
+ * The server no longer accepts this token (revoked, expired, taken off the blog): the console
+ * ends its session at once and says why. Unsent work stays on this device, for this token.
+ */
+function endSession(why) {
+  if (!state.me) return;
+  const unsent = state.outbox.items.length;
+  const reason = why || t("Your access ended.");
+  const kept = unsent ? ` ${tn("%(count)s unsent entry stays on this device.", "%(count)s unsent entries stay on this device.", unsent)}` : "";
+  leave({ message: `${t("You are signed out: %(reason)s Ask an admin for a new sign-in link.", { reason })}${kept}` });
+}
+
+/** Another tab signed out, or signed in as someone else: this one follows. */
+function tokenChangedElsewhere(event) {
+  if (event.key !== token.key || event.newValue === event.oldValue) return;
+  if (!event.newValue) {
+    if (state.me) leave({ message: t("You signed out in another tab."), keepToken: true });
+    return;
+  }
+  if (state.me) leave({ keepToken: true }); // someone else on this browser now
+  signIn(event.newValue, { quiet: true });
 }
 
 // --- blogs ------------------------------------------------------------------------------
@@ -685,8 +725,24 @@ function presenceChanged() {
  * This person may no longer be here (revoked, expired, taken off the blog): say why.
  */
 async function streamEnded(status, why) {
-  if (status !== 401 && status !== 403 && !why) return false;
-  return false;
+  const secret = token.get();
+  try {
+    const { data } = await api("GET", "/api/me", { secret });
+    state.me = { ...state.me, ...data };
+    if (data.role !== "admin" && data.blogs !== null && !data.blogs.includes(state.slug)) {
+      // Taken off this blog: the others it may edit stay.
+      toast(why || t("You no longer have access to this blog."), { kind: "error" });
+      await loadBlogs();
+      return true;
+    }
+    return false; // a restart or a blip: the stream comes back by itself
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      if (token.get() === secret) endSession(why || error.message);
+      return true;
+    }
+    return false; // the server is away: keep trying
+  }
 }
 
 // --- the stream status ------------------------------------------------------------------
@@ -753,13 +809,13 @@ function start() {
   $("pending-list").addEventListener("click", pendingAction);
   state.outbox.addEventListener("change", outboxChanged);
   state.presence.addEventListener("change", presenceChanged);
-  state.outbox.addEventListener("unauthorized", () => {
-    toast(t("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them."), { kind: "error" });
+  state.outbox.addEventListener("unauthorized", () => streamEnded(401, ""));
+  // Any answer that says this token is no longer good (on whatever call) ends the session.
+  unauthorized.addEventListener("refused", (event) => {
+    if (state.me && event.detail.secret === token.get()) endSession(event.detail.message);
   });
+  window.addEventListener("storage", tokenChangedElsewhere);
 
-  // A sign-in link from the People screen: /editor#token=… (the fragment never reaches a server).
-  const fromLink = new URLSearchParams(window.location.hash.slice(1)).get("token");
-  if (fromLink) history.replaceState(null, "", window.location.pathname + window.location.search);
   const saved = fromLink || token.get();
   if (saved) signIn(saved, { quiet: !fromLink });
   else showSignIn("");

@@ -9,7 +9,7 @@ import { confirmDialog, el, toast } from "./ui.js";
 const $ = (id) => document.getElementById(id);
 const ROLES = { contributor: () => t("Contributor"), editor: () => t("Editor"), admin: () => t("Admin") };
 
-const state = { blogs: [], people: [] };
+const state = { blogs: [], people: [], secretOf: null }; // secretOf: whose link is on screen
 
 function initials(name) {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
@@ -23,6 +23,33 @@ function avatar(person) {
 function seen(person) {
   if (!person.last_used_at) return t("never");
   return new Date(person.last_used_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** When a person's access ends, as the list says it (null: never). */
+function ends(person) {
+  if (!person.expires_at) return t("never: until revoked");
+  const at = new Date(person.expires_at);
+  const when = at.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return at <= new Date() ? t("ended %(when)s", { when }) : when;
+}
+
+/** The expiry the form asks for, as RFC 3339 (null: never). */
+function expiryOf(form) {
+  const choice = form.elements.expires.value;
+  if (!choice) return null;
+  if (choice === "date") {
+    const day = form.elements.expires_on.value; // yyyy-mm-dd, the end of that day here
+    return day ? new Date(`${day}T23:59:59`).toISOString() : null;
+  }
+  return new Date(Date.now() + Number(choice) * 86400 * 1000).toISOString();
+}
+
+/** The secret of a person is on screen only until it is no longer good. */
+function hideSecret() {
+  const box = $("new-secret");
+  box.hidden = true;
+  for (const node of box.querySelectorAll("[data-role=token], [data-role=link], [data-role=who], [data-role=until]")) node.textContent = "";
+  state.secretOf = null;
 }
 
 function blogChoices(container, chosen, name) {
@@ -47,6 +74,7 @@ function row(person) {
     el("td", { "data-label": t("Role") }, role),
     el("td", { "data-label": t("Blogs") }, blogs),
     el("td", { className: "nr-small", "data-label": t("Last seen") }, seen(person)),
+    el("td", { className: `nr-small${person.expires_at && new Date(person.expires_at) <= new Date() ? " nr-people__ended" : ""}`, "data-label": t("Access ends"), dataset: { role: "ends" } }, ends(person)),
     el("td", {}, el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost nr-btn--danger-text", dataset: { revoke: person.id } }, t("Revoke"))),
   );
 }
@@ -104,6 +132,7 @@ async function onListClick(event) {
   try {
     await api("DELETE", `/api/tokens/${encodeURIComponent(person.id)}`);
     state.people = state.people.filter((p) => p.id !== person.id);
+    if (state.secretOf === person.id) hideSecret(); // a link that no longer signs anyone in
     render();
     toast(t("%(name)s can no longer sign in.", { name: person.name }));
   } catch (error) {
@@ -117,17 +146,23 @@ async function addPerson(event) {
   const errors = form.querySelector("[data-role=errors]");
   const all = form.elements.all_blogs.checked;
   const body = { name: form.elements.name.value.trim(), role: form.elements.role.value, blogs: all ? null : chosenBlogs(form, "blogs") };
+  const expires = expiryOf(form);
+  if (expires) body.expires_at = expires;
   if (form.elements.avatar_url.value.trim()) body.avatar_url = form.elements.avatar_url.value.trim();
   try {
     const { data } = await api("POST", "/api/tokens", { body });
     errors.hidden = true;
     form.reset();
     document.querySelector("[data-role=blog-choices]").hidden = true;
+    document.querySelector("[data-role=expires-on]").hidden = true;
     const box = $("new-secret");
     box.querySelector("[data-role=who]").textContent = data.name;
     box.querySelector("[data-role=token]").textContent = data.token;
     box.querySelector("[data-role=link]").textContent = `${window.location.origin}/editor#token=${data.token}`;
+    box.querySelector("[data-role=until]").textContent = data.expires_at ? t("It works until %(when)s.", { when: ends(data) }) : "";
+    box.querySelector("[data-share]").hidden = !navigator.share;
     box.hidden = false;
+    state.secretOf = data.id;
     const { data: listed } = await api("GET", "/api/tokens");
     state.people = listed.tokens;
     render();
@@ -138,6 +173,11 @@ async function addPerson(event) {
 }
 
 async function copy(event) {
+  if (event.target.closest("[data-share]")) {
+    const link = $("new-secret").querySelector("[data-role=link]").textContent;
+    navigator.share?.({ title: t("Sign in to the newsroom"), url: link }).catch(() => {});
+    return;
+  }
   const button = event.target.closest("[data-copy]");
   if (!button) return;
   const text = $("new-secret").querySelector(`[data-role=${button.dataset.copy}]`).textContent;
@@ -169,6 +209,11 @@ async function start() {
   }
   $("people-app").hidden = false;
   $("person-form").addEventListener("submit", addPerson);
+  $("person-form").elements.expires.addEventListener("change", (event) => {
+    const custom = event.target.value === "date";
+    document.querySelector("[data-role=expires-on]").hidden = !custom;
+    event.target.form.elements.expires_on.required = custom;
+  });
   $("person-form").elements.all_blogs.addEventListener("change", (event) => {
     document.querySelector("[data-role=blog-choices]").hidden = event.target.checked;
   });
@@ -178,5 +223,7 @@ async function start() {
   await load();
 }
 
+// Signed out (or in as someone else) in another tab: this screen follows.
+window.addEventListener("storage", (event) => event.key === token.key && window.location.reload());
 start();
 installable();
