@@ -197,3 +197,17 @@ async def test_presence_is_a_map_with_expiry_and_a_notice_on_every_change(engine
         with contextlib.suppress(BaseException):
             await runner
         await subscription.close()
+
+
+async def test_readers_by_minute_keep_an_hour_of_every_process(engine: Engine) -> None:
+    """The dashboard's chart (liveblog/ops/stats.py): one record per process and minute,
+    replaced within the minute, and the minutes before ``keep_from`` forgotten."""
+    await engine.record_readers(100, "a", b'{"b":3}')
+    await engine.record_readers(100, "a", b'{"b":5}')  # the same minute, later: replaced
+    await engine.record_readers(100, "c", b'{"b":2}')
+    await engine.record_readers(101, "a", b'{"b":1}')
+    history = await engine.readers_history()
+    assert sorted(history) == [100, 101]
+    assert sorted(history[100]) == [b'{"b":2}', b'{"b":5}'] and history[101] == [b'{"b":1}']
+    await engine.record_readers(161, "a", b'{"b":9}', keep_from=101)
+    assert sorted(await engine.readers_history()) == [101, 161]

@@ -289,3 +289,16 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def forget_stats(self, process: str) -> None:
         """Drop a process's report at once (it is shutting down)."""
+
+    # --- readers over time (the dashboard's chart): every process, by minute -------------
+    @abc.abstractmethod
+    async def record_readers(
+        self, minute: int, process: str, counts: bytes, *, keep_from: int | None = None
+    ) -> None:
+        """Store what one process saw in one minute (``minute`` = unix time // 60), replacing
+        what it stored for that minute before; with ``keep_from``, forget every minute before
+        it (of every process): the store holds a bounded window, not a growing history."""
+
+    @abc.abstractmethod
+    async def readers_history(self) -> dict[int, list[bytes]]:
+        """Every process's records, by minute."""

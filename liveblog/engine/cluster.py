@@ -3,8 +3,8 @@
 Every key of a blog carries the hash tag ``{slug}``, so a blog lives in one slot: its scripts
 stay atomic there, and its channel is a *shard* channel of that slot (SPUBLISH inside the apply
 script, SSUBSCRIBE here). The global keys (``lb:tokens``, ``lb:tokens:used``, ``lb:blogs``,
-``lb:stats``) are one key each, so each simply lives on its own slot: no script touches two of
-them, and the calls that read two (a token and its last use) are plain pipelines.
+``lb:stats``, ``lb:readers``) are one key each, so each simply lives on its own slot: no script
+touches two of them, and the calls that read two (a token and its last use) are plain pipelines.
 
 Durability: replication is asynchronous, so a write acknowledged by a master alone could vanish
 when its replica takes over. A script that writes is followed by ``WAIT 1`` on the same

@@ -109,6 +109,7 @@ class MemoryEngine(Engine):
         self._tokens: dict[str, Token] = {}
         self._subscriptions: set[_MemorySubscription] = set()
         self._reports: dict[str, tuple[float, bytes]] = {}  # process -> (expires, report)
+        self._readers: dict[tuple[int, str], bytes] = {}  # (minute, process) -> counts
         # slug -> field -> (expires, value): who has the blog open in a console
         self._presence: dict[str, dict[str, tuple[float, bytes]]] = {}
 
@@ -332,6 +333,20 @@ class MemoryEngine(Engine):
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         self._reports[process] = (time.monotonic() + ttl, report)
+
+    async def record_readers(
+        self, minute: int, process: str, counts: bytes, *, keep_from: int | None = None
+    ) -> None:
+        self._readers[(minute, process)] = counts
+        if keep_from is not None:
+            for key in [k for k in self._readers if k[0] < keep_from]:
+                del self._readers[key]
+
+    async def readers_history(self) -> dict[int, list[bytes]]:
+        history: dict[int, list[bytes]] = {}
+        for (minute, _), counts in self._readers.items():
+            history.setdefault(minute, []).append(counts)
+        return history
 
     async def collect_stats(self) -> dict[str, bytes]:
         now = time.monotonic()

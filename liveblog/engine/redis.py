@@ -47,6 +47,7 @@ _TOKENS = "lb:tokens"  # token hash -> Token JSON
 _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
+_READERS = "lb:readers"  # "<minute>:<process>" -> readers per blog (see lua/readers_record.lua)
 # The schedule's index across blogs (both keys in one slot: the scripts below touch both):
 # blog slug -> the earliest time one of its entries may be due, and a counter per blog that
 # every scheduling write bumps (see settle_due).
@@ -193,6 +194,7 @@ class RedisEngine(Engine):
         self._report_stats = self._redis.register_script(_script("stats_report.lua"))
         self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
         self._presence = self._redis.register_script(_script("presence.lua"))
+        self._record_readers = self._redis.register_script(_script("readers_record.lua"))
         self._highlights = self._redis.register_script(_script("highlights.lua"))
         self._index_step = self._redis.register_script(_script("index_highlights.lua"))
         self._index_due = self._redis.register_script(_INDEX_DUE)
@@ -520,6 +522,20 @@ class RedisEngine(Engine):
 
     async def forget_stats(self, process: str) -> None:
         await self._call(self._redis.hdel(_STATS, process))
+
+    async def record_readers(
+        self, minute: int, process: str, counts: bytes, *, keep_from: int | None = None
+    ) -> None:
+        args = [f"{minute}:{process}", counts, "" if keep_from is None else keep_from]
+        await self._call(self._record_readers(keys=[_READERS], args=args))
+
+    async def readers_history(self) -> dict[int, list[bytes]]:
+        history: dict[int, list[bytes]] = {}
+        for field, counts in (await self._call(self._redis.hgetall(_READERS))).items():
+            minute, _, _ = field.partition(b":")
+            if minute.isdigit():
+                history.setdefault(int(minute), []).append(counts)
+        return history
 
 
 def _token_with_use(raw: bytes, used: bytes | None) -> Token:

@@ -4,6 +4,10 @@ Each process reports its readers and its latency window through the engine every
 with a TTL (:class:`Reporter`); the endpoint merges the reports of all processes with a fresh
 one of its own. Entry counts come from the timelines, cached per stream position: a blog's
 position moves with every change, so a cached answer is never stale.
+
+Readers over the last hour: each process also records, per minute, the most readers it saw on
+each blog in that minute (one record per process and minute in the engine, an hour of them
+kept); a blog's point for a minute is the sum over processes, and its peak the highest point.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ logger = logging.getLogger("liveblog.ops.stats")
 REPORT_SECONDS = 2.0
 REPORT_TTL_SECONDS = 3 * REPORT_SECONDS  # a missed report or two is not a dead process
 HOUR = 3600.0
+MINUTES = 60  # points of the readers chart: one a minute, the last is the current minute
+HISTORY_CACHE_SECONDS = 5.0  # past minutes change little: read them at most this often
 _SCAN_PAGE = 100
 SCAN_LIMIT = 1000  # "entries in the last hour" counts at most this many
 _CACHE_SIZE = 1024
@@ -76,6 +82,11 @@ class BlogStats(msgspec.Struct):
     created_at: datetime
     last_event_id: str
     readers: int
+    # Readers in each minute of the last hour, oldest first (the last: this minute so far),
+    # summed over processes; the peak of them, and the start of its minute.
+    readers_last_hour: list[int]
+    readers_peak: int
+    readers_peak_at: datetime | None
     entries_last_hour: int
     last_entry_at: datetime | None
     seconds_since_last_entry: float | None
@@ -93,6 +104,7 @@ class Stats(msgspec.Struct):
 
 
 _report_decoder = msgspec.json.Decoder(ProcessReport)
+_counts_decoder = msgspec.json.Decoder(dict[str, int])
 
 
 def local_report(hub: Hub, window: latency.LatencyWindow) -> ProcessReport:
@@ -133,6 +145,9 @@ class Reporter:
         self.process = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._task: asyncio.Task[None] | None = None
         self.timelines = _TimelineCache()
+        self._minute = 0  # the minute of ``_peaks``
+        self._peaks: dict[str, int] = {}  # the most readers per blog seen in that minute
+        self._history: tuple[float, int, dict[int, dict[str, int]]] | None = None
 
     def report(self) -> ProcessReport:
         return local_report(self.hub, self.latency)
@@ -154,14 +169,49 @@ class Reporter:
         failing = False
         while True:
             try:
-                encoded = msgspec.json.encode(self.report())
-                await self.engine.report_stats(self.process, encoded, self.ttl)
+                report = self.report()
+                await self.engine.report_stats(self.process, msgspec.json.encode(report), self.ttl)
+                await self._record_readers(report.blogs)
                 failing = False
             except EngineError as exc:
                 if not failing:  # once per outage, not every few seconds
                     logger.warning("cannot report stats: %s", exc)
                 failing = True
             await asyncio.sleep(self.interval)
+
+    async def _record_readers(self, readers: dict[str, int]) -> None:
+        """This minute's most readers per blog, for the chart (the first report of a minute
+        also drops the minutes that have left the hour)."""
+        minute = int(time.time() // 60)
+        keep_from = None
+        if minute != self._minute:
+            self._minute, self._peaks = minute, {}
+            keep_from = minute - MINUTES
+        for slug, count in readers.items():
+            self._peaks[slug] = max(count, self._peaks.get(slug, 0))
+        counts = msgspec.json.encode(self._peaks)
+        await self.engine.record_readers(minute, self.process, counts, keep_from=keep_from)
+
+    async def readers_by_minute(self) -> tuple[int, dict[int, dict[str, int]]]:
+        """(the current minute, readers per blog per minute summed over processes): past
+        minutes read again at most every few seconds."""
+        minute = int(time.time() // 60)
+        now = time.monotonic()
+        if self._history is None or self._history[1] != minute or now > self._history[0]:
+            merged: dict[int, dict[str, int]] = {}
+            for at, records in (await self.engine.readers_history()).items():
+                if not minute - MINUTES < at <= minute:
+                    continue
+                sums = merged.setdefault(at, {})
+                for raw in records:
+                    try:
+                        counts = _counts_decoder.decode(raw)
+                    except msgspec.DecodeError:
+                        continue  # a process of another version
+                    for slug, count in counts.items():
+                        sums[slug] = sums.get(slug, 0) + count
+            self._history = (now + HISTORY_CACHE_SECONDS, minute, merged)
+        return minute, self._history[2]
 
     async def cluster(self) -> tuple[int, ProcessReport]:
         """(number of processes, their reports summed): others' last reports and ours now."""
@@ -228,8 +278,28 @@ def _quiet(seconds: float, settings: Settings) -> Quiet:
     return "ok"
 
 
+def _readers_chart(
+    slug: str, readers: int, minute: int, by_minute: dict[int, dict[str, int]]
+) -> tuple[list[int], int, datetime | None]:
+    """A blog's points for the last hour, its peak and the start of the peak's minute. This
+    minute's point is at least the readers there are now (the records lag a report)."""
+    first = minute - MINUTES + 1
+    points = [by_minute.get(at, {}).get(slug, 0) for at in range(first, minute + 1)]
+    points[-1] = max(points[-1], readers)
+    peak = max(points)
+    if peak == 0:
+        return points, 0, None
+    at = first + max(i for i, value in enumerate(points) if value == peak)  # the latest
+    return points, peak, datetime.fromtimestamp(at * 60, UTC)
+
+
 async def _blog_stats(
-    engine: Engine, cache: _TimelineCache, blog: Blog, readers: int, settings: Settings
+    engine: Engine,
+    cache: _TimelineCache,
+    blog: Blog,
+    readers: int,
+    settings: Settings,
+    chart: tuple[list[int], int, datetime | None],
 ) -> BlogStats:
     now = time.time()
     times = await cache.published(engine, blog)
@@ -247,6 +317,9 @@ async def _blog_stats(
         created_at=blog.created_at,
         last_event_id=blog.last_event_id,
         readers=readers,
+        readers_last_hour=chart[0],
+        readers_peak=chart[1],
+        readers_peak_at=chart[2],
         entries_last_hour=sum(1 for t in past if t > now - HOUR),
         last_entry_at=None if last is None else datetime.fromtimestamp(last, UTC),
         seconds_since_last_entry=None if since is None else round(since, 3),
@@ -261,14 +334,18 @@ def _ms(seconds: float | None) -> float | None:
 async def snapshot(engine: Engine, reporter: Reporter, settings: Settings) -> Stats:
     """What ``GET /api/stats`` answers: every process's readers and latency, every blog."""
     processes, total = await reporter.cluster()
+    minute, by_minute = await reporter.readers_by_minute()
     blogs = await engine.list_blogs()
     blogs.sort(key=lambda b: (b.status != "live", b.title.lower(), b.slug))
     results = await asyncio.gather(
         *(
-            _blog_stats(engine, reporter.timelines, b, total.blogs.get(b.slug, 0), settings)
+            _blog_stats(
+                engine, reporter.timelines, b, total.blogs.get(b.slug, 0), settings,
+                _readers_chart(b.slug, total.blogs.get(b.slug, 0), minute, by_minute),
+            )
             for b in blogs
         )
-    )
+    )  # fmt: skip
     return Stats(
         generated_at=datetime.now(UTC),
         processes=processes,

@@ -166,6 +166,54 @@ function updateCard(known) {
   card.querySelector("[data-role=title]").textContent = blog.title;
   setNumber(card.querySelector("[data-role=readers]"), blog.readers);
   setNumber(card.querySelector("[data-role=hour]"), blog.entries_last_hour);
+  drawChart(card, blog);
+}
+
+// --- readers over the last hour -----------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 240;
+const HEIGHT = 48;
+
+function svg(tag, attributes) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
+/** A point a minute for the last hour (the server sums every process), with its peak marked. */
+function drawChart(card, blog) {
+  const points = blog.readers_last_hour || [];
+  const plot = card.querySelector("[data-role=plot]");
+  const caption = card.querySelector("[data-role=chart-caption]");
+  const key = `${points.join(",")}|${blog.readers_peak}`;
+  if (!points.length || plot.dataset.drawn === key) return;
+  plot.dataset.drawn = key;
+  const top = Math.max(1, blog.readers_peak || 0);
+  const step = WIDTH / Math.max(1, points.length - 1);
+  const xy = points.map((value, i) => [i * step, HEIGHT - 2 - (value / top) * (HEIGHT - 6)]);
+  const line = xy.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)} ${y.toFixed(1)}`).join(" ");
+  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: "none", class: "nr-chart__svg", "aria-hidden": "true", focusable: "false" });
+  chart.append(
+    svg("path", { d: `${line} L${WIDTH} ${HEIGHT} L0 ${HEIGHT} Z`, class: "nr-chart__area" }),
+    svg("path", { d: line, class: "nr-chart__line" }),
+  );
+  const peakAt = blog.readers_peak_at ? Date.parse(blog.readers_peak_at) : null;
+  if (blog.readers_peak) {
+    const index = points.lastIndexOf(blog.readers_peak);
+    const [x, y] = xy[index];
+    chart.append(svg("path", { d: `M${x.toFixed(1)} ${HEIGHT} L${x.toFixed(1)} ${y.toFixed(1)}`, class: "nr-chart__peak" }));
+  }
+  plot.replaceChildren(chart);
+  if (!blog.readers_peak) {
+    caption.textContent = t("Readers, last hour: none yet");
+  } else {
+    const ago = peakAt === null ? 0 : Math.max(0, (serverNow() - peakAt) / 1000);
+    caption.textContent = ago < 60
+      ? t("Readers, last hour: peak %(peak)s, this minute", { peak: formatNumber(blog.readers_peak) })
+      : t("Readers, last hour: peak %(peak)s, %(time)s ago", { peak: formatNumber(blog.readers_peak), time: duration(ago) });
+  }
+  card.querySelector("[data-role=chart]").dataset.peak = String(blog.readers_peak || 0);
 }
 
 function renderLatest(known, fresh = new Set()) {
