@@ -19,6 +19,7 @@ from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
+from liveblog.ops import demo
 
 
 def serve(host: str, port: int, workers: int) -> None:
@@ -28,6 +29,8 @@ def serve(host: str, port: int, workers: int) -> None:
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
     serving.raise_file_limit()  # each reader holds a socket; workers inherit the limit
+    # Where this server listens, for the demo's ready-to-paste curl (ops/demo.py).
+    os.environ[demo.ADDRESS_VARIABLE] = demo.address(host, port)
     options = serving.options(settings)
     if workers > 1:
         serving.run_workers(

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from liveblog.config import Settings
+from tests.support.redis_server import free_port
 from tests.support.servers import ServerProcess
 
 
@@ -68,3 +71,42 @@ def test_settings_from_environment() -> None:
     assert settings.engine_name == "memory"
     with pytest.raises(ValueError, match="LIVEBLOG_HEARTBEAT_SECONDS"):
         Settings.from_env({"LIVEBLOG_HEARTBEAT_SECONDS": "soon"})
+
+
+def test_the_demos_curl_at_start_up_reaches_this_very_server(tmp_path: Path) -> None:
+    """`liveblog serve` on any port: the start-up log's ready-to-paste curl posts to it."""
+    port = free_port()
+    env = {**os.environ, "LIVEBLOG_REDIS_URL": "", "LIVEBLOG_ADMIN_TOKEN": "", "LIVEBLOG_DEMO": "1"}
+    log = (tmp_path / "serve.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "liveblog", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env, stderr=log, stdout=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while "Post with: curl" not in (text := (tmp_path / "serve.log").read_text()):
+            assert process.poll() is None and time.monotonic() < deadline, text
+            time.sleep(0.05)
+        command = text.split("Post with: ", 1)[1].splitlines()[0]
+        assert f"http://localhost:{port}/api/blogs/demo/entries" in command
+        posted = subprocess.run(
+            ["bash", "-c", command + " -s -o /dev/null -w '%{http_code}'"],
+            capture_output=True, text=True, timeout=20,
+        )  # fmt: skip
+        assert posted.stdout == "201", posted.stderr
+        timeline = httpx.get(f"http://127.0.0.1:{port}/api/blogs/demo/entries").json()
+        assert timeline["entries"][0]["headline"] == "Hello"
+    finally:
+        process.terminate()
+        process.wait(15)
+        log.close()
+
+
+def test_the_address_a_shell_reaches() -> None:
+    from liveblog.ops.demo import address
+
+    assert address("127.0.0.1", 8001) == "http://127.0.0.1:8001"
+    assert address("0.0.0.0", 80) == "http://localhost:80"
+    assert address("::", 8000) == "http://localhost:8000"
+    assert address("::1", 8000) == "http://[::1]:8000"
+    assert address("news.example", 8080) == "http://news.example:8080"

@@ -161,7 +161,7 @@ async def test_the_newsroom_pages_speak_the_browsers_language(editor: Editor) ->
                   page.text)[1]  # type: ignore[index]
     )  # fmt: skip
     assert catalogue["messages"]["Retry now"] == "Réessayer maintenant"
-    assert catalogue["plurals"]["%(count)s draft"]["one"] == "%(count)s brouillon"
+    assert catalogue["plurals"]["%(count)s unfinished entry"]["one"] == "%(count)s entrée inachevée"
     chosen = await editor.http.get(
         "/dashboard",
         headers={"Accept-Language": "fr", "Cookie": "liveblog-newsroom-language=ar"},

@@ -1,8 +1,15 @@
-"""A demo blog for the memory engine, so a newcomer has something to watch and post to."""
+"""A demo blog for the memory engine, so a newcomer has something to watch and post to.
+
+Without ``LIVEBLOG_ADMIN_TOKEN`` the start-up log prints a token and a ready-to-paste ``curl``
+to this very server: ``LIVEBLOG_PUBLIC_URL`` when set, else the address ``liveblog serve``
+listens on (it hands it over in ``_LIVEBLOG_SERVE_ADDRESS``, which is no setting).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 from datetime import timedelta
 
 from liveblog.api.auth import issue_token
@@ -14,6 +21,25 @@ from liveblog.models import BlogCreate, EntryCreate, Media, TokenCreate, utcnow
 logger = logging.getLogger("liveblog")
 
 DEMO_SLUG = "demo"
+ADDRESS_VARIABLE = "_LIVEBLOG_SERVE_ADDRESS"
+
+
+def address(host: str, port: int) -> str:
+    """``http://host:port`` that a shell on this machine reaches: a wildcard host (all
+    interfaces) is reached as localhost, an IPv6 literal goes in brackets."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if ip.is_unspecified:
+        return f"http://localhost:{port}"
+    return f"http://[{ip}]:{port}" if ip.version == 6 else f"http://{ip}:{port}"
+
+
+def _base_url(settings: Settings) -> str:
+    found = settings.public_url or os.environ.get(ADDRESS_VARIABLE) or "http://HOST:PORT"
+    return found.rstrip("/")
+
 
 _ENTRIES = [
     (
@@ -76,10 +102,11 @@ async def seed(engine: Engine, settings: Settings) -> None:
         created = await issue_token(engine, TokenCreate(name="demo admin", role="admin"))
         logger.warning(
             "Demo: admin token for this run: %s  (set LIVEBLOG_ADMIN_TOKEN to choose your own). "
-            "Post with: curl -X POST localhost:8000/api/blogs/%s/entries "
+            "Post with: curl -X POST %s/api/blogs/%s/entries "
             "-H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
             '-d \'{"headline": "Hello", "body": "<p>First post</p>"}\'',
             created.token,
+            _base_url(settings),
             DEMO_SLUG,
             created.token,
         )

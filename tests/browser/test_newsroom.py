@@ -310,7 +310,9 @@ async def test_a_draft_survives_a_reload(server: str, newsroom: Newsroom, pages:
     composer = console.page.locator("#composer")
     await expect(composer.locator("[name=headline]")).to_have_value("Half written")
     await expect(composer.locator("[data-role=body]")).to_have_text("The first sentence")
-    await expect(console.page.locator("#draft-state")).to_have_text("Draft restored")
+    await expect(console.page.locator("#draft-state")).to_have_text(
+        "Unfinished entry restored from this device"
+    )
     assert await entries(newsroom, "drafts") == []
 
 
@@ -471,14 +473,14 @@ async def test_signing_out_deletes_unsent_work_after_asking(
     pending = page.locator("#pending-list .nr-pending")
     await expect(pending).to_have_attribute("data-state", "waiting", timeout=SLOW)
     await console.write(headline="Alice half-written")
-    await expect(page.locator("#draft-state")).to_have_text("Draft saved on this device")
+    await expect(page.locator("#draft-state")).to_have_text("Kept on this device")
     alice_id = console.token_id
 
     # Signing out asks first; cancelled, nothing changes.
     await page.click("#sign-out")
     confirm = page.locator("#confirm-dialog")
     await expect(confirm).to_be_visible()
-    await expect(confirm).to_contain_text("1 entry not yet published and 1 draft")
+    await expect(confirm).to_contain_text("1 entry not yet published and 1 unfinished entry")
     await confirm.locator("[value=cancel]").click()
     await expect(page.locator("#app")).to_be_visible()
     assert len(await console.outbox()) == 1

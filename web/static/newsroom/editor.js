@@ -153,7 +153,7 @@ function storedDrafts() {
 function unsentSummary(entries, drafts) {
   const parts = [];
   if (entries) parts.push(tn("%(count)s entry not yet published", "%(count)s entries not yet published", entries));
-  if (drafts) parts.push(tn("%(count)s draft", "%(count)s drafts", drafts));
+  if (drafts) parts.push(tn("%(count)s unfinished entry", "%(count)s unfinished entries", drafts));
   return parts.length === 2 ? t("%(first)s and %(second)s", { first: parts[0], second: parts[1] }) : parts[0] || "";
 }
 
@@ -574,14 +574,16 @@ function restoreDraft() {
     draft = null;
   }
   state.composer.fill(draft || { author: localStorage.getItem(authorKey()) || state.me.name });
-  $("draft-state").textContent = draft ? t("Draft restored") : "";
+  $("draft-state").textContent = draft ? t("Unfinished entry restored from this device") : "";
 }
 
 function saveDraft() {
   if (!state.slug || !state.me) return;
   if (state.composer.isEmpty) localStorage.removeItem(draftKey());
   else localStorage.setItem(draftKey(), JSON.stringify(state.composer.values()));
-  $("draft-state").textContent = state.composer.isEmpty ? "" : t("Draft saved on this device");
+  // What is typed is kept on this device until it is sent (a draft on the server is "Save as
+  // draft"): the word "draft" stays for that one.
+  $("draft-state").textContent = state.composer.isEmpty ? "" : t("Kept on this device");
 }
 
 async function publish(form) {
