@@ -19,7 +19,7 @@ from liveblog import streams
 from liveblog.api import blogs, entries, newsroom, openapi, presence, stats, tokens
 from liveblog.media import serve, upload
 from liveblog.ops import health, metrics
-from liveblog.pages import embed, feed, reader
+from liveblog.pages import embed, feed, guide, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.security import SecureStaticFiles
@@ -84,6 +84,8 @@ def table() -> list[BaseRoute]:
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),
         Route("/people", newsroom_pages.people, methods=PAGE, name="people"),
+        Route("/newsroom/guide", guide.guide_page, methods=PAGE, name="guide"),
+        Route("/newsroom/guide/{name}", guide.guide_picture, methods=PAGE),
         Route("/newsroom.webmanifest", newsroom_pages.manifest, methods=PAGE),
         Route("/newsroom-sw.js", newsroom_pages.service_worker, methods=PAGE),
     ]

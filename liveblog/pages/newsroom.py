@@ -33,7 +33,7 @@ BLOG_LANGUAGES = (
 )  # fmt: skip
 
 
-def _newsroom_page(request: Request, name: str, context: dict[str, Any]) -> Response:
+def newsroom_page(request: Request, name: str, context: dict[str, Any]) -> Response:
     """A newsroom page in the person's language, with the scripts' words."""
     language = newsroom_words.language_of(request)
     context = {
@@ -78,9 +78,9 @@ async def editor(request: Request) -> Response:
         "embed_providers": json_script(providers),
         "embed_names": embeds.PROVIDER_NAMES,
         "blog_languages": _blog_languages(language, settings.default_language),
-        "help_url": "",
+        "help_url": "/newsroom/guide",
     }
-    response = _newsroom_page(request, "newsroom/editor.html", context)
+    response = newsroom_page(request, "newsroom/editor.html", context)
     # Tokens and drafts live on this page: keep it out of shared caches and other sites' frames.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -88,7 +88,7 @@ async def editor(request: Request) -> Response:
 
 async def people(request: Request) -> Response:
     """The People screen (admins): add a person, change role and blogs, revoke."""
-    response = _newsroom_page(request, "newsroom/people.html", {})
+    response = newsroom_page(request, "newsroom/people.html", {})
     response.headers["Cache-Control"] = "no-store"  # it shows new tokens once
     return response
 
@@ -99,7 +99,7 @@ async def dashboard(request: Request) -> Response:
         "amber_minutes": _minutes(settings.quiet_amber_minutes),
         "red_minutes": _minutes(settings.quiet_red_minutes),
     }
-    return _newsroom_page(request, "newsroom/dashboard.html", context)
+    return newsroom_page(request, "newsroom/dashboard.html", context)
 
 
 def _minutes(value: float) -> str:
