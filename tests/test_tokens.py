@@ -3,6 +3,7 @@ recorded cheaply; the bootstrap admin token's length; the OpenAPI document cover
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -198,6 +199,28 @@ async def test_revocation_counts_at_once_on_every_process(
         finally:
             await elsewhere.aclose()
             await admin.close()
+
+
+RACES = 40
+
+
+async def test_edits_and_revokes_of_a_token_never_undo_each_other(
+    editor: Editor, as_token: Callable[[str], httpx.AsyncClient]
+) -> None:
+    """An edit reads the token and writes it back; a revoke landing in between must stay a
+    revoke. Raced many times: a revoked token never answers 200 again."""
+    revived = 0
+    for attempt in range(RACES):
+        desk = await issue(editor, name=f"racer {attempt}")
+        path = f"/api/tokens/{desk['id']}"
+        edits = [editor.http.patch(path, json={"name": f"racer {attempt}.{n}"}) for n in range(3)]
+        *edited, revoked = await asyncio.gather(*edits, editor.http.delete(path))
+        assert revoked.status_code == 204, revoked.text
+        assert {r.status_code for r in edited} <= {200, 404}
+        if (await as_token(desk["token"]).get("/api/me")).status_code == 200:
+            revived += 1
+    assert revived == 0, f"{revived} of {RACES} revoked tokens came back"
+    assert await listed(editor) == {}
 
 
 # --- expiry -----------------------------------------------------------------------------------
