@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from liveblog.delivery.frames import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
 from liveblog.models import EventHead, Position
+
+if TYPE_CHECKING:
+    from liveblog.delivery.rights import Grant
 
 SSE, WS = "sse", "ws"
 # Close codes that tell a WebSocket reader why, and that it should resume.
@@ -32,6 +35,11 @@ CLOSE_CODES = {
     "overflow": (1013, "too slow: resume"),
     "unresponsive": (1011, "keepalive ping timeout"),
     "error": (1011, "server error: resume"),
+    # The token the stream was opened with lost its right to it (liveblog.delivery.rights):
+    # resuming is pointless until someone signs in again.
+    "revoked": (4401, "token revoked: sign in again"),
+    "expired": (4401, "token expired: sign in again"),
+    "changed": (4403, "access changed: sign in again"),
 }
 
 _head_decoder = msgspec.json.Decoder(EventHead)
@@ -61,6 +69,19 @@ class Frame:
         self.ws_frame = ws_text_frame(raw)
 
 
+class Notice:
+    """A last message for one connection, in every form a connection may need: not an event
+    of the blog (no id, no offset), so a client's resume position stays where it was."""
+
+    __slots__ = ("sse", "sse_chunk", "ws", "ws_frame")
+
+    def __init__(self, name: str, raw: bytes) -> None:
+        self.sse = b"event: %s\ndata: %s\n\n" % (name.encode(), raw)
+        self.sse_chunk = sse_chunk(self.sse)
+        self.ws = raw.decode()
+        self.ws_frame = ws_text_frame(raw)
+
+
 def _discard(payload: Any) -> None:
     """The ``write`` of a closed connection."""
 
@@ -69,8 +90,8 @@ class Connection:
     """A reader behind plain ASGI: a bounded list of payloads that a writer task drains."""
 
     __slots__ = (
-        "_wake", "blogs", "close_reason", "encoding", "kind", "limit", "on_close", "pending",
-        "pending_bytes", "subs", "watcher", "write",
+        "_wake", "blogs", "close_reason", "encoding", "farewell", "grant", "kind", "limit",
+        "on_close", "pending", "pending_bytes", "subs", "watcher", "write",
     )  # fmt: skip
 
     def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
@@ -83,6 +104,9 @@ class Connection:
         self.close_reason: str | None = None
         self.blogs: set[str] = set()  # the blogs this connection is attached to
         self.subs: dict[str, Any] = {}  # those it is still catching up on (hub's business)
+        # The token right this stream holds (liveblog.delivery.rights); None for readers.
+        self.grant: Grant | None = None
+        self.farewell: Any = None  # the last payload, written just before the end
         self._wake: asyncio.Event | None = None  # made when a writer first waits
         self.write = self._push
         # Set by the hub: called once when the connection closes, to stop writing to it.
@@ -138,9 +162,12 @@ class Connection:
             self.write = _discard
             asyncio.get_running_loop().call_soon(self.close, "overflow")
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: Notice | None = None) -> None:
+        """End the stream; ``notice`` is the last thing the client reads (why it ended)."""
         if self.close_reason is None:
             self.close_reason = reason
+            if notice is not None:
+                self.farewell = getattr(notice, self.encoding, None)
             self.write = _discard
             self.pending = []
             if self._wake is not None:
@@ -213,10 +240,10 @@ class DirectConnection(Connection):
             self._protocol.heard = False
         super().heartbeat()
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: Notice | None = None) -> None:
         if self.close_reason is not None:
             return
-        super().close(reason)
+        super().close(reason, notice)
         if self.opened:
             self._end()
 
@@ -227,6 +254,8 @@ class DirectConnection(Connection):
         if transport.is_closing():
             return
         try:
+            if self.farewell is not None:
+                transport.write(self.farewell)
             if self.kind == SSE:
                 transport.write(SSE_END)
             else:

@@ -95,8 +95,11 @@ async def _serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
         with contextlib.suppress(BaseException):
             await watcher
     # The stream ends (server shutdown, or this reader fell too far behind): EventSource
-    # reconnects by itself with Last-Event-ID and resumes where it stopped.
+    # reconnects by itself with Last-Event-ID and resumes where it stopped. A stream whose
+    # token lost its right says why first (conn.farewell).
     with contextlib.suppress(OSError, RuntimeError):
+        if conn.farewell is not None:
+            await send({"type": "http.response.body", "body": conn.farewell, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

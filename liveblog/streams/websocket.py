@@ -63,6 +63,8 @@ async def _pump(websocket: WebSocket, conn: Connection) -> None:
         return
     code, reason = CLOSE_CODES.get(conn.close_reason or "", (1000, ""))
     with contextlib.suppress(*_GONE):
+        if conn.farewell is not None:  # why the stream ends (a token that lost its right)
+            await websocket.send_text(conn.farewell)
         await websocket.close(code, reason)
 
 

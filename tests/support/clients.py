@@ -46,6 +46,8 @@ class SSEReader:
     use_header: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # Named events without an id: messages about the stream itself (why it ended).
+    notices: list[dict[str, Any]] = field(default_factory=list)
     comments: int = 0
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
@@ -106,7 +108,11 @@ class SSEReader:
                 continue
             name, _, value = line.partition(": ")
             fields[name] = value
-        if "data" in fields:
+        if "data" in fields and "id" not in fields:
+            notice = json.loads(fields["data"])
+            assert notice["type"] == fields["event"], block
+            self.notices.append(notice)
+        elif "data" in fields:
             data = json.loads(fields["data"])
             assert data["id"] == fields["id"] and data["type"] == fields["event"], block
             self.events.append(Event(fields["id"], fields["event"], data, fields["data"]))
@@ -180,7 +186,7 @@ class WSReader:
             async for message in self._ws:
                 assert isinstance(message, str), "events are text frames"
                 data = json.loads(message)
-                if data.get("type") == "error":
+                if data.get("type") == "error" or "id" not in data:  # not an event
                     self.others.append(data)
                 else:
                     self.events.append(Event(data["id"], data["type"], data, message))
