@@ -38,11 +38,16 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     path = request.url.path
     if path == "/api" or path.startswith("/api/"):
-        detail = f"{request.method} {path[:200]}: {exc.detail}."
-        return Problem(exc.status_code, detail, headers=exc.headers).response()
+        return http_problem(request, exc)
     if exc.status_code in {204, 304}:
         return Response(status_code=exc.status_code, headers=exc.headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
+def http_problem(request: Request, exc: HTTPException) -> Response:
+    """One of Starlette's own errors as problem+json."""
+    detail = f"{request.method} {request.url.path[:200]}: {exc.detail}."
+    return Problem(exc.status_code, detail, headers=exc.headers).response()
 
 
 ERROR_HANDLERS = {
