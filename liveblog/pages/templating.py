@@ -85,7 +85,7 @@ CLIENT_MESSAGES = (
     "This live blog has ended", "Pinned", "Updated", "By %(author)s", "Key event", "Breaking",
     "Photo: %(credit)s", "Load video", "Load post", "Open on %(provider)s",
     "The %(provider)s content loads only if you choose to, and then %(provider)s may set cookies.",
-    "Show all %(count)s key events", "just now",
+    "Show all %(count)s key events", "just now", "Corrected",
 )  # fmt: skip
 CLIENT_PLURALS = {"new_updates": ("%(count)s new update", "%(count)s new updates")}
 
