@@ -27,6 +27,7 @@ from liveblog.delivery.rights import Grant
 from liveblog.engine.memory import MemoryEngine
 from liveblog.models import Token
 from liveblog.streams import websocket as sockets
+from tests.conftest import ALL_ENGINES
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_app
 
@@ -132,6 +133,7 @@ async def check_stream_ends(staff_url: str, admin_url: str, cause: str) -> None:
         await admin.close()
 
 
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 @pytest.mark.parametrize("cause", list(CAUSES))
 async def test_a_stream_ends_when_its_token_loses_the_right(server: str, cause: str) -> None:
     await check_stream_ends(server, server, cause)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from liveblog.api import auth
 from liveblog.app import create_app
 from liveblog.config import Settings
-from tests.conftest import make_settings
+from tests.conftest import ALL_ENGINES, make_settings
 from tests.support.clients import Editor
 from tests.support.redis_server import free_port
 from tests.support.servers import ADMIN_TOKEN, serve_in_process
@@ -204,6 +204,7 @@ async def test_revocation_counts_at_once_on_every_process(
 RACES = 40
 
 
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 async def test_edits_and_revokes_of_a_token_never_undo_each_other(
     editor: Editor, as_token: Callable[[str], httpx.AsyncClient]
 ) -> None:
