@@ -223,7 +223,7 @@ async def _socket_holding_a_token(websocket: WebSocket) -> None:
     token_hash = auth.hash_token(websocket.query_params["token"])
     token = await app.state.engine.find_token(token_hash)
     assert token is not None
-    grant = Grant(token_hash, token.expires_at, lambda now: now.may_edit("desk"), "desk")
+    grant = Grant(token_hash, token.expires_at, lambda current: current.may_edit("desk"), "desk")
     direct = websocket.scope.get("extensions", {}).get(EXTENSION)
     conn = app.state.hub.connection(WS, direct=direct, watcher=True, grant=grant)
     await app.state.hub.attach(conn, "desk", None)

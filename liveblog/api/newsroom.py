@@ -34,7 +34,7 @@ async def _authorise(request: Request, slug: str) -> Grant | None:
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
-    return auth.grant(request, token_hash, token, slug, lambda now: now.may_edit(slug))
+    return auth.grant(request, token_hash, token, slug, lambda current: current.may_edit(slug))
 
 
 class NewsroomEvents:
