@@ -8,6 +8,7 @@ import resource
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from liveblog import routes
@@ -22,6 +23,7 @@ from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
 from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
+from liveblog.serving.compression import CompressionMiddleware
 from liveblog.streams.admission import Admission
 
 logger = logging.getLogger("liveblog")
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = LiveblogApp(
         routes=routes.table(),
+        # Pages, feeds and API answers; live streams are dispatched before the middleware.
+        middleware=[Middleware(CompressionMiddleware, enabled=settings.compression)],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
         lifespan=lifespan,
     )
