@@ -42,6 +42,7 @@ from liveblog.serving.compression import (
 
 MAX_SLOTS = 1024
 MAX_BYTES = 32 * 1024 * 1024  # an index of 200 blogs is ~100 KB, a reader page ~50 KB
+IDENTITY = "identity"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,11 +58,12 @@ class Cached:
 
     def response(self, coding: str | None = None) -> Response:
         """A fresh response per request (nothing later can change the shared copy), its body
-        in ``coding`` when the page is worth compressing: made once, then kept with the page."""
+        in ``coding`` when the page is worth compressing: made once, then kept with the page.
+        ``coding`` is None when compression is off, ``IDENTITY`` when the client takes none."""
         headers = MutableHeaders(raw=list(self.raw_headers))
         body = self.body
-        if self.status == 200 and compressible(headers.get("content-type")):
-            if coding is not None and len(body) >= MINIMUM_BYTES:
+        if coding is not None and self.status == 200 and compressible(headers.get("content-type")):
+            if coding != IDENTITY and len(body) >= MINIMUM_BYTES:
                 body = self.coded.get(coding) or self.coded.setdefault(
                     coding, encode(self.body, coding, PER_RESPONSE)
                 )
@@ -150,10 +152,11 @@ def of(request: Request) -> PageCache:
 
 
 def coding_of(request: Request) -> str | None:
-    """The content coding this request's page is sent in (None: as it is)."""
+    """The content coding this request's page is sent in: ``IDENTITY`` when the client accepts
+    none, None when compression is off (no ``Vary`` either)."""
     if not request.app.state.settings.compression:
         return None
-    return request_coding(request.scope)
+    return request_coding(request.scope) or IDENTITY
 
 
 async def blog_page(

@@ -73,9 +73,11 @@ FORMS = CompressedForms()  # per process: the files are the package's, the same 
 
 
 class StaticAssets(SecureStaticFiles):
-    def __init__(self, *args: object, forms: CompressedForms = FORMS, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, forms: CompressedForms | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.forms = forms
+        self.forms = forms or FORMS
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
