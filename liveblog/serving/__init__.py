@@ -4,7 +4,8 @@ suite's servers alike, so that tests run what production runs.
 The fast path (``liveblog.delivery.fastpath``) and the request-head limits
 (``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
 is checked: a uvicorn that lacks it serves on its own protocols (slower, and without the head
-limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry.
+limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry;
+``compression`` negotiates content codings and compresses the answers that pass the middleware.
 
 May import: ``config``, ``delivery`` (the protocols), ``problems``.
 """
