@@ -126,7 +126,7 @@ class Reader(asyncio.Protocol):
             self.transport.close()
             return
         self.ready.set_result(None)
-        if self.inflate is not None:
+        if self.compressed():
             self.tally.coded += 1
         rest = buf[end + 4 :]
         if rest:
@@ -135,6 +135,10 @@ class Reader(asyncio.Protocol):
 
     def check_head(self, head: ResponseHead) -> str | None:
         raise NotImplementedError
+
+    def compressed(self) -> bool:
+        """The server compresses this stream (known once the head is in)."""
+        return self.inflate is not None
 
     def body(self, data: bytes, now: int) -> None:
         raise NotImplementedError
@@ -302,8 +306,12 @@ class WSReader(Reader):
             # one decoder for the whole socket. With it, a fresh one per message (inflate_ws).
             if "server_no_context_takeover" not in extensions:
                 self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            self.tally.coded += 1
         return None
+
+    def compressed(self) -> bool:
+        # Negotiated is not compressed: a server may accept the offer and still send plain
+        # frames (RSV1 clear), as Nchan does unless told to deflate its messages.
+        return self.deflate
 
     def inflate_ws(self, payload: bytes, now: int) -> None:
         """Scan a compressed message (RFC 7692: its deflate data less the sync flush's tail)."""

@@ -86,11 +86,12 @@ async def measure(
     budget: QuietBudget,
     readers_as: Readers,
 ) -> dict[str, Any]:
-    """Both sessions for one target and transport; a fresh server for each session. With
-    compression asked, liveblog also gets a bytes session of readers that do not ask, for the
-    uncompressed figure beside the compressed one."""
+    """The sessions for one target and transport, a fresh server for each: load, idle, and
+    bytes (a browser's pace, so that bytes per entry are those of single events, not of
+    coalesced batches). With compression asked, liveblog also gets a bytes session of readers
+    that do not ask, for the uncompressed figure beside the compressed one."""
     out: dict[str, Any] = {"target": target_name, "transport": transport}
-    kinds = ["load", "idle"]
+    kinds = ["load", "idle", "bytes"]
     if readers_as.compress and target_name.startswith("liveblog"):
         kinds.append("plain_bytes")
     for kind in kinds:
@@ -132,10 +133,10 @@ async def measure(
                         retry_noisy=NOISE_FLAGS,
                     )
                     out["load"] = {"connect": session.connect, "steps": steps}
-                elif kind == "plain_bytes":
+                elif kind in ("bytes", "plain_bytes"):
                     step = await session.step(BYTES_RATE, BYTES_SECONDS)
                     print("  " + human(step), flush=True)
-                    out["plain_bytes"] = {"connect": session.connect, "step": step}
+                    out[kind] = {"connect": session.connect, "step": step}
                 else:
                     step = await session.step(plan.latency_rate, plan.latency_seconds)
                     print("  " + human(step), flush=True)
@@ -293,15 +294,13 @@ def table(results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: 
     return "\n".join(lines)
 
 
-def wire_bytes(res: dict[str, Any] | None, kind: str = "load") -> float | None:
-    """Bytes on the wire per delivered entry: the load session's first step (the CPU step),
-    or the plain bytes session's."""
+def wire_bytes(res: dict[str, Any] | None, kind: str = "bytes") -> float | None:
+    """Bytes on the wire per delivered entry in a bytes session (``BYTES_READERS`` readers,
+    ``BYTES_RATE`` events/s)."""
     if res is None or kind not in res or "skipped" in res[kind]:
         return None
-    if kind == "plain_bytes":
-        return res[kind]["step"]["bytes_per_delivery"]
-    steps = [s for s in res[kind]["steps"] if not s.get("retried")]
-    return steps[0]["bytes_per_delivery"] if steps else None
+    value: float | None = res[kind]["step"]["bytes_per_delivery"]
+    return value
 
 
 def bytes_table(
@@ -310,7 +309,8 @@ def bytes_table(
     asked = "readers ask for compression" if readers_as.compress else "readers do not ask"
     source = readers_as.body_source.name if readers_as.body_source else "built-in sentences"
     lines = [
-        f"\n### Bytes on the wire per delivered entry ({asked}; bodies: {source})\n",
+        f"\n### Bytes on the wire per delivered entry ({asked}; bodies: {source};"
+        f" {BYTES_READERS} readers x {BYTES_RATE:g} events/s)\n",
         "| storage | transport | nginx + Nchan | liveblog, plain | liveblog | liveblog/plain"
         " | liveblog/Nchan | goal | met |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -24,7 +24,9 @@ from liveblog.app import create_app
 from liveblog.config import Settings
 from liveblog.delivery import frames
 from tests.support.clients import Editor, Event, SSEReader, WSReader, stalled_reader
-from tests.support.raw_ws import RawSocket
+from tests.support.metrics import scrape
+from tests.support.raw_ws import TEXT, RawSocket
+from tests.support.raw_ws import frame as raw_frame
 from tests.support.servers import ADMIN_TOKEN, serve_app, serve_in_process
 
 BOTH_PATHS = pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])
@@ -119,12 +121,22 @@ async def test_each_event_is_compressed_once_however_many_readers(
         ]
         await connect_all(readers)
         before = collections.Counter(frames.COMPRESSIONS)
+        scraped = await scrape(editor.http)
         for i in range(5):
             await editor.post("crowd", headline=f"e{i}", body=body(i))
             for reader in readers:  # each event alone: one flush per event
                 await reader.wait_for(i + 1)
         # 80 readers, 5 events: one deflate run per event and encoding, not one per reader.
         assert deltas(before) == {"sse": 5, "ws": 5 if fast_path else 0}
+        # What an operator sees of it.
+        after = await scrape(editor.http)
+        assert after["liveblog_compressed_connections"] == (80 if fast_path else 40)
+        runs = {
+            kind: after[f"liveblog_event_compressions_total{{transport={kind}}}"]
+            - scraped[f"liveblog_event_compressions_total{{transport={kind}}}"]
+            for kind in ("sse", "ws")
+        }
+        assert runs == {"sse": 5, "ws": 5 if fast_path else 0}
         for reader in readers:
             assert offsets(reader.events) == [1, 2, 3, 4, 5]
             await reader.close()
@@ -377,3 +389,35 @@ async def test_deflated_frames_are_the_same_bytes_on_every_socket(
         assert json.loads(_payload(frame))["data"] == entry
     for socket in [*sockets, narrow]:
         socket.writer.close()
+
+
+async def test_a_dashboard_sends_compressed_ops_whole_or_in_fragments(
+    server: str, editor: Editor
+) -> None:
+    """What clients send on a deflated socket is inflated message by message (the socket keeps
+    no decompressor in between): ops deflated by the websockets library, and an op deflated by
+    hand and split over two frames."""
+    await editor.create_blog("north")
+    await editor.create_blog("south")
+    dashboard = await WSReader(server, "/ws", deflate=True).connect()
+    assert dashboard.extensions == NEGOTIATED
+    await dashboard.send({"op": "subscribe", "blog": "north"})  # the library deflates it
+
+    raw = await RawSocket.connect(
+        server, "/ws", Sec_WebSocket_Extensions="permessage-deflate; client_max_window_bits"
+    )
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    op = json.dumps({"op": "subscribe", "blog": "south"}).encode()
+    deflated = (compressor.compress(op) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    half = len(deflated) // 2
+    raw.send(raw_frame(TEXT, deflated[:half], fin=False, rsv=0b100))  # RSV1: compressed
+    raw.send(raw_frame(0x0, deflated[half:], fin=True))  # a continuation
+    await asyncio.sleep(0.2)
+    north = await editor.post("north", headline="n1")
+    south = await editor.post("south", headline="s1")
+    assert (await dashboard.wait_for(1))[0].data["data"] == north
+    (frame,) = await _frames(raw, 1)
+    message = zlib.decompressobj(-zlib.MAX_WBITS).decompress(_payload(frame) + b"\x00\x00\xff\xff")
+    assert json.loads(message)["data"] == south
+    await dashboard.close()
+    raw.writer.close()

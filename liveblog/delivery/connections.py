@@ -55,6 +55,7 @@ ENCODINGS = {
     (WS, True, False): "ws_frame",  # an unmasked text frame
     (WS, True, True): "ws_deflate_frame",  # that frame deflated, RSV1 set
 }
+COMPRESSED = frozenset(name for (_, _, compressed), name in ENCODINGS.items() if compressed)
 
 _head_decoder = msgspec.json.Decoder(EventHead)
 _HEARTBEAT = b": heartbeat\n\n"
