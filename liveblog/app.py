@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -26,6 +27,7 @@ from liveblog.pages.cache import PageCache
 from liveblog.pages.reader import not_found
 from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
+from liveblog.serving.compression import CompressionMiddleware
 from liveblog.streams.admission import Admission
 
 logger = logging.getLogger("liveblog")
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = LiveblogApp(
         routes=routes.table(),
+        # Pages, feeds and API answers; live streams are dispatched before the middleware.
+        middleware=[Middleware(CompressionMiddleware, enabled=settings.compression)],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS, HTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -37,6 +37,9 @@ class Settings:
     # reader together, at most this late (one write, not one each); the first event after a
     # quieter spell goes out at once. 0: only the events of one loop turn are joined.
     coalesce_ms: float = 20.0
+    # Compression: live events compressed once per process for every reader that asks (SSE gzip,
+    # WebSocket permessage-deflate), pages and files gzip or Brotli. off: plain bytes for all.
+    compression: bool = True
     # EventSource reconnect hint sent as `retry:`.
     sse_retry_ms: int = 2000
     # Idempotency keys are kept at least 24 h (docs/api.md).

@@ -31,7 +31,7 @@ from liveblog.ops import health, metrics
 from liveblog.pages import embed, feed, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.assets import STATIC_DIR
-from liveblog.pages.security import SecureStaticFiles
+from liveblog.pages.static import StaticAssets
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 PAGE = ["GET", "HEAD"]
@@ -103,7 +103,7 @@ def table() -> list[BaseRoute]:
         Route("/blogs/{slug:slug}/embed", embed.embed_page, methods=PAGE, name="embed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
         Route("/media/{name:path}", serve.media_file, methods=PAGE),
-        Mount("/static", app=SecureStaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", app=StaticAssets(directory=STATIC_DIR), name="static"),
         # pages: the newsroom's
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),

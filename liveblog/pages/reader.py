@@ -115,7 +115,10 @@ async def index(request: Request) -> Response:
     """Every blog: one computation per ``page_cache_seconds``, however many readers ask."""
     settings, _ = _state(request)
     ttl = settings.page_cache_seconds
-    return await cache.of(request).get("index", None, lambda: _index(request), ttl=ttl)
+    coding = cache.coding_of(request)
+    return await cache.of(request).get(
+        "index", None, lambda: _index(request), ttl=ttl, coding=coding
+    )
 
 
 async def _index(request: Request) -> Response:

@@ -4,7 +4,8 @@ suite's servers alike, so that tests run what production runs.
 The fast path (``liveblog.delivery.fastpath``) and the request-head limits
 (``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
 is checked: a uvicorn that lacks it serves on its own protocols (slower, and without the head
-limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry.
+limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry;
+``compression`` negotiates content codings and compresses the answers that pass the middleware.
 
 May import: ``config``, ``delivery`` (the protocols), ``problems``.
 """
@@ -59,7 +60,8 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
     if not fast_path:
         return functools.partial(GuardedHttpToolsProtocol, limits=limits), PLAIN[1]
     http = functools.partial(fastpath.DirectHttpToolsProtocol, limits=limits)
-    return http, fastpath.DirectWebSocketProtocol
+    ws = functools.partial(fastpath.DirectWebSocketProtocol, deflate=settings.compression)
+    return http, ws
 
 
 def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
@@ -69,7 +71,9 @@ def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
         "loop": "uvloop",
         "http": http,
         "ws": ws,
-        "ws_per_message_deflate": False,  # one frame's bytes serve every reader
+        # Per socket, uvicorn would compress every message again; the fast path's protocol
+        # negotiates permessage-deflate itself, for frames compressed once for every reader.
+        "ws_per_message_deflate": False,
         "ws_max_size": WS_MAX_MESSAGE_BYTES,  # over it: close 1009
         "lifespan": "on",
         "timeout_graceful_shutdown": 5,
