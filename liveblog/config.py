@@ -98,6 +98,12 @@ class Settings:
     s3_secret_access_key: str | None = None
     # Where readers fetch the bucket's objects: a CDN or the bucket's public URL (https).
     s3_public_url: str | None = None
+    # What an uploaded photo may cost. Its pixels, once decoded (width x height x the bytes per
+    # pixel of its mode, every frame of an animation), may take at most this many bytes, else
+    # 422 before one is decoded; and the largest size kept, in megapixels: bigger photos are
+    # scaled down to it, which is then "the original" (the uploaded file is not kept).
+    media_max_decoded_bytes: int = 128 * 1024 * 1024
+    media_kept_megapixels: float = 6.0
     # Blogs created without a language or time zone get these (BCP 47; IANA zone name).
     default_language: str = "en"
     default_time_zone: str = "UTC"
@@ -120,6 +126,11 @@ class Settings:
         if self.media_storage not in ("local", "s3"):
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
+            )
+        if not 0.1 <= self.media_kept_megapixels <= 50:
+            raise ValueError(
+                f"{_PREFIX}MEDIA_KEPT_MEGAPIXELS must be from 0.1 to 50 (the largest photo kept), "
+                f"not {self.media_kept_megapixels}"
             )
         if self.media_storage == "s3" and not (self.s3_bucket and self.s3_public_url):
             raise ValueError(

@@ -45,6 +45,14 @@ def _limiter(request: Request) -> asyncio.Semaphore:
     return limiter
 
 
+def _limits(request: Request) -> images.Limits:
+    settings = request.app.state.settings
+    return images.Limits(
+        max_decoded_bytes=settings.media_max_decoded_bytes,
+        kept_pixels=round(settings.media_kept_megapixels * 1_000_000),
+    )
+
+
 def _check_envelope(request: Request) -> None:
     check_length(request, MAX_UPLOAD_BYTES, _TOO_LARGE)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -74,7 +82,7 @@ async def upload(request: Request) -> Response:
     data = await _read(request)
     try:
         async with _limiter(request):
-            photo = await asyncio.to_thread(images.process, data)
+            photo = await asyncio.to_thread(images.process, data, _limits(request))
     except images.ImageRefused as exc:
         raise Problem(exc.status, str(exc)) from None
     storage = storage_of(request)
