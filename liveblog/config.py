@@ -104,6 +104,16 @@ class Settings:
     # scaled down to it, which is then "the original" (the uploaded file is not kept).
     media_max_decoded_bytes: int = 128 * 1024 * 1024
     media_kept_megapixels: float = 6.0
+    # Uploads at once on this host, counted across every process that shares media_slots_dir:
+    # from before the body is read until its sizes are made; and of those, how many decode at
+    # once (each may take media_max_decoded_bytes and some). Past either, an upload waits up to
+    # media_slot_wait_seconds for its turn, then gets 503 + Retry-After.
+    media_uploads_at_once: int = 8
+    media_decodes_at_once: int = 2
+    media_slot_wait_seconds: float = 30.0
+    # A directory every process on the host shares (containers: a shared volume). Unset: one
+    # in the system's temporary directory, per user.
+    media_slots_dir: str | None = None
     # Blogs created without a language or time zone get these (BCP 47; IANA zone name).
     default_language: str = "en"
     default_time_zone: str = "UTC"
@@ -127,6 +137,9 @@ class Settings:
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
             )
+        for name in ("media_uploads_at_once", "media_decodes_at_once"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{_PREFIX}{name.upper()} must be at least 1")
         if not 0.1 <= self.media_kept_megapixels <= 50:
             raise ValueError(
                 f"{_PREFIX}MEDIA_KEPT_MEGAPIXELS must be from 0.1 to 50 (the largest photo kept), "

@@ -1,10 +1,14 @@
 """Uploads are bounded by what they cost, not by what they claim (docs/api.md, Media): an image
 whose pixels would take more than LIVEBLOG_MEDIA_MAX_DECODED_BYTES once decoded is refused from
-its header alone, and a large photo under it is kept at the largest size kept."""
+its header alone, a large photo under it is kept at the largest size kept, and an upload holds
+one of the host's upload slots from before its body is read, whichever process serves it."""
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import io
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,7 +18,8 @@ from PIL import Image
 
 from liveblog.config import Settings
 from tests.support.photos import encoded, png_bomb, png_claiming, smooth
-from tests.support.servers import ADMIN_TOKEN, serve_in_process
+from tests.support.raw_http import RawRequest
+from tests.support.servers import ADMIN_TOKEN, ServerProcess, serve_in_process
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PROBLEM = "application/problem+json"
@@ -92,3 +97,73 @@ async def test_large_photos_under_the_cap_are_kept_at_the_largest_size_kept(site
     response = await upload(site, png_bomb(5_000, 5_000), "image/png")
     assert response.status_code == 201, response.text
     assert (response.json()["width"], response.json()["height"]) == (2_449, 2_449)
+
+
+def _slot_held(directory: Path, name: str) -> bool:
+    """Whether some process holds the lock file ``name`` (tried without waiting)."""
+    path = directory / name
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases it at once if this test took it
+    return False
+
+
+async def test_the_upload_slot_is_taken_before_the_body_and_shared_by_the_hosts_processes(
+    server_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    slots = tmp_path / "slots"
+    shared = {
+        "LIVEBLOG_MEDIA_DIR": str(tmp_path / "media"),
+        "LIVEBLOG_MEDIA_SLOTS_DIR": str(slots),
+        "LIVEBLOG_MEDIA_UPLOADS_AT_ONCE": "1",
+        "LIVEBLOG_REQUEST_BODY_TIMEOUT_SECONDS": "120",  # the holder pauses: not its concern
+    }
+    holding = server_process(LIVEBLOG_MEDIA_SLOT_WAIT_SECONDS="60", **shared)
+    impatient = server_process(LIVEBLOG_MEDIA_SLOT_WAIT_SECONDS="2", **shared)
+    patient = server_process(LIVEBLOG_MEDIA_SLOT_WAIT_SECONDS="60", **shared)
+    async with httpx.AsyncClient(base_url=holding.url, headers=AUTH) as client:
+        assert (await client.post("/api/blogs", json={"slug": "big", "title": "Big"})).is_success
+    photo = encoded(Image.effect_noise((500, 400), 60).convert("RGB"), "JPEG", quality=95)
+    headers = {**AUTH, "Content-Type": "image/jpeg", "Content-Length": str(len(photo))}
+
+    # An upload to the first process sends part of its body, and stops: it holds the slot.
+    holder = await RawRequest(holding.url, "POST", "/api/blogs/big/media", headers).open(
+        photo[:1000]
+    )
+    async with asyncio.timeout(30):
+        while not _slot_held(slots, "upload-0.lock"):
+            await asyncio.sleep(0.05)
+
+    # Another process's upload sends its head and not one byte of its body: no slot frees
+    # within its wait, and it is told so (it was never asked for its body).
+    refused = await RawRequest(impatient.url, "POST", "/api/blogs/big/media", headers).open()
+    async with asyncio.timeout(30):
+        answer = await refused.answer()
+    assert answer.status == 503
+    assert answer.headers["content-type"] == PROBLEM
+    assert int(answer.headers["retry-after"]) >= 1
+    assert "Too many photos" in answer.json()["detail"]
+    refused.close()
+
+    # A third process's whole upload waits for its turn while the slot is held...
+    async def whole() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=patient.url, headers=AUTH, timeout=60) as http:
+            return await http.post("/api/blogs/big/media", content=photo,
+                                   headers={"Content-Type": "image/jpeg"})  # fmt: skip
+
+    queued = asyncio.create_task(whole())
+    await asyncio.sleep(1)
+    assert not queued.done()
+    # ...and gets it once the holder's upload is done.
+    assert await holder.send(photo[1000:])
+    async with asyncio.timeout(30):
+        assert (await holder.answer()).status == 201
+    holder.close()
+    response = await queued
+    assert response.status_code == 201, response.text
