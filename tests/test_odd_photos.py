@@ -10,11 +10,10 @@ import dataclasses
 import io
 import struct
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -275,7 +274,6 @@ def mutate(data: bytes, mutations: list[tuple[str, int, int]]) -> bytes:
     deadline=None,
     derandomize=True,  # CI sees the same files every run
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     seed=st.sampled_from(range(len(SEEDS))),
@@ -297,7 +295,7 @@ def test_mutated_photos_get_a_2xx_or_a_problem_never_a_5xx(
     assert site.get("/healthz", timeout=10).status_code == 200
 
 
-def test_the_server_answers_after_the_fuzzing(site: httpx.Client, tmp_path: Path) -> None:
+def test_the_server_answers_after_the_fuzzing(site: httpx.Client) -> None:
     assert site.get("/readyz").status_code == 200
     good = upload(site, encoded(photo((800, 600)), "JPEG"), "image/jpeg")
     assert good.status_code == 201
