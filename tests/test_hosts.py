@@ -55,7 +55,9 @@ async def seeded() -> AsyncIterator[Callable[..., Any]]:
             editor.http.headers["Host"] = host
         await editor.create_blog("floods", "Flood watch", description="River levels")
         first = await editor.post("floods", headline="Levels rising", labels=["key"])
-        await editor.post("floods", media=[{"url": "https://img.example/a.jpg"}], pinned=True)
+        await editor.post(
+            "floods", media=[{"url": "https://img.example/a.jpg", "alt": "A"}], pinned=True
+        )
         await editor.edit("floods", first["id"], headline="Levels up")
         await editor.close()
         return url
