@@ -194,7 +194,7 @@ async def test_the_key_events_box_folds_past_a_few_and_the_view_stays_live(
 # --- days, zones and languages -------------------------------------------------------------
 
 
-async def test_day_headings_and_dates_follow_the_readers_zone(
+async def test_times_are_the_blogs_until_the_reader_chooses_their_own(
     server: str, newsroom: Newsroom, pages: Pages
 ) -> None:
     await newsroom.blog("night", "Overnight")  # the blog's zone is UTC
@@ -202,14 +202,25 @@ async def test_day_headings_and_dates_follow_the_readers_zone(
     first = await newsroom.post("night", headline="Evening", published_at="2024-06-01T12:00:00Z")
     second = await newsroom.post("night", headline="Late", published_at="2024-06-01T20:00:00Z")
 
-    plain, _ = await pages.open(f"{server}/blogs/night", javascript=False)
-    await expect(plain.locator(".day-separator")).to_have_count(0)  # one day in UTC
-
     page, _ = await pages.open(f"{server}/blogs/night")
     days = page.locator("#timeline > .day-separator")
-    await expect(days).to_have_text(["Sunday, 2 June 2024", "Saturday, 1 June 2024"])
-    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text("2 Jun, 01:30")
-    await expect(page.locator(f"#entry-{first['id']} .entry__clock")).to_have_text("1 Jun, 17:30")
+    # The blog's zone, as the server wrote it: one day, so no headings; its name in the header.
+    await expect(days).to_have_count(0)
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 20:00"
+    )
+    switch = page.locator("#lb-zone [role=group]")
+    await expect(switch.locator("button")).to_have_text(["UTC", "My time"])
+    await expect(switch.locator("[aria-pressed=true]")).to_have_text("UTC")
+
+    await switch.get_by_role("button", name="My time").click()
+    await expect(days).to_have_text(["Sunday, June 2, 2024", "Saturday, June 1, 2024"])
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 2, 2024, 01:30"
+    )
+    await expect(page.locator(f"#entry-{first['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 17:30"
+    )
     # Each heading sits right above the first entry of its day.
     order = await page.locator("#timeline > *").evaluate_all(
         "nodes => nodes.map(n => n.dataset.day || n.dataset.id)"
@@ -224,6 +235,16 @@ async def test_day_headings_and_dates_follow_the_readers_zone(
     await expect(page.locator(f"#entry-{now['id']} .entry__clock")).to_have_text(
         today.strftime("%H:%M")  # today: the time alone
     )
+    # Remembered in this browser: a reload keeps the reader's zone, until they switch back.
+    await page.reload()
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 2, 2024, 01:30"
+    )
+    await page.locator("#lb-zone").get_by_role("button", name="UTC").click()
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 20:00"
+    )
+    await expect(days).to_have_count(2)  # today and 1 June, in UTC
 
 
 async def test_live_text_speaks_the_blogs_language(
