@@ -19,7 +19,7 @@ from liveblog import streams
 from liveblog.api import blogs, entries, newsroom, openapi, stats, tokens
 from liveblog.media import serve, upload
 from liveblog.ops import health, metrics
-from liveblog.pages import embed, feed, reader
+from liveblog.pages import embed, entry, feed, oembed, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.security import SecureStaticFiles
@@ -76,6 +76,9 @@ def table() -> list[BaseRoute]:
         Route("/blogs/{slug}", reader.blog_page, methods=PAGE, name="blog"),
         Route("/blogs/{slug}/feed.atom", feed.feed, methods=PAGE, name="feed"),
         Route("/blogs/{slug}/embed", embed.embed_page, methods=PAGE, name="embed"),
+        Route("/blogs/{slug}/entries/{entry_id}", entry.entry_page, methods=PAGE, name="entry"),
+        Route("/blogs/{slug}/entries/{entry_id}/embed", entry.entry_embed, methods=PAGE),
+        Route("/oembed", oembed.oembed, methods=PAGE, name="oembed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
         Route("/media/{name:path}", serve.media_file, methods=PAGE),
         Mount("/static", app=SecureStaticFiles(directory=STATIC_DIR), name="static"),
