@@ -126,8 +126,9 @@ def decode_cursor(cursor: str, parameter: str = "before") -> str:
 
 
 async def _around(request: Request, slug: str, entry_id: str, limit: int) -> Response:
-    """The page that holds one entry, however old: a few newer entries, the entry, older ones
-    (a reader page opened at ``#entry-<id>`` shows it without reading everything above)."""
+    """The page that starts with one entry, however old (it, then older ones), and what is
+    newer: a reader page opened at ``#entry-<id>`` shows it without reading everything above,
+    and loads the newer ones (``?after=``) when the reader asks."""
     if ENTRY_ID_PATTERN.match(entry_id) is None:
         raise invalid("around", "is not an entry id")
     engine = request.app.state.engine
@@ -136,10 +137,10 @@ async def _around(request: Request, slug: str, entry_id: str, limit: int) -> Res
         if await engine.position(slug) is None:
             raise Problem(404, f"No blog {slug!r} exists.")
         raise Problem(404, f"No entry {entry_id!r} exists in this blog.")
-    above = await engine.newer(slug, limit // 4, entry.order_key)
+    above = await engine.newer(slug, 0, entry.order_key)  # only how many
     # "~" after the key: the page starts with the entry itself.
-    below = await engine.timeline(slug, limit - len(above.entries), entry.order_key + "~")
-    return _window(above.entries + below.entries, above.remaining, below.next_key, above)
+    page = await engine.timeline(slug, limit, entry.order_key + "~")
+    return _window(page.entries, above.remaining, page.next_key, above)
 
 
 async def _after(request: Request, slug: str, key: str, limit: int) -> Response:

@@ -526,8 +526,9 @@ class LiveBlog {
 
   /**
    * One entry, scrolled into view, marked and focused. Not on the page (the live timeline
-   * holds the newest few): the API's page around it is added below the newest, after a gap
-   * whose button loads the entries in between, a page at a time. Returns whether it is shown.
+   * holds the newest few): the API's page that starts with it is added below the newest, after
+   * a gap whose button loads the entries in between, a page at a time, from the entry up.
+   * Returns whether it is shown.
    */
   async showEntry(id, { smooth }) {
     let target = this.findEntry(id);
@@ -543,13 +544,26 @@ class LiveBlog {
     if (!target) return false;
     for (const node of this.root.querySelectorAll(".entry--target")) node.classList.remove("entry--target");
     target.classList.add("entry--target");
-    target.scrollIntoView({ block: "start", behavior: smooth && !reducedMotion.matches ? "smooth" : "auto" });
+    // With a gap right above it, the gap's button shows too: the newer entries, one tap away.
+    const top = this.gapAbove(target) ?? target;
+    top.scrollIntoView({ block: "start", behavior: smooth && !reducedMotion.matches ? "smooth" : "auto" });
     target.focus({ preventScroll: true });
     if (!smooth) this.holdInView(target);
     return true;
   }
 
-  /** The API's page around an entry, placed below the entries shown; null if it is gone. */
+  /** The gap right above an entry (day headings aside), if there is one. */
+  gapAbove(node) {
+    let above = node.previousElementSibling;
+    while (above && !isEntry(above)) {
+      if (above.classList.contains("timeline-gap")) return above;
+      above = above.previousElementSibling;
+    }
+    return null;
+  }
+
+  /** The API's page that starts with an entry, placed below the entries shown; null if the
+   * entry is gone. */
   async loadAround(id) {
     const url = `${this.api}?around=${encodeURIComponent(id)}&limit=${PAGE_SIZE}`;
     const response = await fetch(url, { headers: { Accept: "application/json" } });
