@@ -34,6 +34,9 @@ from liveblog.problems import Problem
 
 _STATUSES = ("draft", "submitted", "scheduled")
 ENTRY_ID_PATTERN = re.compile(r"^[0-9a-z]{16}\Z")  # models.new_entry_id
+# What readers see may be read from any origin (the embed frame; a sandboxed one has none).
+# Never with credentials: a token is a header, which a cross-origin page cannot send unasked.
+PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 T = TypeVar("T")
 
 _MAX_IDEMPOTENCY_KEY = 255
@@ -108,7 +111,10 @@ async def get_entry(request: Request) -> Response:
         if await engine.position(slug) is None:
             raise Problem(404, f"No blog {slug!r} exists.")
         raise Problem(404, f"No entry {entry_id!r} exists in this blog.")
-    return json_response(entry, headers=_entry_headers(slug, entry.id, entry.version))
+    headers = _entry_headers(slug, entry.id, entry.version)
+    if entry.published:
+        headers |= PUBLIC_READ
+    return json_response(entry, headers=headers)
 
 
 def encode_cursor(order_key: str | None) -> str | None:
@@ -156,7 +162,7 @@ def _window(
     newer = encode_cursor(entries[0].order_key) if entries and newer_count else None
     window = TimelineWindow(entries, encode_cursor(next_key), str(read.position), newer,
                             newer_count)  # fmt: skip
-    return json_response(window)
+    return json_response(window, headers=PUBLIC_READ)
 
 
 async def timeline(request: Request) -> Response:
@@ -182,7 +188,8 @@ async def timeline(request: Request) -> Response:
     page = await request.app.state.engine.timeline(
         slug, limit, decode_cursor(before) if before else None
     )
-    return json_response(Timeline(page.entries, encode_cursor(page.next_key), str(page.position)))
+    timeline = Timeline(page.entries, encode_cursor(page.next_key), str(page.position))
+    return json_response(timeline, headers=PUBLIC_READ)
 
 
 async def _workflow(
