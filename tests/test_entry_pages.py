@@ -234,8 +234,8 @@ async def test_oembed_refuses_what_is_not_a_page_of_this_server(http: httpx.Asyn
 async def test_without_a_known_origin_no_discovery_link(
     settings_factory: Callable[..., Settings],
 ) -> None:
-    """A page cannot name its absolute URL without a trusted origin: no discovery link then
-    (the consumer would need one); the endpoint still answers for the URL it was reached by."""
+    """A page cannot name its absolute URL without a trusted origin (never from a Host nobody
+    vouched for): no discovery link then, and the endpoint says why it answers nothing."""
     async with (
         serve_in_process(settings_factory()) as url,
         httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http,
@@ -245,5 +245,6 @@ async def test_without_a_known_origin_no_discovery_link(
         for path in ("/blogs/floods", f"/blogs/floods/entries/{entry['id']}"):
             card = await crawl(http, path)
             assert card.link("alternate", type="application/json+oembed") == []
-        data = (await _oembed(http, f"{url}/blogs/floods")).json()
-        assert data["html"].startswith(f'<iframe src="{url}/blogs/floods/embed"')
+        response = await _oembed(http, f"{url}/blogs/floods")
+        assert response.status_code == 404
+        assert "LIVEBLOG_PUBLIC_URL" in response.json()["detail"]

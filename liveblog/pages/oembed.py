@@ -4,9 +4,10 @@ oEmbed consumer embeds it. Blog and entry pages name ``GET /oembed?url=...`` in 
 ``html`` is an ``<iframe>`` of the blog's embed frame (``/blogs/{slug}/embed``) or of the
 entry's (``/blogs/{slug}/entries/{id}/embed``).
 
-Only this server's own pages are answered, by their absolute URL: so discovery links are given
-only when the public origin is known (``LIVEBLOG_PUBLIC_URL`` or an allowlisted Host, see
-``urls``); without one a page cannot say its own absolute URL, and consumers need it.
+Only this server's own pages are answered, by their absolute URL, and only when the public
+origin is known (``LIVEBLOG_PUBLIC_URL`` or an allowlisted Host, see ``urls``): the answer is
+an absolute frame URL that other sites keep, and it never comes from a Host nobody vouched for.
+Without a known origin there are no discovery links and every URL is 404, saying why.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from liveblog.problems import Problem
 _PATH = re.compile(r"^/blogs/(?P<slug>[^/]+)(?:/entries/(?P<entry>[0-9a-z]{16}))?/?\Z")
 _FRAGMENT = re.compile(r"^entry-(?P<entry>[0-9a-z]{16})\Z")  # /blogs/x#entry-<id>: that entry
 _MAX_URL = 2048
+_NO_ORIGIN = (
+    "This server does not know its public URL (LIVEBLOG_PUBLIC_URL or LIVEBLOG_ALLOWED_HOSTS),"
+    " so it cannot name its pages to other sites."
+)
 # The frame's size when the consumer sets no bound: a column of text; an entry is shorter.
 WIDTH = 640
 BLOG_HEIGHT = 800
@@ -54,12 +59,6 @@ def _bound(request: Request, name: str) -> int | None:
     return value
 
 
-def _origin(request: Request) -> str:
-    """Whose URLs are answered: the public origin, or (none known) the one this request used."""
-    base = base_of(request)
-    return base.url if base.absolute else str(request.base_url).rstrip("/")
-
-
 async def oembed(request: Request) -> Response:
     fmt = request.query_params.get("format", "json")
     if fmt != "json":
@@ -69,7 +68,10 @@ async def oembed(request: Request) -> Response:
         raise Problem(400, f"url must be the URL of a live blog or an update, at most {_MAX_URL}"
                       " characters.")  # fmt: skip
     max_width, max_height = _bound(request, "maxwidth"), _bound(request, "maxheight")
-    origin = _origin(request)
+    base = base_of(request)
+    if not base.absolute:
+        raise Problem(404, _NO_ORIGIN)
+    origin = base.url
     parts = urlsplit(url)
     found = _PATH.match(parts.path) if f"{parts.scheme}://{parts.netloc}" == origin else None
     if found is None or not is_slug(found["slug"]):
@@ -107,7 +109,8 @@ async def oembed(request: Request) -> Response:
         "Access-Control-Allow-Origin": "*",
         "Cache-Control": "public, max-age=300",
     }
-    return Response(msgspec.json.encode(answer), media_type="application/json", headers=headers)
+    body = msgspec.json.encode(answer)
+    return base.vary(Response(body, media_type="application/json", headers=headers))
 
 
 async def _item(engine: Engine, slug: str, entry_id: str | None) -> tuple[str, str] | None:
