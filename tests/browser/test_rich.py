@@ -420,6 +420,27 @@ async def _signed_in(page: Page) -> None:
     await expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")
 
 
+async def _entry_page(page: Page) -> None:
+    """An update's own page: the one with the photo."""
+    article = page.locator(".entry").filter(has_text="A photo and a video")
+    await page.goto(await article.locator(".entry__share").evaluate("a => a.href"))
+
+
+async def _returning(page: Page) -> None:
+    """Back after the oldest entry, at a link to it: new ones marked, counted; it is marked."""
+    oldest = page.locator("#timeline > .entry").last
+    seen = await oldest.evaluate(
+        "n => ({id: n.dataset.id, key: `${String(Date.parse(n.dataset.published) * 1000)"
+        ".padStart(17, '0')}:${n.dataset.id}`})"
+    )
+    await page.evaluate("seen => localStorage.setItem('liveblog:seen:a11y', JSON.stringify(seen))",
+                        seen)  # fmt: skip
+    await page.goto(f"{page.url}#entry-{seen['id']}")
+    await page.reload()
+    await expect(page.locator("#catch-up")).to_be_visible()
+    await expect(page.locator(".entry--target")).to_be_visible()
+
+
 PAGES: dict[str, tuple[str, bool, Callable[[Page], Awaitable[None]] | None]] = {
     # name: (path, wait for the live stream, what to do first)
     "index": ("/", False, None),
@@ -427,6 +448,8 @@ PAGES: dict[str, tuple[str, bool, Callable[[Page], Awaitable[None]] | None]] = {
     "key-events": ("/blogs/a11y?view=key", True, None),
     "rtl": ("/blogs/gaza-ar", True, None),
     "embed": ("/blogs/a11y/embed", True, None),
+    "entry": ("/blogs/a11y", True, _entry_page),
+    "returning": ("/blogs/a11y", True, _returning),
     "editor": ("/editor?blog=a11y", False, _signed_in),
     "dashboard": ("/dashboard", False, None),
 }
