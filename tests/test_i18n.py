@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -115,3 +117,22 @@ async def test_a_timeline_that_spans_days_has_a_heading_per_day(editor: Editor) 
     for at in ("2024-06-01T10:00:00Z", "2024-06-01T21:00:00Z"):
         await editor.post("one-day", headline="Same day", published_at=at)
     assert "day-separator" not in (await editor.http.get("/blogs/one-day")).text
+
+
+async def test_the_index_writes_each_blogs_time_in_its_zone(editor: Editor) -> None:
+    for slug, zone in (("kyiv", "Europe/Kyiv"), ("utc", "UTC")):
+        await editor.blog(slug, language="uk", time_zone=zone)
+        await editor.post(slug, headline="Night", published_at="2024-06-01T21:30:00Z")
+    html = (await editor.http.get("/")).text  # in the default language, "en"
+    times = dict(
+        (name, (int(hour) * 60 + int(minute)))
+        for hour, minute, name in re.findall(r", (\d\d):(\d\d) (Kyiv Time|UTC)</time>", html)
+    )
+    offset = datetime.now(ZoneInfo("Europe/Kyiv")).utcoffset()
+    assert offset is not None
+    # Each blog was last active when it was made (just now): Kyiv's clock is ahead of UTC's.
+    assert (times["Kyiv Time"] - times["UTC"]) % (24 * 60) in {
+        offset.seconds // 60,
+        offset.seconds // 60 + 1,
+    }
+    assert "Europe/Kyiv" not in html

@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from liveblog import i18n
 from liveblog.i18n import times
 from liveblog.media import embeds
+from liveblog.models import Blog
 from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
 from liveblog.pages.text import entry_title
 
@@ -74,6 +75,13 @@ def zone_name() -> str:
     """The blog's zone as its readers know it ("Kyiv Time", "OESZ"), never an IANA id."""
     language = i18n.locale(i18n.current_language())
     return times.zone_name(i18n.current_zone(), language, datetime.now(UTC))
+
+
+def blog_time(value: datetime, blog: Blog) -> str:
+    """A time in a blog's zone on a page of many blogs (the index), with the zone's name."""
+    language = i18n.locale(i18n.current_language())
+    zone = i18n.zone(blog.time_zone)
+    return f"{times.long_date(value, zone, language)} {times.zone_name(zone, language, value)}"
 
 
 def time_zone() -> str:
@@ -149,6 +157,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         iso=iso, clock=clock, long_date=long_date, label_text=label_text, entry_title=entry_title,
+        blog_time=blog_time,
         day=day, day_key=day_key, provider_name=provider_name, provider_kind=provider_kind,
     )  # fmt: skip
     env.globals["static_url"] = static_url
