@@ -5,7 +5,7 @@ import { entryTitle } from "../reader/render.js";
 import { orderKey } from "../reader/times.js";
 import { api, blogPath } from "./api.js";
 import { MultiBlogSocket } from "./socket.js";
-import { duration, el, formatNumber, shortTime, zoneName } from "./ui.js";
+import { duration, el, formatNumber, shortTime, wallClock, zoneName } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const LATEST = 5;
@@ -35,7 +35,7 @@ async function poll() {
     const { data } = await api("GET", "/api/stats", { auth: false });
     skew = Date.parse(data.generated_at) - Date.now();
     applyStats(data);
-    $("updated-at").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    $("updated-at").textContent = `Updated ${wallClock()}`;
     $("updated-at").classList.remove("nr-stale");
   } catch (error) {
     $("updated-at").textContent = `Stats unavailable: ${error.message}`;

@@ -71,6 +71,19 @@ export function zoneName(blog) {
   return timesIn(blog?.time_zone).name();
 }
 
+/** "14:05:33 India Time": a moment that belongs to no blog (when the dashboard last heard from
+ * the server), in the zone of the page, named like every other time. */
+export function wallClock(date = new Date()) {
+  const zone = currentZone();
+  return `${zone.timeWithSeconds(date)} ${zone.name(date)}`;
+}
+
+/** "Jun 2, 2024, 14:05 India Time": a date that belongs to no blog (a person's last visit). */
+export function wallDate(date) {
+  const zone = currentZone();
+  return `${zone.longDate(date)} ${zone.name(date)}`;
+}
+
 /** The console works on one blog: its times (previews included) in that blog's zone. Returns
  * the zone's name, the label of those times. */
 export function useBlogTimes(blog) {

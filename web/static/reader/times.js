@@ -33,6 +33,7 @@ export class ZoneTimes {
     this.zone = make({}).resolvedOptions().timeZone;
     this.locale = locale;
     this.time = make(TIME);
+    this.seconds = make({ ...TIME, second: "2-digit" });
     this.dayTime = make({ day: "numeric", month: "short", ...TIME });
     this.yearDayTime = make({ year: "numeric", day: "numeric", month: "short", ...TIME });
     this.full = make({ dateStyle: "full" });
@@ -54,6 +55,11 @@ export class ZoneTimes {
     if (day === today) return plain(this.time.format(date));
     const format = day.slice(0, 4) === today.slice(0, 4) ? this.dayTime : this.yearDayTime;
     return plain(format.format(date));
+  }
+
+  /** "14:05:33": now, to the second (a dashboard's "updated at"). */
+  timeWithSeconds(date) {
+    return plain(this.seconds.format(date));
   }
 
   /** "Jun 2, 2024, 14:05": with the year, for tooltips and accessible names. */
