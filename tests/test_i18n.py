@@ -136,3 +136,30 @@ async def test_the_index_writes_each_blogs_time_in_its_zone(editor: Editor) -> N
         offset.seconds // 60 + 1,
     }
     assert "Europe/Kyiv" not in html
+
+
+# What the script writes (sharing, deep links, catch-up, the zone switch) and an entry's page.
+SCRIPT_STRINGS = [
+    "Share", "Share: %(title)s", "Link copied", "Link to this update", "Copy the selected link",
+    "My time", "Time zone", "New", "Jump to the first", "Dismiss",
+    "This update is no longer available.", "Could not load this update. Try again",
+    "More than %(count)s updates since your last visit",
+]  # fmt: skip
+PAGE_STRINGS = ["An update from the live blog", "Follow the live blog", "Read the live blog",
+                "See this update in the live blog"]  # fmt: skip
+
+
+@pytest.mark.parametrize("language", list(EXPECTED))
+def test_every_new_reader_string_is_translated(language: str) -> None:
+    from liveblog import i18n
+    from liveblog.pages.templating import CLIENT_MESSAGES, CLIENT_PLURALS
+
+    assert set(SCRIPT_STRINGS) <= set(CLIENT_MESSAGES)  # the page hands them to the script
+    catalogue = i18n.catalogue(language)
+    for message in SCRIPT_STRINGS + PAGE_STRINGS:
+        assert catalogue.gettext(message) != message, (language, message)
+    for name in ("newer_updates", "since_last_visit"):
+        singular, plural = CLIENT_PLURALS[name]
+        for n in (1, 2, 3, 5, 11, 21, 100, 1_000_000):  # every CLDR plural category of the six
+            text = catalogue.ngettext(singular, plural, n)
+            assert text and text not in (singular, plural), (language, name, n)
