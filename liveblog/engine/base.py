@@ -111,6 +111,12 @@ class Page(Struct, frozen=True):
     position: Position
 
 
+class NewerPage(Struct, frozen=True):
+    entries: list[Entry]  # the entries just newer than a key, newest first
+    remaining: int  # entries newer still, above the first of ``entries``
+    position: Position
+
+
 class Highlights(Struct, frozen=True):
     """Every pinned entry and every key event readers see, newest first."""
 
@@ -202,6 +208,11 @@ class Engine(abc.ABC):
     async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
         """Entries newest first strictly after ``before`` (an order key), with the position
         the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        """The ``limit`` entries just newer than ``after`` (an order key), newest first, and
+        how many are newer still, read atomically. BlogNotFound if the blog does not exist."""
 
     # Told of every applied change with how long the engine took (metrics listen here).
     apply_observers: tuple[Callable[[Applied, float], None], ...] = ()

@@ -35,6 +35,7 @@ from liveblog.engine.base import (
     Highlights,
     IdempotencyMismatch,
     MessageHandler,
+    NewerPage,
     NotScheduled,
     Page,
     Subscription,
@@ -217,6 +218,7 @@ class RedisEngine(Engine):
         self._redis: Any = self._connect(url, max_connections)
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
+        self._newer = self._redis.register_script(_script("newer.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
         self._new_epoch = self._redis.register_script(_NEW_EPOCH)
         self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
@@ -360,6 +362,20 @@ class RedisEngine(Engine):
         return Page(
             entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
             next_key=next_key.decode() or None,
+            position=Position(epoch.decode(), int(offset)),
+        )
+
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        keys = _Keys(slug)
+        reply = await self._call(
+            self._newer(keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[after, limit])
+        )
+        if reply is None:
+            raise BlogNotFound(slug)
+        epoch, offset, remaining, *entries = reply
+        return NewerPage(
+            entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
+            remaining=int(remaining),
             position=Position(epoch.decode(), int(offset)),
         )
 

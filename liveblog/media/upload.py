@@ -22,10 +22,10 @@ from liveblog.api import auth
 from liveblog.api.body import check_length
 from liveblog.api.responses import json_response
 from liveblog.config import Settings
-from liveblog.media import images
+from liveblog.media import images, known
 from liveblog.media.slots import HostSlots, SlotsBusy, default_directory
 from liveblog.media.storage import Storage, make_storage
-from liveblog.models import MediaUpload, MediaVariant
+from liveblog.models import MediaUpload, MediaVariant, encoder
 from liveblog.problems import Problem
 
 logger = logging.getLogger("liveblog.media")
@@ -147,4 +147,12 @@ async def upload(request: Request) -> Response:
             for r in photo.variants
         ],
     )
+    try:
+        # Last: a record means every size is stored (liveblog.media.known reads it).
+        record = encoder.encode(answer)
+        await storage.put(known.record_name(prefix), record, "application/json")
+    except Exception as exc:
+        logger.warning("storing an upload record failed: %s", exc)
+        retry = {"Retry-After": "1"}
+        raise Problem(503, "The photo could not be stored; try again.", headers=retry) from None
     return json_response(answer, 201, headers={"Location": url})

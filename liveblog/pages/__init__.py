@@ -1,4 +1,5 @@
-"""Server-rendered pages: the reader's (``reader``, ``feed``, ``embed``) and the newsroom's.
+"""Server-rendered pages: the reader's (``reader``, ``entry``, ``feed``, ``embed``, ``oembed``)
+and the newsroom's.
 
 Their routes are in ``liveblog/routes.py``. Shared helpers other page modules reuse:
 ``assets`` (where ``web/`` is), ``templating`` (the Jinja environment, module preloads),

@@ -30,6 +30,9 @@ _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # tell nginx-style proxies not to buffer the stream
+    # A public stream: the embed frame runs it from another origin, or from none at all when a
+    # host page sandboxes it (WordPress does: its origin is then "null").
+    (b"access-control-allow-origin", b"*"),
 ]
 _VARY = (b"vary", b"Accept-Encoding")
 _GZIP_HEADERS = [*_HEADERS, (b"content-encoding", b"gzip"), _VARY]
