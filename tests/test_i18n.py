@@ -220,7 +220,7 @@ async def test_the_index_speaks_the_sites_language(
         await editor.post("cairo", body="<p>نص.</p>")
         await editor.close()
         index = (await http.get("/")).text
-        assert '<html lang="ar" dir="rtl">' in index
+        assert '<html lang="ar" dir="rtl"' in index
         for arabic in ("التغطيات المباشرة", "مباشر", "انتهى", "آخر تحديث", "بدأت"):
             assert arabic in index
         for english in ("Live coverage", ">Live<", ">Ended<", "Last update", "Started"):
