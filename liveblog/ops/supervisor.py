@@ -22,7 +22,10 @@ logger = logging.getLogger("liveblog.tasks")
 # Named here so that their error counters exist (at zero) before anything goes wrong.
 _STEADY_SECONDS = 60.0
 
-TASKS = ("subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler")
+TASKS = (
+    "subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler",
+    "eviction-check",
+)  # fmt: skip
 
 
 class Supervisor:
