@@ -10,8 +10,8 @@ every blog's gap from history).
 
 Durability, as on a cluster: replication is asynchronous, so a write acknowledged by the master
 alone could vanish when a replica takes over. A script that writes is followed by ``WAIT 1``
-on the same connection whenever the Sentinels know a replica of the master that is up; if none
-confirms in time, the caller gets EngineUnavailable (503) and the Idempotency-Key retry settles
+on the same connection whenever the master has a replica replicating from it; if none confirms
+in time, the caller gets EngineUnavailable (503) and the Idempotency-Key retry settles
 it. A write lost anyway is caught by the hub's epoch check and becomes ``reset``.
 """
 
@@ -31,9 +31,11 @@ from redis.commands.core import AsyncScript
 from liveblog.engine.base import EngineUnavailable, MessageHandler, Subscription
 from liveblog.engine.redis import REPLICA_WAIT_MS, RedisEngine, _RedisSubscription
 
-# How long the replicas the Sentinels list are believed before asking again. A WAIT that no
-# replica answered, or a new master, asks again at once.
-_REPLICAS_MAX_AGE = 5.0
+# How long the master's word on its replicas (and the Sentinels' on the master) is believed
+# before asking again. A WAIT that no replica answered, or a new master, asks again at once.
+_REPLICAS_MAX_AGE = 2.0
+# A replica not heard from for longer (seconds) is not waited for: it is stuck or cut off.
+_REPLICA_MAX_LAG = 2
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
@@ -113,12 +115,28 @@ class RedisSentinelEngine(RedisEngine):
         return f"{host}:{port}"
 
     async def _replicas_up(self) -> int:
+        """Replicas replicating from the master now, by the master's own word: online, and
+        heard from within ``_REPLICA_MAX_LAG`` seconds (they acknowledge every second). The
+        Sentinels' view lags (they look every 10 s): a former master still listed as a replica
+        but not yet replicating would make every write wait in vain."""
         master = self._pool.master_address
         stale = time.monotonic() - self._replicas_at > _REPLICAS_MAX_AGE
         if self._replicas is None or stale or master != self._replicas_of:
-            replicas = await self._sentinel.discover_slaves(self._master)
-            self._replicas, self._replicas_of = len(replicas), master
-            self._replicas_at = time.monotonic()
+            # First, is the pool's master still the master? After a failover the old one may
+            # take writes for a while (until the Sentinels demote it), and they would be lost:
+            # its idle connections go now, those in use when they come back.
+            if await self.master_address() != self._pool.master_address:
+                await self._pool.get_master_address()
+            replication = await self._redis.info("replication")
+            self._replicas = sum(
+                1
+                for name, replica in replication.items()
+                if name.startswith("slave")
+                and isinstance(replica, dict)
+                and replica.get("state") == "online"
+                and int(replica.get("lag", 0)) <= _REPLICA_MAX_LAG
+            )
+            self._replicas_of, self._replicas_at = self._pool.master_address, time.monotonic()
         return self._replicas
 
     async def _write(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:

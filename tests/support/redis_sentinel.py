@@ -120,9 +120,9 @@ class RedisSentinel:
         raise RuntimeError("no Sentinel names a master")
 
     def wait_healthy(self, timeout: float = 30) -> None:
-        """Every Sentinel names the same master, which is up with every running node as its
-        replica in sync, and knows the other Sentinels: a failover can happen, and WAIT has
-        someone to wait for."""
+        """Every Sentinel names the same master and knows the other Sentinels and every
+        running node as a replica; the master is up with each of them in sync: a failover can
+        happen, and WAIT has someone to wait for."""
         deadline = time.monotonic() + timeout
         while not self._healthy():
             if time.monotonic() > deadline:
@@ -131,7 +131,7 @@ class RedisSentinel:
 
     def _healthy(self) -> bool:
         masters = set()
-        running_nodes = [port for port in self.nodes if port in self.processes]
+        running = [port for port in self.nodes if port in self.processes]
         for port in self.sentinels:
             client = _client(port)
             try:
@@ -143,28 +143,38 @@ class RedisSentinel:
                 client.close()
             if state["is_sdown"] or state["is_odown"] or state["num-other-sentinels"] < 2:
                 return False
-            up = [r for r in replicas if not r["is_sdown"] and r["master-link-status"] == "ok"]
-            if len(up) != len(running_nodes) - 1:
-                return False
+            known = {int(r["port"]) for r in replicas if not r["is_sdown"]}
             masters.add(int(state["port"]))
-        if len(masters) != 1:
+            if not set(running) - {int(state["port"])} <= known:
+                return False
+        if len(masters) != 1 or (master := masters.pop()) not in self.processes:
             return False
-        (master,) = masters
-        if master not in self.processes:
-            return False
-        client = _client(master)
+        # The nodes' own word on replication (the Sentinels learn it only every 10 s).
+        for port in running:
+            replication = self._replication(port)
+            if replication is None:
+                return False
+            if port == master:
+                online = [
+                    value
+                    for key, value in replication.items()
+                    if key.startswith("slave") and isinstance(value, dict)
+                    and value["state"] == "online"
+                ]  # fmt: skip
+                if replication["role"] != "master" or len(online) != len(running) - 1:
+                    return False
+            elif replication["role"] != "slave" or replication["master_link_status"] != "up":
+                return False
+        return True
+
+    def _replication(self, port: int) -> dict[str, object] | None:
+        client = _client(port)
         try:
-            replication = client.info("replication")
+            return client.info("replication")
         except redis.RedisError:
-            return False
+            return None
         finally:
             client.close()
-        online = [
-            value
-            for key, value in replication.items()
-            if key.startswith("slave") and isinstance(value, dict) and value["state"] == "online"
-        ]
-        return replication["role"] == "master" and len(online) == len(running_nodes) - 1
 
     def kill(self, port: int) -> None:
         """SIGKILL one node: the way a crash looks to the Sentinels."""
@@ -179,18 +189,32 @@ class RedisSentinel:
     def resume(self, port: int) -> None:
         self.processes[port].send_signal(signal.SIGCONT)
 
-    def restart(self, port: int) -> None:
-        """Start a killed node again from its files: the Sentinels make it a replica of the
-        master (a former master comes back as a replica of the one that took over)."""
-        self._start_node(port)
-        self.wait_healthy()
-
     def heal(self) -> None:
+        """Every node running again, and replicating from the master. A former master that
+        still takes itself for one is told so at once, as the Sentinels would do on their next
+        look at it (up to 10 s later)."""
         for port in self.nodes:
             if port not in self.processes:
                 self._start_node(port)
             else:
                 self.resume(port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                master = self.master()
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        for port in self.nodes:
+            replication = self._replication(port)
+            if port != master and replication is not None and replication["role"] == "master":
+                client = _client(port)
+                try:
+                    client.replicaof("127.0.0.1", master)
+                finally:
+                    client.close()
         self.wait_healthy()
 
     def flush(self) -> None:
