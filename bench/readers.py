@@ -4,6 +4,11 @@ A worker process opens its share of the readers, says when they are all connecte
 one-line JSON commands on stdin (``status``, ``collect``, ``quit``) with one-line JSON on stdout.
 Per delivery a reader does one ``bytes.find`` for the marker, two ``int()`` and one append:
 no JSON decoding, no per-event objects.
+
+Every reader counts the bytes of its stream's body as they came off the socket (``wire``:
+framing, heartbeats and all). With ``compress`` a reader asks for compression as a browser does
+(``Accept-Encoding: gzip`` on SSE, a ``permessage-deflate`` offer on WebSocket) and inflates
+what the server compressed before scanning it: the generator then pays what a phone pays.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+import zlib
 from array import array
 from time import time_ns
 from typing import Any, cast
@@ -47,12 +53,14 @@ _GROW = 4096
 class Tally:
     """Counters shared by every reader of one worker process."""
 
-    __slots__ = ("closed", "dups", "errors", "lat", "uniq")
+    __slots__ = ("closed", "coded", "dups", "errors", "lat", "uniq", "wire")
 
     def __init__(self) -> None:
         self.uniq = 0
         self.dups = 0
         self.closed = 0
+        self.wire = 0  # body bytes received, as they came (compressed or not)
+        self.coded = 0  # readers whose server compressed their stream
         self.errors: dict[str, int] = {}
         self.lat = array("q")  # publish-to-receive latency of each unique delivery, in us
 
@@ -63,11 +71,16 @@ class Tally:
 class Reader(asyncio.Protocol):
     """Common part: send the request, read the response head, scan the body for markers."""
 
-    __slots__ = ("head", "headbuf", "mpend", "plain", "ready", "seen", "tally", "transport")
+    __slots__ = (
+        "compress", "head", "headbuf", "inflate", "mpend", "plain", "ready", "seen", "tally",
+        "transport",
+    )  # fmt: skip
 
-    def __init__(self, tally: Tally, ready: asyncio.Future[None]) -> None:
+    def __init__(self, tally: Tally, ready: asyncio.Future[None], compress: bool = False) -> None:
         self.tally = tally
         self.ready = ready
+        self.compress = compress  # ask for a compressed stream
+        self.inflate: Any = None  # the stream's decoder, when the server compressed it
         self.transport: asyncio.Transport | None = None
         self.head: ResponseHead | None = None
         self.headbuf = b""
@@ -91,9 +104,11 @@ class Reader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.plain:
+            self.tally.wire += len(data)
             self.scan(data, 0, len(data), time_ns())
             return
         if self.head is not None:
+            self.tally.wire += len(data)
             self.body(data, time_ns())
             return
         buf = self.headbuf + data
@@ -111,15 +126,27 @@ class Reader(asyncio.Protocol):
             self.transport.close()
             return
         self.ready.set_result(None)
+        if self.compressed():
+            self.tally.coded += 1
         rest = buf[end + 4 :]
         if rest:
+            self.tally.wire += len(rest)
             self.body(rest, time_ns())
 
     def check_head(self, head: ResponseHead) -> str | None:
         raise NotImplementedError
 
+    def compressed(self) -> bool:
+        """The server compresses this stream (known once the head is in)."""
+        return self.inflate is not None
+
     def body(self, data: bytes, now: int) -> None:
         raise NotImplementedError
+
+    def scan_coded(self, buf: bytes, start: int, end: int, now: int) -> None:
+        """``scan`` what the stream's decoder makes of ``buf[start:end]``."""
+        data = self.inflate.decompress(buf[start:end])
+        self.scan(data, 0, len(data), now)
 
     def scan(self, buf: bytes, start: int, end: int, now: int) -> None:
         """Find every ``#LB<seq>:<t_ns>#`` marker in ``buf[start:end]``.
@@ -173,14 +200,22 @@ class SSEReader(Reader):
     __slots__ = ("dechunk", "host", "path", "port")
 
     def __init__(
-        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
     ) -> None:
-        super().__init__(tally, ready)
+        super().__init__(tally, ready, compress)
         self.host, self.port, self.path = host, port, path
         self.dechunk: Dechunker | None = None
 
     def request_bytes(self) -> bytes:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if self.compress:
+            headers["Accept-Encoding"] = "gzip"
         return request("GET", self.host, self.port, self.path, headers)
 
     def check_head(self, head: ResponseHead) -> str | None:
@@ -188,13 +223,21 @@ class SSEReader(Reader):
             return f"status {head.status}"
         if "text/event-stream" not in head.headers.get("content-type", ""):
             return f"content-type {head.headers.get('content-type')!r}"
+        coding = head.headers.get("content-encoding", "identity")
+        if coding == "gzip":
+            self.inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        elif coding != "identity":
+            return f"content-encoding {coding!r}"
         if head.chunked:
             self.dechunk = Dechunker()
-        else:
+        elif self.inflate is None:
             self.plain = True
         return None
 
     def body(self, data: bytes, now: int) -> None:
+        if self.inflate is not None:
+            self.body_coded(data, now)
+            return
         dechunk = self.dechunk
         if dechunk is None:
             self.scan(data, 0, len(data), now)
@@ -216,28 +259,65 @@ class SSEReader(Reader):
         if self.dechunk.done and self.transport is not None:
             self.transport.close()
 
+    def body_coded(self, data: bytes, now: int) -> None:
+        dechunk = self.dechunk
+        if dechunk is None:
+            self.scan_coded(data, 0, len(data), now)
+            return
+        buf, spans = dechunk.feed(data)
+        for start, end in spans:
+            self.scan_coded(buf, start, end, now)
+        if dechunk.done and self.transport is not None:
+            self.transport.close()
+
 
 class WSReader(Reader):
-    __slots__ = ("frag", "host", "key", "path", "pending", "port")
+    __slots__ = ("deflate", "frag", "frag_coded", "host", "key", "path", "pending", "port")
 
     def __init__(
-        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
     ) -> None:
-        super().__init__(tally, ready)
+        super().__init__(tally, ready, compress)
         self.host, self.port, self.path = host, port, path
         self.key = ws_key()
         self.pending = b""
         self.frag = b""
+        self.frag_coded = False
+        self.deflate = False  # permessage-deflate negotiated
 
     def request_bytes(self) -> bytes:
-        return ws_upgrade_request(self.host, self.port, self.path, self.key)
+        return ws_upgrade_request(self.host, self.port, self.path, self.key, self.compress)
 
     def check_head(self, head: ResponseHead) -> str | None:
         if head.status != 101:
             return f"status {head.status}"
         if head.headers.get("sec-websocket-accept") != ws_accept(self.key):
             return "bad Sec-WebSocket-Accept"
+        extensions = head.headers.get("sec-websocket-extensions", "")
+        if "permessage-deflate" in extensions:
+            self.deflate = True
+            # Without server_no_context_takeover the server's messages refer to earlier ones:
+            # one decoder for the whole socket. With it, a fresh one per message (inflate_ws).
+            if "server_no_context_takeover" not in extensions:
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
         return None
+
+    def compressed(self) -> bool:
+        # Negotiated is not compressed: a server may accept the offer and still send plain
+        # frames (RSV1 clear), as Nchan does unless told to deflate its messages.
+        return self.deflate
+
+    def inflate_ws(self, payload: bytes, now: int) -> None:
+        """Scan a compressed message (RFC 7692: its deflate data less the sync flush's tail)."""
+        decoder = self.inflate or zlib.decompressobj(-zlib.MAX_WBITS)
+        data = decoder.decompress(payload + b"\x00\x00\xff\xff")
+        self.scan(data, 0, len(data), now)
 
     def body(self, data: bytes, now: int) -> None:
         if not self.pending and not self.frag and data[0] == 0x81:
@@ -280,12 +360,20 @@ class WSReader(Reader):
             op = b0 & 0x0F
             fin = b0 & 0x80
             if op in (OP_TEXT, OP_BINARY, OP_CONT):
+                coded = bool(b0 & 0x40) if op != OP_CONT else self.frag_coded  # RSV1
                 if fin and not self.frag:
-                    self.scan(buf, pos + hdr, end, now)
+                    if coded and self.deflate:
+                        self.inflate_ws(buf[pos + hdr : end], now)
+                    else:
+                        self.scan(buf, pos + hdr, end, now)
                 else:
                     self.frag += buf[pos + hdr : end]
+                    self.frag_coded = coded
                     if fin:
-                        self.scan(self.frag, 0, len(self.frag), now)
+                        if coded and self.deflate:
+                            self.inflate_ws(self.frag, now)
+                        else:
+                            self.scan(self.frag, 0, len(self.frag), now)
                         self.frag = b""
             elif op == OP_PING:
                 self.send(ws_client_frame(OP_PONG, buf[pos + hdr : end]))
@@ -356,6 +444,7 @@ async def connect_all(
     host, port, path = cfg["host"], cfg["port"], cfg["path"]
     source = cfg.get("source")
     cls = WSReader if cfg["transport"] == "ws" else SSEReader
+    compress = bool(cfg.get("compress"))
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
     attempts = cfg.get("attempts", 10)
@@ -365,7 +454,7 @@ async def connect_all(
 
     async def attempt() -> Reader:
         ready: asyncio.Future[None] = loop.create_future()
-        proto = cls(tally, ready, host, port, path)
+        proto = cls(tally, ready, host, port, path, compress)
         try:
             if source:
                 sock = await asyncio.wait_for(connect_from(source, host, port), timeout)
@@ -421,7 +510,10 @@ async def worker(cfg: dict[str, Any]) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     while line := await stdin.readline():
         cmd = json.loads(line)["cmd"]
-        state = {"uniq": tally.uniq, "dups": tally.dups, "closed": tally.closed}
+        state = {
+            "uniq": tally.uniq, "dups": tally.dups, "closed": tally.closed, "wire": tally.wire,
+            "coded": tally.coded,
+        }  # fmt: skip
         if cmd == "status":
             reply(state)
         elif cmd == "collect":

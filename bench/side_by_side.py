@@ -63,6 +63,19 @@ FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150, 300)
 QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 45)
 
 
+@dataclass(frozen=True)
+class Readers:
+    """How the readers of a run behave: as browsers (asking for compression) or not, and what
+    entries are published."""
+
+    compress: bool = False
+    body_source: Path | None = None
+
+
+# The bytes session: a few readers, a browser's pace, long enough for a stable mean.
+BYTES_READERS, BYTES_RATE, BYTES_SECONDS = 500, 5.0, 10.0
+
+
 async def measure(
     target_name: str,
     transport: str,
@@ -71,14 +84,23 @@ async def measure(
     procs: int,
     quiet_wait: float,
     budget: QuietBudget,
+    readers_as: Readers,
 ) -> dict[str, Any]:
-    """Both sessions for one target and transport; a fresh server for each session."""
+    """The sessions for one target and transport, a fresh server for each: load, idle, and
+    bytes (a browser's pace, so that bytes per entry are those of single events, not of
+    coalesced batches). With compression asked, liveblog also gets a bytes session of readers
+    that do not ask, for the uncompressed figure beside the compressed one."""
     out: dict[str, Any] = {"target": target_name, "transport": transport}
-    for kind in ("load", "idle"):
+    kinds = ["load", "idle", "bytes"]
+    if readers_as.compress and target_name.startswith("liveblog"):
+        kinds.append("plain_bytes")
+    for kind in kinds:
         target = make_target(target_name, "0", workers)
         with target:
             ep = target.start()
-            readers = plan.load_readers if kind == "load" else plan.idle_readers
+            readers = {"load": plan.load_readers, "idle": plan.idle_readers}.get(
+                kind, BYTES_READERS
+            )
             cfg = LoadConfig(
                 endpoint=ep,
                 transport=transport,
@@ -89,6 +111,8 @@ async def measure(
                 label=f"{target_name} [{kind}]",
                 quiet_wait=quiet_wait,
                 quiet_budget=budget,
+                compress=readers_as.compress and kind != "plain_bytes",
+                body_source=readers_as.body_source,
             )
             async with Session(cfg) as session:
                 print(connect_line(cfg.label, session.connect), flush=True)
@@ -109,6 +133,10 @@ async def measure(
                         retry_noisy=NOISE_FLAGS,
                     )
                     out["load"] = {"connect": session.connect, "steps": steps}
+                elif kind in ("bytes", "plain_bytes"):
+                    step = await session.step(BYTES_RATE, BYTES_SECONDS)
+                    print("  " + human(step), flush=True)
+                    out[kind] = {"connect": session.connect, "step": step}
                 else:
                     step = await session.step(plan.latency_rate, plan.latency_seconds)
                     print("  " + human(step), flush=True)
@@ -266,6 +294,43 @@ def table(results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: 
     return "\n".join(lines)
 
 
+def wire_bytes(res: dict[str, Any] | None, kind: str = "bytes") -> float | None:
+    """Bytes on the wire per delivered entry in a bytes session (``BYTES_READERS`` readers,
+    ``BYTES_RATE`` events/s)."""
+    if res is None or kind not in res or "skipped" in res[kind]:
+        return None
+    value: float | None = res[kind]["step"]["bytes_per_delivery"]
+    return value
+
+
+def bytes_table(
+    results: dict[tuple[str, str], dict[str, Any]], storages: list[str], readers_as: Readers
+) -> str:
+    asked = "readers ask for compression" if readers_as.compress else "readers do not ask"
+    source = readers_as.body_source.name if readers_as.body_source else "built-in sentences"
+    lines = [
+        f"\n### Bytes on the wire per delivered entry ({asked}; bodies: {source};"
+        f" {BYTES_READERS} readers x {BYTES_RATE:g} events/s)\n",
+        "| storage | transport | nginx + Nchan | liveblog, plain | liveblog | liveblog/plain"
+        " | liveblog/Nchan | goal | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for storage in storages:
+        for transport in ("sse", "ws"):
+            nchan = results.get((f"nchan-{storage}", transport))
+            lb = results.get((f"liveblog-{storage}", transport))
+            if nchan is None and lb is None:
+                continue
+            nv, lv = wire_bytes(nchan), wire_bytes(lb)
+            plain = wire_bytes(lb, "plain_bytes") if readers_as.compress else lv
+            met = "n/a" if lv is None or nv is None else ("yes" if lv <= 0.6 * nv else "no")
+            lines.append(
+                f"| {storage} | {transport.upper()} | {fmt(nv, 'B')} | {fmt(plain, 'B')}"
+                f" | {fmt(lv, 'B')} | {ratio(lv, plain)} | {ratio(lv, nv)} | <= 0.6x | {met} |"
+            )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     nproc = os.cpu_count()
     model = ""
@@ -305,6 +370,7 @@ async def amain(args: argparse.Namespace) -> int:
         notes.append("liveblog: `python -m liveblog serve` is not available yet: not measured.")
         targets = [t for t in targets if not t.startswith("liveblog")]
     transports = [t for t in args.transports.split(",") if t]
+    readers_as = Readers(args.compress, args.body_source)
     results: dict[tuple[str, str], dict[str, Any]] = {}
     started = time.monotonic()
     for name in targets:
@@ -312,7 +378,14 @@ async def amain(args: argparse.Namespace) -> int:
             print(f"== {name} {transport}", flush=True)
             try:
                 results[(name, transport)] = await measure(
-                    name, transport, plan, args.workers, args.procs, args.quiet_wait, budget
+                    name,
+                    transport,
+                    plan,
+                    args.workers,
+                    args.procs,
+                    args.quiet_wait,
+                    budget,
+                    readers_as,
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes.append(f"{name} {transport}: {exc}")
@@ -324,6 +397,7 @@ async def amain(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.0f} s; command: `{' '.join(sys.argv)}`"
     )
     text = header + "\n" + table(results, plan, storages)
+    text += "\n" + bytes_table(results, storages, readers_as)
     if notes:
         text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
     print("\n" + text, flush=True)
@@ -350,6 +424,18 @@ def main() -> None:
         type=float,
         help="before each step wait up to this many seconds for other processes to go quiet"
         " (default: 30, --quick: 5)",
+    )
+    p.add_argument(
+        "--compress",
+        action="store_true",
+        help="readers ask for compression as browsers do (gzip SSE, permessage-deflate);"
+        " liveblog also gets a short session of readers that do not, for the plain bytes",
+    )
+    p.add_argument(
+        "--body-source",
+        type=Path,
+        help="entry bodies from this text's paragraphs (blank-line separated): use a real"
+        " live blog's text for bytes; the built-in sentences repeat and compress too well",
     )
     p.add_argument("--json", type=Path, help="write every raw step here")
     p.add_argument("--markdown", type=Path, help="write the table here")

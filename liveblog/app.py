@@ -8,11 +8,15 @@ import resource
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from liveblog import routes
 from liveblog.api.ratelimit import RateLimiter
-from liveblog.api.responses import ERROR_HANDLERS
+from liveblog.api.responses import ERROR_HANDLERS, http_error_handler, http_problem
 from liveblog.config import Settings
 from liveblog.delivery.hub import Hub
 from liveblog.editorial.scheduler import Scheduler
@@ -21,8 +25,10 @@ from liveblog.ops import access, demo, metrics, quietlog, shutdown, stats
 from liveblog.ops.eviction import EvictionGuard
 from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
+from liveblog.pages.reader import not_found
 from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
+from liveblog.serving.compression import CompressionMiddleware
 from liveblog.streams.admission import Admission
 
 logger = logging.getLogger("liveblog")
@@ -60,6 +66,18 @@ class LiveblogApp(Starlette):
             await hosts.refuse(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A path no route matches (or a page's own 404): the not-found page, unless it is the
+    API's or a stream's, which answer problem+json."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if routes.is_stream_path(path):
+        return http_problem(request, exc)
+    if exc.status_code == 404 and not (path == "/api" or path.startswith("/api/")):
+        return not_found(request)
+    return await http_error_handler(request, exc)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
@@ -109,9 +127,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app = LiveblogApp(
         routes=routes.table(),
-        exception_handlers={Problem: problem_handler, **ERROR_HANDLERS},
+        # Pages, feeds and API answers; live streams are dispatched before the middleware.
+        middleware=[Middleware(CompressionMiddleware, enabled=settings.compression)],
+        exception_handlers={Problem: problem_handler, **ERROR_HANDLERS, HTTPException: _http_error},
         lifespan=lifespan,
     )
+    app.router.default = routes.no_route  # one name space: see liveblog/routes.py
     app.state.settings = settings
     app.state.trusted_hosts = trusted_hosts
     app.state.engine = engine

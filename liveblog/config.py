@@ -45,6 +45,9 @@ class Settings:
     # reader together, at most this late (one write, not one each); the first event after a
     # quieter spell goes out at once. 0: only the events of one loop turn are joined.
     coalesce_ms: float = 20.0
+    # Compression: live events compressed once per process for every reader that asks (SSE gzip,
+    # WebSocket permessage-deflate), pages and files gzip or Brotli. off: plain bytes for all.
+    compression: bool = True
     # EventSource reconnect hint sent as `retry:`.
     sse_retry_ms: int = 2000
     # Idempotency keys are kept at least 24 h (docs/api.md).
@@ -91,6 +94,15 @@ class Settings:
     max_request_head_bytes: int = 64 * 1024
     max_request_headers: int = 100
     request_head_timeout_seconds: float = 5.0
+    # A request's body must keep coming: after this many seconds it must have averaged at least
+    # request_body_min_rate bytes a second (time the server itself is not reading, such as an
+    # upload waiting for its turn, is not counted), else 408 and the connection is closed.
+    request_body_timeout_seconds: float = 10.0
+    request_body_min_rate: int = 1024
+    # Connections in the middle of a request body, per process; past it, a body still coming a
+    # second after its head gets 503 + Retry-After. They come out of the 1,024 open files the
+    # stream cap leaves aside (see max_connections), so streams and bodies stay under the limit.
+    max_request_bodies: int = 256
     # An idle keep-alive connection is closed after this long.
     keepalive_timeout_seconds: float = 5.0
     # Live streams (SSE and WebSocket) per process; over it a new one gets 503 + Retry-After.
@@ -113,6 +125,22 @@ class Settings:
     s3_secret_access_key: str | None = None
     # Where readers fetch the bucket's objects: a CDN or the bucket's public URL (https).
     s3_public_url: str | None = None
+    # What an uploaded photo may cost. Its pixels, once decoded (width x height x the bytes per
+    # pixel of its mode, every frame of an animation), may take at most this many bytes, else
+    # 422 before one is decoded; and the largest size kept, in megapixels: bigger photos are
+    # scaled down to it, which is then "the original" (the uploaded file is not kept).
+    media_max_decoded_bytes: int = 128 * 1024 * 1024
+    media_kept_megapixels: float = 6.0
+    # Uploads at once on this host, counted across every process that shares media_slots_dir:
+    # from before the body is read until its sizes are made; and of those, how many decode at
+    # once (each may take media_max_decoded_bytes and some). Past either, an upload waits up to
+    # media_slot_wait_seconds for its turn, then gets 503 + Retry-After.
+    media_uploads_at_once: int = 8
+    media_decodes_at_once: int = 2
+    media_slot_wait_seconds: float = 30.0
+    # A directory every process on the host shares (containers: a shared volume). Unset: one
+    # in the system's temporary directory, per user.
+    media_slots_dir: str | None = None
     # Blogs created without a language or time zone get these (BCP 47; IANA zone name).
     default_language: str = "en"
     default_time_zone: str = "UTC"
@@ -149,6 +177,19 @@ class Settings:
         if self.media_storage not in ("local", "s3"):
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
+            )
+        for name in ("media_uploads_at_once", "media_decodes_at_once", "max_request_bodies"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{_PREFIX}{name.upper()} must be at least 1")
+        if not 0.1 <= self.media_kept_megapixels <= 50:
+            raise ValueError(
+                f"{_PREFIX}MEDIA_KEPT_MEGAPIXELS must be from 0.1 to 50 (the largest photo kept), "
+                f"not {self.media_kept_megapixels}"
+            )
+        if self.request_body_min_rate < 1 or self.request_body_timeout_seconds <= 0:
+            raise ValueError(
+                f"{_PREFIX}REQUEST_BODY_TIMEOUT_SECONDS must be over 0 and "
+                f"{_PREFIX}REQUEST_BODY_MIN_RATE at least 1 (bytes a second)"
             )
         if self.media_storage == "s3" and not (self.s3_bucket and self.s3_public_url):
             raise ValueError(

@@ -20,7 +20,8 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # Bidi embedding, override and isolate characters reorder the text after them on the page.
 _BIDI = r"\u202a-\u202e\u2066-\u2069"
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+SLUG_REGEX = r"[a-z0-9][a-z0-9-]{0,63}"  # a blog's name; routes take no other (routes.py)
+SLUG_PATTERN = re.compile(rf"^{SLUG_REGEX}\Z")
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
 HTTPS_URL_PATTERN = re.compile(rf"^https://[^\s{_CONTROL}{_BIDI}/?#]+[^\s{_CONTROL}{_BIDI}]*\Z")
 # A photo's URL: https, or a photo this server stores and serves itself (liveblog/media).

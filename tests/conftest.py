@@ -13,7 +13,13 @@ from tests.support.clients import Editor
 from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import RedisServer
-from tests.support.servers import ADMIN_TOKEN, ServerProcess, process_starter, serve_in_process
+from tests.support.servers import (
+    ADMIN_TOKEN,
+    SLOTS_DIR,
+    ServerProcess,
+    process_starter,
+    serve_in_process,
+)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
@@ -84,6 +90,7 @@ def make_settings(redis_url: str | None, **overrides: object) -> Settings:
         "demo": False,
         "rate_limit_per_second": 10_000,
         "rate_limit_burst": 10_000,
+        "media_slots_dir": SLOTS_DIR,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
 

@@ -5,11 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from babel.messages.extract import extract_python
+from babel.messages.pofile import read_po
+from jinja2.ext import babel_extract
 
+import liveblog
+from liveblog import i18n
+from liveblog.config import Settings
+from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
+from liveblog.pages.templating import CLIENT_MESSAGES
 from tests.support.clients import Editor
+from tests.support.servers import serve_in_process
+
+ROOT = Path(liveblog.__file__).parent
 
 EXPECTED = {
     # language: (dir, "Key events", "Load older updates")
@@ -111,3 +125,99 @@ async def test_a_timeline_that_spans_days_has_a_heading_per_day(editor: Editor) 
     for at in ("2024-06-01T10:00:00Z", "2024-06-01T21:00:00Z"):
         await editor.post("one-day", headline="Same day", published_at=at)
     assert "day-separator" not in (await editor.http.get("/blogs/one-day")).text
+
+
+# --- every word readers see comes from the catalogues -----------------------------------------
+
+
+def _literal(message: object) -> list[str]:
+    """The msgid of an extracted call; none for ``gettext(variable)``."""
+    first = message[0] if isinstance(message, tuple) else message
+    return [first] if isinstance(first, str) else []
+
+
+def _template_messages() -> set[str]:
+    found: set[str] = set()
+    for path in sorted(TEMPLATES_DIR.glob("*.html")):  # the reader's (newsroom/ is English)
+        with path.open("rb") as file:
+            for _, _, message, _ in babel_extract(file, ["_", "gettext", "ngettext"], [], {}):
+                found.update(_literal(message))
+    return found
+
+
+def _python_messages() -> set[str]:
+    found: set[str] = set()
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        with path.open("rb") as file:
+            for _, _, message, _ in extract_python(file, ["gettext"], [], {}):
+                found.update(_literal(message))
+    return found
+
+
+def _script_messages() -> set[str]:
+    found: set[str] = set()
+    for path in [STATIC_DIR / "reader.js", *sorted((STATIC_DIR / "reader").glob("*.js"))]:
+        found.update(re.findall(r'\bt\(\s*"([^"]+)"', path.read_text()))
+        # t(SOME_TABLE[key]) and t(kind ? "a" : "b"): the tables' and branches' words
+        found.update(re.findall(r'\bt\([^)]*\?\s*"([^"]+)"\s*:\s*"([^"]+)"', path.read_text()))
+    return {m for group in found for m in ([group] if isinstance(group, str) else group)}
+
+
+def test_every_reader_message_has_a_translation_in_every_catalogue() -> None:
+    messages = _template_messages() | _python_messages() | set(CLIENT_MESSAGES)
+    assert {"Corrected", "Live coverage", "This page could not be found", "Photo: %(credit)s"} <= (
+        messages
+    )
+    assert _script_messages() <= set(CLIENT_MESSAGES), "the script's words reach its catalogue"
+    for language in i18n.LANGUAGES[1:]:
+        path = ROOT / "i18n" / "locales" / language / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as file:
+            catalogue = read_po(file, locale=language)
+        missing = [
+            m for m in sorted(messages) if not (found := catalogue.get(m)) or not found.string
+        ]
+        assert missing == [], f"{language} lacks {missing}"
+
+
+async def test_corrections_feeds_and_not_found_pages_speak_the_blogs_language(
+    editor: Editor,
+) -> None:
+    await editor.blog("kyiv", "Київ наживо", language="uk")
+    entry = await editor.post(
+        "kyiv",
+        body="<p>Текст.</p>",
+        media=[{"url": "https://photos.example/a.jpg", "alt": "Міст", "credit": "Олена"}],
+    )
+    await editor.edit("kyiv", entry["id"], correction="Уточнено назву мосту.")
+    page = (await editor.http.get("/blogs/kyiv")).text
+    assert ">Виправлено <time" in page and "Corrected" not in page.replace(catalogue_json(page), "")
+    older = await editor.http.get("/blogs/kyiv", params={"before": "not-a-cursor"})
+    assert older.status_code == 404
+    assert "Цю сторінку старіших оновлень не знайдено" in older.text
+    assert '<html lang="uk"' in older.text
+    feed = (await editor.http.get("/blogs/kyiv/feed.atom")).text
+    assert 'xml:lang="uk"' in feed and "Фото: Олена" in feed and "Photo:" not in feed
+
+
+async def test_the_index_speaks_the_sites_language(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    async with (
+        serve_in_process(settings_factory(default_language="ar", page_cache_seconds=0)) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        empty = (await http.get("/")).text
+        assert "لا توجد تغطيات مباشرة بعد." in empty and "No live blogs" not in empty
+        editor = Editor(url)
+        await editor.blog("cairo", "القاهرة مباشر", language="ar")
+        await editor.blog("giza", "الجيزة", language="ar", status="ended")
+        await editor.post("cairo", body="<p>نص.</p>")
+        await editor.close()
+        index = (await http.get("/")).text
+        assert '<html lang="ar" dir="rtl">' in index
+        for arabic in ("التغطيات المباشرة", "مباشر", "انتهى", "آخر تحديث", "بدأت"):
+            assert arabic in index
+        for english in ("Live coverage", ">Live<", ">Ended<", "Last update", "Started"):
+            assert english not in index
+        missing = (await http.get("/nowhere")).text
+        assert "تعذّر العثور على هذه الصفحة" in missing

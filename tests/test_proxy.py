@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from liveblog.config import Settings
+from liveblog.delivery.frames import GZIP_HEADER
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.support.nginx import CONFIG, DEPLOY, SERVER_PARAMETERS, Nginx, proxied
 from tests.support.redis_server import RedisServer
@@ -124,7 +126,9 @@ async def test_any_process_resumes_from_the_last_event_id(proxy: Nginx, newsroom
     assert len(set(served[1:])) == 3, served
 
 
-async def test_pages_are_compressed_and_streams_never_are(proxy: Nginx, newsroom: Editor) -> None:
+async def test_pages_and_streams_are_compressed_by_the_app_only(
+    proxy: Nginx, newsroom: Editor
+) -> None:
     await newsroom.blog("gzip", "Compressed pages")
     await newsroom.post("gzip", headline="An entry", body="<p>" + "words " * 500 + "</p>")
     gzip = {"Accept-Encoding": "gzip"}
@@ -135,11 +139,20 @@ async def test_pages_are_compressed_and_streams_never_are(proxy: Nginx, newsroom
             assert response.headers["content-encoding"] == "gzip", path
             assert "Accept-Encoding" in response.headers["vary"], path
             assert "An entry" in response.text  # httpx undid the gzip
+        # The event stream comes compressed by the app, once for every reader, and the proxy
+        # passes it on as it is: not compressed again, not held back.
         async with client.stream("GET", "/blogs/gzip/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
-            assert "content-encoding" not in stream.headers
+            assert stream.headers["content-encoding"] == "gzip"
             first = await anext(stream.aiter_raw())
-            assert first.startswith(b"retry: ")  # plain text, as it left the app
+            assert first.startswith(GZIP_HEADER)  # the app's own member header
+            inflated = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(first)
+            assert inflated.startswith(b"retry: ")
+        # A client that asks for nothing gets plain text: the proxy compresses no stream.
+        plain = {"Accept-Encoding": "identity"}
+        async with client.stream("GET", "/blogs/gzip/events", headers=plain) as stream:
+            assert "content-encoding" not in stream.headers
+            assert (await anext(stream.aiter_raw())).startswith(b"retry: ")
 
 
 async def test_streams_outlive_heartbeats_through_the_proxy(proxy: Nginx, newsroom: Editor) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC
 
 import msgspec
 from starlette.requests import Request
 
+from liveblog.delivery.rights import Grant
 from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenCreated, utcnow
 from liveblog.problems import Problem
@@ -94,3 +96,15 @@ def require_admin(token: Token) -> None:
 def require_editor_of(token: Token, slug: str) -> None:
     if not token.may_edit(slug):
         raise Problem(403, f"This token may not edit the blog {slug!r}.")
+
+
+def grant(
+    request: Request, token_hash: str, token: Token, blog: str, allows: Callable[[Token], bool]
+) -> Grant | None:
+    """What a stream opened with this token holds: it ends when ``allows`` no longer holds for
+    the stored token, or the token is revoked or expires (``liveblog.delivery.rights``). None
+    for LIVEBLOG_ADMIN_TOKEN, a setting that no request can revoke."""
+    admin_token: str | None = request.app.state.settings.admin_token
+    if admin_token and token_hash == hash_token(admin_token):
+        return None
+    return Grant(token_hash, token.expires_at, allows, blog)

@@ -6,7 +6,9 @@ back, a schedule moved) and every publication of one is an event on the blog's n
 hub serves like a blog. Readers' endpoints never attach to it (the hub refuses the name unless
 asked for a newsroom stream); this endpoint checks the token first. Server-Sent Events, with
 ``Last-Event-ID`` (or ``?last_event_id=``) to resume: the console reads it with ``fetch``, so
-the token travels in the ``Authorization`` header.
+the token travels in the ``Authorization`` header. The stream holds the token's right to the
+blog for as long as it runs: revoked, expired or re-scoped away from the blog, the token's
+stream ends with a last ``access.ended`` event that says why (``liveblog.delivery.rights``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from liveblog.api import auth
 from liveblog.api.responses import problem_for
 from liveblog.delivery.connections import SSE
 from liveblog.delivery.hub import Hub
+from liveblog.delivery.rights import Grant
 from liveblog.engine.base import EngineError
 from liveblog.models import newsroom_channel
 from liveblog.problems import Problem
@@ -25,12 +28,13 @@ from liveblog.streams.admission import Admission
 from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
 
 
-async def _authorise(request: Request, slug: str) -> None:
-    """401, then 404, then 403 (docs/api.md's order)."""
-    _, token = await auth.authenticate(request)
+async def _authorise(request: Request, slug: str) -> Grant | None:
+    """401, then 404, then 403 (docs/api.md's order); the right the stream then holds."""
+    token_hash, token = await auth.authenticate(request)
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
+    return auth.grant(request, token_hash, token, slug, lambda current: current.may_edit(slug))
 
 
 class NewsroomEvents:
@@ -52,13 +56,14 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     slug: str = scope["path_params"]["slug"]
     try:
-        await _authorise(request, slug)
+        grant = await _authorise(request, slug)
     except (Problem, EngineError) as exc:
         problem = exc if isinstance(exc, Problem) else problem_for(exc)
         await problem.response()(scope, receive, send)
         return
     hub: Hub = scope["app"].state.hub
-    conn = hub.connection(SSE, watcher=True)  # the newsroom's, not a reader (stats, dashboard)
+    # The newsroom's, not a reader (stats, dashboard); it ends when the token's right does.
+    conn = hub.connection(SSE, watcher=True, grant=grant)
     try:
         try:
             await hub.attach(conn, newsroom_channel(slug), resume_id(scope), newsroom=True)

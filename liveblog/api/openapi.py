@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from liveblog import __version__
 from liveblog.models import (
+    SLUG_REGEX,
     Blog,
     BlogCreate,
     BlogList,
@@ -92,7 +93,9 @@ def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         [*_MODELS, Stats], ref_template="#/components/schemas/{name}"
     )
-    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    # Any other name is 404 on every route (liveblog/routes.py).
+    slug_schema = {"type": "string", "pattern": f"^{SLUG_REGEX}$"}
+    slug = {"name": "slug", "in": "path", "required": True, "schema": slug_schema}
     entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
     token_id = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
     admin_read = (401, 403, 429, 503)

@@ -67,9 +67,13 @@ async def update_token(request: Request) -> Response:
     if not found:
         _refuse_bootstrap(request, wanted)
         raise Problem(404, f"No token {wanted!r} exists.")
-    token_hash, token = found[0]
-    token = msgspec.structs.replace(token, **given_fields(patch), id=wanted)
-    await engine.store_token(token_hash, token)
+    changes = given_fields(patch)
+    # One atomic step on the stored token: a revoke racing this edit is never undone by it.
+    token = await engine.update_token(
+        found[0][0], lambda stored: msgspec.structs.replace(stored, **changes, id=wanted)
+    )
+    if token is None:
+        raise Problem(404, f"No token {wanted!r} exists.")
     return json_response(token, headers=_NO_STORE)
 
 

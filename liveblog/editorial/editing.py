@@ -65,10 +65,10 @@ def _clean_body(html: str) -> str:
     return body
 
 
-def _published_at(value: datetime) -> datetime:
+def _published_at(value: datetime, path: str = "$.published_at") -> datetime:
     """In UTC, bounded in UTC: ``1970-01-01T00:00:00+23:59`` is in 1969."""
     if not EARLIEST_PUBLISHED <= value < LATEST_PUBLISHED:  # aware: compared as UTC instants
-        raise InvalidField("$.published_at", "must be between the years 1970 and 2999 in UTC")
+        raise InvalidField(path, "must be between the years 1970 and 2999 in UTC")
     return value.astimezone(UTC)
 
 
@@ -107,7 +107,7 @@ def _check_published_at(value: datetime, now: datetime) -> None:
 def _publish_at(value: datetime | None, now: datetime) -> datetime:
     if value is None:
         raise InvalidField("$.publish_at", 'is required with "status": "scheduled"')
-    value = _published_at(value)
+    value = _published_at(value, "$.publish_at")
     if value <= now:
         raise InvalidField("$.publish_at", "must be in the future")
     return value

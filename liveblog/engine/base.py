@@ -19,6 +19,10 @@ from liveblog.models import Blog, Entry, Position, Token
 
 # A live event arrives as (blog slug, b"<publish unix time> <encoded event JSON>").
 MessageHandler = Callable[[str, bytes], None]
+# The control channel of token changes: a name no blog can have. Subscribed like a blog, its
+# messages are the hash of a token that was changed or revoked (every process checks the
+# streams it holds with that token again; see ``liveblog.delivery.rights``).
+TOKEN_CHANGES = "~tokens"
 
 
 class EngineError(Exception):
@@ -164,7 +168,14 @@ class Engine(abc.ABC):
 
     # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
     @abc.abstractmethod
-    async def store_token(self, token_hash: str, token: Token) -> None: ...
+    async def store_token(self, token_hash: str, token: Token) -> None:
+        """Store a new token."""
+
+    @abc.abstractmethod
+    async def update_token(self, token_hash: str, change: Callable[[Token], Token]) -> Token | None:
+        """Apply ``change`` to the stored token in one atomic step (compare-and-set: a revoke
+        or another edit in between makes it read again, so none undoes another), and tell
+        every process on ``TOKEN_CHANGES``. None if there is no such token (revoked)."""
 
     @abc.abstractmethod
     async def find_token(self, token_hash: str) -> Token | None:
@@ -181,7 +192,8 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     async def delete_token(self, token_hash: str) -> bool:
-        """Revoke a token; False if there was none."""
+        """Revoke a token and tell every process on ``TOKEN_CHANGES``; False if there was
+        none."""
 
     # --- blogs ----------------------------------------------------------------------------
     @abc.abstractmethod

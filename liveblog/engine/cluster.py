@@ -4,7 +4,8 @@ Every key of a blog carries the hash tag ``{slug}``, so a blog lives in one slot
 stay atomic there, and its channel is a *shard* channel of that slot (SPUBLISH inside the apply
 script, SSUBSCRIBE here). The global keys (``lb:tokens``, ``lb:tokens:used``, ``lb:blogs``,
 ``lb:stats``) are one key each, so each simply lives on its own slot: no script touches two of
-them, and the calls that read two (a token and its last use) are plain pipelines.
+them, and the calls that read two (a token and its last use) are plain pipelines. Token changes
+are published on ``{lb:tokens}:changed``, a shard channel in the slot of ``lb:tokens``.
 
 Durability: replication is asynchronous, so a write acknowledged by a master alone could vanish
 when its replica takes over. A script that writes is followed by ``WAIT 1`` on the same
@@ -40,9 +41,9 @@ from liveblog.engine.redis import (
     REPLICA_WAIT_MS,
     RedisEngine,
     _address,
-    _Keys,
     _policy_in,
     _slug_of_channel,
+    channel_of,
 )
 
 T = TypeVar("T")
@@ -247,7 +248,7 @@ class _ClusterSubscription(Subscription):
             raise error from exc
 
     async def subscribe(self, slug: str) -> None:
-        channel = _Keys(slug).channel
+        channel = channel_of(slug)
         nodes = await self._call(self._engine._topology())
         shard_nodes = nodes.slots_cache.get(self._engine._redis.keyslot(channel))
         if not shard_nodes:
@@ -267,7 +268,7 @@ class _ClusterSubscription(Subscription):
     async def unsubscribe(self, slug: str) -> None:
         shard = self._route.pop(slug, None)
         if shard is not None:
-            channel = _Keys(slug).channel
+            channel = channel_of(slug)
             self._leaving[channel.encode()] += 1
             await self._call(shard.pubsub.sunsubscribe(channel))
 

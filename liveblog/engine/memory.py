@@ -10,12 +10,14 @@ import asyncio
 import bisect
 import collections
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
 
 from liveblog import events
 from liveblog.engine.base import (
+    TOKEN_CHANGES,
     Applied,
     BlogExists,
     BlogNotFound,
@@ -125,8 +127,24 @@ class MemoryEngine(Engine):
     async def list_tokens(self) -> dict[str, Token]:
         return dict(self._tokens)
 
+    async def update_token(self, token_hash: str, change: Callable[[Token], Token]) -> Token | None:
+        # Read, change and write without an await in between: atomic on one event loop.
+        token = self._tokens.get(token_hash)
+        if token is None:
+            return None
+        token = self._tokens[token_hash] = change(token)
+        self._token_changed(token_hash)
+        return token
+
     async def delete_token(self, token_hash: str) -> bool:
-        return self._tokens.pop(token_hash, None) is not None
+        if self._tokens.pop(token_hash, None) is None:
+            return False
+        self._token_changed(token_hash)
+        return True
+
+    def _token_changed(self, token_hash: str) -> None:
+        for subscription in self._subscriptions:
+            subscription.deliver(TOKEN_CHANGES, token_hash.encode())
 
     async def create_blog(self, blog: Blog, epoch: str) -> Blog:
         if blog.slug in self._blogs:

@@ -13,7 +13,7 @@ import importlib.resources
 import secrets
 import time
 import urllib.parse
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from liveblog.engine.base import (
+    TOKEN_CHANGES,
     Applied,
     BlogExists,
     BlogNotFound,
@@ -46,6 +47,30 @@ from liveblog.models import Blog, Entry, Position, Token, new_epoch, split_chann
 T = TypeVar("T")
 _TOKENS = "lb:tokens"  # token hash -> Token JSON
 _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
+# Where token changes are published (TOKEN_CHANGES): the hash tag puts the channel in the slot
+# of lb:tokens, so on a cluster the scripts below may SPUBLISH it.
+_TOKEN_CHANNEL = "{lb:tokens}:changed"
+_TOKEN_CHANNEL_BYTES = _TOKEN_CHANNEL.encode()
+_TOKEN_TRIES = 16  # compare-and-set rounds before an edit gives up (503: try again)
+
+# Replace a token only if it is still what the caller read: a revoke (or another edit) in
+# between is never undone. KEYS: tokens. ARGV: hash, the token read, the token to write,
+# publish command, channel. Returns 1 (written), 0 (no such token), -1 (changed meanwhile).
+_UPDATE_TOKEN = """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return 0 end
+if stored ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call(ARGV[4], ARGV[5], ARGV[1])
+return 1
+"""
+
+# Revoke a token and tell every process. KEYS: tokens. ARGV: hash, publish command, channel.
+_DELETE_TOKEN = """
+local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
+if deleted == 1 then redis.call(ARGV[2], ARGV[3], ARGV[1]) end
+return deleted
+"""
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 # The schedule's index across blogs (both keys in one slot: the scripts below touch both):
@@ -162,8 +187,15 @@ class _Keys:
         return f"{self.blog}:idem:{key}"
 
 
+def channel_of(name: str) -> str:
+    """The pub/sub channel of a blog, of its newsroom, or of token changes."""
+    return _TOKEN_CHANNEL if name == TOKEN_CHANGES else _Keys(name).channel
+
+
 def _slug_of_channel(channel: bytes) -> str:
     # b"lb:{slug}:events" -> "slug"; b"lb:{slug}:newsroom:events" -> "slug~newsroom"
+    if channel == _TOKEN_CHANNEL_BYTES:
+        return TOKEN_CHANGES
     slug = channel[4 : channel.index(b"}")].decode()
     return slug + "~newsroom" if channel.endswith(b":newsroom:events") else slug
 
@@ -201,6 +233,8 @@ class RedisEngine(Engine):
         self._index_due = self._redis.register_script(_INDEX_DUE)
         self._due_blogs = self._redis.register_script(_DUE_BLOGS)
         self._settle_due = self._redis.register_script(_SETTLE_DUE)
+        self._update_token = self._redis.register_script(_UPDATE_TOKEN)
+        self._delete_token = self._redis.register_script(_DELETE_TOKEN)
 
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
@@ -272,8 +306,25 @@ class RedisEngine(Engine):
             await self._call(self._redis.hdel(_TOKENS_USED, *stale))
         return {h.decode(): _token_with_use(raw, used.get(h)) for h, raw in tokens.items()}
 
+    async def update_token(self, token_hash: str, change: Callable[[Token], Token]) -> Token | None:
+        for _ in range(_TOKEN_TRIES):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
+                raw, used = await self._call(pipe.execute())
+            if raw is None:
+                return None
+            new = msgspec.json.encode(change(_token_decoder.decode(raw)))
+            args = [token_hash, raw, new, self.publish_command, _TOKEN_CHANNEL]
+            written = await self._write(self._update_token, [_TOKENS], args)
+            if written == 0:
+                return None
+            if written == 1:
+                return _token_with_use(new, used)
+        raise EngineUnavailable("the token kept changing while it was edited: try again")
+
     async def delete_token(self, token_hash: str) -> bool:
-        deleted = await self._call(self._redis.hdel(_TOKENS, token_hash))
+        args = [token_hash, self.publish_command, _TOKEN_CHANNEL]
+        deleted = await self._write(self._delete_token, [_TOKENS], args)
         await self._call(self._redis.hdel(_TOKENS_USED, token_hash))
         return bool(deleted)
 
@@ -594,10 +645,10 @@ class _RedisSubscription(Subscription):
             raise EngineUnavailable(f"Redis pub/sub is unavailable: {exc}") from exc
 
     async def subscribe(self, slug: str) -> None:
-        await self._call(self._pubsub.subscribe(_Keys(slug).channel))
+        await self._call(self._pubsub.subscribe(channel_of(slug)))
 
     async def unsubscribe(self, slug: str) -> None:
-        await self._call(self._pubsub.unsubscribe(_Keys(slug).channel))
+        await self._call(self._pubsub.unsubscribe(channel_of(slug)))
 
     async def confirm(self) -> None:
         # Redis runs one connection's commands in order: once a probe published after our

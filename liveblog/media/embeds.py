@@ -33,6 +33,15 @@ def _p(pattern: str) -> re.Pattern[str]:
 
 
 _YT = r"[A-Za-z0-9_-]{11}"
+# A Bluesky account: a did:plc, or a handle, which is a domain name (the AT Protocol's handle
+# syntax): at most 253 characters, two labels or more of 1-63 letters, digits and inner
+# hyphens, the last not starting with a digit. Never "..", "." or "-": the frame's path is
+# built from it.
+_BSKY_ACTOR = (
+    r"did:plc:[a-z2-7]{24}"
+    r"|(?=[A-Za-z0-9.-]{1,253}/)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
 PROVIDERS = [
     Provider(
         "youtube", "YouTube",
@@ -56,8 +65,7 @@ PROVIDERS = [
     ),
     Provider(
         "bluesky", "Bluesky",
-        _p(r"https://bsky\.app/profile/(?P<actor>did:plc:[a-z2-7]{24}|[A-Za-z0-9.-]{1,253})"
-           r"/post/(?P<rkey>[a-z2-7]{13})"),
+        _p(rf"https://bsky\.app/profile/(?P<actor>{_BSKY_ACTOR})/post/(?P<rkey>[a-z2-7]{{13}})"),
         lambda m: f"https://embed.bsky.app/embed/{m['actor']}/app.bsky.feed.post/{m['rkey']}",
         "embed.bsky.app", "post",
     ),

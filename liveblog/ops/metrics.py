@@ -27,7 +27,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog.delivery.connections import SSE, WS, DirectConnection, Frame
+from liveblog.delivery import frames
+from liveblog.delivery.connections import COMPRESSED, SSE, WS, DirectConnection, Frame
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import Applied, Engine
 from liveblog.ops.eviction import UNKNOWN, EvictionGuard
@@ -113,6 +114,20 @@ class HubCollector(Collector):
             "Open streams on the fast path (written straight into their sockets).",
             value=sum(isinstance(conn, DirectConnection) for conn in hub.connections),
         )
+        yield GaugeMetricFamily(
+            "liveblog_compressed_connections",
+            "Open streams taking compressed events (SSE gzip, WebSocket permessage-deflate).",
+            value=sum(conn.encoding in COMPRESSED for conn in hub.connections),
+        )
+        compressions = CounterMetricFamily(
+            "liveblog_event_compressions",
+            "Deflate runs for live events in this process: one per event (or coalesced batch) "
+            "and compressed encoding, however many readers take it.",
+            labels=["transport"],
+        )
+        for kind in (SSE, WS):
+            compressions.add_metric([kind], frames.COMPRESSIONS[kind])
+        yield compressions
         yield GaugeMetricFamily(
             "liveblog_channels", "Blogs this process is subscribed to.", value=len(hub.channels)
         )

@@ -23,7 +23,7 @@ logger = logging.getLogger("liveblog.tasks")
 _STEADY_SECONDS = 60.0
 
 TASKS = (
-    "subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler",
+    "subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler", "rights",
     "eviction-check",
 )  # fmt: skip
 

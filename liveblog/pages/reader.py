@@ -65,8 +65,11 @@ def render(
     return response
 
 
-def not_found(request: Request, what: str = "This page") -> Response:
-    return render(request, "not_found.html", {"what": what}, status_code=404)
+def not_found(request: Request, what: str = "page", blog: Blog | None = None) -> Response:
+    """The not-found page: ``what`` is "blog", "older" (a page of older updates) or "page";
+    in the blog's language when the blog exists."""
+    context: dict[str, Any] = {"what": what} | ({"blog": blog} if blog else {})
+    return render(request, "not_found.html", context, status_code=404)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -112,7 +115,10 @@ async def index(request: Request) -> Response:
     """Every blog: one computation per ``page_cache_seconds``, however many readers ask."""
     settings, _ = _state(request)
     ttl = settings.page_cache_seconds
-    return await cache.of(request).get("index", None, lambda: _index(request), ttl=ttl)
+    coding = cache.coding_of(request)
+    return await cache.of(request).get(
+        "index", None, lambda: _index(request), ttl=ttl, coding=coding
+    )
 
 
 async def _index(request: Request) -> Response:
@@ -142,15 +148,16 @@ async def blog_page(request: Request) -> Response:
     if request.query_params.get("view") == "key":
         # Every key event, however old: one page, shared per stream position like the first.
         page = await cache.blog_page(request, "reader-key", lambda: _blog_page(request, None, True))
-        return page or not_found(request, "This live blog")
+        return page or not_found(request, "blog")
     raw_before = request.query_params.get("before")
     if not raw_before:
         # The first render, the one crowds open: shared per stream position.
         page = await cache.blog_page(request, "reader", lambda: _blog_page(request, None))
-        return page or not_found(request, "This live blog")
+        return page or not_found(request, "blog")
     before = decode_cursor(raw_before) if len(raw_before) <= _MAX_CURSOR else None
     if before is None:
-        return not_found(request, "This page of older updates")
+        blog = await request.app.state.engine.get_blog(request.path_params["slug"])
+        return not_found(request, "older" if blog else "blog", blog)
     return await _blog_page(request, before)
 
 
@@ -159,7 +166,7 @@ async def _blog_page(request: Request, before: str | None, key_only: bool = Fals
     slug = request.path_params["slug"]
     view = await load_view(engine, slug, before=before)
     if view is None:
-        return not_found(request, "This live blog")
+        return not_found(request, "blog")
     if key_only:
         view = key_events_only(view)
     base = base_of(request)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -35,6 +37,42 @@ def static_url(path: str) -> str:
     except OSError:
         return f"/static/{path}"
     return f"/static/{path}?v={_file_version(path, stat.st_mtime_ns, stat.st_size)}"
+
+
+# A static import: ``import ... from "./x.js"``, ``export ... from "./x.js"``, ``import "./x.js"``.
+_IMPORT = re.compile(
+    r"""^\s*(?:import|export)\b[^'";]*?(?:\bfrom\s*)?["'](\.{1,2}/[^"']+\.js)["']""",
+    re.MULTILINE,
+)
+
+
+@lru_cache(maxsize=256)
+def _imports(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """The static/-relative paths ``path`` imports (mtime and size key the cache)."""
+    text = (STATIC_DIR / path).read_text(encoding="utf-8")
+    folder = posixpath.dirname(path)
+    return tuple(posixpath.normpath(posixpath.join(folder, spec)) for spec in _IMPORT.findall(text))
+
+
+def module_preloads(entry: str) -> list[str]:
+    """The URLs to ``<link rel="modulepreload">`` for the module script ``entry``: the script
+    (as ``static_url`` names it) and every module it imports, however deep, as the browser
+    resolves the imports (``/static/reader/i18n.js``, without a version: another URL would be
+    another module, fetched twice). A phone then asks for all of them at once, not one level of
+    imports after another."""
+    urls, seen, queue = [static_url(entry)], {entry}, [entry]
+    while queue:
+        path = queue.pop(0)
+        try:
+            stat = (STATIC_DIR / path).stat()
+        except OSError:
+            continue
+        for module in _imports(path, stat.st_mtime_ns, stat.st_size):
+            if module not in seen:
+                seen.add(module)
+                queue.append(module)
+                urls.append(f"/static/{module}")
+    return urls
 
 
 def iso(value: datetime | None) -> str:
@@ -85,7 +123,7 @@ CLIENT_MESSAGES = (
     "This live blog has ended", "Pinned", "Updated", "By %(author)s", "Key event", "Breaking",
     "Photo: %(credit)s", "Load video", "Load post", "Open on %(provider)s",
     "The %(provider)s content loads only if you choose to, and then %(provider)s may set cookies.",
-    "Show all %(count)s key events", "just now",
+    "Show all %(count)s key events", "just now", "Corrected",
 )  # fmt: skip
 CLIENT_PLURALS = {"new_updates": ("%(count)s new update", "%(count)s new updates")}
 
@@ -133,6 +171,7 @@ def make_environment() -> jinja2.Environment:
         day=day, day_key=day_key, provider_name=provider_name, provider_kind=provider_kind,
     )  # fmt: skip
     env.globals["static_url"] = static_url
+    env.globals["module_preloads"] = module_preloads
     env.globals["client_messages"] = client_messages
     # The language of the page being rendered: i18n.rendering() sets it around each render.
     env.globals["_"] = i18n.gettext

@@ -3,21 +3,27 @@
 A plain ASGI app rather than a StreamingResponse. On the fast path (``liveblog.delivery.fastpath``)
 the hub writes each event's shared chunk straight into this response's socket and this coroutine
 only waits for the end; otherwise a writer loop sends what the hub queued, in batches.
+
+A request that accepts gzip gets ``Content-Encoding: gzip``: a gzip header, then each event (and
+heartbeat) as deflate blocks compressed once for every reader (``liveblog.delivery.frames``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
 from liveblog.delivery.connections import SSE, Connection, DirectConnection
 from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.frames import GZIP_HEADER, deflate_flushed
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError
 from liveblog.problems import engine_problem
+from liveblog.serving.compression import request_coding
 from liveblog.streams.admission import Admission
 
 _HEADERS = [
@@ -25,6 +31,16 @@ _HEADERS = [
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # tell nginx-style proxies not to buffer the stream
 ]
+_VARY = (b"vary", b"Accept-Encoding")
+_GZIP_HEADERS = [*_HEADERS, (b"content-encoding", b"gzip"), _VARY]
+
+
+@functools.cache
+def _prelude(retry_ms: int, gzip: bool) -> bytes:
+    """The body's first bytes, the same for every reader: the reconnect hint, and for gzip the
+    member's header before it (the stream's only per-connection part, made once)."""
+    retry = b"retry: %d\n\n" % retry_ms
+    return GZIP_HEADER + deflate_flushed(retry) if gzip else retry
 
 
 def resume_id(scope: Scope) -> str | None:
@@ -52,7 +68,9 @@ class SSEStream:
             return
         slug: str = scope["path_params"]["slug"]
         hub: Hub = state.hub
-        conn = hub.connection(SSE, direct=direct_protocol(scope))
+        compression: bool = state.settings.compression
+        gzip = compression and request_coding(scope, ("gzip",)) == "gzip"
+        conn = hub.connection(SSE, direct=direct_protocol(scope), compressed=gzip)
         try:
             try:
                 # Attached before the headers go out: "live from the moment the headers are
@@ -64,9 +82,10 @@ class SSEStream:
                 await engine_problem(exc).response()(scope, receive, send)
                 return
 
-            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-            retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
-            await send({"type": "http.response.body", "body": retry, "more_body": True})
+            headers = _GZIP_HEADERS if gzip else [*_HEADERS, _VARY] if compression else _HEADERS
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            prelude = _prelude(state.settings.sse_retry_ms, gzip)
+            await send({"type": "http.response.body", "body": prelude, "more_body": True})
             shed_request_headers(scope)
             if isinstance(conn, DirectConnection):
                 conn.open()
@@ -95,8 +114,11 @@ async def _serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
         with contextlib.suppress(BaseException):
             await watcher
     # The stream ends (server shutdown, or this reader fell too far behind): EventSource
-    # reconnects by itself with Last-Event-ID and resumes where it stopped.
+    # reconnects by itself with Last-Event-ID and resumes where it stopped. A stream whose
+    # token lost its right says why first (conn.farewell).
     with contextlib.suppress(OSError, RuntimeError):
+        if conn.farewell is not None:
+            await send({"type": "http.response.body", "body": conn.farewell, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

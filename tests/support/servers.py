@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +25,10 @@ from liveblog.config import Settings
 from tests.support.redis_server import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"  # at least 32 characters
+# The upload slots of the suite's servers, shared by all of them (as processes on one host
+# share theirs) and by no one else: not the machine's default directory.
+SLOTS_DIR = tempfile.mkdtemp(prefix="liveblog-test-slots-")
+atexit.register(shutil.rmtree, SLOTS_DIR, True)
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +87,7 @@ class ServerProcess:
             "LIVEBLOG_DEMO": "false",
             "LIVEBLOG_RATE_LIMIT_PER_SECOND": "10000",
             "LIVEBLOG_RATE_LIMIT_BURST": "10000",
+            "LIVEBLOG_MEDIA_SLOTS_DIR": SLOTS_DIR,
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None

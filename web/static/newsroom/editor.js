@@ -1,6 +1,7 @@
 // The editor console: sign in, pick a blog, compose, and keep the blog's entries in view.
 
 import { renderEntry } from "../reader/render.js";
+import { onAccessEnded } from "./access.js";
 import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { EntryForm } from "./form.js";
@@ -515,6 +516,17 @@ function start() {
   state.outbox.addEventListener("change", outboxChanged);
   state.outbox.addEventListener("unauthorized", () => {
     toast("Your token is no longer accepted (revoked or expired). Unsent entries stay on this device for this token only; signing out deletes them.", { kind: "error" });
+  });
+
+  // The server ended this token's access (revoked, expired, or the blog taken off it): say so
+  // and stop, rather than reconnect forever. Unsent entries stay on the device (the outbox).
+  onAccessEnded(({ reason, sentence }) => {
+    state.list?.stop();
+    state.workflow?.stop();
+    state.list = state.workflow = state.slug = null;
+    token.clear();
+    if (reason !== "changed") $("token-input").value = ""; // a dead token: nothing to retry
+    showSignIn(sentence);
   });
 
   // A sign-in link from the People screen: /editor#token=… (the fragment never reaches a server).

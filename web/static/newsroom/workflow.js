@@ -5,6 +5,7 @@
 // contributors follow their own entries and edit or withdraw them until they are published.
 
 import { renderEntry } from "../reader/render.js";
+import { accessEnded, reasonOf } from "./access.js";
 import { ApiError, api, blogPath, entryPath, token } from "./api.js";
 import { EditSession } from "./edit.js";
 import { confirmDialog, el, toast } from "./ui.js";
@@ -90,9 +91,14 @@ export class Workflow {
         if (!response.ok) throw new ApiError(response.status, null, response.headers);
         this.root.dataset.stream = "live";
         await this.read(response.body.getReader());
+        if (this.stopped) return;
       } catch (error) {
         if (this.stopped) return;
-        if (error instanceof ApiError && error.status === 401) return; // signed out or revoked
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+          this.stopped = true; // no right to this stream any more: retrying cannot help
+          accessEnded(reasonOf(error.status, error.headers));
+          return;
+        }
       }
       this.root.dataset.stream = "reconnecting";
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
@@ -117,6 +123,11 @@ export class Workflow {
   }
 
   async apply(event) {
+    if (event.type === "access.ended") {
+      this.stopped = true; // the server ended the stream: the token lost its right to it
+      accessEnded(event.data?.reason);
+      return;
+    }
     if (event.type === "reset") {
       this.lastEventId = null;
       await this.load();

@@ -88,7 +88,7 @@ export function renderEntry(entry) {
   main.append(body);
   for (const media of entry.media) main.append(renderMedia(media, t));
   for (const correction of entry.corrections || []) {
-    const note = el("p", "entry__correction", "Corrected ");
+    const note = el("p", "entry__correction", `${t("Corrected")} `);
     note.append(timeElement(correction.at), `: ${correction.text}`);
     main.append(note);
   }
