@@ -3,7 +3,8 @@
 ``liveblog serve`` waits for Redis, then refuses to start, in one line, on a Redis whose
 ``maxmemory-policy`` is not ``noeviction``, unless LIVEBLOG_ALLOW_EVICTING_REDIS=1; where
 ``CONFIG GET`` is refused it warns and starts. A policy changed while the server runs makes
-``/readyz`` fail and shows in the metrics, until it is changed back.
+``/readyz`` fail and shows in the metrics, until it is changed back. On a cluster every master
+is read; behind Sentinel, the master.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ import pytest
 import redis
 
 from liveblog.app import create_app
+from liveblog.engine import make_engine
+from liveblog.ops import eviction
 from tests.conftest import make_settings
 from tests.support.metrics import samples
+from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.servers import ServerProcess, serve_app
 
@@ -162,3 +167,37 @@ async def test_a_policy_changed_later_fails_readiness_until_changed_back(
     finally:
         direct.config_set("maxmemory-policy", "noeviction")
         direct.close()
+
+
+async def test_every_master_of_a_cluster_is_read(
+    cluster_url: str, redis_cluster: RedisCluster
+) -> None:
+    engine = make_engine(make_settings(cluster_url, redis_cluster=True))
+    master = redis_cluster.masters()[-1]
+    client = redis.Redis(port=master)
+    try:
+        client.config_set("maxmemory-policy", "allkeys-lfu")
+        policies = await eviction.read(engine)
+        assert len(policies.by_server) == 3  # one per master
+        assert policies.evicting == {f"127.0.0.1:{master}": "allkeys-lfu"}
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.close()
+        await engine.close()
+
+
+async def test_the_master_the_sentinels_name_is_read(
+    sentinels: str, redis_sentinel: RedisSentinel
+) -> None:
+    engine = make_engine(make_settings(None, redis_sentinels=sentinels))
+    master = redis_sentinel.master()
+    client = redis.Redis(port=master)
+    try:
+        client.config_set("maxmemory-policy", "volatile-ttl")
+        policies = await eviction.read(engine)
+        assert policies.evicting == {f"127.0.0.1:{master}": "volatile-ttl"}
+        assert "Sentinels" in policies.refusal(engine.describe())
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.close()
+        await engine.close()
