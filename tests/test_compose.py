@@ -48,6 +48,12 @@ async def wait_ready(url: str, timeout: float = 90) -> None:
             await asyncio.sleep(0.2)
 
 
+def replica_in_sync(stack: Stack) -> bool:
+    """The master has its replica online: what a failover needs to lose nothing."""
+    info = stack.execute("redis", "redis-cli", "info", "replication")
+    return "connected_slaves:1" in info and "state=online" in info
+
+
 def sentinel_master(stack: Stack) -> str:
     reply = stack.execute(
         "sentinel-1", "redis-cli", "-p", "26379", "sentinel", "get-master-addr-by-name", "mymaster"
@@ -95,6 +101,9 @@ async def test_the_stack_serves_survives_crashes_and_goes_away(stack: Stack) -> 
         stack.kill("app1")  # its readers come back through nginx, to the others
         for _ in range(3):
             await publisher.post()
+        async with asyncio.timeout(30):  # a replica to fail over to (the apps then WAIT for it)
+            while not replica_in_sync(stack):
+                await asyncio.sleep(0.2)
         stack.kill("redis")  # the master: the Sentinels promote the replica
         for _ in range(3):
             await publisher.post()  # retried (same key) until the apps follow the new master
