@@ -58,7 +58,7 @@ class RedisSentinelEngine(RedisEngine):
     ) -> None:
         self._sentinel_addresses = sentinels
         self._master = master
-        self._replicas: int | None = None  # replicas up, as the Sentinels last said
+        self._replicas: int | None = None  # replicas replicating, as the master last said
         self._replicas_of: tuple[str, int] | None = None  # of this master
         self._replicas_at = 0.0
         super().__init__(url or "redis://", max_connections=max_connections, **options)
