@@ -22,6 +22,14 @@ class Settings:
     # The Redis URL names any node of a Redis Cluster (sharded pub/sub; a 2xx waits for a
     # replica to have the write).
     redis_cluster: bool = False
+    # Comma-separated host:port of Redis Sentinels: the master of redis_sentinel_master is found
+    # through them and followed across failovers (a 2xx waits for a replica to have the write).
+    # The URL, when also set, gives the database, password and TLS; its host is ignored.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
+    # Start (and stay ready) on a Redis whose maxmemory-policy may evict keys: blog history,
+    # tokens and idempotency keys would then vanish under memory pressure. Off: refused.
+    allow_evicting_redis: bool = False
     # Admin bearer token accepted in addition to stored tokens (bootstrap for compose and tests).
     admin_token: str | None = None
     # Events kept per blog for resume; an older Last-Event-ID gets `reset`.
@@ -49,6 +57,13 @@ class Settings:
     rate_limit_burst: int = 100
     # Redis calls give up after this long, so a down engine answers 503 within 5 s.
     redis_timeout_seconds: float = 2.0
+    # SIGTERM: readers are told to reconnect at once; requests in flight get this long; the
+    # process is gone at most 2 s later, whatever state Redis is in.
+    shutdown_grace_seconds: float = 5.0
+    # Logs: "text" (one line per record, for people) or "json" (one object per line, for log
+    # pipelines). access_log: one record per request (live streams are not logged per reader).
+    log_format: str = "text"
+    access_log: bool = True
     # Seed a demo blog on the memory engine, so a newcomer has something to post to.
     demo: bool = True
     # Pages: absolute base URL for canonical links, og:url, JSON-LD and feeds. Unset: from the
@@ -145,6 +160,20 @@ class Settings:
                 f"{_PREFIX}COALESCE_MS must be from 0 to 1000 (milliseconds a busy blog's events "
                 f"may wait to share a write), not {self.coalesce_ms}"
             )
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"{_PREFIX}LOG_FORMAT must be text or json, not {self.log_format!r}")
+        if not 0 <= self.shutdown_grace_seconds <= 3600:
+            raise ValueError(
+                f"{_PREFIX}SHUTDOWN_GRACE_SECONDS must be from 0 to 3600, not "
+                f"{self.shutdown_grace_seconds}"
+            )
+        if self.redis_sentinels is not None and self.redis_cluster:
+            raise ValueError(
+                f"{_PREFIX}REDIS_SENTINELS and {_PREFIX}REDIS_CLUSTER do not go together: a "
+                "Redis Cluster fails over by itself"
+            )
+        if self.redis_sentinels is not None:
+            self.sentinel_addresses()  # a malformed list fails at start, naming the variable
         if self.media_storage not in ("local", "s3"):
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
@@ -182,7 +211,20 @@ class Settings:
 
     @property
     def engine_name(self) -> str:
-        return "redis" if self.redis_url else "memory"
+        return "redis" if self.redis_url or self.redis_sentinels else "memory"
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``redis_sentinels`` as (host, port) pairs."""
+        addresses = []
+        for item in (self.redis_sentinels or "").split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"{_PREFIX}REDIS_SENTINELS must list host:port pairs separated by commas, "
+                    f"not {self.redis_sentinels!r}"
+                )
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
 
 
 def _parse(name: str, raw: str, hint: Any) -> Any:

@@ -11,6 +11,7 @@ import uvloop
 from liveblog.config import Settings
 from tests.support.clients import Editor
 from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import RedisServer
 from tests.support.servers import (
     ADMIN_TOKEN,
@@ -59,6 +60,23 @@ def cluster_url(redis_cluster: RedisCluster) -> str:
     redis_cluster.heal()  # a test that killed a node and failed before restarting it
     redis_cluster.flush()
     return redis_cluster.url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """A master, a replica and three Sentinels of the suite's own, started once per session."""
+    sentinel = RedisSentinel(Path(tmp_path_factory.mktemp("sentinel")))
+    sentinel.start()
+    yield sentinel
+    sentinel.stop()
+
+
+@pytest.fixture
+def sentinels(redis_sentinel: RedisSentinel) -> str:
+    """LIVEBLOG_REDIS_SENTINELS of a healthy, empty Sentinel setup."""
+    redis_sentinel.heal()  # a test that killed a node and failed before restarting it
+    redis_sentinel.flush()
+    return redis_sentinel.addresses
 
 
 # Engine tests that also run on the cluster: @pytest.mark.parametrize("engine_name", ALL_ENGINES)

@@ -15,7 +15,6 @@ import httpx
 import pytest
 import yaml
 
-from liveblog import serving
 from liveblog.config import Settings
 from liveblog.delivery.frames import GZIP_HEADER
 from tests.support.clients import Editor, SSEReader, WSReader
@@ -246,6 +245,10 @@ def _app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _address(service: dict[str, Any]) -> str:
+    return service["networks"]["backend"]["ipv4_address"]
+
+
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.cluster.yml"])
 def test_compose_runs_the_proxy_config_of_the_suite(name: str) -> None:
     compose = _compose(name)
@@ -262,31 +265,50 @@ def test_compose_runs_the_proxy_config_of_the_suite(name: str) -> None:
         "/etc/nginx/nginx.conf",
     ]
 
-    # Every app process, and nothing else, behind the proxy, with the suite's parameters.
+    # Every app process, and nothing else, behind the proxy, by its fixed address (no resolver:
+    # any nginx from 1.22 on runs the file), with the suite's parameters.
     apps = _app_services(compose)
     assert len(apps) >= 2
     upstreams = (ROOT / mounts["/etc/nginx/upstreams.conf"]).read_text()
+    directives = [line for line in upstreams.splitlines() if not line.startswith("#")]
+    assert not any("resolve" in line for line in directives)
     servers = re.findall(r"^server (\S+) (.*);$", upstreams, re.MULTILINE)
     expected = set()
-    for service_name, service in apps.items():
+    for service in apps.values():
         port = service["command"][service["command"].index("--port") + 1]
-        expected.add(f"{service_name}:{port}")
+        expected.add(f"{_address(service)}:{port}")
     assert {address for address, _ in servers} == expected
     for _, parameters in servers:
-        assert parameters.replace("resolve ", "") == SERVER_PARAMETERS
+        assert parameters == SERVER_PARAMETERS
+    fixed = [_address(s) for s in compose["services"].values() if isinstance(s["networks"], dict)]
+    assert len(fixed) == len(set(fixed))  # no two services share an address
 
     # The proxy is the only address allowed to say who the client was.
-    proxy_address = proxy["networks"]["backend"]["ipv4_address"]
+    proxy_address = _address(proxy)
     for service in apps.values():
         assert service["environment"]["FORWARDED_ALLOW_IPS"] == proxy_address
         assert "ports" not in service  # readers come through the proxy
-        grace = int(service["stop_grace_period"].removesuffix("s"))
-        assert grace > serving.options(Settings())["timeout_graceful_shutdown"]
+        # Docker's stop waits longer than the process can take to stop (grace plus 2 s).
+        grace = float(service["environment"]["LIVEBLOG_SHUTDOWN_GRACE_SECONDS"])
+        assert int(service["stop_grace_period"].removesuffix("s")) > grace + 2
 
 
 def test_compose_keeps_redis_on_disk() -> None:
-    single = _compose("docker-compose.yml")["services"]["redis"]["command"]
-    assert single[single.index("--appendonly") + 1] == "yes"
+    compose = _compose("docker-compose.yml")
+    single = compose["services"]
+    for name in ("redis", "redis-replica"):
+        command = single[name]["command"]
+        assert command[command.index("--appendonly") + 1] == "yes"
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    replica = single["redis-replica"]["command"]
+    master = _address(single["redis"])
+    assert replica[replica.index("--replicaof") + 1 :][:2] == [master, "6379"]
+    sentinels = [s for name, s in single.items() if name.startswith("sentinel-")]
+    assert len(sentinels) == 3  # a majority survives one of them going
+    for service in _app_services(compose).values():
+        listed = service["environment"]["LIVEBLOG_REDIS_SENTINELS"].split(",")
+        assert sorted(listed) == sorted(f"{_address(s)}:26379" for s in sentinels)
+        assert f"monitor mymaster {master} 6379 2" in sentinels[0]["command"][-1]
 
     compose = _compose("docker-compose.cluster.yml")
     cluster = compose["services"]

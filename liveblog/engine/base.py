@@ -148,6 +148,10 @@ class Subscription(abc.ABC):
 class Engine(abc.ABC):
     name: str
     history_size: int
+    # Writes that waited for a replica (a cluster, Sentinel), and those no replica confirmed
+    # in time (answered 503): counted for the metrics.
+    replica_waits = 0
+    replica_wait_failures = 0
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; called once at application start-up."""
@@ -158,6 +162,15 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise EngineUnavailable when the store cannot be reached."""
+
+    def describe(self) -> str:
+        """Where the data lives, for messages to operators (no credentials)."""
+        return self.name
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        """Each server's ``maxmemory-policy`` by its address; None where it cannot be read
+        (CONFIG refused). Empty: nothing to evict (the memory engine)."""
+        return {}
 
     # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
     @abc.abstractmethod

@@ -85,7 +85,8 @@ def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
         "ws_per_message_deflate": False,
         "ws_max_size": WS_MAX_MESSAGE_BYTES,  # over it: close 1009
         "lifespan": "on",
-        "timeout_graceful_shutdown": 5,
+        "access_log": False,  # liveblog's own (liveblog.ops.access) has the request id
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "timeout_keep_alive": settings.keepalive_timeout_seconds,
         "proxy_headers": True,
     }

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -62,9 +63,20 @@ async def serve_app(app: Starlette, *, fast_path: bool = True) -> AsyncIterator[
 
 
 class ServerProcess:
-    """``python -m liveblog serve`` as a real process, restartable on the same port."""
+    """``python -m liveblog serve`` as a real process, restartable on the same port. ``log``:
+    a file that gets its stderr (its log); ``wrapper``: a command it runs under, which ends
+    with it (``process`` is then the wrapper's)."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        *,
+        log: Path | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        self.log = log
+        self.wrapper = list(wrapper)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = ADMIN_TOKEN
@@ -80,12 +92,24 @@ class ServerProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "liveblog", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            [*cmd, "--workers", str(self.workers)], env=self.env, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 20
+    @property
+    def command(self) -> list[str]:
+        serve = [sys.executable, "-m", "liveblog", "serve", "--port", str(self.port)]
+        return [*self.wrapper, *serve, "--workers", str(self.workers)]
+
+    def start(self, *, wait: bool = True) -> None:
+        stderr = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(self.command, env=self.env, stderr=stderr)
+        finally:
+            if self.log is not None:
+                stderr.close()  # type: ignore[union-attr]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
