@@ -323,7 +323,7 @@ def compression_table(
     n = f"{plan.load_readers:,}"
     rate = plan.cpu_per_s / plan.load_readers
     lines = [
-        f"\n### Every reader asks for compression ({n} readers x {rate:g} events/s;"
+        f"\n### Every reader asks for compression ({n} readers x {rate:.3g} events/s;"
         f" bodies: {source})\n",
         "| metric | storage | transport | nginx + Nchan | liveblog, plain | liveblog"
         " | liveblog/Nchan | goal | met |",
