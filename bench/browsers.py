@@ -185,6 +185,10 @@ class Stream(asyncio.Protocol):
             browser.event(acc[:i], now, crowd)
             acc = acc[i + 2 :]
         self.acc = acc
+        if self.dechunk is not None and self.dechunk.done and self.transport is not None:
+            # The response ended (a proxy keeps the connection for the next request): for
+            # EventSource that is the end of the stream.
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.ready.done():
