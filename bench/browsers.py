@@ -12,7 +12,8 @@ crowd. Each browser, at its own arrival time:
 3. keeps it: a stream that ends (a server restarting) is opened again after a random wait
    within ``resume_spread_ms`` ("full jitter", the reader script's behaviour), with
    ``Last-Event-ID``; an attempt that fails waits longer and longer (0.5 s doubling to 30 s,
-   "equal jitter").
+   "equal jitter"). With ``client: native`` it waits instead exactly what the server's last
+   ``retry:`` said (3 s without one), as a browser's own EventSource does.
 
 Each browser records when it arrived, when its page was complete, when its stream went live,
 and every stream it lost and got back; each event it receives is counted by the sequence number
@@ -50,6 +51,7 @@ ACCEPT_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_ENCODING = "gzip, deflate, br"
 USER_AGENT = "Mozilla/5.0 (Linux; Android 14) bench-crowd"
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0  # web/static/reader/stream.js
+NATIVE_RETRY_MS = 3000  # Chromium's EventSource, when the server gives no retry:
 MAX_ATTEMPTS = 12  # a browser that cannot get in after this many tries is counted as failed
 
 
@@ -65,8 +67,8 @@ class Browser:
 
     __slots__ = (
         "arrive_ns", "dups", "failed", "gaps", "last_id", "live_ns", "max_seq", "out_of_order",
-        "page_bytes", "page_done_ns", "page_requests", "page_sent_ns", "page_status", "returning",
-        "seen", "stream", "streams", "uniq",
+        "page_bytes", "page_done_ns", "page_requests", "page_sent_ns", "page_status", "retry_ms",
+        "returning", "seen", "stream", "streams", "uniq",
     )  # fmt: skip
 
     def __init__(self, arrive_ns: int, returning: bool) -> None:
@@ -79,6 +81,7 @@ class Browser:
         self.page_status: dict[int, int] = {}
         self.live_ns = 0  # first stream live
         self.last_id = ""
+        self.retry_ms = NATIVE_RETRY_MS  # the server's last retry: hint
         self.seen = bytearray(256)
         self.uniq = 0
         self.dups = 0
@@ -95,6 +98,9 @@ class Browser:
         if ev.startswith(b"id: "):
             eol = ev.find(b"\n")
             self.last_id = (ev[4:eol] if eol > 0 else ev[4:]).decode()
+        elif ev.startswith(b"retry: "):
+            self.retry_ms = int(ev[7:].split(b"\n", 1)[0])
+            return
         m = ev.find(MARK)
         if m < 0:
             return
@@ -329,8 +335,10 @@ class Crowd:
                 return
             lost_ns = time_ns()
             browser.stream = None
-            # a live stream ended: back after a random wait within the spread
-            await asyncio.sleep(random.random() * self.cfg["resume_spread_ms"] / 1000)
+            if self.cfg.get("client") == "native":
+                await asyncio.sleep(browser.retry_ms / 1000)  # EventSource: exactly the hint
+            else:  # the reader script: a random wait within the spread
+                await asyncio.sleep(random.random() * self.cfg["resume_spread_ms"] / 1000)
 
     def start(self) -> None:
         cfg = self.cfg

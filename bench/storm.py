@@ -22,7 +22,9 @@ The same for nginx + Nchan: two nginx instances with Nchan on the same Redis
 the same front nginx, its EventSource readers resuming with ``Last-Event-ID``.
 
 ``--spreads`` runs the storm once per resume spread (ms; the reader script's is 2000) to tune
-it; every run starts from fresh servers. The generator: ``--procs`` processes on core 1, each
+it; ``--client native`` has readers wait what the server's ``retry:`` said instead, as a
+browser's own EventSource does (liveblog spreads that hint over its readers). Every run starts
+from fresh servers. The generator: ``--procs`` processes on core 1, each
 from its own 127.0.0.<n>; the servers, their Redis and the front nginx share core 0.
 """
 
@@ -284,6 +286,7 @@ async def storm(kind: str, spread_ms: int, args: argparse.Namespace) -> dict[str
             "start_at": time.time() + 1.0 + 0.3 * args.procs,
             "arrive_seconds": args.arrive,
             "resume_spread_ms": spread_ms,
+            "client": args.client,
             "timeout": 30.0,
         }
         workers = await Workers.spawn(base, args.readers, args.procs, args.gen_cpus)
@@ -309,9 +312,11 @@ async def storm(kind: str, spread_ms: int, args: argparse.Namespace) -> dict[str
         os.killpg(victim.proc.pid, signal.SIGTERM)
         exited = await asyncio.to_thread(victim.proc.wait, 30)
         down_s = (time.time_ns() - term_ns) / 1e9
-        pair.start_one(0)
-        await asyncio.to_thread(pair.wait_ready, 0)
-        back_s = (time.time_ns() - term_ns) / 1e9
+        back_s = None
+        if args.restart:
+            pair.start_one(0)
+            await asyncio.to_thread(pair.wait_ready, 0)
+            back_s = (time.time_ns() - term_ns) / 1e9
         # until every displaced reader is live again (and caught up), at most --max-wait s
         await asyncio.sleep(1.0)
         await wait_until(workers, lambda s: s["live"] + s["failed"] >= connected, args.max_wait)
@@ -327,7 +332,10 @@ async def storm(kind: str, spread_ms: int, args: argparse.Namespace) -> dict[str
         await asyncio.sleep(2.0)
         merged = await workers.collect()
         await workers.quit()
-        return summarize(kind, spread_ms, merged, ticker, term_ns, down_s, back_s, exited, window)
+        client = "EventSource's own (retry:)" if args.client == "native" else f"{spread_ms:,} ms"
+        return summarize(
+            kind, spread_ms, client, merged, ticker, term_ns, down_s, back_s, exited, window
+        )
     finally:
         if front is not None:
             front.stop()
@@ -337,11 +345,12 @@ async def storm(kind: str, spread_ms: int, args: argparse.Namespace) -> dict[str
 def summarize(
     kind: str,
     spread_ms: int,
+    client: str,
     merged: dict[str, Any],
     ticker: Ticker,
     term_ns: int,
     down_s: float,
-    back_s: float,
+    back_s: float | None,
     exit_code: int,
     window: dict[str, Any],
 ) -> dict[str, Any]:
@@ -356,6 +365,7 @@ def summarize(
     return {
         "target": kind,
         "resume_spread_ms": spread_ms,
+        "client": client,
         "readers": len(browsers),
         "live_before": len(owed),
         "displaced": len(displaced),
@@ -365,7 +375,7 @@ def summarize(
         "restarted_process": {
             "exit_code": exit_code,
             "gone_s": round(down_s, 2),
-            "ready_again_s": round(back_s, 2),
+            "ready_again_s": round(back_s, 2) if back_s is not None else None,
         },
         "entries": ticker.sent,
         "post_statuses": ticker.statuses,
@@ -391,7 +401,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float)
         f"{machine()}; servers, Redis and the front nginx on core 0, {args.procs} generator"
         f" processes on core(s) {args.gen_cpus}, at {args.priority}; entries at {args.rate:g}/s;"
         f" {seconds:.0f} s; command: `{' '.join(sys.argv)}`\n",
-        "| server | resume spread | readers displaced | all resumed after SIGTERM | gap p50 / p99"
+        "| server | reconnect wait | readers displaced | all resumed after SIGTERM | gap p50 / p99"
         " | lost / duplicates / out of order | caught-up entry p99 | entry p99, others"
         " | staying process CPU | refusals and errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -405,7 +415,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: float)
         if r["readers_not_live_at_end"]:
             resumed += f" ({r['readers_not_live_at_end']:,} not back)"
         lines.append(
-            f"| {r['target']} | {r['resume_spread_ms']:,} ms | {r['displaced']:,} of"
+            f"| {r['target']} | {r['client']} | {r['displaced']:,} of"
             f" {r['live_before']:,} | {resumed} | {r['gap_ms']['p50']} / {r['gap_ms']['p99']} ms"
             f" | {r['lost']:,} / {r['duplicates']:,} / {r['out_of_order']:,}"
             f" | {r['caught_up_entry_ms']['p99']} ms | {r['live_entry_ms']['p99']} ms"
@@ -455,6 +465,19 @@ def main() -> None:
         help="resume spreads to try, ms (the reader script's: 2000)",
     )
     p.add_argument("--targets", default="liveblog,nchan", help="liveblog, nchan or both")
+    p.add_argument(
+        "--client",
+        choices=("script", "native"),
+        default="script",
+        help="script: the reader script's random wait within the spread; native: a browser's"
+        " own EventSource, which waits exactly the server's retry: hint (--spreads unused)",
+    )
+    p.add_argument(
+        "--no-restart",
+        dest="restart",
+        action="store_false",
+        help="stop the process and leave it stopped: every reader resumes on the other",
+    )
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path)
     p.add_argument("--nice", type=int, default=-10)
