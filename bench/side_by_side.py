@@ -1,7 +1,7 @@
 """The goal rows of issues 3 and 23, nginx + Nchan beside liveblog, in one command.
 
     .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 6 minutes
-    .venv/bin/python bench/side_by_side.py             # the issues' N, about 17-22 minutes
+    .venv/bin/python bench/side_by_side.py             # the issues' N, about 20-26 minutes
 
 Each target runs pinned to core 0 (Redis, when used, too); the generator runs on core 1.
 For every target and transport: one session of ``load`` readers (a 25,000 deliveries/s step for
