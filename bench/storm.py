@@ -33,8 +33,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
+import resource
 import signal
 import sys
 import tempfile
@@ -70,13 +72,22 @@ SERVER_PARAMETERS = "max_fails=0"
 # --- the front: deploy/nginx.conf ------------------------------------------------------------
 
 
-def front_config(workdir: Path, port: int, upstreams: list[int], cpus: str) -> Path:
-    """``deploy/nginx.conf`` as shipped, but: one worker (the server core is one core), room for
-    the storm's connections (two per reader), no access log; and for Nchan, its ``/sub/``
-    streams in the unbuffered streams location too."""
+def front_workers(readers: int) -> int:
+    """One worker (the server core is one core), or as many as the open-file limit needs:
+    a proxied reader holds two descriptors, and no worker may open more than the hard limit."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return 1
+    return max(1, math.ceil((2 * readers + 2000) / max(1000, min(hard, SERVER_NOFILE) - 1000)))
+
+
+def front_config(workdir: Path, port: int, upstreams: list[int], workers: int) -> Path:
+    """``deploy/nginx.conf`` as shipped, but: ``workers`` workers, room for the storm's
+    connections (two per reader), no access log; and for Nchan, its ``/sub/`` streams in the
+    unbuffered streams location too."""
     text = DEPLOY_CONF.read_text()
     swaps = (
-        (r"worker_processes auto;", "worker_processes 1;"),
+        (r"worker_processes auto;", f"worker_processes {workers};"),
         (r"worker_rlimit_nofile \d+;", f"worker_rlimit_nofile {SERVER_NOFILE};"),
         (r"worker_connections \d+;", "worker_connections 100000;"),
         (r"access_log /dev/stdout liveblog;", "access_log off;"),
@@ -96,10 +107,10 @@ def front_config(workdir: Path, port: int, upstreams: list[int], cpus: str) -> P
     return workdir / "nginx.conf"
 
 
-def start_front(upstreams: list[int], cpus: str) -> tuple[Process, int]:
+def start_front(upstreams: list[int], cpus: str, readers: int) -> tuple[Process, int]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-front-"))
     port = free_port()
-    conf = front_config(workdir, port, upstreams, cpus)
+    conf = front_config(workdir, port, upstreams, front_workers(readers))
     cmd = ["taskset", "-c", cpus, "nginx", "-p", str(workdir), "-c", str(conf)]
     cmd += ["-e", str(workdir / "error.log"), "-g", "daemon off;"]
     front = Process("front-nginx", cmd)
@@ -166,7 +177,6 @@ class LiveblogPair(Pair):
             "LIVEBLOG_RATE_LIMIT_BURST": "100000",
             "LIVEBLOG_DEMO": "0",
             "LIVEBLOG_REDIS_URL": self.redis.url,
-            "LIVEBLOG_MAX_CONNECTIONS": str(SERVER_NOFILE - 2048),
         }
         cmd = [PYTHON, "-m", "liveblog", "serve", "--host", HOST, "--port", str(self.ports[i])]
         return Process(f"liveblog-{i}", ["taskset", "-c", self.cpus, *cmd], env)
@@ -277,7 +287,7 @@ async def storm(kind: str, spread_ms: int, args: argparse.Namespace) -> dict[str
     front: Process | None = None
     try:
         ep = pair.start()
-        front, front_port = start_front(pair.ports, "0")
+        front, front_port = start_front(pair.ports, "0", args.readers)
         base = {
             "host": HOST,
             "port": front_port,
