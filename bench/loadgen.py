@@ -124,8 +124,9 @@ class Worker:
         wcfg = {
             "host": ep.host,
             "port": ep.port,
-            "path": ep.ws_path if cfg.transport == "ws" else ep.sse_path,
+            "path": ep.sse_path if cfg.transport == "sse" else ep.ws_path,
             "transport": cfg.transport,
+            "blog": ep.blog,
             "count": count,
             "concurrency": cfg.concurrency,
             "tmpdir": tmpdir,
@@ -228,7 +229,7 @@ class Session:
         ep = cfg.endpoint
         build = BUILDERS[ep.payload](ep.blog, cfg.body_size, cfg.body_source)
         self.publisher = Publisher(
-            ep.host, ep.port, ep.pub_path, ep.pub_headers, build, cfg.pub_conns
+            ep.host, ep.pub_port or ep.port, ep.pub_path, ep.pub_headers, build, cfg.pub_conns
         )
         await self.publisher.open()
         return self
@@ -562,7 +563,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--target", choices=TARGETS, help="start this server (else: --host/--port)")
     p.add_argument("--self-test", action="store_true", help="calibrate against the stub source")
-    p.add_argument("--transport", choices=("sse", "ws"), default="sse")
+    p.add_argument(
+        "--transport",
+        choices=("sse", "ws", "sio"),
+        default="sse",
+        help="sio: Socket.IO over Engine.IO's WebSocket transport (the socketio target)",
+    )
     p.add_argument("--readers", type=int, default=1000)
     p.add_argument("--rate", type=float, default=5.0, help="events per second")
     p.add_argument("--events", type=int, default=0, help="events to publish (default rate x 10)")

@@ -157,7 +157,23 @@ def event_builder(blog: str = "bench", body_size: int = 600, source: Path | None
     return build
 
 
+def grip_builder(blog: str = "bench", body_size: int = 600, source: Path | None = None) -> Builder:
+    """The same event as a Pushpin publish request (``POST /publish/``): one ``http-stream``
+    item on the blog's channel whose content is the event as liveblog's SSE stream frames it
+    (``id:``, ``event:``, ``data:``)."""
+    event = event_builder(blog, body_size, source)
+
+    def build(seq: int, t_ns: int) -> bytes:
+        data = event(seq, t_ns)
+        frame = b"id: 5e1f0c2a-%d\nevent: entry.created\ndata: %s\n\n" % (seq + 1, data)
+        item = {"channel": blog, "formats": {"http-stream": {"content": frame.decode()}}}
+        return json.dumps({"items": [item]}, separators=(",", ":")).encode()
+
+    return build
+
+
 BUILDERS: dict[str, Callable[[str, int, Path | None], Builder]] = {
     "entry": lambda blog, size, source: liveblog_entry_builder(size, source),
     "event": event_builder,
+    "grip": grip_builder,
 }

@@ -72,8 +72,8 @@ class Reader(asyncio.Protocol):
     """Common part: send the request, read the response head, scan the body for markers."""
 
     __slots__ = (
-        "compress", "head", "headbuf", "inflate", "mpend", "plain", "ready", "seen", "tally",
-        "transport",
+        "compress", "head", "headbuf", "inflate", "live_at_head", "mpend", "plain", "ready",
+        "seen", "tally", "transport",
     )  # fmt: skip
 
     def __init__(self, tally: Tally, ready: asyncio.Future[None], compress: bool = False) -> None:
@@ -87,6 +87,7 @@ class Reader(asyncio.Protocol):
         self.mpend = b""  # a marker split across reads
         self.seen = bytearray(_GROW)
         self.plain = False  # body is the event stream as is: scan it directly
+        self.live_at_head = True  # live once the response head is in (else the reader says)
 
     def request_bytes(self) -> bytes:
         raise NotImplementedError
@@ -125,7 +126,8 @@ class Reader(asyncio.Protocol):
             assert self.transport is not None
             self.transport.close()
             return
-        self.ready.set_result(None)
+        if self.live_at_head:
+            self.ready.set_result(None)
         if self.compressed():
             self.tally.coded += 1
         rest = buf[end + 4 :]
@@ -396,6 +398,48 @@ class WSReader(Reader):
         self.send(ws_client_frame(OP_CLOSE, b"\x03\xe8"))
 
 
+class SIOReader(WSReader):
+    """A Socket.IO 4 client over Engine.IO 4's WebSocket transport, the least of it: the open
+    packet (``0{...}``) is answered with a connect to the main namespace naming the blog in its
+    auth payload (``40{"blog":...}``, the blog given as ``blog``), the server's
+    ping (``2``) with a pong (``3``); the reader is live when the connect is acknowledged
+    (``40{"sid":...}``: the server has joined it to its blog's room by then), and every event
+    (``42["event",{...}]``) is scanned for its marker like any other frame."""
+
+    __slots__ = ("connect",)
+
+    def __init__(
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
+        blog: str = "",
+    ) -> None:
+        super().__init__(tally, ready, host, port, path, compress)
+        self.live_at_head = False
+        self.connect = b'40{"blog":"%s"}' % blog.encode()
+
+    def scan(self, buf: bytes, start: int, end: int, now: int) -> None:
+        first = buf[start] if end > start else 0
+        if first == 0x34:  # "4": a Socket.IO packet; "42" events are scanned below
+            if end - start >= 2 and buf[start + 1] == 0x30 and not self.ready.done():
+                self.ready.set_result(None)  # "40": connected to the namespace
+                return
+        elif first == 0x32 and end - start == 1:  # "2": ping
+            self.send(ws_client_frame(OP_TEXT, b"3"))
+            return
+        elif first == 0x30:  # "0": Engine.IO open
+            self.send(ws_client_frame(OP_TEXT, self.connect))
+            return
+        super().scan(buf, start, end, now)
+
+
+READERS: dict[str, type[Reader]] = {"sse": SSEReader, "ws": WSReader, "sio": SIOReader}
+
+
 # --- worker process --------------------------------------------------------------------------
 
 
@@ -443,7 +487,8 @@ async def connect_all(
     loop = asyncio.get_running_loop()
     host, port, path = cfg["host"], cfg["port"], cfg["path"]
     source = cfg.get("source")
-    cls = WSReader if cfg["transport"] == "ws" else SSEReader
+    cls = READERS[cfg["transport"]]
+    extra = {"blog": cfg["blog"]} if cls is SIOReader else {}
     compress = bool(cfg.get("compress"))
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
@@ -454,7 +499,7 @@ async def connect_all(
 
     async def attempt() -> Reader:
         ready: asyncio.Future[None] = loop.create_future()
-        proto = cls(tally, ready, host, port, path, compress)
+        proto = cls(tally, ready, host, port, path, compress, **extra)
         try:
             if source:
                 sock = await asyncio.wait_for(connect_from(source, host, port), timeout)

@@ -1,13 +1,16 @@
-"""The goal rows of issue 3, nginx + Nchan beside liveblog, in one command.
+"""The goal rows of issues 3 and 23, nginx + Nchan beside liveblog, in one command.
 
-    .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 5 minutes
-    .venv/bin/python bench/side_by_side.py             # the issue's N, about 13-18 minutes
+    .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 6 minutes
+    .venv/bin/python bench/side_by_side.py             # the issues' N, about 20-26 minutes
 
 Each target runs pinned to core 0 (Redis, when used, too); the generator runs on core 1.
 For every target and transport: one session of ``load`` readers (a 25,000 deliveries/s step for
-CPU and editor POST latency, then a search for the highest sustained rate) and one session of
-``idle`` readers (memory per connection, then p99 at 1 event/s). Prints the markdown table with
-ratios liveblog/Nchan; ``--json`` keeps every raw step. See bench/README.md.
+CPU and editor POST latency, then a search for the highest sustained rate), one session of
+``idle`` readers (memory per connection, then p99 at 1 event/s), and one ``compressed`` session
+of ``load`` readers that all ask for compression as browsers do (issue 23: a 25,000 deliveries/s
+step for CPU and bytes per delivery with every reader compressed, and memory per compressed
+reader). Prints the markdown tables with ratios liveblog/Nchan; ``--json`` keeps every raw step.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ NOISE_FLAGS = True  # off with --realtime: other processes then only get what th
 MIN_CONNECTED = 0.99  # a session with fewer readers is not comparable: not measured
 
 FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150, 300)
-QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 45)
+QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 60)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ class Readers:
     body_source: Path | None = None
 
 
-# The bytes session: a few readers, a browser's pace, long enough for a stable mean.
-BYTES_READERS, BYTES_RATE, BYTES_SECONDS = 500, 5.0, 10.0
+# Memory per idle reader before issue 23 (docs/benchmarks.md, 55de289, 10,000 readers): the
+# figure compressed readers must not pass.
+TODAY_KIB = {"sse": 9.3, "ws": 10.0}
 
 
 async def measure(
@@ -87,20 +91,14 @@ async def measure(
     readers_as: Readers,
 ) -> dict[str, Any]:
     """The sessions for one target and transport, a fresh server for each: load, idle, and
-    bytes (a browser's pace, so that bytes per entry are those of single events, not of
-    coalesced batches). With compression asked, liveblog also gets a bytes session of readers
-    that do not ask, for the uncompressed figure beside the compressed one."""
+    compressed (every reader asks for compression; at the CPU step's pace, 5 events/s for
+    5,000 readers, no coalescing, so bytes per entry are those of single events)."""
     out: dict[str, Any] = {"target": target_name, "transport": transport}
-    kinds = ["load", "idle", "bytes"]
-    if readers_as.compress and target_name.startswith("liveblog"):
-        kinds.append("plain_bytes")
-    for kind in kinds:
+    for kind in ("load", "idle", "compressed"):
         target = make_target(target_name, "0", workers)
         with target:
             ep = target.start()
-            readers = {"load": plan.load_readers, "idle": plan.idle_readers}.get(
-                kind, BYTES_READERS
-            )
+            readers = plan.idle_readers if kind == "idle" else plan.load_readers
             cfg = LoadConfig(
                 endpoint=ep,
                 transport=transport,
@@ -111,7 +109,7 @@ async def measure(
                 label=f"{target_name} [{kind}]",
                 quiet_wait=quiet_wait,
                 quiet_budget=budget,
-                compress=readers_as.compress and kind != "plain_bytes",
+                compress=readers_as.compress or kind == "compressed",
                 body_source=readers_as.body_source,
             )
             async with Session(cfg) as session:
@@ -133,8 +131,9 @@ async def measure(
                         retry_noisy=NOISE_FLAGS,
                     )
                     out["load"] = {"connect": session.connect, "steps": steps}
-                elif kind in ("bytes", "plain_bytes"):
-                    step = await session.step(BYTES_RATE, BYTES_SECONDS)
+                elif kind == "compressed":
+                    rate = plan.cpu_per_s / session.alive
+                    step = await session.step(rate, plan.cpu_seconds)
                     print("  " + human(step), flush=True)
                     out[kind] = {"connect": session.connect, "step": step}
                 else:
@@ -237,7 +236,7 @@ def fmt(value: float | None, unit: str, note: str = "") -> str:
     elif unit == "/s":
         text = f"{value:,.0f}"
     else:
-        text = f"{value:.1f} {unit}" if unit != "%" else f"{value:.0f}%"
+        text = f"{value:.0f}%" if unit == "%" else f"{value:,.1f} {unit}"
     return f"{text} ({note})" if note else text
 
 
@@ -294,39 +293,94 @@ def table(results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: 
     return "\n".join(lines)
 
 
-def wire_bytes(res: dict[str, Any] | None, kind: str = "bytes") -> float | None:
-    """Bytes on the wire per delivered entry in a bytes session (``BYTES_READERS`` readers,
-    ``BYTES_RATE`` events/s)."""
-    if res is None or kind not in res or "skipped" in res[kind]:
+def compressed_step(res: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The step of the compressed session, when it was measured."""
+    if res is None or "compressed" not in res or "skipped" in res["compressed"]:
         return None
-    value: float | None = res[kind]["step"]["bytes_per_delivery"]
-    return value
+    step: dict[str, Any] = res["compressed"]["step"]
+    return step
 
 
-def bytes_table(
-    results: dict[tuple[str, str], dict[str, Any]], storages: list[str], readers_as: Readers
+def plain_step(res: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The load session's first step: the same pace with readers that do not ask."""
+    if res is None or "load" not in res or "skipped" in res["load"]:
+        return None
+    counted = [s for s in res["load"]["steps"] if not s.get("retried")]
+    return counted[0] if counted and not counted[0]["compress_asked"] else None
+
+
+def coded_note(step: dict[str, Any] | None) -> str:
+    """How many readers' streams the server actually compressed, when not all."""
+    if step is None or step["coded_readers"] >= step["readers"]:
+        return ""
+    return f"{step['coded_readers']:,} of {step['readers']:,} streams compressed"
+
+
+def compression_table(
+    results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: list[str], source: str
 ) -> str:
-    asked = "readers ask for compression" if readers_as.compress else "readers do not ask"
-    source = readers_as.body_source.name if readers_as.body_source else "built-in sentences"
+    """Issue 23's goals: bytes, CPU and memory with every reader asking for compression."""
+    n = f"{plan.load_readers:,}"
+    rate = plan.cpu_per_s / plan.load_readers
     lines = [
-        f"\n### Bytes on the wire per delivered entry ({asked}; bodies: {source};"
-        f" {BYTES_READERS} readers x {BYTES_RATE:g} events/s)\n",
-        "| storage | transport | nginx + Nchan | liveblog, plain | liveblog | liveblog/plain"
+        f"\n### Every reader asks for compression ({n} readers x {rate:.3g} events/s;"
+        f" bodies: {source})\n",
+        "| metric | storage | transport | nginx + Nchan | liveblog, plain | liveblog"
         " | liveblog/Nchan | goal | met |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for storage in storages:
         for transport in ("sse", "ws"):
-            nchan = results.get((f"nchan-{storage}", transport))
-            lb = results.get((f"liveblog-{storage}", transport))
-            if nchan is None and lb is None:
+            nres = results.get((f"nchan-{storage}", transport))
+            lres = results.get((f"liveblog-{storage}", transport))
+            if nres is None and lres is None:
                 continue
-            nv, lv = wire_bytes(nchan), wire_bytes(lb)
-            plain = wire_bytes(lb, "plain_bytes") if readers_as.compress else lv
+            nc, lc, lp = compressed_step(nres), compressed_step(lres), plain_step(lres)
+            where = f"| {storage} | {transport.upper()} "
+
+            def pick(step: dict[str, Any] | None, key: str) -> float | None:
+                return None if step is None else step.get(key)
+
+            # bytes on the wire per delivered entry
+            nv, lv = pick(nc, "bytes_per_delivery"), pick(lc, "bytes_per_delivery")
             met = "n/a" if lv is None or nv is None else ("yes" if lv <= 0.6 * nv else "no")
             lines.append(
-                f"| {storage} | {transport.upper()} | {fmt(nv, 'B')} | {fmt(plain, 'B')}"
-                f" | {fmt(lv, 'B')} | {ratio(lv, plain)} | {ratio(lv, nv)} | <= 0.6x | {met} |"
+                f"| bytes on the wire per delivered entry {where}"
+                f"| {fmt(nv, 'B', coded_note(nc))} | {fmt(pick(lp, 'bytes_per_delivery'), 'B')}"
+                f" | {fmt(lv, 'B', coded_note(lc))} | {ratio(lv, nv)} | <= 0.6x | {met} |"
+            )
+            # server CPU per delivery
+            nv, lv = pick(nc, "server_cpu_us_per_delivery"), pick(lc, "server_cpu_us_per_delivery")
+            met = "n/a" if lv is None or nv is None else ("yes" if lv <= 0.8 * nv else "no")
+            notes = [("; ".join(flags(st)) if st else "") for st in (nc, lp, lc)]
+            cells = [
+                fmt(v, "us", note) + (f", {st['server_cpu_pct']:.0f}% CPU" if st else "")
+                for v, note, st in zip(
+                    (nv, pick(lp, "server_cpu_us_per_delivery"), lv),
+                    notes,
+                    (nc, lp, lc),
+                    strict=True,
+                )
+            ]
+            lines.append(
+                f"| server CPU per delivery {where}| {cells[0]} | {cells[1]} | {cells[2]}"
+                f" | {ratio(lv, nv)} | <= 0.8x | {met} |"
+            )
+            # memory per idle compressed reader, against the figure before issue 23
+            nm = None if nres is None or nc is None else nres["compressed"]["connect"]
+            lm = None if lres is None or lc is None else lres["compressed"]["connect"]
+            nv = nm["rss_per_conn_kib"] if nm else None
+            lv = lm["rss_per_conn_kib"] if lm else None
+            plain_idle = None
+            if lres is not None and "idle" in lres and "skipped" not in lres["idle"]:
+                plain_idle = lres["idle"]["connect"]["rss_per_conn_kib"]
+            today = TODAY_KIB[transport]
+            met = "n/a" if lv is None else ("yes" if lv <= today else "no")
+            lines.append(
+                f"| memory per idle reader {where}| {fmt(nv, 'KiB')}"
+                f" | {fmt(plain_idle, 'KiB', f'idle session, {plan.idle_readers:,} readers')}"
+                f" | {fmt(lv, 'KiB')} | {ratio(lv, nv)} | <= {today} KiB (before issue 23)"
+                f" | {met} |"
             )
     return "\n".join(lines)
 
@@ -397,7 +451,8 @@ async def amain(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.0f} s; command: `{' '.join(sys.argv)}`"
     )
     text = header + "\n" + table(results, plan, storages)
-    text += "\n" + bytes_table(results, storages, readers_as)
+    source = readers_as.body_source.name if readers_as.body_source else "built-in sentences"
+    text += "\n" + compression_table(results, plan, storages, source)
     if notes:
         text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
     print("\n" + text, flush=True)
@@ -428,8 +483,8 @@ def main() -> None:
     p.add_argument(
         "--compress",
         action="store_true",
-        help="readers ask for compression as browsers do (gzip SSE, permessage-deflate);"
-        " liveblog also gets a short session of readers that do not, for the plain bytes",
+        help="the load and idle sessions' readers ask for compression too (the compressed"
+        " session always does; the 'liveblog, plain' column then has no figure)",
     )
     p.add_argument(
         "--body-source",

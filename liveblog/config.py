@@ -48,7 +48,8 @@ class Settings:
     # Compression: live events compressed once per process for every reader that asks (SSE gzip,
     # WebSocket permessage-deflate), pages and files gzip or Brotli. off: plain bytes for all.
     compression: bool = True
-    # EventSource reconnect hint sent as `retry:`.
+    # EventSource reconnect hint sent as `retry:`: the mean; each reader gets its own, from half
+    # to 1.5 times it, so the readers of a restarted process do not all come back at once.
     sse_retry_ms: int = 2000
     # Idempotency keys are kept at least 24 h (docs/api.md).
     idempotency_ttl_seconds: int = 48 * 3600

@@ -69,6 +69,7 @@ class Hub:
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
         self._closing = False
+        self.draining = False  # the process is stopping: readers are sent to the others
         self.connected_once = False
 
     def observe_deliveries(self, observer: DeliveryObserver) -> None:
@@ -92,6 +93,10 @@ class Hub:
         await self.supervisor.close()
 
     def shutdown_readers(self) -> None:
+        """Tell every reader to come back elsewhere; from now on, tell new ones at once too (a
+        stream that got in while the process stops would otherwise hold the shutdown until
+        its grace runs out, and then be cut)."""
+        self.draining = True
         for conn in list(self.connections):
             conn.close("shutdown")
 
@@ -130,6 +135,8 @@ class Hub:
         self.connections.add(conn)
         if grant is not None:
             self.rights.hold(conn, grant)
+        if self.draining:
+            conn.close("shutdown")  # its stream ends as soon as it starts: resume elsewhere
         return conn
 
     async def attach(
@@ -140,7 +147,7 @@ class Hub:
         When this returns, every later event of the blog reaches ``conn``. Raises
         EngineUnavailable or BlogNotFound, with nothing attached.
         """
-        if slug in conn.blogs:
+        if slug in conn.blogs or conn.close_reason is not None:
             return
         # A blog's newsroom stream ("<slug>~newsroom") only for the authenticated endpoint.
         if not (is_newsroom_channel(slug) if newsroom else is_slug(slug)):

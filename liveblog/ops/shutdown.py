@@ -13,6 +13,11 @@ Redis host (a reconnect in flight while the DNS server of a stopping compose net
 nothing) does not end for as long as the resolver's timeouts say, which is how a container once
 logged "Finished server process" and then hung until it was killed. So once the app has shut
 down, the deadline comes closer: whatever is left gets a second.
+
+The listening sockets are closed first, in the same loop turn: readers told to leave come back
+at once (through a proxy, within their jitter), and a process that still accepted them would
+hand them streams that die with it, a second storm for the others (bench/storm.py saw readers
+displaced twice). Closed, the port refuses, and a proxy sends them on to another process.
 """
 
 from __future__ import annotations
@@ -100,6 +105,7 @@ def on_uvicorn_exit(callback: Callable[[], None], grace: float) -> None:
         def handler(signum: int, frame: FrameType | None, previous: Callable = previous) -> None:  # type: ignore[type-arg]
             # As a shell reports a process ended by this signal.
             deadline.arm(grace + DEADLINE_AFTER_GRACE, 128 + signum)
+            loop.call_soon_threadsafe(_stop_accepting, previous.__self__)
             loop.call_soon_threadsafe(callback)
             previous(signum, frame)
 
@@ -119,3 +125,10 @@ async def steps(seconds: float, *named: tuple[str, Callable[[], Awaitable[None]]
         except TimeoutError:
             logger.warning("shutdown: %s did not finish in time; going on", name)
     deadline.shorten(AFTER_APP)
+
+
+def _stop_accepting(server: uvicorn.Server) -> None:
+    """Close the server's listening sockets now rather than at its next tick (uvicorn closes
+    them itself on shutdown; closing twice is harmless)."""
+    for listener in getattr(server, "servers", ()):
+        listener.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import random
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
@@ -38,12 +39,27 @@ _VARY = (b"vary", b"Accept-Encoding")
 _GZIP_HEADERS = [*_HEADERS, (b"content-encoding", b"gzip"), _VARY]
 
 
+# The reconnect hint differs per reader, among this many values spread evenly from half the
+# setting to one and a half times it. A browser's own EventSource waits exactly the hint after
+# a stream ends, with no jitter: when a process restarts, every reader that relies on it (a
+# page without the reader script, another site's client) would come back to the other
+# processes in the same instant (bench/storm.py --client native). Spread, they arrive over a
+# whole setting's worth of time, and on average after the setting.
+RETRY_VARIANTS = 16
+
+
+def retry_hints(retry_ms: int) -> list[int]:
+    """The reconnect hints readers get, in milliseconds."""
+    low, step = retry_ms / 2, retry_ms / (RETRY_VARIANTS - 1)
+    return sorted({round(low + step * i) for i in range(RETRY_VARIANTS)})
+
+
 @functools.cache
-def _prelude(retry_ms: int, gzip: bool) -> bytes:
-    """The body's first bytes, the same for every reader: the reconnect hint, and for gzip the
-    member's header before it (the stream's only per-connection part, made once)."""
-    retry = b"retry: %d\n\n" % retry_ms
-    return GZIP_HEADER + deflate_flushed(retry) if gzip else retry
+def _preludes(retry_ms: int, gzip: bool) -> tuple[bytes, ...]:
+    """The body's first bytes, made once: a reconnect hint, and for gzip the member's header
+    before it (the stream's only per-connection part). A reader gets one of them at random."""
+    hints = (b"retry: %d\n\n" % hint for hint in retry_hints(retry_ms))
+    return tuple(GZIP_HEADER + deflate_flushed(h) if gzip else h for h in hints)
 
 
 def resume_id(scope: Scope) -> str | None:
@@ -87,7 +103,7 @@ class SSEStream:
 
             headers = _GZIP_HEADERS if gzip else [*_HEADERS, _VARY] if compression else _HEADERS
             await send({"type": "http.response.start", "status": 200, "headers": headers})
-            prelude = _prelude(state.settings.sse_retry_ms, gzip)
+            prelude = random.choice(_preludes(state.settings.sse_retry_ms, gzip))
             await send({"type": "http.response.body", "body": prelude, "more_body": True})
             shed_request_headers(scope)
             if isinstance(conn, DirectConnection):
