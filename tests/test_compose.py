@@ -21,6 +21,9 @@ from tests.support.clients import Editor, Event
 from tests.support.compose import Stack
 from tests.support.resuming import ResumingReader, RetryingPublisher
 
+# One compose project and one subnet: never on two pytest-xdist workers at once.
+pytestmark = pytest.mark.xdist_group("compose")
+
 SLUG = "compose"
 MASTER, REPLICA = "172.30.80.20", "172.30.80.21"  # docker-compose.yml's Redis addresses
 DOWN_SECONDS = 20  # "gone in seconds": the apps stop within their grace (5 s) plus 2 s
