@@ -137,6 +137,39 @@ async def test_the_modules_are_asked_for_at_once_not_one_level_after_another(
     assert asked.count("/static/reader/share.js") == 1
 
 
+async def test_a_reader_abroad_goes_live_once_the_zone_switch_is_drawn(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    """The zone switch (loaded on demand) can move the header: the stream opens after it is
+    drawn, so nothing moves under a reader once the page is live."""
+    await _blog(newsroom, "abroad", 1)
+    asked: list[str] = []
+    zone_asked, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_zone(route: Route) -> None:
+        zone_asked.set()
+        async with asyncio.timeout(10):
+            await release.wait()
+        await route.continue_()
+
+    async def watch(page: Page) -> None:
+        page.on("request", lambda request: asked.append(request.url))
+        await page.route("**/static/reader/zone.js", hold_zone)
+
+    page, _ = await pages.open(
+        f"{server}/blogs/abroad", viewport=MOBILE, before_load=watch, wait_live=False
+    )
+    async with asyncio.timeout(10):
+        await zone_asked.wait()
+    await page.wait_for_timeout(300)  # time the stream would have had to open
+    assert not [url for url in asked if "/events" in url]
+    await expect(page.locator(".lb-zone__switch")).to_have_count(0)
+    release.set()
+    await expect(page.locator(".lb-zone__switch")).to_be_visible()
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    assert [url for url in asked if "/events" in url]
+
+
 @pytest.mark.parametrize("coding", ["br", "gzip"])
 async def test_a_first_view_of_the_reader_page_fits_the_budget(
     server: str, newsroom: Newsroom, pages: Pages, coding: str
