@@ -21,7 +21,7 @@ import liveblog
 from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
-from liveblog.pages.templating import CLIENT_MESSAGES
+from liveblog.pages.templating import CLIENT_MESSAGES, CLIENT_PLURALS
 from tests.support.clients import Editor
 from tests.support.servers import serve_in_process
 
@@ -111,6 +111,30 @@ async def test_the_script_gets_the_blogs_catalogue_with_plural_forms(editor: Edi
     assert forms["many"] == "%(count)s нових оновлень"
     embed = (await editor.http.get("/blogs/kyiv/embed")).text
     assert _client_catalogue(embed)["messages"]["Live"] == catalogue["messages"]["Live"]
+
+
+async def test_a_page_carries_only_the_words_its_script_cannot_say_itself(editor: Editor) -> None:
+    """The script writes its English source text for a message the page leaves out: an English
+    page carries none, a translated one each translation."""
+    await editor.blog("plain", language="en")
+    catalogue = _client_catalogue((await editor.http.get("/blogs/plain")).text)
+    assert catalogue == {"language": "en", "messages": {}, "plurals": {}}
+    await editor.blog("bonjour", language="fr")
+    french = _client_catalogue((await editor.http.get("/blogs/bonjour")).text)
+    assert set(french["messages"]) == set(CLIENT_MESSAGES)  # every one translated
+    assert set(french["plurals"]) == set(CLIENT_PLURALS)
+
+
+def test_the_scripts_english_plurals_are_the_servers() -> None:
+    """reader/i18n.js writes a plural's English forms when the page carries none: the same two
+    the catalogues translate (CLIENT_PLURALS)."""
+    source = (STATIC_DIR / "reader" / "i18n.js").read_text()
+    table = source.split("const PLURALS = {", 1)[1].split("};", 1)[0]
+    forms = {
+        name: (one, other)
+        for name, one, other in re.findall(r'(\w+): \["([^"]+)", "([^"]+)"\]', table)
+    }
+    assert forms == CLIENT_PLURALS
 
 
 async def test_a_timeline_that_spans_days_has_a_heading_per_day(editor: Editor) -> None:

@@ -3,6 +3,7 @@ and the newsroom's.
 
 Their routes are in ``liveblog/routes.py``. Shared helpers other page modules reuse:
 ``assets`` (where ``web/`` is), ``templating`` (the Jinja environment, module preloads),
-``security`` (headers); ``static`` serves ``/static/`` compressed once per file and coding.
+``security`` (headers); ``static`` serves ``/static/`` compressed once per file and coding,
+scripts and stylesheets minified first (``minify``).
 May import anything but ``streams`` (pages link to streams; they never hold one).
 """

@@ -61,14 +61,21 @@ def secure(response: Response, headers: dict[str, str]) -> Response:
 
 
 class SecureStaticFiles(StaticFiles):
-    """StaticFiles with nosniff and a revalidating cache: URLs carry a content hash anyway."""
+    """StaticFiles with nosniff and a revalidating cache: URLs carry a content hash anyway.
+
+    The pages' other headers (CSP, Referrer-Policy, Permissions-Policy, X-Frame-Options) govern
+    a document; a script, a stylesheet or an icon is none (the page's policies apply to what it
+    loads), so they are not repeated on each file a phone downloads."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        response.headers.update(COMMON_HEADERS)
-        # Public files. Module scripts are fetched in CORS mode, and a frame a host page
-        # sandboxes (WordPress's oEmbed frames) has no origin of its own: it needs this to run.
-        response.headers["Access-Control-Allow-Origin"] = "*"
+        # A script or stylesheet served under another type is refused, not guessed at.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if path.endswith(".js"):
+            # Public files. Module scripts are fetched in CORS mode, and a frame a host page
+            # sandboxes (WordPress's oEmbed frames) has no origin of its own: it needs this to
+            # run them. Stylesheets and icons load without CORS.
+            response.headers["Access-Control-Allow-Origin"] = "*"
         if scope.get("query_string"):
             # ?v=<hash> from static_url(): the content behind this URL never changes.
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"

@@ -1,11 +1,13 @@
 """``/static/``: the pages' scripts, styles and icons, compressed once per process.
 
 A crowd arriving at a breaking story asks for the same few files thousands of times. Each file's
-Brotli and gzip forms are made the first time a reader asks for that coding (at the codecs' best,
-in a worker thread, one computation however many ask at once), then served from memory: one
-form per file and coding, replaced when the file changes. Each form has its own ETag (the file's,
-with the coding appended), so a cache never mistakes one for another, and ``If-None-Match`` on it
-answers 304. A ``Range`` request, or a client that accepts no coding, gets the file itself.
+Brotli and gzip forms are made the first time a reader asks for that coding (scripts and
+stylesheets minified first, ``liveblog.pages.minify``; then compressed at the codecs' best; in a
+worker thread, one computation however many ask at once), then served from memory: one form per
+file and coding, replaced when the file changes. Each form has its own ETag (the file's, with
+the coding appended), so a cache never mistakes one for another, and ``If-None-Match`` on it
+answers 304. A ``Range`` request, or a client that accepts no coding, gets the file itself, so a
+form carries no ``Accept-Ranges`` (nor ``Last-Modified``: its ETag is what revalidates it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import FileResponse, Response
 from starlette.types import Scope
 
+from liveblog.pages.minify import minify
 from liveblog.pages.security import SecureStaticFiles
 from liveblog.serving.compression import (
     STORED,
@@ -57,7 +60,7 @@ class CompressedForms:
 
     def _make(self, path: str, coding: str, stamp: tuple[int, int]) -> _Form:
         with open(path, "rb") as file:
-            body = encode(file.read(), coding, STORED)
+            body = encode(minify(path, file.read()), coding, STORED)
         self.made += 1
         return _Form(stamp, body)
 
@@ -103,7 +106,9 @@ class StaticAssets(SecureStaticFiles):
 
 
 def _coded(file: FileResponse, body: bytes, coding: str, request: Headers) -> Response:
-    headers = MutableHeaders(raw=[(k, v) for k, v in file.raw_headers if k != b"content-length"])
+    # The file's length, its ranges and its date are the file's, not this form's.
+    dropped = (b"content-length", b"accept-ranges", b"last-modified")
+    headers = MutableHeaders(raw=[(k, v) for k, v in file.raw_headers if k not in dropped])
     etag = headers["etag"].removesuffix('"') + f'-{coding}"'
     headers["ETag"] = etag
     headers["Content-Encoding"] = coding

@@ -41,8 +41,9 @@ def static_url(path: str) -> str:
 
 
 # A static import: ``import ... from "./x.js"``, ``export ... from "./x.js"``, ``import "./x.js"``.
+# Never ``import("./x.js")``: a module loaded on demand is left out of the first view.
 _IMPORT = re.compile(
-    r"""^\s*(?:import|export)\b[^'";]*?(?:\bfrom\s*)?["'](\.{1,2}/[^"']+\.js)["']""",
+    r"""^\s*(?:import|export)\b(?!\s*\()[^'";]*?(?:\bfrom\s*)?["'](\.{1,2}/[^"']+\.js)["']""",
     re.MULTILINE,
 )
 
@@ -157,8 +158,15 @@ CLIENT_PLURALS = {
 
 @lru_cache(maxsize=64)
 def _client_messages(language: str) -> str:
-    messages = {message: i18n.gettext(message) for message in CLIENT_MESSAGES}
-    plurals = {name: i18n.plural_forms(*forms) for name, forms in CLIENT_PLURALS.items()}
+    # Only what the script cannot say itself: it writes its English source text for a message
+    # left out, and a plural's two English forms by Intl.PluralRules' "one" or not. An English
+    # page carries none, every page none of what its catalogue leaves untranslated.
+    messages = {m: text for m in CLIENT_MESSAGES if (text := i18n.gettext(m)) != m}
+    plurals = {
+        name: forms
+        for name, (singular, plural) in CLIENT_PLURALS.items()
+        if (forms := i18n.plural_forms(singular, plural)) != {"one": singular, "other": plural}
+    }
     data = {"language": language, "messages": messages, "plurals": plurals}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     # Inside <script type="application/json">: no "</script>" or comment can end it early.

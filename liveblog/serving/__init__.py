@@ -89,6 +89,9 @@ def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "timeout_keep_alive": settings.keepalive_timeout_seconds,
         "proxy_headers": True,
+        # No "server: uvicorn" on every response: bytes on each of a phone's requests, and
+        # nothing a client needs (Date stays: HTTP asks an origin server for it).
+        "server_header": False,
     }
 
 

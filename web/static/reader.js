@@ -1,16 +1,25 @@
 // The reader's page, kept live: applies each event of the blog's stream to the rendered page.
 // Loaded as a module (deferred); the page is complete without it.
+//
+// What a first view needs is imported here (the page preloads it all at once); what only some
+// readers use is imported when they do (import() below, never preloaded): sharing, the zone
+// switch, the embed's frame, deep links, "since your last visit".
 
-import { localizeTimes, refreshRelativeTimes } from "./reader/clocks.js";
-import { reportHeight } from "./reader/frame.js";
 import { t, tn } from "./reader/i18n.js";
-import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
+import { entriesOf, entryKey, entryTitle, isEntry, renderEntry, renderKeyEvent } from "./reader/render.js";
 import { enableEmbeds, onEmbedClick } from "./reader/media.js";
-import { enableShare } from "./reader/share.js";
 import { LiveStream } from "./reader/stream.js";
-import { clock, dayKey, dayName, longDate, micros, orderKey } from "./reader/times.js";
-import { lastSeen, remember } from "./reader/visits.js";
-import { zoneSwitch } from "./reader/zone.js";
+import {
+  clock,
+  dayKey,
+  dayName,
+  localizeTimes,
+  longDate,
+  micros,
+  orderKey,
+  ownZoneDiffers,
+  refreshRelativeTimes,
+} from "./reader/times.js";
 
 const PAGE_SIZE = 20;
 const HIGHLIGHT_MS = 2500;
@@ -22,20 +31,46 @@ const STATE_TEXT = {
   offline: "Offline",
   ended: "Ended",
 };
-const newUpdates = (count) => tn("new_updates", ["%(count)s new update", "%(count)s new updates"], count);
-const newerUpdates = (count) =>
-  tn("newer_updates", ["Show %(count)s newer update", "Show %(count)s newer updates"], count);
-const sinceLastVisit = (count) =>
-  tn("since_last_visit", ["%(count)s update since your last visit", "%(count)s updates since your last visit"], count);
+const newUpdates = (count) => tn("new_updates", count);
 const ENTRY_HASH = /^#entry-([0-9a-z]{16})$/;
-const CATCH_UP_PAGES = 5; // of 100: "since your last visit" counts up to 500 itself
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 const $ = (id) => document.getElementById(id);
-const keyOf = (node) => orderKey(node.dataset.published, node.dataset.id);
-const isEntry = (node) => node?.classList.contains("entry");
-/** The entries of a list, without the day headings between them. */
-const entriesOf = (list) => [...list.children].filter(isEntry);
+/** A module loaded on demand; `use` it, or do without it when it cannot be had (offline). */
+const later = (load, use, without = () => {}) => load().then(use, without);
+/** A plain click on a Share link (not one that opens it elsewhere): the link, else null. */
+function shareClick(event) {
+  const link = event.target.closest("a.entry__share");
+  if (!link || event.defaultPrevented || event.button !== 0) return null;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return null; // a new tab
+  return link;
+}
+// What this browser last saw of a blog: the newest entry the page showed ({id, key}, key: the
+// timeline's order key), kept in localStorage only (no cookie, nothing sent to the server), so
+// a later visit can say what arrived since (reader/catch-up.js). Storage a browser refuses (a
+// sandboxed frame, a private mode) means no memory.
+const seenKey = (slug) => `liveblog:seen:${slug}`;
+
+function lastSeen(slug) {
+  try {
+    const seen = JSON.parse(window.localStorage.getItem(seenKey(slug)) || "null");
+    return seen && typeof seen.id === "string" && typeof seen.key === "string" ? seen : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remember `key` as the newest shown, unless a newer one is remembered already. */
+function remember(slug, id, key) {
+  try {
+    const seen = lastSeen(slug);
+    if (seen && seen.key >= key) return;
+    window.localStorage.setItem(seenKey(slug), JSON.stringify({ id, key }));
+  } catch {
+    // storage refused or full: nothing remembered
+  }
+}
+
 /** The entry before or after `node` in its list, skipping day headings. */
 function neighbour(node, direction) {
   let next = node[direction];
@@ -51,6 +86,7 @@ class LiveBlog {
     this.api = root.dataset.api;
     this.next = root.dataset.next || null; // cursor of the next older page, null at the end
     this.maxEntries = Number(root.dataset.maxEntries) || 0; // embed: keep only the newest
+    this.pageSize = PAGE_SIZE; // entries asked of the API at a time
     this.blogTitle = root.dataset.title;
     this.baseTitle = document.title;
     this.pending = new Map(); // entries that arrived while the reader was scrolled down
@@ -69,7 +105,8 @@ class LiveBlog {
     this.slug = root.dataset.slug;
     // What this browser showed on its last visit, read before this visit remembers anything.
     this.seen = this.remembers() ? lastSeen(this.slug) : null;
-    this.unseenKey = null; // entries newer than this are marked new (set by catchUp)
+    // {key, mark}: entries newer than key are marked new as they are placed (set by catch-up).
+    this.unseen = null;
     this.stream = new LiveStream(
       root.dataset.events,
       root.dataset.lastEventId,
@@ -81,7 +118,11 @@ class LiveBlog {
   start() {
     // The server wrote the times in the blog's zone; drawn again here, in the zone chosen.
     localizeTimes(document);
-    zoneSwitch($("lb-zone"), () => this.redrawTimes());
+    // A reader abroad gets the zone switch, which may move the header (a line of its own on a
+    // phone): the page goes live once it is drawn as it stays (below).
+    const drawn = ownZoneDiffers()
+      ? later(() => import("./reader/zone.js"), ({ zoneSwitch }) => zoneSwitch($("lb-zone"), () => this.redrawTimes()))
+      : Promise.resolve();
     refreshRelativeTimes();
     setInterval(refreshRelativeTimes, 60_000);
     this.newButton?.addEventListener("click", () => this.reveal({ scroll: true }));
@@ -97,12 +138,29 @@ class LiveBlog {
     enableEmbeds(document);
     this.root.addEventListener("click", onEmbedClick);
     window.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    if (this.mode === "embed") reportHeight();
-    if (this.mode !== "archive" && this.root.dataset.status !== "ended") this.stream.start();
-    enableShare(this.root, (text) => this.announce(text));
+    if (this.mode === "embed") later(() => import("./reader/frame.js"), ({ reportHeight }) => reportHeight());
+    if (this.mode !== "archive" && this.root.dataset.status !== "ended") {
+      drawn.then(() => this.root.dataset.status !== "ended" && this.stream.start());
+    }
+    // Sharing (reader/share.js) comes with the first Share used; later ones run in the click
+    // itself, as a share sheet likes (it wants the reader's gesture).
+    let sharing = null;
+    this.root.addEventListener("click", (event) => {
+      const link = shareClick(event);
+      if (!link) return;
+      event.preventDefault();
+      const announce = (text) => this.announce(text);
+      if (sharing) {
+        sharing.share(link, announce);
+        return;
+      }
+      // Not to be had (offline): the link's own page, as without JavaScript.
+      const follow = () => window.location.assign(link.href);
+      later(() => import("./reader/share.js"), (module) => (sharing = module).share(link, announce), follow);
+    });
     this.root.addEventListener("click", (event) => {
       const gap = event.target.closest(".timeline-gap__button");
-      if (gap) this.fillGap(gap.parentElement);
+      if (gap) later(() => import("./reader/deep-links.js"), (links) => links.fillGap(this, gap.parentElement));
     });
     window.addEventListener("hashchange", () => this.land());
     this.land().finally(() => this.catchUp());
@@ -146,7 +204,7 @@ class LiveBlog {
   landsAbove(entry) {
     if (entry.pinned) return true;
     const key = orderKey(entry.published_at, entry.id);
-    const before = entriesOf(this.timeline).find((child) => keyOf(child) < key);
+    const before = entriesOf(this.timeline).find((child) => entryKey(child) < key);
     if (!before) return this.next === null && this.timeline.getBoundingClientRect().bottom < 0;
     return before.getBoundingClientRect().top < 0;
   }
@@ -209,69 +267,25 @@ class LiveBlog {
     }
   }
 
-  /** `reset`: the stream cannot fill a gap, so the timeline is read again from the API. */
+  /** `reset`: the stream cannot fill a gap, so the timeline is read again (reader/reload.js,
+   * loaded then: a reset is rare), until it can be, backing off. */
   async reload(attempt = 0) {
     this.stream.stop();
     this.setState("reconnecting");
     try {
-      if (this.keyOnly) {
-        await this.reloadKeyEvents();
-        return;
-      }
-      const page = await this.fetchJSON(`${this.api}?limit=${PAGE_SIZE}`);
-      await this.revalidateOutside(page.entries);
-      this.pending.clear();
-      this.showPendingCount();
-      this.timeline.replaceChildren();
-      this.next = page.next;
-      for (const entry of page.entries) this.place(entry, { highlight: false, older: true });
-      this.afterChange();
-      this.stream.lastEventId = page.last_event_id;
-      this.stream.attempt = 0;
-      if (this.root.dataset.status !== "ended") this.stream.start();
+      const { reload } = await import("./reader/reload.js");
+      await reload(this);
     } catch {
       const delay = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
       setTimeout(() => this.reload(attempt + 1), delay);
     }
   }
 
-  /**
-   * `reset` in the key events view: every key event, however old, comes from the server's
-   * rendering of this view (the API pages through all entries), read as an inert document.
-   */
-  async reloadKeyEvents() {
-    const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
-    if (!response.ok) throw new Error(`${window.location.href}: ${response.status}`);
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = doc.getElementById("liveblog");
-    const timeline = doc.getElementById("timeline");
-    if (!fresh || !timeline) throw new Error("no timeline in the reloaded page");
-    this.pending.clear();
-    this.showPendingCount();
-    this.timeline.replaceChildren(...[...timeline.children].map((n) => document.importNode(n, true)));
-    for (const id of this.deleted) this.findEntry(id)?.remove();
-    enableEmbeds(this.timeline);
-    localizeTimes(this.timeline);
-    refreshRelativeTimes(this.timeline);
-    this.afterChange();
-    this.stream.lastEventId = fresh.dataset.lastEventId;
+  /** Back to live from `lastEventId`, the position the page reflects now (after a reload). */
+  resume(lastEventId) {
+    this.stream.lastEventId = lastEventId;
     this.stream.attempt = 0;
     if (this.root.dataset.status !== "ended") this.stream.start();
-  }
-
-  /** Pinned entries and key events not on the reloaded page: still there, still the same? */
-  async revalidateOutside(entries) {
-    const onPage = new Set(entries.map((entry) => entry.id));
-    const ids = new Set();
-    for (const node of this.pinned?.children ?? []) ids.add(node.dataset.id);
-    for (const node of this.keyList?.children ?? []) ids.add(node.dataset.id);
-    for (const id of ids) {
-      if (onPage.has(id)) continue;
-      const response = await fetch(`${this.api}/${encodeURIComponent(id)}`);
-      if (response.status === 404) this.removeEntry(id);
-      else if (response.ok) this.place(await response.json(), { highlight: false });
-      else throw new Error(`entry ${id}: ${response.status}`);
-    }
   }
 
   // --- placing entries ---------------------------------------------------------------------
@@ -297,7 +311,7 @@ class LiveBlog {
       old.replaceWith(node); // edited in place: the reader keeps their spot
     } else {
       old?.remove();
-      const before = entriesOf(list).find((child) => keyOf(child) < key);
+      const before = entriesOf(list).find((child) => entryKey(child) < key);
       if (before) list.insertBefore(node, before);
       else if (entry.pinned || older || this.next === null) list.append(node);
       else placed = false;
@@ -306,7 +320,7 @@ class LiveBlog {
       enableEmbeds(node);
       refreshRelativeTimes(node);
       if (highlight) this.highlight(node);
-      if (this.unseenKey && key > this.unseenKey) this.markUnseen(node);
+      if (this.unseen && key > this.unseen.key) this.unseen.mark(node);
       if (old?.classList.contains("entry--target")) node.classList.add("entry--target");
     }
     this.updateKeyEvent(entry);
@@ -319,7 +333,7 @@ class LiveBlog {
   fitsAt(node, key) {
     const previous = neighbour(node, "previousElementSibling");
     const next = neighbour(node, "nextElementSibling");
-    return (!previous || keyOf(previous) > key) && (!next || keyOf(next) < key);
+    return (!previous || entryKey(previous) > key) && (!next || entryKey(next) < key);
   }
 
   highlight(node) {
@@ -480,14 +494,9 @@ class LiveBlog {
     this.loadOlder.setAttribute("aria-busy", "true");
     this.loadOlder.textContent = t("Loading…");
     try {
-      const url = `${this.api}?limit=${PAGE_SIZE}&before=${encodeURIComponent(this.next)}`;
+      const url = `${this.api}?limit=${this.pageSize}&before=${encodeURIComponent(this.next)}`;
       const page = await this.fetchJSON(url);
-      for (const entry of page.entries) {
-        // Entries already on the page (live inserts, pinned) are never shown twice.
-        if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
-          this.place(entry, { highlight: false, older: true });
-        }
-      }
+      this.placeOlder(page.entries);
       this.next = page.next;
       this.loadOlder.textContent = t("Load older updates");
       return true;
@@ -497,9 +506,26 @@ class LiveBlog {
     } finally {
       this.loading = false;
       this.loadOlder.removeAttribute("aria-busy");
-      this.loadOlder.hidden = !this.next;
-      if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
+      this.setNext(this.next);
     }
+  }
+
+  /** Entries of an older page (or one from the middle), placed where they belong; those
+   * already on the page (live inserts, pinned) or waiting above are never shown twice. */
+  placeOlder(entries) {
+    for (const entry of entries) {
+      if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
+        this.place(entry, { highlight: false, older: true });
+      }
+    }
+  }
+
+  /** The cursor of the next older page ("Load older" asks for it; null: none left). */
+  setNext(next) {
+    this.next = next;
+    if (!this.loadOlder) return; // an embed: no older pages
+    this.loadOlder.hidden = !next;
+    if (next) this.loadOlder.href = `?before=${encodeURIComponent(next)}`;
   }
 
   /** A key event, however far back: shown where it is, or loaded with the entries around it. */
@@ -515,7 +541,7 @@ class LiveBlog {
     }
   }
 
-  // --- deep links: #entry-<id> of any entry, however old -------------------------------------
+  // --- deep links: #entry-<id> of any entry, however old (reader/deep-links.js) --------------
 
   /** The entry the URL names (`#entry-<id>`), shown on load and whenever the hash changes. */
   async land() {
@@ -524,166 +550,19 @@ class LiveBlog {
     await this.showEntry(id, { smooth: false });
   }
 
-  /**
-   * One entry, scrolled into view, marked and focused. Not on the page (the live timeline
-   * holds the newest few): the API's page that starts with it is added below the newest, after
-   * a gap whose button loads the entries in between, a page at a time, from the entry up.
-   * Returns whether it is shown.
-   */
-  async showEntry(id, { smooth }) {
-    let target = this.findEntry(id);
-    if (!target && this.remembers()) {
-      try {
-        target = await this.loadAround(id);
-      } catch {
-        this.notice(t("Could not load this update. Try again"));
-        return false;
-      }
-      if (!target) this.notice(t("This update is no longer available."));
-    }
-    if (!target) return false;
-    for (const node of this.root.querySelectorAll(".entry--target")) node.classList.remove("entry--target");
-    target.classList.add("entry--target");
-    // With a gap right above it, the gap's button shows too: the newer entries, one tap away.
-    const top = this.gapAbove(target) ?? target;
-    top.scrollIntoView({ block: "start", behavior: smooth && !reducedMotion.matches ? "smooth" : "auto" });
-    target.focus({ preventScroll: true });
-    if (!smooth) this.holdInView(target);
-    return true;
-  }
-
-  /** The gap right above an entry (day headings aside), if there is one. */
-  gapAbove(node) {
-    let above = node.previousElementSibling;
-    while (above && !isEntry(above)) {
-      if (above.classList.contains("timeline-gap")) return above;
-      above = above.previousElementSibling;
-    }
-    return null;
-  }
-
-  /** The API's page that starts with an entry, placed below the entries shown; null if the
-   * entry is gone. */
-  async loadAround(id) {
-    const url = `${this.api}?around=${encodeURIComponent(id)}&limit=${PAGE_SIZE}`;
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (response.status === 404) return null;
-    if (!response.ok) throw new Error(`${url}: ${response.status}`);
-    const page = await response.json();
-    this.keepScroll(() => {
-      for (const entry of page.entries) {
-        if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
-          this.place(entry, { highlight: false, older: true });
-        }
-      }
-      // "Load older" goes on below the entry's page now.
-      this.next = page.next;
-      this.loadOlder.hidden = !this.next;
-      if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
-      this.updateGap(null, page);
-    });
-    return this.findEntry(id);
-  }
-
-  /**
-   * The gap above a page from the middle of the timeline (`page`: an `around` or `after`
-   * answer, newest first): there while some of the `newer_count` entries above it are not on
-   * the page, its button saying how many.
-   */
-  updateGap(gap, page) {
-    const first = page.entries[0];
-    const key = first ? orderKey(first.published_at, first.id) : null;
-    const shown = key ? this.shownEntries().filter((node) => keyOf(node) > key).length : 0;
-    const missing = page.newer === null || !key ? 0 : page.newer_count - shown;
-    if (missing <= 0) {
-      gap?.remove();
-      return;
-    }
-    if (!gap) {
-      gap = document.createElement("div");
-      gap.className = "timeline-gap";
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "timeline-gap__button";
-      gap.append(button);
-      const below = entriesOf(this.timeline).find((node) => keyOf(node) <= key);
-      this.timeline.insertBefore(gap, below ?? null);
-    }
-    gap.dataset.after = page.newer;
-    gap.firstElementChild.textContent = newerUpdates(missing);
-  }
-
-  /** The gap's button: the entries just above the ones below it, the gap staying in place. */
-  async fillGap(gap) {
-    if (gap.dataset.busy) return;
-    gap.dataset.busy = "1";
-    const button = gap.firstElementChild;
-    const label = button.textContent;
-    button.textContent = t("Loading…");
+  /** One entry, scrolled into view, marked and focused (loaded first when it is not on the
+   * page). Returns whether it is shown. */
+  async showEntry(id, options) {
+    let links;
     try {
-      const url = `${this.api}?after=${encodeURIComponent(gap.dataset.after)}&limit=${PAGE_SIZE}`;
-      const page = await this.fetchJSON(url);
-      this.keepPlace(gap, () => {
-        for (const entry of page.entries) {
-          if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
-            this.place(entry, { highlight: false, older: true });
-          }
-        }
-        this.updateGap(gap, page);
-      });
-      this.announce(newUpdates(page.entries.length));
+      links = await import("./reader/deep-links.js");
     } catch {
-      button.textContent = label;
-      this.announce(t("Could not load older updates. Try again"));
-    } finally {
-      delete gap.dataset.busy;
+      return false; // not to be had (offline): the page stays as it is
     }
+    return links.showEntry(this, id, options);
   }
 
-  /** Run a change with `anchor` kept where it is on the screen. */
-  keepPlace(anchor, change) {
-    const top = anchor.getBoundingClientRect().top;
-    change();
-    if (!anchor.isConnected) return;
-    const moved = anchor.getBoundingClientRect().top - top;
-    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
-  }
-
-  /**
-   * After landing on an entry: photos above it that load late (no size known to reserve) must
-   * not push it away. It is held where it is until the reader scrolls themselves.
-   */
-  holdInView(target) {
-    const top = target.getBoundingClientRect().top;
-    const hold = new ResizeObserver(() => {
-      if (!target.isConnected) return release();
-      const moved = target.getBoundingClientRect().top - top;
-      if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
-    });
-    const events = ["wheel", "touchstart", "keydown", "pointerdown"];
-    const release = () => {
-      hold.disconnect();
-      for (const type of events) window.removeEventListener(type, release, true);
-    };
-    for (const type of events) window.addEventListener(type, release, { capture: true, passive: true });
-    hold.observe(document.body);
-    setTimeout(release, 15_000);
-  }
-
-  /** A short note above the timeline (a link to an entry that is gone), said aloud. */
-  notice(text) {
-    let note = $("lb-notice");
-    if (!note) {
-      note = document.createElement("p");
-      note.id = "lb-notice";
-      note.className = "lb-notice";
-      this.keepScroll(() => (this.pinned ?? this.timeline).before(note));
-    }
-    note.textContent = text;
-    this.announce(text);
-  }
-
-  // --- since your last visit -----------------------------------------------------------------
+  // --- since your last visit (reader/catch-up.js) ----------------------------------------------
 
   /** Only the live timeline of all updates remembers (not older pages, the key view, frames). */
   remembers() {
@@ -699,102 +578,17 @@ class LiveBlog {
     if (!this.remembers()) return;
     let newest = null;
     for (const node of [...(this.pinned?.children ?? []), entriesOf(this.timeline)[0]]) {
-      if (isEntry(node) && (!newest || keyOf(node) > keyOf(newest))) newest = node;
+      if (isEntry(node) && (!newest || entryKey(node) > entryKey(newest))) newest = node;
     }
-    if (newest) remember(this.slug, newest.dataset.id, keyOf(newest));
+    if (newest) remember(this.slug, newest.dataset.id, entryKey(newest));
   }
 
-  /**
-   * A reader back on the page: what arrived since the newest entry they were shown last time
-   * is marked, counted ("3 updates since your last visit") and one tap away. Nothing of what
-   * this browser remembers goes to the server: when more arrived than the page holds, the
-   * count comes from reading on down the timeline (what "Load older" asks for), at most
-   * CATCH_UP_PAGES pages.
-   */
-  async catchUp() {
+  /** A reader back on the page, with something newer than what they were shown last time:
+   * what arrived since is marked, counted and one tap away. */
+  catchUp() {
     const seen = this.seen;
-    if (!seen) return;
-    const unseen = this.shownEntries().filter((node) => keyOf(node) > seen.key);
-    if (!unseen.length) return;
-    this.unseenKey = seen.key;
-    for (const node of unseen) this.markUnseen(node);
-    let count = unseen.length;
-    let first = unseen.reduce((a, b) => (keyOf(a) < keyOf(b) ? a : b)).dataset.id;
-    const pages = [];
-    let more = false;
-    const oldest = entriesOf(this.timeline).at(-1);
-    if (this.next && oldest && keyOf(oldest) > seen.key) {
-      let cursor = this.next;
-      try {
-        while (cursor) {
-          if (pages.length === CATCH_UP_PAGES) {
-            more = true;
-            break;
-          }
-          const page = await this.fetchJSON(`${this.api}?limit=100&before=${encodeURIComponent(cursor)}`);
-          pages.push(page);
-          const isNew = (e) => orderKey(e.published_at, e.id) > seen.key;
-          const newer = page.entries.filter((e) => isNew(e) && !this.findEntry(e.id));
-          count += newer.length;
-          if (newer.length) first = newer[newer.length - 1].id;
-          if (!page.entries.every(isNew)) break; // down to what they saw
-          cursor = page.next;
-        }
-      } catch {
-        // count what is known
-      }
-    }
-    const message = more ? t("More than %(count)s updates since your last visit", { count }) : sinceLastVisit(count);
-    this.showCatchUp(message, async () => {
-      // The entries read for the count go on the page, down to the first new one.
-      this.keepScroll(() => {
-        for (const page of pages) {
-          for (const entry of page.entries) {
-            if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) this.place(entry, { highlight: false, older: true });
-          }
-          this.next = page.next;
-        }
-        this.loadOlder.hidden = !this.next;
-        if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
-      });
-      pages.length = 0;
-      history.replaceState(null, "", `#entry-${first}`);
-      return this.showEntry(first, { smooth: true });
-    });
-  }
-
-  markUnseen(node) {
-    if (node.classList.contains("entry--unseen")) return;
-    node.classList.add("entry--unseen");
-    const badge = document.createElement("span");
-    badge.className = "entry__unseen";
-    badge.textContent = t("New");
-    node.querySelector(".entry__time")?.append(badge);
-  }
-
-  showCatchUp(message, jumpToFirst) {
-    const box = document.createElement("div");
-    box.className = "catch-up";
-    box.id = "catch-up";
-    const text = document.createElement("p");
-    text.className = "catch-up__text";
-    text.textContent = message;
-    const jump = document.createElement("button");
-    jump.type = "button";
-    jump.className = "catch-up__jump";
-    jump.textContent = t("Jump to the first");
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "catch-up__close";
-    close.setAttribute("aria-label", t("Dismiss"));
-    close.textContent = "×";
-    box.append(text, jump, close);
-    jump.addEventListener("click", async () => {
-      if (await jumpToFirst()) box.remove();
-    });
-    close.addEventListener("click", () => box.remove());
-    this.keepScroll(() => (this.pinned ?? this.timeline).before(box));
-    this.announce(message);
+    if (!seen || !this.shownEntries().some((node) => entryKey(node) > seen.key)) return;
+    later(() => import("./reader/catch-up.js"), (module) => module.catchUp(this, seen));
   }
 
   // --- small things ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // A page inside another site's frame (the embed, an oEmbed of a blog or an entry) tells the
 // host page how tall its content is, so the frame fits it: embed.js listens for ours, and
 // WordPress's own embed script for its message, which carries the secret it put in the
-// frame's URL (#?secret=...).
+// frame's URL (#?secret=...). Loaded only by a page in embed mode (reader.js, entry.js).
 
 export function reportHeight() {
   if (window.parent === window) return;

@@ -3,7 +3,7 @@
 
 import { t } from "./i18n.js";
 import { renderMedia } from "./media.js";
-import { clock, longDate } from "./times.js";
+import { clock, longDate, orderKey } from "./times.js";
 
 const LABELS = { key: "Key event", breaking: "Breaking" };
 
@@ -51,6 +51,12 @@ export function entryTitle(entry, length = 90) {
 export function entryPath(entry) {
   return `/blogs/${encodeURIComponent(entry.blog)}/entries/${encodeURIComponent(entry.id)}`;
 }
+
+export const isEntry = (node) => node?.classList.contains("entry");
+/** The entries of a list, without the day headings between them. */
+export const entriesOf = (list) => [...list.children].filter(isEntry);
+/** Where an entry's element sorts in a timeline (newest first: a larger key goes higher). */
+export const entryKey = (node) => orderKey(node.dataset.published, node.dataset.id);
 
 export function renderEntry(entry) {
   const article = el("article", "entry");

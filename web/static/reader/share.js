@@ -1,28 +1,19 @@
 // "Share" under every entry: a link to the entry's own page (what a reader without JavaScript
 // follows), which here opens the system share sheet where the browser has one, or else copies
 // the link. Either way a screen reader hears what happened (the page's aria-live announcer),
-// and the link itself says so for a moment.
+// and the link itself says so for a moment. Loaded when a reader first uses a Share link
+// (reader.js, entry.js: shareClicks); a page's first view does without it.
 
 import { t } from "./i18n.js";
 
 const SAID_MS = 2500;
 
 /**
- * Share links inside `scope` (by delegation: live entries need nothing more).
- * @param {HTMLElement} scope
+ * Share what `link` points to.
+ * @param {HTMLAnchorElement} link an `a.entry__share`
  * @param {(text: string) => void} announce
  */
-export function enableShare(scope, announce) {
-  scope.addEventListener("click", (event) => {
-    const link = event.target.closest("a.entry__share");
-    if (!link || event.defaultPrevented || event.button !== 0) return;
-    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return; // a new tab
-    event.preventDefault();
-    share(link, announce);
-  });
-}
-
-async function share(link, announce) {
+export async function share(link, announce) {
   const url = new URL(link.getAttribute("href"), window.location.href).href;
   const article = link.closest("article");
   const headline = article?.querySelector(".entry__headline")?.textContent;

@@ -6,7 +6,8 @@
 // The server writes the same strings (liveblog/i18n/times.py): the page names the zone and the
 // numbering system it used (<html data-time-zone data-numbering>), and every format below is the
 // one Babel's is built to match, so the script's text and the server's agree to the digit.
-// A reader may choose their own zone instead (remembered in this browser only).
+// A reader may choose their own zone instead (remembered in this browser only). The page's
+// times are drawn from here too: every <time data-clock> and the relative "3 min ago".
 
 import { t } from "./i18n.js";
 
@@ -99,6 +100,12 @@ function storedChoice() {
   }
 }
 
+/** Whether the reader's own zone is another than the one the page names: only then is there
+ * a zone to choose (and the switch's code to load). */
+export function ownZoneDiffers() {
+  return Boolean(PAGE_ZONE) && timesIn(OWN_ZONE).zone !== timesIn(PAGE_ZONE).zone;
+}
+
 /** Whether the reader chose their own zone over the blog's (on pages that name a zone). */
 export function ownZoneChosen() {
   return Boolean(PAGE_ZONE) && storedChoice();
@@ -154,4 +161,34 @@ export function micros(iso) {
  */
 export function orderKey(published, id) {
   return `${String(micros(published)).padStart(17, "0")}:${id}`;
+}
+
+// --- drawing the page's times --------------------------------------------------------------
+
+/** Every `<time data-clock>` in `scope`, in the zone in use (the blog's unless the reader
+ * chose their own): the same text the server wrote, or the reader's zone's. */
+export function localizeTimes(scope) {
+  for (const time of scope.querySelectorAll("time[data-clock]")) {
+    const date = new Date(time.dateTime);
+    if (Number.isNaN(date.getTime())) continue;
+    time.textContent = clock(date);
+    time.title = longDate(date);
+  }
+  for (const link of scope.querySelectorAll(".entry__permalink")) {
+    const time = link.querySelector("time");
+    if (!time) continue;
+    link.title = time.title;
+    // "<time>: <headline>" (an accessible name holds the visible text): the time as shown.
+    const label = link.getAttribute("aria-label") ?? "";
+    const at = label.indexOf(": ");
+    if (at >= 0) link.setAttribute("aria-label", `${time.textContent}${label.slice(at)}`);
+  }
+}
+
+export function refreshRelativeTimes(scope = document) {
+  const now = Date.now();
+  for (const node of scope.querySelectorAll("[data-ago]")) {
+    const date = new Date(node.dataset.ago);
+    if (!Number.isNaN(date.getTime())) node.textContent = relative(date, now);
+  }
 }

@@ -1,20 +1,20 @@
 // The zone switch in the page's header: times in the blog's zone (as the server wrote them) or
 // in the reader's own. The server renders the blog zone's name alone (complete without
 // JavaScript); this turns it into two buttons, the one in use pressed. The choice is kept in
-// this browser only (times.js) and applies to every live blog.
+// this browser only (times.js) and applies to every live blog. Loaded only for a reader whose
+// own zone is another than the blog's (reader.js, entry.js): for anyone else there is no switch.
 
 import { t } from "./i18n.js";
-import { chooseOwnZone, OWN_ZONE, ownZoneChosen, PAGE_ZONE, timesIn } from "./times.js";
+import { chooseOwnZone, OWN_ZONE, ownZoneChosen, ownZoneDiffers, timesIn } from "./times.js";
 
 /**
  * @param {HTMLElement | null} box the server's `#lb-zone`, with the blog zone's name
  * @param {() => void} redraw draws every time on the page again, in the zone now in use
  */
 export function zoneSwitch(box, redraw) {
-  if (!box || !PAGE_ZONE) return;
-  const own = timesIn(OWN_ZONE);
   // Nothing to choose between for a reader in the blog's zone.
-  if (own.zone === timesIn(PAGE_ZONE).zone) return;
+  if (!box || !ownZoneDiffers()) return;
+  const own = timesIn(OWN_ZONE);
   const blogButton = button(box.dataset.zoneName, "blog");
   const ownButton = button(t("My time"), "own");
   ownButton.title = own.name();
