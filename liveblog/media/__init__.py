@@ -2,5 +2,5 @@
 videos of other sites behind a reader's click (``embeds``).
 
 May import: ``models``, ``problems``, ``config``, ``engine``, ``api`` (auth and responses for the
-upload endpoint). Never streams or the hub.
+upload endpoint), ``editorial`` (the audit event of an upload). Never streams or the hub.
 """

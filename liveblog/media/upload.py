@@ -17,6 +17,7 @@ from starlette.responses import Response
 from liveblog.api import auth
 from liveblog.api.body import check_length
 from liveblog.api.responses import json_response
+from liveblog.editorial import record
 from liveblog.media import images
 from liveblog.media.storage import Storage, make_storage
 from liveblog.models import MediaUpload, MediaVariant
@@ -89,6 +90,9 @@ async def upload(request: Request) -> Response:
         retry = {"Retry-After": "1"}
         raise Problem(503, "The photo could not be stored; try again.", headers=retry) from None
     url = storage.url(prefix + photo.original.name)
+    detail = {"url": url, "width": photo.width, "height": photo.height, "type": photo.media_type}
+    event = record.audit_event("media.uploaded", record.actor(token), blog=slug, detail=detail)
+    await request.app.state.engine.record_audit(slug, event)
     answer = MediaUpload(
         url=url,
         width=photo.width,
