@@ -1,4 +1,5 @@
-"""The ``liveblog`` command: serve, and token and blog administration."""
+"""The ``liveblog`` command: serve, token and blog administration, and a blog's export,
+import and static archive."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import uvicorn
 
 from liveblog import serving
 from liveblog.api.auth import issue_token
+from liveblog.cli_record import add_record_commands, run_record_command
 from liveblog.config import Settings
-from liveblog.editorial import editing
+from liveblog.editorial import editing, record
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
@@ -41,7 +43,7 @@ def serve(host: str, port: int, workers: int) -> None:
 async def _create_token(request: TokenCreate) -> None:
     engine = make_engine(Settings.from_env())
     try:
-        created = await issue_token(engine, request)
+        created = await issue_token(engine, request, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(created).decode())
@@ -75,7 +77,7 @@ async def _create_blog(slug: str, title: str, description: str) -> None:
         data = msgspec.convert(
             {"slug": slug, "title": title, "description": description}, BlogCreate
         )
-        blog = await editing.create_blog(engine, data)
+        blog = await editing.create_blog(engine, data, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(blog).decode())
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     p_create_blog.add_argument("slug")
     p_create_blog.add_argument("--title", required=True)
     p_create_blog.add_argument("--description", default="")
+    add_record_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -124,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"liveblog: {exc}")
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
+        return
+    if args.command in ("export", "import", "archive"):
+        run_record_command(args, settings)
         return
     if args.command == "token":
         try:
