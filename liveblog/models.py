@@ -380,15 +380,15 @@ class Actor(Struct):
     name: str
 
 
-class Revision(Struct):
+class Revision(Struct, omit_defaults=True):
     """One version of an entry as it was stored, and who stored it when. ``entry`` is None for
-    the revision that deleted it."""
+    the revision that deleted it; ``action`` says what the change was."""
 
     version: int
     at: datetime
     by: Actor
     entry: Entry | None
-    action: AuditAction = "entry.updated"
+    action: AuditAction
     restored_from: int | None = None  # the version a restore brought back
 
 

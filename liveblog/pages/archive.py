@@ -17,9 +17,11 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import msgspec
+from babel import dates
 
 from liveblog import i18n
 from liveblog.config import Settings
@@ -121,12 +123,24 @@ def _render(
                 pinned=pinned if number == 1 else [],
                 key_links=key_links if number == 1 else [],
                 latest=latest,
+                zone=_zone_name(blog),
                 older=page_name(number + 1) if number < count else None,
                 first=number == 1,
             )
             (directory / page_name(number)).write_text(html, encoding="utf-8")
     result.pages = count
     result.entries = len(entries)
+
+
+def _zone_name(blog: Blog) -> str:
+    """The blog's zone as readers know it ("Central European Time"), never its IANA id."""
+    if blog.time_zone in ("UTC", "Etc/UTC", "GMT", "Etc/GMT", "Universal", "Zulu"):
+        return "UTC"  # Babel would call it "Unknown Region (UTC) Time"
+    try:
+        zone = ZoneInfo(blog.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return blog.time_zone
+    return str(dates.get_timezone_name(zone, locale=i18n.locale(blog.language)))
 
 
 class _Photos:
