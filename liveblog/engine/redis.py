@@ -196,7 +196,7 @@ class _Keys:
     __slots__ = (
         "audit", "blog", "channel", "deleted", "entries", "highlights", "history", "importing",
         "key_events", "newsroom_channel", "newsroom_history", "newsroom_pos", "order", "pending",
-        "pinned", "pos", "scheduled", "versions"
+        "pinned", "pos", "revisions_of", "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -219,6 +219,7 @@ class _Keys:
         # The record: deleted entries (id by when), the audit log, an import's lease; and each
         # entry's revisions (``revisions(id)``).
         self.deleted = f"{base}:deleted"
+        self.revisions_of = f"{base}:rev:"
         self.audit = f"{base}:audit"
         self.importing = f"{base}:importing"
         if newsroom:
@@ -232,7 +233,7 @@ class _Keys:
         return f"{self.blog}:idem:{key}"
 
     def revisions(self, entry_id: str) -> str:
-        return f"{self.blog}:rev:{entry_id}"
+        return self.revisions_of + entry_id
 
     def cleared(self) -> list[str]:
         """The keys a new blog starts without (its audit log and entries' histories stay)."""
