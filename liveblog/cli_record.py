@@ -106,7 +106,7 @@ async def _import(settings: Settings, path: Path, slug: str | None) -> None:
     try:
         with _open(path) as file:
             imported = await transfer.import_blog(
-                engine, file_lines(file), slug=slug, by=record.COMMAND_LINE
+                engine, transfer.file_lines(file), slug=slug, by=record.COMMAND_LINE
             )
     finally:
         await engine.close()
@@ -118,7 +118,7 @@ async def _archive(settings: Settings, args: argparse.Namespace, url: str | None
     if args.source is not None:
         with _open(args.source) as file:
             done = await archive.write_archive(
-                file_lines(file)(), args.directory, settings, per_page=args.per_page
+                transfer.file_lines(file)(), args.directory, settings, per_page=args.per_page
             )
     elif url:
         lines = _lines_of(_export_response(url, settings.admin_token, args.slug))
@@ -152,18 +152,6 @@ def _open(path: Path) -> IO[bytes]:
         spool.write(block)
     spool.seek(0)
     return spool
-
-
-def file_lines(file: IO[bytes]) -> transfer.Lines:
-    """An export file's non-empty lines, from its start on each call (an import reads twice)."""
-
-    async def lines() -> AsyncIterator[bytes]:
-        file.seek(0)
-        for line in file:
-            if line.strip():
-                yield line.rstrip(b"\r\n")
-
-    return lines
 
 
 async def _async(lines: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from liveblog.config import Settings
-from liveblog.editorial import editing
+from liveblog.editorial import editing, transfer
 from liveblog.engine import make_engine
 from liveblog.engine.base import BlogExists, Engine, ImportInProgress, ImportLost
-from liveblog.models import Blog, BlogCreate, utcnow
+from liveblog.models import Blog, BlogCreate, EntryCreate, EntryPatch, utcnow
 from tests.conftest import ALL_ENGINES, make_settings
 from tests.support.clients import Editor, SSEReader
 from tests.support.redis_server import RedisServer
@@ -306,3 +306,49 @@ async def test_the_command_line_exports_and_imports(
         assert b'"name":"command line"' in log[0].event
     finally:
         await engine.close()
+
+
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
+async def test_an_export_comes_back_under_another_name_on_every_engine(
+    engine_name: str, settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
+    engine: Engine = make_engine(settings_factory())
+    await engine.start()
+    try:
+        await editing.create_blog(engine, BlogCreate(slug="desk", title="Desk"))
+        ids = []
+        for n in range(5):
+            raw, _ = await editing.create_entry(
+                engine, "desk", EntryCreate(headline=f"Entry {n}", body="<p>Text.</p>")
+            )
+            ids.append(json.loads(raw)["id"])
+        await editing.update_entry(engine, "desk", ids[0], EntryPatch(pinned=True), None)
+        await editing.delete_entry(engine, "desk", ids[1])
+        file = tmp_path / "desk.ndjson"
+        file.write_bytes(
+            b"".join([line async for line in await transfer.export_blog(engine, "desk")])
+        )
+        with file.open("rb") as opened:
+            imported = await transfer.import_blog(engine, transfer.file_lines(opened), slug="copy")
+        assert (imported.entries, imported.blog.slug, imported.blog.title) == (5, "copy", "Desk")
+        copied = b"".join([line async for line in await transfer.export_blog(engine, "copy")])
+        renamed = file.read_bytes().replace(b'"blog":"desk"', b'"blog":"copy"')
+        renamed = renamed.replace(b'"slug":"desk"', b'"slug":"copy"')
+        assert copied == renamed
+        page = await engine.timeline("copy", 10, None)
+        assert [e.id for e in page.entries] == [i for i in reversed(ids) if i != ids[1]]
+        assert [e.id for e in (await engine.highlights("copy")).pinned] == [ids[0]]
+    finally:
+        await engine.close()
+
+
+async def test_a_line_past_its_bound_is_refused_before_it_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "MAX_LINE_BYTES", 1000)
+    file = tmp_path / "big.ndjson"
+    file.write_bytes(b'{"type":"blog"}\n' + b"x" * 5000 + b"\n")
+    with file.open("rb") as opened, pytest.raises(transfer.ImportRefused) as refused:
+        async for _ in transfer.file_lines(opened)():
+            pass
+    assert refused.value.line == 2

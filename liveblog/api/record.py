@@ -8,8 +8,6 @@ import base64
 import binascii
 import re
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from typing import IO
 
 import msgspec
 from starlette.requests import Request
@@ -47,12 +45,15 @@ _audit_decoder = msgspec.json.Decoder(AuditEvent)
 # --- revisions -------------------------------------------------------------------------------
 
 
-async def _staff(request: Request, slug: str) -> Token:
-    """401, then 404 (no blog), then 403: a token that works on this blog."""
-    _, token = await auth.authenticate(request)
+async def _staff(request: Request, slug: str, *, limited: bool = False) -> Token:
+    """401, then 404 (no blog), then 403: a token that works on this blog (``limited``: and
+    counts against its rate, for reads that cost as much as writes)."""
+    token_hash, token = await auth.authenticate(request)
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
+    if limited:
+        request.app.state.rate_limiter.check(token_hash)
     return token
 
 
@@ -188,7 +189,7 @@ async def audit(request: Request) -> Response:
 async def export(request: Request) -> Response:
     """The blog as NDJSON, streamed as it is read (editor or admin of the blog)."""
     slug = request.path_params["slug"]
-    token = await _staff(request, slug)
+    token = await _staff(request, slug, limited=True)
     if not token.may_publish:
         raise Problem(403, "Only an editor or an admin exports a blog.")
     lines = await transfer.export_blog(request.app.state.engine, slug)
@@ -206,7 +207,7 @@ async def import_blog(request: Request) -> Response:
     too_large = f"The export is over {limit} bytes (LIVEBLOG_MAX_IMPORT_BYTES)."
     check_length(request, limit, too_large)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type not in (transfer.MEDIA_TYPE, "application/jsonl", "application/json-seq"):
+    if media_type not in (transfer.MEDIA_TYPE, "application/jsonl"):
         raise Problem(415, f"Send the export as {transfer.MEDIA_TYPE}.")
     token_hash, token = await auth.authenticate(request)
     auth.require_admin(token)
@@ -221,30 +222,13 @@ async def import_blog(request: Request) -> Response:
             await asyncio.to_thread(spool.write, chunk)
         try:
             imported = await transfer.import_blog(
-                request.app.state.engine, file_lines(spool), slug=slug, by=record.actor(token)
+                request.app.state.engine,
+                transfer.file_lines(spool),
+                slug=slug,
+                by=record.actor(token),
             )
         except transfer.ImportRefused as exc:
             path = f"line {exc.line}: {exc.path}" if exc.line else exc.path
             raise Problem(422, str(exc), errors=[FieldError(path, exc.message)]) from None
     blog = imported.blog
     return json_response(blog, 201, {"Location": f"/api/blogs/{blog.slug}"})
-
-
-_READ_BLOCK = 1024 * 1024
-
-
-def file_lines(file: IO[bytes]) -> Callable[[], AsyncIterator[bytes]]:
-    """The non-empty lines of a file, from its start on each call, read off the event loop."""
-
-    async def lines() -> AsyncIterator[bytes]:
-        await asyncio.to_thread(file.seek, 0)
-        rest = b""
-        while block := await asyncio.to_thread(file.read, _READ_BLOCK):
-            *complete, rest = (rest + block).split(b"\n")
-            for line in complete:
-                if line.strip():
-                    yield line
-        if rest.strip():
-            yield rest
-
-    return lines

@@ -25,6 +25,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import IO
 
 import msgspec
 
@@ -54,6 +55,10 @@ _READ_STEP = 200  # entries read per engine call of an export
 _WRITERS = 8  # entries an import writes at once
 _LEASE_SECONDS = 120.0  # an import that stops renewing for this long may be taken over
 _RENEW_SECONDS = 20.0
+# A line of an export: an entry with 50 revisions of the largest body is a few MB; past this,
+# a line is refused before it is decoded (what it would cost in memory once decoded).
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_READ_BLOCK = 1024 * 1024
 
 
 class BlogLine(msgspec.Struct, tag="blog", tag_field="type"):
@@ -134,6 +139,27 @@ async def _export_lines(engine: Engine, blog: Blog, ids: list[str]) -> AsyncIter
 
 # An export, as lines; called once per pass (an import reads it twice).
 Lines = Callable[[], AsyncIterator[bytes]]
+
+
+def file_lines(file: IO[bytes]) -> Lines:
+    """The non-empty lines of an export file, from its start on each call, read off the event
+    loop; a line past MAX_LINE_BYTES is refused as it is read."""
+
+    async def lines() -> AsyncIterator[bytes]:
+        await asyncio.to_thread(file.seek, 0)
+        rest, number = b"", 0
+        while block := await asyncio.to_thread(file.read, _READ_BLOCK):
+            *complete, rest = (rest + block).split(b"\n")
+            for line in complete:
+                number += 1
+                if line.strip():
+                    yield line
+            if len(rest) > MAX_LINE_BYTES:
+                raise ImportRefused(number + 1, "$", f"is over {MAX_LINE_BYTES} bytes")
+        if rest.strip():
+            yield rest
+
+    return lines
 
 
 class Imported(msgspec.Struct):
