@@ -150,12 +150,13 @@ def file_lines(file: IO[bytes]) -> Lines:
         rest, number = b"", 0
         while block := await asyncio.to_thread(file.read, _READ_BLOCK):
             *complete, rest = (rest + block).split(b"\n")
+            for at, line in enumerate([*complete, rest], number + 1):
+                if len(line) > MAX_LINE_BYTES:
+                    raise ImportRefused(at, "$", f"is over {MAX_LINE_BYTES} bytes")
             for line in complete:
                 number += 1
                 if line.strip():
                     yield line
-            if len(rest) > MAX_LINE_BYTES:
-                raise ImportRefused(number + 1, "$", f"is over {MAX_LINE_BYTES} bytes")
         if rest.strip():
             yield rest
 
