@@ -159,6 +159,14 @@ async def test_a_deleted_entry_comes_back(server: str, newsroom: Newsroom, pages
     await expect(deleted.locator(".nr-deleted__item")).to_have_count(0)
     await fits(page, "#deleted-entries", within="#entry-list")
 
+    # Entries readers do not see have their history too (the newsroom panel's cards).
+    draft = await newsroom.post("summit", headline="A draft", status="draft")
+    await newsroom.edit("summit", draft["id"], headline="A better draft")
+    await page.locator('#workflow [data-tab="draft"]').click()
+    await page.locator(f'#workflow [data-wf="history"][data-id="{draft["id"]}"]').click()
+    await expect(dialog.locator(".nr-history__version")).to_have_count(2)
+    await expect(dialog.locator(".nr-diff__ins")).to_have_text([" better"])
+
 
 @pytest.mark.parametrize("screen", list(VIEWPORTS))
 async def test_admins_read_the_audit_log_by_blog_and_person(
