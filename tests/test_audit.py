@@ -4,6 +4,7 @@ step as the change; kept LIVEBLOG_AUDIT_DAYS and bounded in memory and in Redis.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -198,7 +199,9 @@ async def test_who_did_what_is_in_the_log_for_admins(server: str, editor: Editor
         assert (await ed.http.get("/api/audit")).status_code == 403
         async with httpx.AsyncClient(base_url=server) as anonymous:
             assert (await anonymous.get("/api/audit")).status_code == 401
-        for bad in ({"limit": "0"}, {"blog": "Not A Slug"}, {"by": "zz"}, {"before": "!"}):
+        huge = base64.urlsafe_b64encode(f"{2**64}-0:desk".encode()).decode()
+        for bad in ({"limit": "0"}, {"blog": "Not A Slug"}, {"by": "zz"}, {"before": "!"},
+                    {"before": huge}):  # fmt: skip
             answer = await editor.http.get("/api/audit", params=bad)
             assert answer.status_code == 422, bad
             assert answer.headers["content-type"] == "application/problem+json"

@@ -141,7 +141,7 @@ def _decode_cursor(cursor: str) -> tuple[int, int, str]:
         key = (int(ms), int(seq), source)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid("before", "is not a cursor this API returned") from None
-    if key[0] < 0 or key[1] < 0 or len(source) > 80:
+    if not (0 <= key[0] < 2**63 and 0 <= key[1] < 2**63) or len(source) > 80:
         raise invalid("before", "is not a cursor this API returned")
     return key
 
