@@ -33,6 +33,10 @@ class Storage(abc.ABC):
     def url(self, name: str) -> str:
         """Where readers fetch it."""
 
+    @abc.abstractmethod
+    async def get(self, name: str, limit: int) -> bytes:
+        """An object's bytes (``liveblog archive`` copies photos); ValueError past ``limit``."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
@@ -64,6 +68,17 @@ class LocalStorage(Storage):
 
     def url(self, name: str) -> str:
         return LOCAL_PREFIX + name
+
+    async def get(self, name: str, limit: int) -> bytes:
+        return await asyncio.to_thread(_read_bounded, self.path(name), limit)
+
+
+def _read_bounded(path: Path, limit: int) -> bytes:
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path.name} is over {limit} bytes")
+    return data
 
 
 class S3Storage(Storage):
@@ -106,6 +121,17 @@ class S3Storage(Storage):
 
     def url(self, name: str) -> str:
         return f"{self.public_url}/{name}"
+
+    async def get(self, name: str, limit: int) -> bytes:
+        found = await asyncio.to_thread(self._client.get_object, Bucket=self.bucket, Key=name)
+        body = found["Body"]
+        try:
+            data: bytes = await asyncio.to_thread(body.read, limit + 1)
+        finally:
+            body.close()
+        if len(data) > limit:
+            raise ValueError(f"{name} is over {limit} bytes")
+        return data
 
     async def close(self) -> None:
         self._client.close()

@@ -3,10 +3,11 @@
 Built from the blog's export (``liveblog.editorial.transfer``): every published entry, on
 pages of ``per_page`` entries newest first (``index.html``, ``page-2.html``, ...), pinned
 entries and the key events on the first, in the reader page's own markup and stylesheet
-(copied), with no script at all. Photos are copied next to the pages: the server's own uploads
-from the local media folder or fetched from the object store's public URL; a photo that cannot
-be copied keeps its address and is reported. Every link is relative, so the folder works from
-any web server, from a sub-directory, and opened as files (``file://``).
+(copied), with no script at all. Photos are copied next to the pages: the server's own uploads,
+from the local media folder or the object store (``liveblog.media.storage``); a photo that
+cannot be copied keeps its address and is reported, as another site's keeps its own. Every link
+is relative, so the folder works from any web server, from a sub-directory, and opened as files
+(``file://``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 import msgspec
 from babel import dates
 
 from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.editorial import transfer
-from liveblog.media.storage import LOCAL_PREFIX, NAME_PATTERN
+from liveblog.media.storage import LOCAL_PREFIX, NAME_PATTERN, Storage, make_storage
 from liveblog.models import KEY_EVENT_LABEL, Blog, Entry, Media
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.templating import templates
@@ -187,46 +187,29 @@ class _Photos:
         return msgspec.structs.replace(item, url=self._relative(item.url), variants=variants)
 
     async def copy(self) -> None:
+        if not self.wanted:
+            return
+        storage = make_storage(self.settings)
         fetches = asyncio.Semaphore(_FETCHES)
-        async with httpx.AsyncClient(timeout=30, follow_redirects=True) as client:
+        try:
             await asyncio.gather(
-                *(self._copy(name, url, client, fetches) for name, url in self.wanted.items())
+                *(self._copy(storage, n, url, fetches) for n, url in self.wanted.items())
             )
+        finally:
+            await storage.close()
 
     async def _copy(
-        self, name: str, url: str, client: httpx.AsyncClient, fetches: asyncio.Semaphore
+        self, storage: Storage, name: str, url: str, fetches: asyncio.Semaphore
     ) -> None:
-        target = self.folder / name
         try:
-            if url.startswith(LOCAL_PREFIX):
-                source = Path(self.settings.media_dir) / name
-                await asyncio.to_thread(_copy_file, source, target)
-            else:
-                async with fetches:
-                    data = await _fetch(client, url)
-                await asyncio.to_thread(_write_file, target, data)
-        except (OSError, httpx.HTTPError, ValueError) as exc:
+            async with fetches:
+                data = await storage.get(name, _MAX_PHOTO_BYTES)
+            await asyncio.to_thread(_write_file, self.folder / name, data)
+        except Exception as exc:  # the store's own errors: boto3's, or the disk's
             self.result.missing.append(f"{url}: {exc}")
             return
         self.copied.add(name)
         self.result.photos += 1
-
-
-async def _fetch(client: httpx.AsyncClient, url: str) -> bytes:
-    async with client.stream("GET", url) as response:
-        response.raise_for_status()
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > _MAX_PHOTO_BYTES:
-                raise ValueError(f"over {_MAX_PHOTO_BYTES} bytes")
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _copy_file(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
 
 
 def _write_file(target: Path, data: bytes) -> None:
