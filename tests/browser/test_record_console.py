@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.kit import DESKTOP, Newsroom, Pages
+from tests.browser.test_rich import axe_violations
 from tests.support.servers import ADMIN_TOKEN
 
 PHONE = {"width": 360, "height": 780}
@@ -86,6 +87,7 @@ async def test_the_history_marks_what_changed_and_restores_a_version(
     await expect(detail.locator("[data-history=ask]")).to_have_count(0)  # the current one
     await page.screenshot(path=str(tmp_path / f"history-{screen}.png"))
     await fits(page, "#history-dialog")
+    assert await axe_violations(page) == []
 
     # Restore version 1, with a correction readers see.
     await versions.nth(1).click()
@@ -203,6 +205,9 @@ async def test_admins_read_the_audit_log_by_blog_and_person(
         await expect(events.first).to_contain_text(re.compile(r"Ed Itor\s+Deleted “Talks begin”"))
         await page.screenshot(path=str(tmp_path / f"audit-{screen}.png"), full_page=True)
         await fits(page, "#main")
+        # The shared top bar's logo link loses its text at 360 px (issue 18 reworks that bar).
+        found = [v for v in await axe_violations(page) if '[[".nr-brand"]]' not in v]
+        assert found == []
         # The history of the deleted entry opens from its event.
         await events.first.locator("button", has_text="History").click()
         await expect(page.locator("#history-dialog .nr-history__version")).to_have_count(2)
