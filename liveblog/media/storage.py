@@ -30,12 +30,16 @@ class Storage(abc.ABC):
         """Store an object; storing the same name again is harmless (same content)."""
 
     @abc.abstractmethod
+    async def get(self, name: str) -> bytes | None:
+        """A stored object; None when there is none of that name."""
+
+    @abc.abstractmethod
     def url(self, name: str) -> str:
         """Where readers fetch it."""
 
     @abc.abstractmethod
-    async def get(self, name: str, limit: int) -> bytes:
-        """An object's bytes (``liveblog archive`` copies photos); ValueError past ``limit``."""
+    def name_of(self, url: str) -> str | None:
+        """The object a URL of :meth:`url` names; None for any other URL."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -53,6 +57,16 @@ class LocalStorage(Storage):
     async def put(self, name: str, data: bytes, media_type: str) -> None:
         await asyncio.to_thread(self._write, self.path(name), data)
 
+    async def get(self, name: str) -> bytes | None:
+        return await asyncio.to_thread(self._read, self.path(name))
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         # Written aside and renamed: a reader never gets half a file.
@@ -69,16 +83,8 @@ class LocalStorage(Storage):
     def url(self, name: str) -> str:
         return LOCAL_PREFIX + name
 
-    async def get(self, name: str, limit: int) -> bytes:
-        return await asyncio.to_thread(_read_bounded, self.path(name), limit)
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    with path.open("rb") as file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{path.name} is over {limit} bytes")
-    return data
+    def name_of(self, url: str) -> str | None:
+        return url.removeprefix(LOCAL_PREFIX) if url.startswith(LOCAL_PREFIX) else None
 
 
 class S3Storage(Storage):
@@ -119,19 +125,23 @@ class S3Storage(Storage):
             CacheControl=IMMUTABLE,
         )
 
+    async def get(self, name: str) -> bytes | None:
+        return await asyncio.to_thread(self._get, name)
+
+    def _get(self, name: str) -> bytes | None:
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=name)
+        except self._client.exceptions.NoSuchKey:
+            return None
+        body: bytes = answer["Body"].read()
+        return body
+
     def url(self, name: str) -> str:
         return f"{self.public_url}/{name}"
 
-    async def get(self, name: str, limit: int) -> bytes:
-        found = await asyncio.to_thread(self._client.get_object, Bucket=self.bucket, Key=name)
-        body = found["Body"]
-        try:
-            data: bytes = await asyncio.to_thread(body.read, limit + 1)
-        finally:
-            body.close()
-        if len(data) > limit:
-            raise ValueError(f"{name} is over {limit} bytes")
-        return data
+    def name_of(self, url: str) -> str | None:
+        prefix = self.public_url + "/"
+        return url.removeprefix(prefix) if url.startswith(prefix) else None
 
     async def close(self) -> None:
         self._client.close()

@@ -26,14 +26,13 @@ from babel import dates
 from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.editorial import transfer
-from liveblog.media.storage import LOCAL_PREFIX, NAME_PATTERN, Storage, make_storage
+from liveblog.media.storage import NAME_PATTERN, make_storage
 from liveblog.models import KEY_EVENT_LABEL, Blog, Entry, Media
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.templating import templates
 
 PER_PAGE = 100
 _ASSETS = ("reader.css", "favicon.svg")
-_MAX_PHOTO_BYTES = 20 * 1024 * 1024  # what an upload may be
 _FETCHES = 4  # photos fetched at once from the object store
 _decode_line = msgspec.json.Decoder(transfer.Line)
 
@@ -125,6 +124,7 @@ def _render(
                 latest=latest,
                 zone=_zone_name(blog),
                 older=page_name(number + 1) if number < count else None,
+                page=page_name(number),
                 first=number == 1,
             )
             (directory / page_name(number)).write_text(html, encoding="utf-8")
@@ -148,22 +148,15 @@ class _Photos:
 
     def __init__(self, folder: Path, settings: Settings, result: Archived) -> None:
         self.folder = folder
-        self.settings = settings
+        self.storage = make_storage(settings)
         self.result = result
-        public = settings.s3_public_url if settings.media_storage == "s3" else None
-        self.public = public.rstrip("/") + "/" if public else None
         self.wanted: dict[str, str] = {}  # object name -> where it is now (a path or URL)
         self.copied: set[str] = set()
 
     def _name(self, url: str) -> str | None:
         """The object name of one of this server's uploads, or None for another site's."""
-        if url.startswith(LOCAL_PREFIX):
-            name = url.removeprefix(LOCAL_PREFIX)
-        elif self.public and url.startswith(self.public):
-            name = url.removeprefix(self.public)
-        else:
-            return None
-        return name if NAME_PATTERN.match(name) else None
+        name = self.storage.name_of(url)
+        return name if name is not None and NAME_PATTERN.match(name) else None
 
     def want(self, entry: Entry) -> None:
         for item in entry.media:
@@ -187,23 +180,18 @@ class _Photos:
         return msgspec.structs.replace(item, url=self._relative(item.url), variants=variants)
 
     async def copy(self) -> None:
-        if not self.wanted:
-            return
-        storage = make_storage(self.settings)
         fetches = asyncio.Semaphore(_FETCHES)
         try:
-            await asyncio.gather(
-                *(self._copy(storage, n, url, fetches) for n, url in self.wanted.items())
-            )
+            await asyncio.gather(*(self._copy(n, url, fetches) for n, url in self.wanted.items()))
         finally:
-            await storage.close()
+            await self.storage.close()
 
-    async def _copy(
-        self, storage: Storage, name: str, url: str, fetches: asyncio.Semaphore
-    ) -> None:
+    async def _copy(self, name: str, url: str, fetches: asyncio.Semaphore) -> None:
         try:
             async with fetches:
-                data = await storage.get(name, _MAX_PHOTO_BYTES)
+                data = await self.storage.get(name)
+            if data is None:
+                raise ValueError("not in the store")
             await asyncio.to_thread(_write_file, self.folder / name, data)
         except Exception as exc:  # the store's own errors: boto3's, or the disk's
             self.result.missing.append(f"{url}: {exc}")
