@@ -1,4 +1,5 @@
-"""The ``liveblog`` command: serve, and token and blog administration."""
+"""The ``liveblog`` command: serve, token and blog administration, and a blog's export,
+import and static archive."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import uvicorn
 
 from liveblog import serving
 from liveblog.api.auth import issue_token
+from liveblog.cli_record import add_record_commands, run_record_command
 from liveblog.config import Settings
-from liveblog.editorial import editing
+from liveblog.editorial import editing, record
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
@@ -70,7 +72,7 @@ async def _read_policies(settings: Settings) -> tuple[eviction.Policies, str]:
 async def _create_token(request: TokenCreate) -> None:
     engine = make_engine(Settings.from_env())
     try:
-        created = await issue_token(engine, request)
+        created = await issue_token(engine, request, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(created).decode())
@@ -104,7 +106,7 @@ async def _create_blog(slug: str, title: str, description: str) -> None:
         data = msgspec.convert(
             {"slug": slug, "title": title, "description": description}, BlogCreate
         )
-        blog = await editing.create_blog(engine, data)
+        blog = await editing.create_blog(engine, data, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(blog).decode())
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     p_create_blog.add_argument("slug")
     p_create_blog.add_argument("--title", required=True)
     p_create_blog.add_argument("--description", default="")
+    add_record_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -153,6 +156,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"liveblog: {exc}")
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
+        return
+    if args.command in ("export", "import", "archive"):
+        run_record_command(args, settings)
         return
     if args.command == "token":
         try:

@@ -149,6 +149,15 @@ class Settings:
     # no one host, and the page's CSP frame-src lists exactly these.
     mastodon_hosts: str = "mastodon.social,mastodon.online,mstdn.social,social.coop"
 
+    # The record. Versions kept per entry: its first and the newest (at least 2); older ones in
+    # between are dropped as new ones come. The audit log keeps this many days, and at most this
+    # many events per blog (and as many of people's tokens) in Redis, in all on the memory engine.
+    max_revisions: int = 50
+    audit_days: int = 400
+    audit_max_events: int = 100_000
+    # POST /api/blogs/import: the largest export file accepted, in bytes (413 past it).
+    max_import_bytes: int = 256 * 1024 * 1024
+
     def __post_init__(self) -> None:
         # The bootstrap token is an admin's key to everything: refuse a guessable one at start.
         if self.admin_token and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
@@ -160,6 +169,15 @@ class Settings:
             raise ValueError(
                 f"{_PREFIX}COALESCE_MS must be from 0 to 1000 (milliseconds a busy blog's events "
                 f"may wait to share a write), not {self.coalesce_ms}"
+            )
+        if self.max_revisions < 2:
+            raise ValueError(
+                f"{_PREFIX}MAX_REVISIONS must be at least 2 (an entry's first version and its "
+                f"newest), not {self.max_revisions}"
+            )
+        if self.audit_days < 1 or self.audit_max_events < 1:
+            raise ValueError(
+                f"{_PREFIX}AUDIT_DAYS and {_PREFIX}AUDIT_MAX_EVENTS must be at least 1"
             )
         if self.log_format not in ("text", "json"):
             raise ValueError(f"{_PREFIX}LOG_FORMAT must be text or json, not {self.log_format!r}")

@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
@@ -369,6 +369,71 @@ class TokenCreated(Struct):
     created_at: datetime
     expires_at: datetime | None
     avatar_url: str | None = None
+
+
+# --- the record: who changed what (revisions of entries, the audit log) ---------------------
+
+AuditAction = Literal[
+    "token.created", "token.updated", "token.revoked", "blog.created", "blog.updated",
+    "entry.created", "entry.updated", "entry.deleted", "entry.published", "entry.returned",
+    "entry.restored", "media.uploaded",
+]  # fmt: skip
+CorrectionText = Annotated[str, _text(1000, min_length=1)]
+
+
+class Actor(Struct):
+    """Who made a change: a token's id and its person's name. ``token_id`` is None for the
+    server itself (the scheduler publishing a scheduled entry, the command line)."""
+
+    token_id: str | None
+    name: str
+
+
+class Revision(Struct, omit_defaults=True):
+    """One version of an entry as it was stored, and who stored it when. ``entry`` is None for
+    the revision that deleted it; ``action`` says what the change was."""
+
+    version: int
+    at: datetime
+    by: Actor
+    entry: Entry | None
+    action: AuditAction
+    restored_from: int | None = None  # the version a restore brought back
+
+
+class RevisionList(Struct):
+    revisions: list[Revision]
+
+
+class RestoreRequest(Struct, forbid_unknown_fields=True):
+    """The optional body of a restore: a correction readers see under the entry."""
+
+    correction: CorrectionText | UnsetType = UNSET
+
+
+class DeletedEntry(Struct):
+    id: str
+    deleted_at: datetime
+    by: Actor
+    entry: Entry | None  # the version that was deleted
+
+
+class DeletedList(Struct):
+    entries: list[DeletedEntry]
+
+
+class AuditEvent(Struct, omit_defaults=True):
+    at: datetime
+    by: Actor
+    action: AuditAction
+    blog: str | None = None
+    entry: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class AuditPage(Struct):
+    events: list[AuditEvent]
+    next: str | None
 
 
 def given_fields(patch: Struct) -> dict[str, object]:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from liveblog import streams
-from liveblog.api import blogs, entries, newsroom, openapi, stats, tokens
+from liveblog.api import blogs, entries, newsroom, openapi, record, stats, tokens
 from liveblog.media import serve, upload
 from liveblog.models import SLUG_REGEX
 from liveblog.ops import health, metrics
@@ -84,6 +84,16 @@ def table() -> list[BaseRoute]:
         _api("/api/tokens", GET=tokens.list_tokens, POST=tokens.create_token),
         _api("/api/tokens/{token_id}", PATCH=tokens.update_token, DELETE=tokens.delete_token),
         _api("/api/blogs", GET=blogs.list_blogs, POST=blogs.create_blog),
+        # the record (before /api/blogs/{slug}: "import" is a slug too, but takes no POST there)
+        _api("/api/audit", GET=record.audit),
+        _api("/api/blogs/import", POST=record.import_blog),
+        _api("/api/blogs/{slug:slug}/export", GET=record.export),
+        _api("/api/blogs/{slug:slug}/deleted", GET=record.deleted),
+        _api("/api/blogs/{slug:slug}/entries/{entry_id}/revisions", GET=record.revisions),
+        _api(
+            "/api/blogs/{slug:slug}/entries/{entry_id}/revisions/{version}/restore",
+            POST=record.restore,
+        ),
         _api("/api/blogs/{slug:slug}", GET=blogs.get_blog, PATCH=blogs.update_blog),
         _api("/api/blogs/{slug:slug}/entries", GET=entries.timeline, POST=entries.create_entry),
         _api(
@@ -113,6 +123,7 @@ def table() -> list[BaseRoute]:
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),
         Route("/people", newsroom_pages.people, methods=PAGE, name="people"),
+        Route("/audit", newsroom_pages.audit, methods=PAGE, name="audit"),
     ]
 
 

@@ -12,14 +12,18 @@ from starlette.responses import Response
 from liveblog import __version__
 from liveblog.models import (
     SLUG_REGEX,
+    AuditPage,
     Blog,
     BlogCreate,
     BlogList,
     BlogPatch,
+    DeletedList,
     Entry,
     EntryCreate,
     EntryPatch,
     MediaUpload,
+    RestoreRequest,
+    RevisionList,
     Timeline,
     TimelineWindow,
     Token,
@@ -33,6 +37,7 @@ from liveblog.problems import ProblemBody
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
            Timeline, TimelineWindow, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
            ProblemBody]  # fmt: skip
+_RECORD_MODELS = [AuditPage, DeletedList, RestoreRequest, RevisionList]
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
@@ -92,7 +97,7 @@ def document() -> dict[str, Any]:
     from liveblog.ops.stats import Stats  # here: liveblog.ops.stats imports this package
 
     _, components = msgspec.json.schema_components(
-        [*_MODELS, Stats], ref_template="#/components/schemas/{name}"
+        [*_MODELS, *_RECORD_MODELS, Stats], ref_template="#/components/schemas/{name}"
     )
     # Any other name is 404 on every route (liveblog/routes.py).
     slug_schema = {"type": "string", "pattern": f"^{SLUG_REGEX}$"}
@@ -184,6 +189,81 @@ def document() -> dict[str, Any]:
                 "patch": _op("Edit an entry (If-Match)", (200, Entry), body=EntryPatch,
                              auth=True, errors=(*_WRITE, 412), params=(if_match,)),
                 "delete": _op("Delete an entry", (204, None), auth=True, errors=_WRITE),
+            },
+            **_record_paths(slug, entry_id, limit, before, if_match),
+        },
+    }  # fmt: skip
+
+
+def _record_paths(
+    slug: dict[str, Any],
+    entry_id: dict[str, Any],
+    limit: dict[str, Any],
+    before: dict[str, Any],
+    if_match: dict[str, Any],
+) -> dict[str, Any]:
+    """The record: revisions, restore, deleted entries, the audit log, export and import."""
+    version = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    ndjson = {"application/x-ndjson": {"schema": {"type": "string"}}}
+    # The smallest export: a blog with no entries (its header and its end).
+    example = (
+        '{"type":"blog","format":"liveblog-export","version":1,"blog":{"slug":"imported",'
+        '"title":"Imported","description":"","status":"ended","created_at":"2024-06-01T08:00:00Z",'
+        '"updated_at":"2024-06-01T08:00:00Z"}}\n{"type":"end","entries":0}\n'
+    )
+    export = _op(
+        "The blog as NDJSON: the blog, every entry with its revisions, photos",
+        (200, None),
+        auth=True,
+        errors=(401, 403, 404, 503),
+    )
+    export["responses"]["200"]["content"] = ndjson
+    imported = _op(
+        "Import an export as a new blog (?slug= another name); 409 if it exists",
+        (201, Blog),
+        auth=True,
+        errors=(*_WRITE, 409),
+        params=(_param("slug", "query", {"type": "string"}),),
+    )
+    imported["requestBody"] = {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": example}},
+    }
+    audit_params = (
+        _param("blog", "query", {"type": "string"}, "one blog's events"),
+        _param("by", "query", {"type": "string"}, "one person's events (a token id)"),
+        {**limit, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        before,
+    )
+    return {
+        "/api/audit": {
+            "get": _op("The audit log, newest first (admin)", (200, AuditPage), auth=True,
+                       errors=(401, 403, 422, 429, 503), params=audit_params),
+        },
+        "/api/blogs/import": {"post": imported},
+        "/api/blogs/{slug}/export": {"parameters": [slug], "get": export},
+        "/api/blogs/{slug}/deleted": {
+            "parameters": [slug],
+            "get": _op("The latest deleted entries, with who deleted them", (200, DeletedList),
+                       auth=True, errors=(401, 403, 404, 503)),
+        },
+        "/api/blogs/{slug}/entries/{entry_id}/revisions": {
+            "parameters": [slug, entry_id],
+            "get": _op("An entry's versions, oldest first (and its delete)", (200, RevisionList),
+                       auth=True, errors=(401, 403, 404, 503)),
+        },
+        "/api/blogs/{slug}/entries/{entry_id}/revisions/{version}/restore": {
+            "parameters": [slug, entry_id, version],
+            "post": {
+                **_op("A new version with that version's content (If-Match)", (200, Entry),
+                      auth=True, errors=(*_WRITE, 412), params=(if_match,)),
+                "requestBody": {"required": False, "content": {
+                    "application/json": {"schema": _ref(RestoreRequest)}}},
             },
         },
     }  # fmt: skip

@@ -26,6 +26,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            **_record_bounds(settings),
         )
     if settings.redis_url:
         from liveblog.engine.redis import RedisEngine
@@ -40,6 +41,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            **_record_bounds(settings),
         )
     from liveblog.engine.memory import MemoryEngine
 
@@ -49,8 +51,19 @@ def make_engine(settings: Settings) -> Engine:
         "set LIVEBLOG_REDIS_URL for production."
     )
     return MemoryEngine(
-        history_size=settings.history_size, idempotency_ttl=settings.idempotency_ttl_seconds
+        history_size=settings.history_size,
+        idempotency_ttl=settings.idempotency_ttl_seconds,
+        **_record_bounds(settings),
     )
+
+
+def _record_bounds(settings: Settings) -> dict[str, int]:
+    """What bounds the record (revisions and the audit log) in either engine."""
+    return {
+        "max_revisions": settings.max_revisions,
+        "audit_days": settings.audit_days,
+        "audit_max_events": settings.audit_max_events,
+    }
 
 
 __all__ = ["Engine", "make_engine"]

@@ -5,7 +5,8 @@ stay atomic there, and its channel is a *shard* channel of that slot (SPUBLISH i
 script, SSUBSCRIBE here). The global keys (``lb:tokens``, ``lb:tokens:used``, ``lb:blogs``,
 ``lb:stats``) are one key each, so each simply lives on its own slot: no script touches two of
 them, and the calls that read two (a token and its last use) are plain pipelines. Token changes
-are published on ``{lb:tokens}:changed``, a shard channel in the slot of ``lb:tokens``.
+are published on ``{lb:tokens}:changed``, a shard channel in the slot of ``lb:tokens``, and
+recorded in ``{lb:tokens}:audit``, a stream in the same slot (the token scripts write both).
 
 Durability: replication is asynchronous, so a write acknowledged by a master alone could vanish
 when its replica takes over. A script that writes is followed by ``WAIT 1`` on the same

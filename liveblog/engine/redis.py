@@ -27,6 +27,7 @@ from redis.commands.core import AsyncScript
 from liveblog.engine.base import (
     TOKEN_CHANGES,
     Applied,
+    AuditRecord,
     BlogExists,
     BlogNotFound,
     Change,
@@ -36,12 +37,15 @@ from liveblog.engine.base import (
     EntryNotFound,
     Highlights,
     IdempotencyMismatch,
+    ImportInProgress,
+    ImportLost,
     MessageHandler,
     NewerPage,
     NotScheduled,
     Page,
     Subscription,
     VersionConflict,
+    newest_first,
 )
 from liveblog.models import Blog, Entry, Position, Token, new_epoch, split_channel
 
@@ -53,25 +57,67 @@ _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON tim
 _TOKEN_CHANNEL = "{lb:tokens}:changed"
 _TOKEN_CHANNEL_BYTES = _TOKEN_CHANNEL.encode()
 _TOKEN_TRIES = 16  # compare-and-set rounds before an edit gives up (503: try again)
+# The audit log of people's tokens, in the slot of lb:tokens: the token scripts write to it.
+_TOKENS_AUDIT = "{lb:tokens}:audit"
+
+# Append an audit event (ARGV[a] = '' : none) to the stream KEYS[k]: trimmed by age (ARGV[a+1],
+# the oldest id kept, unix ms) and by a hard cap (ARGV[a+2]). Shared by the token scripts.
+_AUDIT_LUA = """
+local function audit(k, a)
+  if ARGV[a] == '' then return end
+  redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 1], '*', 'e', ARGV[a])
+  redis.call('XTRIM', KEYS[k], 'MAXLEN', '~', ARGV[a + 2])
+end
+"""
+
+# Store a new token. KEYS: tokens, tokens' audit log. ARGV: hash, token, audit (3 args).
+_STORE_TOKEN = (
+    _AUDIT_LUA
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+audit(2, 3)
+"""
+)
 
 # Replace a token only if it is still what the caller read: a revoke (or another edit) in
-# between is never undone. KEYS: tokens. ARGV: hash, the token read, the token to write,
-# publish command, channel. Returns 1 (written), 0 (no such token), -1 (changed meanwhile).
-_UPDATE_TOKEN = """
+# between is never undone. KEYS: tokens, tokens' audit log. ARGV: hash, the token read, the
+# token to write, publish command, channel, audit (3 args). Returns 1 (written), 0 (no such
+# token), -1 (changed meanwhile).
+_UPDATE_TOKEN = (
+    _AUDIT_LUA
+    + """
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if not stored then return 0 end
 if stored ~= ARGV[2] then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call(ARGV[4], ARGV[5], ARGV[1])
+audit(2, 6)
 return 1
 """
+)
 
-# Revoke a token and tell every process. KEYS: tokens. ARGV: hash, publish command, channel.
-_DELETE_TOKEN = """
+# Revoke a token and tell every process. KEYS: tokens, tokens' audit log. ARGV: hash, publish
+# command, channel, audit (3 args).
+_DELETE_TOKEN = (
+    _AUDIT_LUA
+    + """
 local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
-if deleted == 1 then redis.call(ARGV[2], ARGV[3], ARGV[1]) end
+if deleted == 1 then
+  redis.call(ARGV[2], ARGV[3], ARGV[1])
+  audit(2, 4)
+end
 return deleted
 """
+)
+
+# Replace an entry's history (an import). KEYS: its revisions, the blog's deleted entries.
+# ARGV: entry id, when it was deleted ('' = it was not), then its revisions, oldest first.
+_IMPORT_REVISIONS = """
+redis.call('DEL', KEYS[1])
+if #ARGV > 2 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+"""
+_EXPORT_STEP = 200  # entries read in one atomic step of an export
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 # The schedule's index across blogs (both keys in one slot: the scripts below touch both):
@@ -155,9 +201,9 @@ class _Keys:
     """
 
     __slots__ = (
-        "blog", "channel", "entries", "highlights", "history", "key_events", "newsroom_channel",
-        "newsroom_history", "newsroom_pos", "order", "pending", "pinned", "pos", "scheduled",
-        "versions"
+        "audit", "blog", "channel", "deleted", "entries", "highlights", "history", "importing",
+        "key_events", "newsroom_channel", "newsroom_history", "newsroom_pos", "order", "pending",
+        "pinned", "pos", "revisions_of", "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -177,6 +223,12 @@ class _Keys:
         self.newsroom_pos = f"{base}:newsroom:pos"
         self.newsroom_history = f"{base}:newsroom:history"
         self.newsroom_channel = f"{base}:newsroom:events"
+        # The record: deleted entries (id by when), the audit log, an import's lease; and each
+        # entry's revisions (``revisions(id)``).
+        self.deleted = f"{base}:deleted"
+        self.revisions_of = f"{base}:rev:"
+        self.audit = f"{base}:audit"
+        self.importing = f"{base}:importing"
         if newsroom:
             self.pos, self.history = self.newsroom_pos, self.newsroom_history
             self.channel = self.newsroom_channel
@@ -186,6 +238,22 @@ class _Keys:
 
     def idempotency(self, key: str) -> str:
         return f"{self.blog}:idem:{key}"
+
+    def revisions(self, entry_id: str) -> str:
+        return self.revisions_of + entry_id
+
+    def cleared(self) -> list[str]:
+        """The keys a new blog starts without (its audit log and entries' histories stay)."""
+        return [
+            self.entries, self.versions, self.order, self.history, self.pending, self.scheduled,
+            self.newsroom_pos, self.newsroom_history, self.pinned, self.key_events,
+            self.highlights, self.deleted,
+        ]  # fmt: skip
+
+
+def _audit_key(source: str | None) -> str:
+    """The audit log of a blog, or of people's tokens (None or TOKEN_CHANGES)."""
+    return _TOKENS_AUDIT if source in (None, TOKEN_CHANGES) else _Keys(source).audit
 
 
 def channel_of(name: str) -> str:
@@ -216,8 +284,14 @@ class RedisEngine(Engine):
         idempotency_ttl: int = 48 * 3600,
         timeout: float = 2.0,
         max_connections: int = 64,
+        max_revisions: int = 50,
+        audit_days: int = 400,
+        audit_max_events: int = 100_000,
     ) -> None:
         self.history_size = history_size
+        self.max_revisions = max_revisions
+        self.audit_days = audit_days
+        self.audit_max_events = audit_max_events
         self._url = url
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
@@ -237,6 +311,10 @@ class RedisEngine(Engine):
         self._settle_due = self._redis.register_script(_SETTLE_DUE)
         self._update_token = self._redis.register_script(_UPDATE_TOKEN)
         self._delete_token = self._redis.register_script(_DELETE_TOKEN)
+        self._store_token = self._redis.register_script(_STORE_TOKEN)
+        self._import_begin = self._redis.register_script(_script("import_begin.lua"))
+        self._import_finish = self._redis.register_script(_script("import_finish.lua"))
+        self._import_revisions = self._redis.register_script(_IMPORT_REVISIONS)
 
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
@@ -286,8 +364,13 @@ class RedisEngine(Engine):
     async def _node_name(self) -> str:
         return _address(self._url)
 
-    async def store_token(self, token_hash: str, token: Token) -> None:
-        await self._call(self._redis.hset(_TOKENS, token_hash, msgspec.json.encode(token)))
+    def _audit_args(self, event: bytes | None) -> list[Any]:
+        """An audit event's three arguments to a script (see _AUDIT_LUA)."""
+        return [event or "", self.audit_cutoff_ms(), self.audit_max_events]
+
+    async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
+        args = [token_hash, msgspec.json.encode(token), *self._audit_args(audit)]
+        await self._write(self._store_token, [_TOKENS, _TOKENS_AUDIT], args)
 
     async def find_token(self, token_hash: str) -> Token | None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -308,40 +391,46 @@ class RedisEngine(Engine):
             await self._call(self._redis.hdel(_TOKENS_USED, *stale))
         return {h.decode(): _token_with_use(raw, used.get(h)) for h, raw in tokens.items()}
 
-    async def update_token(self, token_hash: str, change: Callable[[Token], Token]) -> Token | None:
+    async def update_token(
+        self,
+        token_hash: str,
+        change: Callable[[Token], Token],
+        audit: Callable[[Token, Token], bytes | None] | None = None,
+    ) -> Token | None:
         for _ in range(_TOKEN_TRIES):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
                 raw, used = await self._call(pipe.execute())
             if raw is None:
                 return None
-            new = msgspec.json.encode(change(_token_decoder.decode(raw)))
+            before = _token_decoder.decode(raw)
+            after = change(before)
+            new = msgspec.json.encode(after)
+            event = None if audit is None else audit(before, after)
             args = [token_hash, raw, new, self.publish_command, _TOKEN_CHANNEL]
-            written = await self._write(self._update_token, [_TOKENS], args)
+            args += self._audit_args(event)
+            written = await self._write(self._update_token, [_TOKENS, _TOKENS_AUDIT], args)
             if written == 0:
                 return None
             if written == 1:
                 return _token_with_use(new, used)
         raise EngineUnavailable("the token kept changing while it was edited: try again")
 
-    async def delete_token(self, token_hash: str) -> bool:
-        args = [token_hash, self.publish_command, _TOKEN_CHANNEL]
-        deleted = await self._write(self._delete_token, [_TOKENS], args)
+    async def delete_token(self, token_hash: str, audit: bytes | None = None) -> bool:
+        args = [token_hash, self.publish_command, _TOKEN_CHANNEL, *self._audit_args(audit)]
+        deleted = await self._write(self._delete_token, [_TOKENS, _TOKENS_AUDIT], args)
         await self._call(self._redis.hdel(_TOKENS_USED, token_hash))
         return bool(deleted)
 
-    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
         keys = _Keys(blog.slug)
         stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
         # Listed first: a create that fails half-way leaves at worst a listed-but-absent slug,
         # which list_blogs skips, never a blog that cannot be found.
         await self._call(self._redis.sadd(_BLOGS, blog.slug))
-        all_keys = [
-            keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history,
-            keys.pending, keys.scheduled, keys.newsroom_pos, keys.newsroom_history,
-            keys.pinned, keys.key_events, keys.highlights,
-        ]  # fmt: skip
-        created = await self._write(self._create_blog, all_keys, [stored, epoch])
+        all_keys = [keys.blog, keys.pos, *keys.cleared(), keys.audit]
+        args = [stored, epoch, *self._audit_args(audit)]
+        created = await self._write(self._create_blog, all_keys, args)
         if not created:
             raise BlogExists(blog.slug)
         return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
@@ -425,6 +514,10 @@ class RedisEngine(Engine):
             "" if change.scheduled_at is None else repr(change.scheduled_at),
             "1" if change.claim else "",
             0 if change.event is None else len(change.event),
+            # the record (apply.lua's own block): ARGV 22-26
+            change.revision or "",
+            self.max_revisions,
+            *self._audit_args(change.audit),
             *(change.event or ()),
             *(change.newsroom_event or ()),
         ]
@@ -434,7 +527,10 @@ class RedisEngine(Engine):
             keys.newsroom_pos, keys.newsroom_history, keys.pending, keys.scheduled,
             keys.pinned, keys.key_events,
         ]  # fmt: skip
-        reply = await self._write(self._apply, [*all_keys, idem_key, *more_keys], args)
+        record_keys = [keys.revisions(change.entry_id or ""), keys.deleted, keys.audit]
+        reply = await self._write(
+            self._apply, [*all_keys, idem_key, *more_keys, *record_keys], args
+        )
         status = reply[0]
         if status == b"OK":
             if change.scheduled_at is not None:
@@ -581,6 +677,120 @@ class RedisEngine(Engine):
             health_check_interval=0,  # the subscription's own pings check it (see run())
             retry=Retry(NoBackoff(), 0),
         )
+
+    # --- the record ------------------------------------------------------------------------
+    async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).lrange(keys.revisions(entry_id), 0, -1)
+            exists, revisions = await self._call(pipe.execute())
+        return list(revisions) if exists else None
+
+    async def deleted_entries(self, slug: str, limit: int) -> list[tuple[str, float]]:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).zrange(keys.deleted, 0, limit - 1, desc=True, withscores=True)
+            exists, deleted = await self._call(pipe.execute())
+        if not exists:
+            raise BlogNotFound(slug)
+        return [(entry_id.decode(), float(at)) for entry_id, at in deleted]
+
+    async def entry_ids(self, slug: str) -> list[str] | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).hkeys(keys.entries).zrange(keys.deleted, 0, -1)
+            exists, live, deleted = await self._call(pipe.execute())
+        if not exists:
+            return None
+        return sorted({i.decode() for i in (*live, *deleted)})
+
+    async def export_entries(
+        self, slug: str, entry_ids: list[str]
+    ) -> list[tuple[bytes | None, list[bytes]]]:
+        keys = _Keys(slug)
+        found: list[tuple[bytes | None, list[bytes]]] = []
+        for start in range(0, len(entry_ids), _EXPORT_STEP):
+            ids = entry_ids[start : start + _EXPORT_STEP]
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.entries, ids)
+                for entry_id in ids:
+                    pipe.lrange(keys.revisions(entry_id), 0, -1)
+                entries, *histories = await self._call(pipe.execute())
+            found += zip(entries, histories, strict=True)
+        return found
+
+    async def record_audit(self, slug: str | None, event: bytes) -> None:
+        key = _audit_key(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(key, {"e": event}, minid=self.audit_cutoff_ms(), approximate=True)
+            pipe.xtrim(key, maxlen=self.audit_max_events, approximate=True)
+            await self._call(pipe.execute())
+
+    async def audit_log(
+        self, blog: str | None, before: tuple[int, int, str] | None, limit: int
+    ) -> list[AuditRecord]:
+        if blog is not None:
+            sources = [blog]
+        else:
+            slugs = await self._call(self._redis.smembers(_BLOGS))
+            sources = [TOKEN_CHANGES, *sorted(s.decode() for s in slugs)]
+        oldest = f"{self.audit_cutoff_ms()}-0"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for source in sources:
+                newest = "+"
+                if before is not None:
+                    # Newest first is (ms, seq, source) descending: at the cursor's own id, only
+                    # the logs that sort before the cursor's still have events to give.
+                    ms, seq, after = before
+                    newest = f"{ms}-{seq}" if source < after else f"({ms}-{seq}"
+                pipe.xrevrange(_audit_key(source), newest, oldest, count=limit)
+            pages = await self._call(pipe.execute())
+        records = []
+        for source, page in zip(sources, pages, strict=True):
+            for stream_id, fields in page:
+                ms, _, seq = stream_id.decode().partition("-")
+                records.append(AuditRecord(int(ms), int(seq), source, fields[b"e"]))
+        return newest_first(records, limit)
+
+    async def begin_import(self, blog: Blog, epoch: str, lease: str, until: float) -> None:
+        keys = _Keys(blog.slug)
+        stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
+        all_keys = [keys.blog, keys.pos, keys.importing, *keys.cleared()]
+        args = [stored, epoch, lease, repr(time.time()), repr(until)]
+        status = await self._write(self._import_begin, all_keys, args)
+        if status == b"EXISTS":
+            raise BlogExists(blog.slug)
+        if status == b"BUSY":
+            raise ImportInProgress(blog.slug)
+
+    async def _import_step(self, slug: str, lease: str, until: str, audit: bytes | None) -> None:
+        keys = _Keys(slug)
+        step_keys = [keys.importing, keys.pos, keys.history, keys.audit]
+        args = [lease, new_epoch(), until, *self._audit_args(audit)]
+        if not await self._write(self._import_finish, step_keys, args):
+            raise ImportLost(slug)
+
+    async def renew_import(self, slug: str, lease: str, until: float) -> None:
+        await self._import_step(slug, lease, repr(until), None)
+
+    async def import_revisions(
+        self, slug: str, entry_id: str, revisions: list[bytes], deleted_at: float | None
+    ) -> None:
+        keys = _Keys(slug)
+        deleted = "" if deleted_at is None else repr(deleted_at)
+        await self._write(
+            self._import_revisions,
+            [keys.revisions(entry_id), keys.deleted],
+            [entry_id, deleted, *revisions],
+        )
+
+    async def finish_import(self, slug: str, lease: str, audit: bytes | None) -> Blog:
+        await self._import_step(slug, lease, "", audit)
+        await self._call(self._redis.sadd(_BLOGS, slug))
+        blog = await self.get_blog(slug)
+        if blog is None:
+            raise BlogNotFound(slug)
+        return blog
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         await self._call(self._report_stats(keys=[_STATS], args=[process, ttl, report]))

@@ -3,5 +3,5 @@ fills in an entry's own uploads' sizes) and posts or videos of other sites behin
 click (``embeds``).
 
 May import: ``models``, ``problems``, ``config``, ``engine``, ``api`` (auth and responses for the
-upload endpoint). Never streams or the hub.
+upload endpoint), ``editorial`` (the audit event of an upload). Never streams or the hub.
 """

@@ -22,6 +22,7 @@ from liveblog.api import auth
 from liveblog.api.body import check_length
 from liveblog.api.responses import json_response
 from liveblog.config import Settings
+from liveblog.editorial.record import actor, audit_event
 from liveblog.media import images, known
 from liveblog.media.slots import HostSlots, SlotsBusy, default_directory
 from liveblog.media.storage import Storage, make_storage
@@ -155,4 +156,7 @@ async def upload(request: Request) -> Response:
         logger.warning("storing an upload record failed: %s", exc)
         retry = {"Retry-After": "1"}
         raise Problem(503, "The photo could not be stored; try again.", headers=retry) from None
+    detail = {"url": url, "width": photo.width, "height": photo.height, "type": photo.media_type}
+    event = audit_event("media.uploaded", actor(token), blog=slug, detail=detail)
+    await request.app.state.engine.record_audit(slug, event)
     return json_response(answer, 201, headers={"Location": url})

@@ -90,8 +90,8 @@ class LiveBlog {
     this.blogTitle = root.dataset.title;
     this.baseTitle = document.title;
     this.pending = new Map(); // entries that arrived while the reader was scrolled down
-    // Ids seen deleted: a delete is final, so an older page or a refetch that was in flight
-    // when the delete came must not bring the entry back.
+    // Ids seen deleted: an older page or a refetch that was in flight when the delete came
+    // must not bring the entry back. Only a later entry.created does (restored by an editor).
     this.deleted = new Set();
     this.timeline = $("timeline");
     this.pinned = $("pinned");
@@ -171,7 +171,10 @@ class LiveBlog {
   apply(event) {
     const { type, data } = event;
     this.keepScroll(() => {
-      if (type === "entry.created") this.created(data);
+      if (type === "entry.created") {
+        this.deleted.delete(data.id); // events come in order: a deleted entry restored
+        this.created(data);
+      }
       else if (type === "entry.updated") this.updated(data);
       else if (type === "entry.deleted") this.removeEntry(data.id);
       else if (type === "blog.updated") this.blogUpdated(data);

@@ -7,6 +7,7 @@ import { EntryList } from "./entries.js";
 import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
 import { MultiBlogSocket } from "./socket.js";
+import { mountDeleted } from "./deleted.js";
 import { confirmDialog, el, toast, useBlogTimes } from "./ui.js";
 import { Workflow } from "./workflow.js";
 
@@ -60,6 +61,7 @@ async function signIn(secret, { quiet = false } = {}) {
   $("me-role").textContent = ROLE_TEXT[state.me.role] || state.me.role;
   $("new-blog").hidden = state.me.role !== "admin";
   document.querySelector("[data-role=people-link]").hidden = state.me.role !== "admin";
+  document.querySelector("[data-role=audit-link]").hidden = state.me.role !== "admin";
   state.composer.setRole(state.me.role);
   state.outbox.open(state.me.id, secret);
   if (!state.socket.started) state.socket.start();
@@ -198,6 +200,7 @@ async function selectBlog(slug) {
     onBlog: (blog) => blogUpdated(blog),
   });
   state.list = list;
+  mountDeleted({ slug, after: $("load-older"), onRestored: (entry) => (entry.status === "published" ? state.list : state.workflow)?.upsert(entry) });
   try {
     await list.start();
   } catch (error) {

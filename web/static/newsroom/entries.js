@@ -7,7 +7,9 @@ import { renderEntry } from "../reader/render.js";
 import { parseEventId } from "../reader/stream.js";
 import { orderKey, relative } from "../reader/times.js";
 import { ApiError, api, blogPath, entryPath } from "./api.js";
+import { deletedToast } from "./deleted.js";
 import { EditSession } from "./edit.js";
+import { openHistory } from "./history.js";
 import { confirmDialog, el, shortTime, toast } from "./ui.js";
 
 const PAGE_SIZE = 30;
@@ -30,9 +32,10 @@ export class EntryList {
     this.entries = new Map(); // id -> entry
     this.cards = new Map(); // id -> card element
     this.sessions = new Map(); // id -> EditSession
-    // Ids seen deleted. A delete is final (ids are never reused), so a response that was in
-    // flight when the delete event came (a PATCH, a page of entries) must not draw it again.
-    this.gone = new Set();
+    // Ids seen deleted, with the version they had: a response that was in flight when the
+    // delete event came (a PATCH, a page of entries) must not draw it again. Only a newer
+    // version (a deleted entry restored from its history) brings it back.
+    this.gone = new Map();
     this.next = null;
     this.stopped = false;
     this.reloading = null; // events held while the timeline is read again
@@ -133,7 +136,8 @@ export class EntryList {
 
   /** Show an entry, new or changed. An older version than the one shown is ignored. */
   upsert(entry, { force = false } = {}) {
-    if (this.gone.has(entry.id)) return;
+    if (this.gone.has(entry.id) && entry.version <= this.gone.get(entry.id)) return;
+    this.gone.delete(entry.id);
     const shown = this.entries.get(entry.id);
     if (shown && !force && shown.version > entry.version) return;
     this.entries.set(entry.id, entry);
@@ -152,7 +156,7 @@ export class EntryList {
   }
 
   removed(id) {
-    this.gone.add(id);
+    this.gone.set(id, Math.max(this.gone.get(id) ?? 0, this.entries.get(id)?.version ?? 0));
     const session = this.sessions.get(id);
     this.entries.delete(id);
     if (session) {
@@ -210,6 +214,7 @@ export class EntryList {
         { type: "button", className: "nr-btn nr-btn--ghost nr-btn--breaking", dataset: { action: "breaking" }, "aria-pressed": String(breaking) },
         "Breaking",
       ),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "history" } }, "History"),
       el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, "Delete"),
     );
     return el(
@@ -243,6 +248,7 @@ export class EntryList {
         (e) => e.labels.includes("breaking"),
       );
     } else if (action === "delete") this.remove(id);
+    else if (action === "history") openHistory({ slug: this.slug, entryId: id, onRestored: (entry) => this.upsert(entry) });
   }
 
   edit(id) {
@@ -312,7 +318,7 @@ export class EntryList {
     const title = entry.headline || "this entry";
     const confirmed = await confirmDialog({
       title: "Delete this entry?",
-      message: `“${title}” disappears from every reader's page at once. This cannot be undone.`,
+      message: `“${title}” disappears from every reader's page at once. Its history stays: it can be brought back.`,
       confirm: "Delete",
       danger: true,
     });
@@ -320,7 +326,7 @@ export class EntryList {
     try {
       await api("DELETE", entryPath(this.slug, id));
       this.removed(id);
-      toast("Entry deleted.");
+      deletedToast(this.slug, id, (entry) => this.upsert(entry));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.removed(id);
       else toast(`Not deleted: ${error.message}`, { kind: "error" });

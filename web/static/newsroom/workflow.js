@@ -8,6 +8,7 @@ import { renderEntry } from "../reader/render.js";
 import { accessEnded, reasonOf } from "./access.js";
 import { ApiError, api, blogPath, entryPath, token } from "./api.js";
 import { EditSession } from "./edit.js";
+import { openHistory } from "./history.js";
 import { confirmDialog, el, toast } from "./ui.js";
 
 const TABS = ["submitted", "draft", "scheduled"];
@@ -197,6 +198,7 @@ export class Workflow {
       if (entry.status === "submitted") actions.push(button("sendback", "Send back"));
     }
     if (mayAct) actions.push(button("edit", "Edit", "nr-btn--ghost"));
+    if (mayAct) actions.push(button("history", "History", "nr-btn--ghost"));
     if (mayAct) actions.push(button("delete", this.contributor ? "Withdraw" : "Delete", "nr-btn--ghost nr-btn--danger-text"));
     const when =
       entry.status === "scheduled"
@@ -244,6 +246,7 @@ export class Workflow {
         const note = await askNote();
         if (note) await this.patch(entry, { status: "draft", note }, "Sent back with your note.");
       } else if (action === "edit") this.edit(entry, button.closest("article"));
+      else if (action === "history") openHistory({ slug: this.slug, entryId: entry.id, onRestored: (e) => this.upsert(e) });
       else if (action === "delete") {
         const confirmed = await confirmDialog({
           title: this.contributor ? "Withdraw this entry?" : "Delete this entry?",
