@@ -54,7 +54,7 @@ async def test_a_name_that_is_not_a_slug_is_404_on_every_route(editor: Editor) -
     await editor.create_blog("desk", "Desk")
     draft = await editor.post("desk", status="draft", headline="Hidden")
     published = await editor.post("desk", headline="Shown")
-    values = {"entry_id": published["id"]}
+    values = {"entry_id": published["id"], "version": 1}
     walked = 0
     async with httpx.AsyncClient(
         base_url=editor.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
