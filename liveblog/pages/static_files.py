@@ -125,7 +125,7 @@ class StaticFiles:
                 kind += "; charset=utf-8"
             files[name] = StaticFile(
                 name=name,
-                plain=Form.of(versioned(name, body, version_of), None),
+                plain=Form.of(versioned(name, body, imports[name], version_of), None),
                 version=version_of[name],
                 query=f"v={version_of[name]}".encode(),
                 content_type=kind.encode(),

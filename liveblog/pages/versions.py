@@ -16,8 +16,9 @@ whole tree would be simpler and as correct, but every deploy would then send eve
 file again.)
 
 Imports are found in the script minified (``liveblog.pages.minify``), so an import written in a
-comment is not one; a specifier is versioned only when it names a file of the tree (``./`` or
-``../``, ending in ``.js``), and the rewriting changes nothing else of the file.
+comment is not one (and is left as written); a specifier is versioned only when it names a file
+of the tree (``./`` or ``../``, ending in ``.js``), and the rewriting changes nothing else of
+the file. The bytes served under a version therefore depend on nothing outside its closure.
 """
 
 from __future__ import annotations
@@ -86,10 +87,11 @@ def versions(tree: dict[str, bytes], imports: dict[str, Imports]) -> dict[str, s
     return found
 
 
-def versioned(path: str, body: bytes, versions: dict[str, str]) -> bytes:
-    """The script ``path`` with each import of a file of the tree carrying that file's version
+def versioned(path: str, body: bytes, imports: Imports, versions: dict[str, str]) -> bytes:
+    """The script ``path`` with each of its ``imports`` carrying that file's version
     (``./reader/i18n.js?v=...``); another kind of file, or one not UTF-8, as it is."""
-    if not is_script(path):
+    targets = {*imports.static, *imports.on_demand}
+    if not targets:
         return body
     try:
         text = body.decode("utf-8")
@@ -97,9 +99,10 @@ def versioned(path: str, body: bytes, versions: dict[str, str]) -> bytes:
         return body
 
     def with_version(match: re.Match[str]) -> str:
-        version = versions.get(_resolve(path, match["spec"]))
-        if version is None:
+        target = _resolve(path, match["spec"])
+        if target not in targets:  # not an import (one in a comment): as written
             return match[0]
+        version = versions[target]
         quote = match["quote"]
         return f"{match['lead']}{quote}{match['spec']}?v={version}{quote}"
 
