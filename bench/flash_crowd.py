@@ -6,7 +6,8 @@
 Each reader is a browser (``browsers.py``): at its own moment within ``--arrive`` seconds it
 loads the blog page as a browser does (the HTML, then the stylesheet, icon, script and its
 preloaded modules over ``--conns`` keep-alive connections, compressed; ``--returning`` of them
-have the versioned files cached and revalidate the rest with ``If-None-Match``), then opens
+have the versioned files cached, which is every file of the page, and would revalidate any
+other with ``If-None-Match``), then opens
 its event stream from the position its page showed. An entry is posted every ``--interval``
 seconds from the first arrival until every reader is live (and 2 s more).
 
@@ -152,12 +153,9 @@ http {{
             alias {root}/page.html;
         }}
         location /static/ {{
+            # Every file the page names is versioned (?v=), the modules too: kept for good.
             root {root};
             add_header Cache-Control "public, max-age=31536000, immutable";
-            location /static/reader/ {{
-                root {root};
-                add_header Cache-Control no-cache;
-            }}
         }}
         location ~ ^/sub/([a-z0-9-]+)$ {{
             nchan_subscriber;

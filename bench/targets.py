@@ -334,8 +334,13 @@ class LiveblogTarget(Target):
         module: str = "liveblog",
         extra_env: dict[str, str] | None = None,
         cluster_url: str | None = None,
+        checkout: Path | None = None,
+        python: str = PYTHON,
     ) -> None:
         super().__init__(cpus)
+        # Another checkout's code (main, to compare), run with ``python``; this one by default.
+        self.checkout = checkout
+        self.python = python
         self.engine = engine
         self.cluster_url = cluster_url  # engine "cluster": a node of a cluster started elsewhere
         self.workers = workers
@@ -346,7 +351,7 @@ class LiveblogTarget(Target):
         self.token = "bench-" + secrets.token_hex(16)
 
     def command(self, port: int) -> list[str]:
-        cmd = [PYTHON, "-m", self.module, "serve", "--host", HOST, "--port", str(port)]
+        cmd = [self.python, "-m", self.module, "serve", "--host", HOST, "--port", str(port)]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
         return cmd
@@ -362,6 +367,8 @@ class LiveblogTarget(Target):
             **self.extra_env,
         }
         env.pop("LIVEBLOG_REDIS_URL", None)
+        if self.checkout is not None:
+            env["PYTHONPATH"] = str(self.checkout)
         if self.engine == "redis":
             self.redis = RedisServer(self.cpus)
             self.redis.start()
@@ -371,7 +378,7 @@ class LiveblogTarget(Target):
             env["LIVEBLOG_REDIS_URL"] = self.cluster_url
             env["LIVEBLOG_REDIS_CLUSTER"] = "1"
         self.server = Process(self.name, ["taskset", "-c", self.cpus, *self.command(port)], env)
-        self.server.start()
+        self.server.start(cwd=self.checkout or REPO)
         base = f"http://{HOST}:{port}"
         deadline = time.monotonic() + 30
         while True:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import resource
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from liveblog.ops.eviction import EvictionGuard
 from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
 from liveblog.pages.reader import not_found
+from liveblog.pages.static import StaticAssets
 from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
 from liveblog.serving.compression import CompressionMiddleware
@@ -36,7 +38,15 @@ logger = logging.getLogger("liveblog")
 
 class LiveblogApp(Starlette):
     """Starlette, with live streams dispatched straight to their endpoints (see
-    ``routes.stream_endpoint``: long-lived requests should not keep the middleware stack alive)."""
+    ``routes.stream_endpoint``: long-lived requests should not keep the middleware stack alive),
+    and static files answered straight from memory (``liveblog.pages.static``): a crowd asks for
+    them thousands of times, and the router's and middleware's turns would cost several times
+    what answering does. A path under ``/static/`` that names no file goes the usual way (the
+    route's 404 page, its 405)."""
+
+    def __init__(self, *, static: StaticAssets, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.static = static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -64,6 +74,10 @@ class LiveblogApp(Starlette):
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.state.trusted_hosts.allows(scope):
             await hosts.refuse(scope, receive, send)
+            return
+        if scope["type"] == "http" and (file := self.static.find(scope)) is not None:
+            compression = self.state.settings.compression
+            await self.static.answer(file, scope, send, compression=compression)
             return
         await super().__call__(scope, receive, send)
 
@@ -125,8 +139,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 ("engine", engine.close),
             )
 
+    static = StaticAssets()
     app = LiveblogApp(
-        routes=routes.table(),
+        static=static,
+        routes=routes.table(static),
         # Pages, feeds and API answers; live streams are dispatched before the middleware.
         middleware=[Middleware(CompressionMiddleware, enabled=settings.compression)],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS, HTTPException: _http_error},

@@ -30,7 +30,6 @@ from liveblog.models import SLUG_REGEX
 from liveblog.ops import health, metrics
 from liveblog.pages import embed, entry, feed, oembed, reader
 from liveblog.pages import newsroom as newsroom_pages
-from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.static import StaticAssets
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -71,7 +70,8 @@ STREAMS: list[BaseRoute] = [
 ]
 
 
-def table() -> list[BaseRoute]:
+def table(static: StaticAssets | None = None) -> list[BaseRoute]:
+    """Every route; ``static`` is the app's ``/static/`` (its own table by default)."""
     return [
         # operations
         Route("/healthz", health.healthz),
@@ -118,7 +118,7 @@ def table() -> list[BaseRoute]:
         Route("/oembed", oembed.oembed, methods=PAGE, name="oembed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
         Route("/media/{name:path}", serve.media_file, methods=PAGE),
-        Mount("/static", app=StaticAssets(directory=STATIC_DIR), name="static"),
+        Mount("/static", app=static or StaticAssets(), name="static"),
         # pages: the newsroom's
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -17,7 +18,8 @@ from liveblog.app import create_app
 from liveblog.config import Settings
 from liveblog.pages import cache
 from liveblog.pages.assets import STATIC_DIR
-from liveblog.pages.static import CompressedForms
+from liveblog.pages.static_files import StaticFiles
+from liveblog.pages.templating import static_url
 from liveblog.serving.compression import negotiate
 from tests.support.clients import Editor, SSEReader
 from tests.support.servers import ADMIN_TOKEN, serve_app
@@ -135,13 +137,14 @@ async def test_static_files_are_compressed_once_with_an_etag_per_coding(
     app_url: tuple[Any, str], client: httpx.AsyncClient
 ) -> None:
     app, _ = app_url
-    static = next(route for route in app.routes if getattr(route, "name", "") == "static")
-    static.app.forms = forms = CompressedForms()
+    app.static.files = files = StaticFiles.load(STATIC_DIR)  # none of its forms made yet
     original = (STATIC_DIR / "reader.js").read_bytes()
-    path = "/static/reader.js?v=1"
+    path = static_url("reader.js")
 
     plain, plain_body = await fetch(client, path, None)
-    assert plain_body == original and "Accept-Encoding" in plain.headers["vary"]
+    # The file as written, but for the versions its imports carry (tests/test_static_files.py).
+    assert re.sub(rb"\?v=[0-9a-f]{12}", b"", plain_body) == original
+    assert "Accept-Encoding" in plain.headers["vary"]
     etags = {plain.headers["etag"]}
     served = set()
     for coding in ("br", "gzip"):
@@ -169,7 +172,7 @@ async def test_static_files_are_compressed_once_with_an_etag_per_coding(
         head, head_body = await fetch(client, path, coding, "HEAD")
         assert head_body == b"" and head.headers["content-length"] == str(len(body))
     assert len(etags) == 3  # one per form: a cache never takes one for another
-    assert forms.made == 2  # 20 requests, one compression per coding
+    assert files.made == 2  # 20 requests, one compression per coding
     # Both forms are the same script, minified: its code without its comments and layout.
     (script,) = served
     assert len(script) < len(original) * 0.75
@@ -180,7 +183,7 @@ async def test_static_files_are_compressed_once_with_an_etag_per_coding(
 
     # A range of the file is a range of the file itself.
     part, part_body = await fetch(client, path, "br", Range="bytes=0-99")
-    assert part.status_code == 206 and part_body == original[:100]
+    assert part.status_code == 206 and part_body == plain_body[:100]
     assert "content-encoding" not in part.headers
 
 
@@ -271,11 +274,16 @@ async def test_the_page_preloads_every_module_of_its_script(
     ]
     script = html.split('<script type="module" src="')[1].split('"')[0]
     assert preloads[0] == script  # the script itself, from the head
-    # The modules it imports, however deep; not those it imports on demand (import()).
-    modules = {p.removeprefix("/static/reader/") for p in preloads[1:]}
+    # The modules it imports, however deep; not those it imports on demand (import()). Each
+    # as the script's imports name it, with its version: the very module the script imports.
+    modules = {p.removeprefix("/static/reader/").partition("?")[0] for p in preloads[1:]}
     assert modules == {"i18n.js", "media.js", "render.js", "stream.js", "times.js"}
+    assert preloads[1:] == [static_url(p.removeprefix("/static/").partition("?")[0])
+                            for p in preloads[1:]]  # fmt: skip
     source = (STATIC_DIR / "reader.js").read_text()
     for name in ("share.js", "zone.js", "frame.js", "deep-links.js", "catch-up.js", "reload.js"):
         assert f'import("./reader/{name}")' in source, name
     for url in preloads:
-        assert (await client.get(url)).status_code == 200
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"

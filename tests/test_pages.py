@@ -393,7 +393,9 @@ async def test_security_headers(http: httpx.AsyncClient) -> None:
     assert script.headers["content-type"].startswith("text/javascript")
     assert script.headers["x-content-type-options"] == "nosniff"
     assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
-    plain = await http.get("/static/reader/stream.js")  # imported without a version
+    # Its modules too, by the versions its imports name; any other URL of a file revalidates.
+    assert '"./reader/stream.js?v=' in script.text
+    plain = await http.get("/static/reader/stream.js")
     assert plain.headers["cache-control"] == "no-cache"
 
     loader = await http.get("/embed.js")

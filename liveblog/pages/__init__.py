@@ -3,7 +3,8 @@ and the newsroom's.
 
 Their routes are in ``liveblog/routes.py``. Shared helpers other page modules reuse:
 ``assets`` (where ``web/`` is), ``templating`` (the Jinja environment, module preloads),
-``security`` (headers); ``static`` serves ``/static/`` compressed once per file and coding,
-scripts and stylesheets minified first (``minify``).
+``security`` (headers); ``static`` answers ``/static/`` from the table ``static_files`` holds
+(each file, its versions from ``versions`` and its forms compressed once, scripts and
+stylesheets minified first by ``minify``).
 May import anything but ``streams`` (pages link to streams; they never hold one).
 """

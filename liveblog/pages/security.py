@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data:; media-src *; "
@@ -58,27 +56,3 @@ def page_headers(
 def secure(response: Response, headers: dict[str, str]) -> Response:
     response.headers.update(headers)
     return response
-
-
-class SecureStaticFiles(StaticFiles):
-    """StaticFiles with nosniff and a revalidating cache: URLs carry a content hash anyway.
-
-    The pages' other headers (CSP, Referrer-Policy, Permissions-Policy, X-Frame-Options) govern
-    a document; a script, a stylesheet or an icon is none (the page's policies apply to what it
-    loads), so they are not repeated on each file a phone downloads."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        # A script or stylesheet served under another type is refused, not guessed at.
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if path.endswith(".js"):
-            # Public files. Module scripts are fetched in CORS mode, and a frame a host page
-            # sandboxes (WordPress's oEmbed frames) has no origin of its own: it needs this to
-            # run them. Stylesheets and icons load without CORS.
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        if scope.get("query_string"):
-            # ?v=<hash> from static_url(): the content behind this URL never changes.
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        else:
-            response.headers["Cache-Control"] = "no-cache"
-        return response

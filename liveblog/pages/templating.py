@@ -6,10 +6,7 @@ sanitised on the way in (``liveblog.editorial.sanitize``).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import posixpath
-import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -21,60 +18,23 @@ from liveblog import i18n
 from liveblog.i18n import times
 from liveblog.media import embeds
 from liveblog.models import Blog
-from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
+from liveblog.pages.assets import TEMPLATES_DIR
+from liveblog.pages.static_files import static_files
 from liveblog.pages.text import entry_title
 
 
-@lru_cache(maxsize=256)
-def _file_version(path: str, mtime_ns: int, size: int) -> str:
-    # mtime and size are part of the cache key, so an edited file gets a new version.
-    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
-
-
 def static_url(path: str) -> str:
-    """``/static/<path>?v=<content hash>``: browsers revalidate nothing until the file changes."""
-    try:
-        stat = (STATIC_DIR / path).stat()
-    except OSError:
-        return f"/static/{path}"
-    return f"/static/{path}?v={_file_version(path, stat.st_mtime_ns, stat.st_size)}"
-
-
-# A static import: ``import ... from "./x.js"``, ``export ... from "./x.js"``, ``import "./x.js"``.
-# Never ``import("./x.js")``: a module loaded on demand is left out of the first view.
-_IMPORT = re.compile(
-    r"""^\s*(?:import|export)\b(?!\s*\()[^'";]*?(?:\bfrom\s*)?["'](\.{1,2}/[^"']+\.js)["']""",
-    re.MULTILINE,
-)
-
-
-@lru_cache(maxsize=256)
-def _imports(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
-    """The static/-relative paths ``path`` imports (mtime and size key the cache)."""
-    text = (STATIC_DIR / path).read_text(encoding="utf-8")
-    folder = posixpath.dirname(path)
-    return tuple(posixpath.normpath(posixpath.join(folder, spec)) for spec in _IMPORT.findall(text))
+    """``/static/<path>?v=<version>``: browsers keep it for good and ask for nothing again until
+    the file, or a module it imports, changes (``liveblog.pages.versions``)."""
+    return static_files().url(path)
 
 
 def module_preloads(entry: str) -> list[str]:
     """The URLs to ``<link rel="modulepreload">`` for the module script ``entry``: the script
-    (as ``static_url`` names it) and every module it imports, however deep, as the browser
-    resolves the imports (``/static/reader/i18n.js``, without a version: another URL would be
-    another module, fetched twice). A phone then asks for all of them at once, not one level of
-    imports after another."""
-    urls, seen, queue = [static_url(entry)], {entry}, [entry]
-    while queue:
-        path = queue.pop(0)
-        try:
-            stat = (STATIC_DIR / path).stat()
-        except OSError:
-            continue
-        for module in _imports(path, stat.st_mtime_ns, stat.st_size):
-            if module not in seen:
-                seen.add(module)
-                queue.append(module)
-                urls.append(f"/static/{module}")
-    return urls
+    and every module it imports, however deep, each as the script's imports name it (with its
+    version: another URL would be another module, fetched twice). A phone then asks for all of
+    them at once, not one level of imports after another."""
+    return static_files().preloads(entry)
 
 
 def iso(value: datetime | None) -> str:

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Page, Request, Response, Route, expect
 
 from liveblog.pages.assets import STATIC_DIR
-from tests.browser.kit import MOBILE, Newsroom, Pages
+from tests.browser.kit import MOBILE, TIMEZONE, Newsroom, Pages
 
 # A first view of the reader page on a phone, headers included, live stream open.
 FIRST_VIEW_BUDGET = 25_000
@@ -154,7 +154,7 @@ async def test_a_reader_abroad_goes_live_once_the_zone_switch_is_drawn(
 
     async def watch(page: Page) -> None:
         page.on("request", lambda request: asked.append(request.url))
-        await page.route("**/static/reader/zone.js", hold_zone)
+        await page.route("**/static/reader/zone.js?*", hold_zone)  # as reader.js names it
 
     page, _ = await pages.open(
         f"{server}/blogs/abroad", viewport=MOBILE, before_load=watch, wait_live=False
@@ -168,6 +168,45 @@ async def test_a_reader_abroad_goes_live_once_the_zone_switch_is_drawn(
     await expect(page.locator(".lb-zone__switch")).to_be_visible()
     await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     assert [url for url in asked if "/events" in url]
+
+
+async def test_a_returning_reader_asks_for_none_of_the_files(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    """Every file of the page, its modules and those it loads on demand included, comes from
+    a URL with its version, kept for good: a reader coming back asks the server for the page
+    and its stream, and for no file (not even to revalidate one)."""
+    await _blog(newsroom, "returning", 3)
+    # A context of its own: Playwright turns the browser's cache off where it routes requests.
+    context = await pages.browser.new_context(viewport=MOBILE, timezone_id=TIMEZONE)
+    try:
+        first = await context.new_page()
+        await first.goto(f"{server}/blogs/returning")
+        await expect(first.locator("#live-status")).to_have_attribute("data-state", "live")
+        await expect(first.locator(".lb-zone__switch")).to_be_visible()  # zone.js, on demand
+        await first.close()
+
+        again = await context.new_page()
+        cdp = await context.new_cdp_session(again)
+        await cdp.send("Network.enable")
+        asked: dict[str, str] = {}  # what went to the server: request id -> URL
+        cdp.on(
+            "Network.responseReceived",
+            lambda e: (
+                e["response"].get("fromDiskCache")
+                or asked.__setitem__(e["requestId"], e["response"]["url"])
+            ),
+        )
+        cdp.on("Network.requestServedFromCache", lambda e: asked.pop(e["requestId"], None))
+        await again.goto(f"{server}/blogs/returning")
+        await expect(again.locator("#live-status")).to_have_attribute("data-state", "live")
+        await expect(again.locator(".lb-zone__switch")).to_be_visible()
+        await again.wait_for_load_state("networkidle")
+        files = sorted(url for url in asked.values() if "/static/" in url)
+        assert not files, f"asked the server again for: {files}"
+        assert any(url.endswith("/blogs/returning") for url in asked.values())  # the page
+    finally:
+        await context.close()
 
 
 @pytest.mark.parametrize("coding", ["br", "gzip"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from playwright.async_api import Page, Route, expect
 
 from liveblog.config import Settings
@@ -201,12 +203,18 @@ async def test_an_older_page_in_flight_does_not_bring_back_a_deleted_entry(
     async def hold_the_older_page(route: Route) -> None:
         response = await route.fetch()  # the page is read before the delete...
         fetched.set()
-        await release.wait()  # ...and reaches the browser after it
+        with contextlib.suppress(TimeoutError):  # bounded, should the test fail before
+            async with asyncio.timeout(60):
+                await release.wait()  # ...and reaches the browser after it
         await route.fulfill(response=response)
 
     await page.route(re.compile(r"/api/blogs/paged-delete/entries\?.*before="), hold_the_older_page)
     await page.locator("#load-older").click()
-    await fetched.wait()
+    try:
+        async with asyncio.timeout(30):
+            await fetched.wait()
+    except TimeoutError:
+        pytest.fail("Load older was clicked, but no older page was read within 30 s")
     await newsroom.delete("paged-delete", ids[0])
     marker = await newsroom.post("paged-delete", headline="After the delete")
     # The reader is down at "Load older": the marker waits behind the banner, so the delete
