@@ -47,8 +47,10 @@ class Endpoint:
     ws_path: str
     pub_path: str
     pub_headers: dict[str, str] = field(default_factory=dict)
-    payload: str = "event"  # "entry": liveblog API body; "event": the whole event bytes
+    payload: str = "event"  # "entry": liveblog API body; "event": the whole event bytes;
+    # "grip": the event as a Pushpin publish item
     blog: str = "bench"
+    pub_port: int | None = None  # where events are posted, when not ``port`` (Pushpin)
 
 
 def free_port() -> int:
@@ -256,6 +258,10 @@ http {{
         location ~ ^/pub/([a-z0-9-]+)$ {{
             nchan_publisher;
             nchan_channel_id $1;
+            # Each message deflated once at publish for every WebSocket reader that negotiated
+            # permessage-deflate (Nchan's documented way; off by default, when it accepts the
+            # offer and sends plain frames). Nchan has no compression for EventSource.
+            nchan_deflate_message_for_websocket on;
             nchan_message_buffer_length 100;
             nchan_message_timeout 10m;
             {use_redis}
@@ -328,8 +334,13 @@ class LiveblogTarget(Target):
         module: str = "liveblog",
         extra_env: dict[str, str] | None = None,
         cluster_url: str | None = None,
+        checkout: Path | None = None,
+        python: str = PYTHON,
     ) -> None:
         super().__init__(cpus)
+        # Another checkout's code (main, to compare), run with ``python``; this one by default.
+        self.checkout = checkout
+        self.python = python
         self.engine = engine
         self.cluster_url = cluster_url  # engine "cluster": a node of a cluster started elsewhere
         self.workers = workers
@@ -340,7 +351,7 @@ class LiveblogTarget(Target):
         self.token = "bench-" + secrets.token_hex(16)
 
     def command(self, port: int) -> list[str]:
-        cmd = [PYTHON, "-m", self.module, "serve", "--host", HOST, "--port", str(port)]
+        cmd = [self.python, "-m", self.module, "serve", "--host", HOST, "--port", str(port)]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
         return cmd
@@ -356,6 +367,8 @@ class LiveblogTarget(Target):
             **self.extra_env,
         }
         env.pop("LIVEBLOG_REDIS_URL", None)
+        if self.checkout is not None:
+            env["PYTHONPATH"] = str(self.checkout)
         if self.engine == "redis":
             self.redis = RedisServer(self.cpus)
             self.redis.start()
@@ -365,7 +378,7 @@ class LiveblogTarget(Target):
             env["LIVEBLOG_REDIS_URL"] = self.cluster_url
             env["LIVEBLOG_REDIS_CLUSTER"] = "1"
         self.server = Process(self.name, ["taskset", "-c", self.cpus, *self.command(port)], env)
-        self.server.start()
+        self.server.start(cwd=self.checkout or REPO)
         base = f"http://{HOST}:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -424,9 +437,14 @@ def liveblog_available() -> bool:
 
 
 def make_target(name: str, cpus: str = "0", workers: int = 1) -> Target:
-    """``nchan-memory``, ``nchan-redis``, ``liveblog-memory``, ``liveblog-redis`` or ``stub``."""
+    """``nchan-memory``, ``nchan-redis``, ``liveblog-memory``, ``liveblog-redis``, ``stub``, or
+    a peer of ``peer_targets``: ``socketio`` (Redis adapter), ``pushpin``."""
     if name == "stub":
         return StubTarget(cpus)
+    if name in ("socketio", "pushpin"):
+        from peer_targets import PushpinTarget, SocketIOTarget
+
+        return SocketIOTarget(cpus) if name == "socketio" else PushpinTarget(cpus)
     kind, _, storage = name.partition("-")
     storage = storage or "memory"
     if kind == "nchan":
@@ -436,4 +454,7 @@ def make_target(name: str, cpus: str = "0", workers: int = 1) -> Target:
     raise ValueError(f"unknown target {name!r}")
 
 
-TARGETS = ("nchan-memory", "nchan-redis", "liveblog-memory", "liveblog-redis", "stub")
+TARGETS = (
+    "nchan-memory", "nchan-redis", "liveblog-memory", "liveblog-redis", "stub", "socketio",
+    "pushpin",
+)  # fmt: skip

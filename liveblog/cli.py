@@ -1,9 +1,11 @@
-"""The ``liveblog`` command: serve, and token and blog administration."""
+"""The ``liveblog`` command: serve, token and blog administration, and a blog's export,
+import and static archive."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import urllib.error
@@ -14,12 +16,13 @@ import uvicorn
 
 from liveblog import serving
 from liveblog.api.auth import issue_token
+from liveblog.cli_record import add_record_commands, run_record_command
 from liveblog.config import Settings
-from liveblog.editorial import editing
+from liveblog.editorial import editing, record
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
-from liveblog.ops import demo
+from liveblog.ops import demo, eviction, logs
 
 
 def serve(host: str, port: int, workers: int) -> None:
@@ -28,10 +31,13 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.exit(
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
+    logs.configure(settings)
+    if settings.engine_name != "memory":
+        _preflight(settings)
     serving.raise_file_limit()  # each reader holds a socket; workers inherit the limit
     # Where this server listens, for the demo's ready-to-paste curl (ops/demo.py).
     os.environ[demo.ADDRESS_VARIABLE] = demo.address(host, port)
-    options = serving.options(settings)
+    options = {**serving.options(settings), "log_config": logs.config(settings)}
     if workers > 1:
         serving.run_workers(
             "liveblog.app:app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -41,10 +47,34 @@ def serve(host: str, port: int, workers: int) -> None:
     uvicorn.run("liveblog.app:app_from_env", factory=True, host=host, port=port, **options)
 
 
+def _preflight(settings: Settings) -> None:
+    """Before serving: wait until Redis answers (compose may start it after us), then refuse
+    one that could evict keys, in one line (liveblog.ops.eviction)."""
+    try:
+        policies, where = asyncio.run(_read_policies(settings))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    logger = logging.getLogger("liveblog")
+    if policies.evicting and not settings.allow_evicting_redis:
+        logger.critical("%s", policies.refusal(where))
+        raise SystemExit(1)
+    if policies.evicting:
+        logger.warning("%s (allowed)", policies.refusal(where))
+    policies.warn_unknown()
+
+
+async def _read_policies(settings: Settings) -> tuple[eviction.Policies, str]:
+    engine = make_engine(settings)
+    try:
+        return await eviction.wait_and_read(engine), engine.describe()
+    finally:
+        await engine.close()
+
+
 async def _create_token(request: TokenCreate) -> None:
     engine = make_engine(Settings.from_env())
     try:
-        created = await issue_token(engine, request)
+        created = await issue_token(engine, request, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(created).decode())
@@ -78,7 +108,7 @@ async def _create_blog(slug: str, title: str, description: str) -> None:
         data = msgspec.convert(
             {"slug": slug, "title": title, "description": description}, BlogCreate
         )
-        blog = await editing.create_blog(engine, data)
+        blog = await editing.create_blog(engine, data, by=record.COMMAND_LINE)
     finally:
         await engine.close()
     print(msgspec.json.encode(blog).decode())
@@ -119,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     p_create_blog.add_argument("slug")
     p_create_blog.add_argument("--title", required=True)
     p_create_blog.add_argument("--description", default="")
+    add_record_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -127,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"liveblog: {exc}")
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
+        return
+    if args.command in ("export", "import", "archive"):
+        run_record_command(args, settings)
         return
     if args.command == "token":
         try:

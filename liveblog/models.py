@@ -10,7 +10,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
@@ -20,7 +20,8 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 _CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 # Bidi embedding, override and isolate characters reorder the text after them on the page.
 _BIDI = r"\u202a-\u202e\u2066-\u2069"
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
+SLUG_REGEX = r"[a-z0-9][a-z0-9-]{0,63}"  # a blog's name; routes take no other (routes.py)
+SLUG_PATTERN = re.compile(rf"^{SLUG_REGEX}\Z")
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
 HTTPS_URL_PATTERN = re.compile(rf"^https://[^\s{_CONTROL}{_BIDI}/?#]+[^\s{_CONTROL}{_BIDI}]*\Z")
 # A photo's URL: https, or a photo this server stores and serves itself (liveblog/media).
@@ -254,6 +255,15 @@ class Timeline(Struct):
     last_event_id: str
 
 
+class TimelineWindow(Timeline):
+    """A page of the timeline somewhere in its middle (``?around=``, ``?after=``): ``next``
+    continues older, ``newer`` (a cursor for ``?after=``) newer, ``newer_count`` entries are
+    newer than the first here (``newer`` is null when there are none)."""
+
+    newer: str | None
+    newer_count: int
+
+
 class BlogList(Struct):
     blogs: list[Blog]
 
@@ -385,6 +395,71 @@ class Person(Struct):
 
 class Presence(Struct):
     people: list[Person]
+
+
+# --- the record: who changed what (revisions of entries, the audit log) ---------------------
+
+AuditAction = Literal[
+    "token.created", "token.updated", "token.revoked", "blog.created", "blog.updated",
+    "entry.created", "entry.updated", "entry.deleted", "entry.published", "entry.returned",
+    "entry.restored", "media.uploaded",
+]  # fmt: skip
+CorrectionText = Annotated[str, _text(1000, min_length=1)]
+
+
+class Actor(Struct):
+    """Who made a change: a token's id and its person's name. ``token_id`` is None for the
+    server itself (the scheduler publishing a scheduled entry, the command line)."""
+
+    token_id: str | None
+    name: str
+
+
+class Revision(Struct, omit_defaults=True):
+    """One version of an entry as it was stored, and who stored it when. ``entry`` is None for
+    the revision that deleted it; ``action`` says what the change was."""
+
+    version: int
+    at: datetime
+    by: Actor
+    entry: Entry | None
+    action: AuditAction
+    restored_from: int | None = None  # the version a restore brought back
+
+
+class RevisionList(Struct):
+    revisions: list[Revision]
+
+
+class RestoreRequest(Struct, forbid_unknown_fields=True):
+    """The optional body of a restore: a correction readers see under the entry."""
+
+    correction: CorrectionText | UnsetType = UNSET
+
+
+class DeletedEntry(Struct):
+    id: str
+    deleted_at: datetime
+    by: Actor
+    entry: Entry | None  # the version that was deleted
+
+
+class DeletedList(Struct):
+    entries: list[DeletedEntry]
+
+
+class AuditEvent(Struct, omit_defaults=True):
+    at: datetime
+    by: Actor
+    action: AuditAction
+    blog: str | None = None
+    entry: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class AuditPage(Struct):
+    events: list[AuditEvent]
+    next: str | None
 
 
 def given_fields(patch: Struct) -> dict[str, object]:

@@ -15,6 +15,8 @@ from liveblog.engine.base import (
     EngineUnavailable,
     EntryNotFound,
     IdempotencyMismatch,
+    ImportInProgress,
+    ImportLost,
     VersionConflict,
 )
 
@@ -95,6 +97,8 @@ def engine_problem(exc: Exception) -> Problem:
             return Problem(404, f"No entry {exc} exists in this blog.")
         case BlogExists():
             return Problem(409, f"A blog with slug {exc} already exists.")
+        case ImportInProgress() | ImportLost():
+            return Problem(409, f"Another import of the blog {exc} is writing it.")
         case VersionConflict():
             return Problem(
                 412,

@@ -48,6 +48,27 @@ async def test_each_provider_is_recognised_from_its_url(editor: Editor, provider
         "https://vimeo.com/channels/staffpicks",
         "https://www.youtube.com/watch?v=short",
         "https://example.org/video.mp4",
+        # A Bluesky account is a did:plc or a domain name; the frame's path is built from it.
+        *(
+            f"https://bsky.app/profile/{actor}/post/3l6oveex3ii2l"
+            for actor in (
+                "..",
+                ".",
+                "-",
+                "a..b",
+                "-a.com",
+                "a-.com",
+                "com",
+                "a.1com",
+                "x" * 64 + ".com",
+                "a.b.",
+                ".a.b",
+                "a_b.com",
+                "a" * 250 + ".com",
+                "did:plc:short",
+                "..%2F..",
+            )
+        ),
     ],
 )
 async def test_urls_off_the_allowlist_are_refused(editor: Editor, url: str) -> None:

@@ -211,3 +211,26 @@ async def test_readers_by_minute_keep_an_hour_of_every_process(engine: Engine) -
     assert sorted(history[100]) == [b'{"b":2}', b'{"b":5}'] and history[101] == [b'{"b":1}']
     await engine.record_readers(161, "a", b'{"b":9}', keep_from=101)
     assert sorted(await engine.readers_history()) == [101, 161]
+
+
+async def test_the_entries_just_newer_than_a_key(engine: Engine) -> None:
+    """``newer``: what a reader page landing on an old entry loads above it, a page at a time,
+    with how many remain above (one atomic read, like ``timeline``)."""
+    await new_blog(engine)
+    made = [await post(engine, headline=str(n)) for n in range(7)]  # oldest first
+    entries = [await engine.get_entry("b", str(e["id"])) for e in made]
+    keys = [e.order_key for e in entries if e is not None]
+
+    found = await engine.newer("b", 2, keys[1])
+    assert [e.headline for e in found.entries] == ["3", "2"]  # just above entry 1, newest first
+    assert found.remaining == 3  # 4, 5 and 6 are newer still
+    assert found.position == await engine.position("b")
+    top = await engine.newer("b", 10, keys[4])
+    assert [e.headline for e in top.entries] == ["6", "5"] and top.remaining == 0
+    assert (await engine.newer("b", 3, keys[6])).entries == []
+    counted = await engine.newer("b", 0, keys[0])  # how many, and nothing else
+    assert counted.entries == [] and counted.remaining == 6
+    # A key between entries (the timeline cursor of "just above entry 2") works the same.
+    assert [e.headline for e in (await engine.newer("b", 1, keys[2] + "~")).entries] == ["3"]
+    with pytest.raises(BlogNotFound):
+        await engine.newer("nope", 2, keys[0])

@@ -44,7 +44,7 @@ async def console(base: str, token: str, slug: str = "desk") -> SSEReader:
 
 def people_seen(reader: SSEReader) -> list[dict[str, Any]]:
     """The people of the last `presence` event the console got."""
-    presence = [data for name, data in reader.notices if name == "presence"]
+    presence = [notice for notice in reader.notices if notice["type"] == "presence"]
     assert presence, "no presence event yet"
     event = presence[-1]
     assert set(event) == {"type", "blog", "data"} and event["type"] == "presence"

@@ -282,6 +282,41 @@ async def test_a_future_published_at_is_refused_and_a_schedule_is_checked(
     assert await listed(staff["editor"], "all") == []
 
 
+BAD_PUBLISH_AT = [
+    "2020-01-01T00:00:00Z",  # past
+    "1969-12-31T23:59:59Z",  # before the timeline begins
+    "9999-12-31T23:59:59-01:00",  # beyond the timeline, in UTC
+    "soon",
+    "2030-02-30T10:00:00Z",  # no such day
+    "2030-01-01T10:00:00",  # no offset
+    "",
+    12,
+    None,  # a schedule needs a time
+]
+
+
+@pytest.mark.parametrize("publish_at", BAD_PUBLISH_AT, ids=[repr(b) for b in BAD_PUBLISH_AT])
+async def test_a_bad_publish_at_is_reported_at_its_path(
+    staff: dict[str, Editor], publish_at: object
+) -> None:
+    url = "/api/blogs/desk/entries"
+    http = staff["editor"].http
+    draft = await staff["editor"].post("desk", status="draft", headline="Draft")
+    later = await staff["editor"].post("desk", status="scheduled", publish_at=_in(3600))
+    attempts = [
+        http.post(url, json={"body": "x", "status": "scheduled", "publish_at": publish_at}),
+        http.patch(f"{url}/{draft['id']}", json={"status": "scheduled", "publish_at": publish_at}),
+        http.patch(f"{url}/{later['id']}", json={"publish_at": publish_at}),
+    ]
+    for attempt in attempts:
+        response = await attempt
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [e["path"] for e in response.json()["errors"]] == ["$.publish_at"], response.text
+    assert [e["id"] for e in await listed(staff["editor"], "scheduled")] == [later["id"]]
+    assert [e["id"] for e in await listed(staff["editor"], "draft")] == [draft["id"]]
+
+
 async def test_a_scheduled_entry_is_published_once_at_its_time(
     server: str, editor: Editor, staff: dict[str, Editor]
 ) -> None:

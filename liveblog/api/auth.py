@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import UTC
 
 import msgspec
 from starlette.requests import Request
 
+from liveblog.delivery.rights import Grant
+from liveblog.editorial import record
 from liveblog.engine.base import Engine
-from liveblog.models import Token, TokenCreate, TokenCreated, utcnow
+from liveblog.models import Actor, Token, TokenCreate, TokenCreated, utcnow
 from liveblog.problems import Problem
 
 _BOOTSTRAP = Token(name="admin (LIVEBLOG_ADMIN_TOKEN)", role="admin", blogs=None)
@@ -37,7 +40,14 @@ def token_id(token_hash: str) -> str:
     return token_hash[:ID_LENGTH]
 
 
-async def issue_token(engine: Engine, request: TokenCreate) -> TokenCreated:
+def token_audit(token: Token) -> dict[str, object]:
+    """Who a token is, as the audit log names the subject of a token event."""
+    return {"token_id": token.id, "name": token.name, "role": token.role, "blogs": token.blogs}
+
+
+async def issue_token(
+    engine: Engine, request: TokenCreate, *, by: Actor = record.SYSTEM
+) -> TokenCreated:
     secret = "lb_" + secrets.token_urlsafe(32)
     digest = hash_token(secret)
     expires_at = None if request.expires_at is None else request.expires_at.astimezone(UTC)
@@ -50,7 +60,8 @@ async def issue_token(engine: Engine, request: TokenCreate) -> TokenCreated:
         expires_at=expires_at,
         avatar_url=request.avatar_url,
     )
-    await engine.store_token(digest, token)
+    audit = record.audit_event("token.created", by, detail=token_audit(token), at=token.created_at)
+    await engine.store_token(digest, token, audit)
     assert token.created_at is not None
     return TokenCreated(
         secret, token.id, token.name, token.role, token.blogs, token.created_at, expires_at,
@@ -94,3 +105,15 @@ def require_admin(token: Token) -> None:
 def require_editor_of(token: Token, slug: str) -> None:
     if not token.may_edit(slug):
         raise Problem(403, f"This token may not edit the blog {slug!r}.")
+
+
+def grant(
+    request: Request, token_hash: str, token: Token, blog: str, allows: Callable[[Token], bool]
+) -> Grant | None:
+    """What a stream opened with this token holds: it ends when ``allows`` no longer holds for
+    the stored token, or the token is revoked or expires (``liveblog.delivery.rights``). None
+    for LIVEBLOG_ADMIN_TOKEN, a setting that no request can revoke."""
+    admin_token: str | None = request.app.state.settings.admin_token
+    if admin_token and token_hash == hash_token(admin_token):
+        return None
+    return Grant(token_hash, token.expires_at, allows, blog)

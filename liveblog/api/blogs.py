@@ -12,7 +12,7 @@ from liveblog import i18n
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, editor_write, json_body
 from liveblog.api.responses import json_response
-from liveblog.editorial import editing
+from liveblog.editorial import editing, record
 from liveblog.models import BlogCreate, BlogList, BlogPatch
 from liveblog.problems import Problem
 
@@ -29,7 +29,7 @@ def _checked(data: T) -> T:
 
 
 async def create_blog(request: Request) -> Response:
-    await admin_write(request)
+    admin = await admin_write(request)
     data, _ = await json_body(request, BlogCreate)
     settings = request.app.state.settings
     data = _checked(data)
@@ -38,7 +38,7 @@ async def create_blog(request: Request) -> Response:
         language=data.language or settings.default_language,
         time_zone=data.time_zone or settings.default_time_zone,
     )
-    blog = await editing.create_blog(request.app.state.engine, data)
+    blog = await editing.create_blog(request.app.state.engine, data, by=record.actor(admin))
     return json_response(blog, 201, headers={"Location": f"/api/blogs/{blog.slug}"})
 
 
@@ -61,4 +61,5 @@ async def update_blog(request: Request) -> Response:
         raise Problem(403, "Only an admin or an editor of this blog may change it.")
     patch, _ = await json_body(request, BlogPatch)
     patch = _checked(patch)
-    return json_response(await editing.update_blog(request.app.state.engine, slug, patch))
+    blog = await editing.update_blog(request.app.state.engine, slug, patch, by=record.actor(token))
+    return json_response(blog)

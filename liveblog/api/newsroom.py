@@ -6,7 +6,9 @@ back, a schedule moved) and every publication of one is an event on the blog's n
 hub serves like a blog. Readers' endpoints never attach to it (the hub refuses the name unless
 asked for a newsroom stream); this endpoint checks the token first. Server-Sent Events, with
 ``Last-Event-ID`` (or ``?last_event_id=``) to resume: the console reads it with ``fetch``, so
-the token travels in the ``Authorization`` header.
+the token travels in the ``Authorization`` header. The stream holds the token's right to the
+blog for as long as it runs: revoked, expired or re-scoped away from the blog, the token's
+stream ends with a last ``access.ended`` event that says why (``liveblog.delivery.rights``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from liveblog.api.presence import PresenceBoard
 from liveblog.api.responses import problem_for
 from liveblog.delivery.connections import SSE
 from liveblog.delivery.hub import Hub
+from liveblog.delivery.rights import Grant
 from liveblog.engine.base import EngineError
 from liveblog.models import Token, newsroom_channel
 from liveblog.problems import Problem
@@ -30,13 +33,15 @@ from liveblog.streams.sse import _HEADERS, _serve_queued, resume_id
 logger = logging.getLogger("liveblog.api.newsroom")
 
 
-async def _authorise(request: Request, slug: str) -> Token:
-    """401, then 404, then 403 (docs/api.md's order)."""
-    _, token = await auth.authenticate(request)
+async def _authorise(request: Request, slug: str) -> tuple[Token, Grant | None]:
+    """401, then 404, then 403 (docs/api.md's order); the token, and the right the stream then
+    holds."""
+    token_hash, token = await auth.authenticate(request)
     if await request.app.state.engine.position(slug) is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
-    return token
+    grant = auth.grant(request, token_hash, token, slug, lambda current: current.may_edit(slug))
+    return token, grant
 
 
 class NewsroomEvents:
@@ -58,14 +63,15 @@ async def _stream(scope: Scope, receive: Receive, send: Send) -> None:
     request = Request(scope, receive)
     slug: str = scope["path_params"]["slug"]
     try:
-        token = await _authorise(request, slug)
+        token, grant = await _authorise(request, slug)
     except (Problem, EngineError) as exc:
         problem = exc if isinstance(exc, Problem) else problem_for(exc)
         await problem.response()(scope, receive, send)
         return
     hub: Hub = scope["app"].state.hub
     presence: PresenceBoard = scope["app"].state.presence
-    conn = hub.connection(SSE, watcher=True)  # the newsroom's, not a reader (stats, dashboard)
+    # The newsroom's, not a reader (stats, dashboard); it ends when the token's right does.
+    conn = hub.connection(SSE, watcher=True, grant=grant)
     try:
         try:
             await hub.attach(conn, newsroom_channel(slug), resume_id(scope), newsroom=True)

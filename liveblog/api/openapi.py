@@ -11,17 +11,23 @@ from starlette.responses import Response
 
 from liveblog import __version__
 from liveblog.models import (
+    SLUG_REGEX,
+    AuditPage,
     Blog,
     BlogCreate,
     BlogList,
     BlogPatch,
+    DeletedList,
     Entry,
     EntryCreate,
     EntryPatch,
     MediaUpload,
     Presence,
     PresenceUpdate,
+    RestoreRequest,
+    RevisionList,
     Timeline,
+    TimelineWindow,
     Token,
     TokenCreate,
     TokenCreated,
@@ -31,8 +37,9 @@ from liveblog.models import (
 from liveblog.problems import ProblemBody
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
-           Presence, PresenceUpdate, Timeline, Token, TokenCreate, TokenCreated, TokenList,
-           TokenPatch, ProblemBody]  # fmt: skip
+           Presence, PresenceUpdate, Timeline, TimelineWindow, Token, TokenCreate, TokenCreated,
+           TokenList, TokenPatch, ProblemBody]  # fmt: skip
+_RECORD_MODELS = [AuditPage, DeletedList, RestoreRequest, RevisionList]
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
 
@@ -92,14 +99,28 @@ def document() -> dict[str, Any]:
     from liveblog.ops.stats import Stats  # here: liveblog.ops.stats imports this package
 
     _, components = msgspec.json.schema_components(
-        [*_MODELS, Stats], ref_template="#/components/schemas/{name}"
+        [*_MODELS, *_RECORD_MODELS, Stats], ref_template="#/components/schemas/{name}"
     )
-    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+    # Any other name is 404 on every route (liveblog/routes.py).
+    slug_schema = {"type": "string", "pattern": f"^{SLUG_REGEX}$"}
+    slug = {"name": "slug", "in": "path", "required": True, "schema": slug_schema}
     entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
     token_id = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
     admin_read = (401, 403, 429, 503)
     limit = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100})
     before = _param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
+    around = _param(
+        "around",
+        "query",
+        {"type": "string"},
+        "an entry id: the page holding it, however old (a TimelineWindow)",
+    )
+    after = _param(
+        "after",
+        "query",
+        {"type": "string"},
+        "a `newer` cursor this API returned: the entries just newer (a TimelineWindow)",
+    )
     key = {"type": "string", "minLength": 1, "maxLength": 255}
     idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
     statuses = ["published", "draft", "submitted", "scheduled", "all"]
@@ -153,7 +174,7 @@ def document() -> dict[str, Any]:
                 "parameters": [slug],
                 "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
                            " readers do not see", (200, Timeline), errors=(401, 403, 404, 422),
-                           params=(limit, before, status)),
+                           params=(limit, before, around, after, status)),
                 "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
                             body=EntryCreate, auth=True, errors=_WRITE,
                             params=(idempotency_key,)),
@@ -177,6 +198,81 @@ def document() -> dict[str, Any]:
                 "patch": _op("Edit an entry (If-Match)", (200, Entry), body=EntryPatch,
                              auth=True, errors=(*_WRITE, 412), params=(if_match,)),
                 "delete": _op("Delete an entry", (204, None), auth=True, errors=_WRITE),
+            },
+            **_record_paths(slug, entry_id, limit, before, if_match),
+        },
+    }  # fmt: skip
+
+
+def _record_paths(
+    slug: dict[str, Any],
+    entry_id: dict[str, Any],
+    limit: dict[str, Any],
+    before: dict[str, Any],
+    if_match: dict[str, Any],
+) -> dict[str, Any]:
+    """The record: revisions, restore, deleted entries, the audit log, export and import."""
+    version = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    ndjson = {"application/x-ndjson": {"schema": {"type": "string"}}}
+    # The smallest export: a blog with no entries (its header and its end).
+    example = (
+        '{"type":"blog","format":"liveblog-export","version":1,"blog":{"slug":"imported",'
+        '"title":"Imported","description":"","status":"ended","created_at":"2024-06-01T08:00:00Z",'
+        '"updated_at":"2024-06-01T08:00:00Z"}}\n{"type":"end","entries":0}\n'
+    )
+    export = _op(
+        "The blog as NDJSON: the blog, every entry with its revisions, photos",
+        (200, None),
+        auth=True,
+        errors=(401, 403, 404, 503),
+    )
+    export["responses"]["200"]["content"] = ndjson
+    imported = _op(
+        "Import an export as a new blog (?slug= another name); 409 if it exists",
+        (201, Blog),
+        auth=True,
+        errors=(*_WRITE, 409),
+        params=(_param("slug", "query", {"type": "string"}),),
+    )
+    imported["requestBody"] = {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": example}},
+    }
+    audit_params = (
+        _param("blog", "query", {"type": "string"}, "one blog's events"),
+        _param("by", "query", {"type": "string"}, "one person's events (a token id)"),
+        {**limit, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        before,
+    )
+    return {
+        "/api/audit": {
+            "get": _op("The audit log, newest first (admin)", (200, AuditPage), auth=True,
+                       errors=(401, 403, 422, 429, 503), params=audit_params),
+        },
+        "/api/blogs/import": {"post": imported},
+        "/api/blogs/{slug}/export": {"parameters": [slug], "get": export},
+        "/api/blogs/{slug}/deleted": {
+            "parameters": [slug],
+            "get": _op("The latest deleted entries, with who deleted them", (200, DeletedList),
+                       auth=True, errors=(401, 403, 404, 503)),
+        },
+        "/api/blogs/{slug}/entries/{entry_id}/revisions": {
+            "parameters": [slug, entry_id],
+            "get": _op("An entry's versions, oldest first (and its delete)", (200, RevisionList),
+                       auth=True, errors=(401, 403, 404, 503)),
+        },
+        "/api/blogs/{slug}/entries/{entry_id}/revisions/{version}/restore": {
+            "parameters": [slug, entry_id, version],
+            "post": {
+                **_op("A new version with that version's content (If-Match)", (200, Entry),
+                      auth=True, errors=(*_WRITE, 412), params=(if_match,)),
+                "requestBody": {"required": False, "content": {
+                    "application/json": {"schema": _ref(RestoreRequest)}}},
             },
         },
     }  # fmt: skip

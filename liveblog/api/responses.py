@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from liveblog.editorial.editing import InvalidField
@@ -38,14 +38,26 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     path = request.url.path
     if path == "/api" or path.startswith("/api/"):
-        detail = f"{request.method} {path[:200]}: {exc.detail}."
-        return Problem(exc.status_code, detail, headers=exc.headers).response()
+        return http_problem(request, exc)
     if exc.status_code in {204, 304}:
         return Response(status_code=exc.status_code, headers=exc.headers)
     return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
 
 
+def http_problem(request: Request, exc: HTTPException) -> Response:
+    """One of Starlette's own errors as problem+json."""
+    detail = f"{request.method} {request.url.path[:200]}: {exc.detail}."
+    return Problem(exc.status_code, detail, headers=exc.headers).response()
+
+
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body (or the server cut it off: too slow, see
+    ``liveblog.delivery.guard``): nobody is left to answer, and nothing to log."""
+    return Response(status_code=400)
+
+
 ERROR_HANDLERS = {
+    ClientDisconnect: client_gone_handler,
     EngineError: engine_error_handler,
     InvalidField: engine_error_handler,
     HTTPException: http_error_handler,

@@ -12,6 +12,7 @@ from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, json_body
 from liveblog.api.responses import json_response
+from liveblog.editorial import record
 from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenList, TokenPatch, given_fields, utcnow
 from liveblog.problems import Problem
@@ -22,22 +23,23 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _LATEST_EXPIRY = datetime(3000, 1, 1, tzinfo=UTC)
 
 
-async def _admin(request: Request) -> None:
+async def _admin(request: Request) -> Token:
     """401, then 403: unlike blogs, which tokens exist is for admins only, so a non-admin
     learns nothing from a 404."""
     token_hash, token = await auth.authenticate(request)
     auth.require_admin(token)
     request.app.state.rate_limiter.check(token_hash)
+    return token
 
 
 async def create_token(request: Request) -> Response:
-    await admin_write(request)
+    admin = await admin_write(request)
     data, _ = await json_body(request, TokenCreate)
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise invalid("$.expires_at", "must be in the future")
     if data.expires_at is not None and data.expires_at >= _LATEST_EXPIRY:
         raise invalid("$.expires_at", "must be before 3000-01-01T00:00:00Z")
-    created = await auth.issue_token(request.app.state.engine, data)
+    created = await auth.issue_token(request.app.state.engine, data, by=record.actor(admin))
     return json_response(created, 201, headers=_NO_STORE)
 
 
@@ -59,7 +61,7 @@ def _oldest_first(token: Token) -> tuple[str, str, str]:
 
 async def update_token(request: Request) -> Response:
     """Change a person's name, avatar, role or blogs; the secret stays the same."""
-    await admin_write(request)
+    admin = await admin_write(request)
     patch, _ = await json_body(request, TokenPatch)
     wanted: str = request.path_params["token_id"]
     engine: Engine = request.app.state.engine
@@ -67,9 +69,19 @@ async def update_token(request: Request) -> Response:
     if not found:
         _refuse_bootstrap(request, wanted)
         raise Problem(404, f"No token {wanted!r} exists.")
-    token_hash, token = found[0]
-    token = msgspec.structs.replace(token, **given_fields(patch), id=wanted)
-    await engine.store_token(token_hash, token)
+    changes = given_fields(patch)
+
+    # One atomic step on the stored token: a revoke racing this edit is never undone by it.
+    def audit(before: Token, after: Token) -> bytes:
+        changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
+        detail = {**auth.token_audit(after), "changes": changed}
+        return record.audit_event("token.updated", record.actor(admin), detail=detail)
+
+    token = await engine.update_token(
+        found[0][0], lambda stored: msgspec.structs.replace(stored, **changes, id=wanted), audit
+    )
+    if token is None:
+        raise Problem(404, f"No token {wanted!r} exists.")
     return json_response(token, headers=_NO_STORE)
 
 
@@ -80,14 +92,20 @@ def _refuse_bootstrap(request: Request, wanted: str) -> None:
 
 
 async def delete_token(request: Request) -> Response:
-    await _admin(request)
+    admin = await _admin(request)
     wanted: str = request.path_params["token_id"]
     engine: Engine = request.app.state.engine
     admin_token: str | None = request.app.state.settings.admin_token
     if admin_token and wanted == auth.token_id(auth.hash_token(admin_token)):
         raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
-    hashes = [h for h in await engine.list_tokens() if auth.token_id(h) == wanted]
-    deleted = [await engine.delete_token(h) for h in hashes]
+    found = [(h, t) for h, t in (await engine.list_tokens()).items() if auth.token_id(h) == wanted]
+    by = record.actor(admin)
+    deleted = [
+        await engine.delete_token(
+            h, record.audit_event("token.revoked", by, detail=auth.token_audit(t))
+        )
+        for h, t in found
+    ]
     if not any(deleted):
         raise Problem(404, f"No token {wanted!r} exists.")
     return Response(status_code=204)

@@ -1,8 +1,9 @@
 """Readers' connections as the hub sees them, and events encoded once for all of them.
 
 The hub calls ``conn.write(payload)`` for every reader of an event, where ``payload`` is the
-event already encoded in the connection's ``encoding`` (a :class:`Frame` attribute), shared by
-every reader of that kind. Two kinds of connection:
+event already encoded in the connection's ``encoding`` (a :class:`Frame` attribute, made the
+first time a reader of that encoding needs it and then kept), shared by every reader of that
+kind. Two kinds of connection:
 
 - :class:`Connection` (plain ASGI): ``write`` appends to a bounded list that a writer task sends
   through ASGI in batches; past ``limit`` bytes the reader is closed.
@@ -18,12 +19,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from liveblog.delivery.frames import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
+from liveblog.delivery.frames import (
+    SSE_END,
+    WS_PING,
+    deflate_flushed,
+    sse_chunk,
+    ws_close_frame,
+    ws_deflated_text_frame,
+    ws_text_frame,
+)
 from liveblog.models import EventHead, Position
+
+if TYPE_CHECKING:
+    from liveblog.delivery.rights import Grant
 
 SSE, WS = "sse", "ws"
 # Close codes that tell a WebSocket reader why, and that it should resume.
@@ -32,19 +44,78 @@ CLOSE_CODES = {
     "overflow": (1013, "too slow: resume"),
     "unresponsive": (1011, "keepalive ping timeout"),
     "error": (1011, "server error: resume"),
+    # The token the stream was opened with lost its right to it (liveblog.delivery.rights):
+    # resuming is pointless until someone signs in again.
+    "revoked": (4401, "token revoked: sign in again"),
+    "expired": (4401, "token expired: sign in again"),
+    "changed": (4403, "access changed: sign in again"),
 }
+
+# The encoding (a Frame attribute) a connection takes: (transport, fast path, compressed).
+# The plain path's WebSockets are never compressed: through ASGI the server would deflate each
+# message per reader, so they get plain frames whatever the handshake offered.
+ENCODINGS = {
+    (SSE, False, False): "sse",  # text for ASGI to frame
+    (SSE, False, True): "sse_gzip",  # deflate blocks of a gzip body, for ASGI to frame
+    (SSE, True, False): "sse_chunk",  # a chunk of a chunked body
+    (SSE, True, True): "sse_gzip_chunk",  # those deflate blocks as a chunk
+    (WS, False, False): "ws",  # a str for ASGI's send_text
+    (WS, True, False): "ws_frame",  # an unmasked text frame
+    (WS, True, True): "ws_deflate_frame",  # that frame deflated, RSV1 set
+}
+COMPRESSED = frozenset(name for (_, _, compressed), name in ENCODINGS.items() if compressed)
 
 _head_decoder = msgspec.json.Decoder(EventHead)
 _HEARTBEAT = b": heartbeat\n\n"
 # On the fast path a WebSocket's heartbeat is a ping (unmasked, empty: the same bytes for every
 # socket) that the client answers with a pong; see DirectConnection.heartbeat.
-HEARTBEATS = {"sse": _HEARTBEAT, "sse_chunk": sse_chunk(_HEARTBEAT), "ws_frame": WS_PING}
+HEARTBEATS: dict[str, Any] = {
+    "sse": _HEARTBEAT,
+    "sse_chunk": sse_chunk(_HEARTBEAT),
+    "sse_gzip": deflate_flushed(_HEARTBEAT),
+    "ws_frame": WS_PING,
+    "ws_deflate_frame": WS_PING,
+}
+HEARTBEATS["sse_gzip_chunk"] = sse_chunk(HEARTBEATS["sse_gzip"])
+
+
+def _joined(encoding: str) -> Callable[[Batch], bytes]:
+    return lambda batch: b"".join([getattr(frame, encoding) for frame in batch.frames])
+
+
+# How each encoding is made, for one event and for a batch of them. Derived forms read the
+# ones they build on as attributes, so those are made once too.
+_MAKE: dict[str, Callable[[Any], Any]] = {
+    "sse_chunk": lambda source: sse_chunk(source.sse),
+    # A batch is compressed as one text: once per batch, and better than event by event.
+    "sse_gzip": lambda source: deflate_flushed(source.sse),
+    "sse_gzip_chunk": lambda source: sse_chunk(source.sse_gzip),
+}
+_MAKE_ONE: dict[str, Callable[[Any], Any]] = {
+    **_MAKE,
+    "sse": lambda f: b"id: %s\nevent: %s\ndata: %s\n\n" % (f.id, f.type, f.raw),
+    "ws": lambda frame: frame.raw.decode(),
+    "ws_frame": lambda frame: ws_text_frame(frame.raw),
+    "ws_deflate_frame": lambda frame: ws_deflated_text_frame(frame.raw),
+}
+# WebSocket frames stay one per event (a message is an event), each deflated once.
+_MAKE_MANY: dict[str, Callable[[Batch], Any]] = {
+    **_MAKE,
+    "sse": _joined("sse"),
+    "ws_frame": _joined("ws_frame"),
+    "ws_deflate_frame": _joined("ws_deflate_frame"),
+}
 
 
 class Frame:
-    """One event, encoded once per process in every form a connection may need."""
+    """One event, encoded once per process in each form its readers need. An encoding is an
+    attribute made the first time it is read (``__getattr__`` runs only while its slot is
+    empty); the hot path reads it as a plain slot after that."""
 
-    __slots__ = ("epoch", "offset", "published", "size", "sse", "sse_chunk", "ws", "ws_frame")
+    __slots__ = (
+        "epoch", "id", "offset", "published", "raw", "size", "sse", "sse_chunk", "sse_gzip",
+        "sse_gzip_chunk", "type", "ws", "ws_deflate_frame", "ws_frame",
+    )  # fmt: skip
 
     def __init__(self, raw: bytes, published: float | None = None) -> None:
         head = _head_decoder.decode(raw)
@@ -54,11 +125,59 @@ class Frame:
         self.epoch = position.epoch
         self.offset = position.offset
         self.published = published  # unix time of the publish; None for history
+        self.raw = raw
         self.size = len(raw)
-        self.sse = b"id: %s\nevent: %s\ndata: %s\n\n" % (head.id.encode(), head.type.encode(), raw)
-        self.sse_chunk = sse_chunk(self.sse)
-        self.ws = raw.decode()
-        self.ws_frame = ws_text_frame(raw)
+        self.id = head.id.encode()
+        self.type = head.type.encode()
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_ONE.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
+
+
+class Batch:
+    """Frames written to readers together (a coalesced burst), encoded once per encoding like
+    a single frame. The plain path's WebSocket messages (``ws``) are not joined: the channel
+    sends them one by one."""
+
+    __slots__ = ("frames", "sse", "sse_chunk", "sse_gzip", "sse_gzip_chunk", "ws_deflate_frame",
+                 "ws_frame")  # fmt: skip
+
+    def __init__(self, frames: list[Frame]) -> None:
+        self.frames = frames
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_MANY.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
+
+
+class Notice:
+    """A last message for one connection, in every form a connection may need (made on first
+    use, like a Frame's): not an event of the blog (no id, no offset), so a client's resume
+    position stays where it was."""
+
+    __slots__ = ("raw", "sse", "sse_chunk", "sse_gzip", "sse_gzip_chunk", "ws",
+                 "ws_deflate_frame", "ws_frame")  # fmt: skip
+
+    def __init__(self, name: str, raw: bytes) -> None:
+        self.raw = raw
+        self.sse = b"event: %s\ndata: %s\n\n" % (name.encode(), raw)
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_ONE.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
 
 
 def _discard(payload: Any) -> None:
@@ -69,13 +188,15 @@ class Connection:
     """A reader behind plain ASGI: a bounded list of payloads that a writer task drains."""
 
     __slots__ = (
-        "_wake", "blogs", "close_reason", "encoding", "kind", "limit", "on_close", "pending",
-        "pending_bytes", "subs", "watcher", "write",
+        "_wake", "blogs", "close_reason", "encoding", "farewell", "grant", "kind", "limit",
+        "on_close", "pending", "pending_bytes", "subs", "watcher", "write",
     )  # fmt: skip
 
-    def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
+    def __init__(
+        self, kind: str, limit: int, *, watcher: bool = False, compressed: bool = False
+    ) -> None:
         self.kind = kind
-        self.encoding = kind  # Frame.sse or Frame.ws
+        self.encoding = ENCODINGS[kind, isinstance(self, DirectConnection), compressed]
         self.watcher = watcher  # the newsroom's /ws socket: not counted as a reader in stats
         self.limit = limit
         self.pending: list[Any] = []
@@ -83,6 +204,9 @@ class Connection:
         self.close_reason: str | None = None
         self.blogs: set[str] = set()  # the blogs this connection is attached to
         self.subs: dict[str, Any] = {}  # those it is still catching up on (hub's business)
+        # The token right this stream holds (liveblog.delivery.rights); None for readers.
+        self.grant: Grant | None = None
+        self.farewell: Any = None  # the last payload, written just before the end
         self._wake: asyncio.Event | None = None  # made when a writer first waits
         self.write = self._push
         # Set by the hub: called once when the connection closes, to stop writing to it.
@@ -138,9 +262,12 @@ class Connection:
             self.write = _discard
             asyncio.get_running_loop().call_soon(self.close, "overflow")
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: Notice | None = None) -> None:
+        """End the stream; ``notice`` is the last thing the client reads (why it ended)."""
         if self.close_reason is None:
             self.close_reason = reason
+            if notice is not None:
+                self.farewell = getattr(notice, self.encoding, None)
             self.write = _discard
             self.pending = []
             if self._wake is not None:
@@ -167,12 +294,18 @@ class DirectConnection(Connection):
     __slots__ = ("_protocol", "_transport", "grace", "opened")
 
     def __init__(
-        self, kind: str, limit: int, protocol: Any, *, grace: float, watcher: bool = False
+        self,
+        kind: str,
+        limit: int,
+        protocol: Any,
+        *,
+        grace: float,
+        watcher: bool = False,
+        compressed: bool = False,
     ) -> None:
-        super().__init__(kind, limit, watcher=watcher)
+        super().__init__(kind, limit, watcher=watcher, compressed=compressed)
         # A stalled reader's socket is aborted this long after its graceful end was queued.
         self.grace = grace
-        self.encoding = "sse_chunk" if kind == SSE else "ws_frame"
         self._protocol = protocol
         self._transport = protocol.transport
         self.opened = False  # until then, writes are held: the response has not started
@@ -213,10 +346,10 @@ class DirectConnection(Connection):
             self._protocol.heard = False
         super().heartbeat()
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, notice: Notice | None = None) -> None:
         if self.close_reason is not None:
             return
-        super().close(reason)
+        super().close(reason, notice)
         if self.opened:
             self._end()
 
@@ -227,6 +360,8 @@ class DirectConnection(Connection):
         if transport.is_closing():
             return
         try:
+            if self.farewell is not None:
+                transport.write(self.farewell)
             if self.kind == SSE:
                 transport.write(SSE_END)
             else:

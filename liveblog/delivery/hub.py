@@ -1,7 +1,8 @@
 """Per-process fan-out: one engine subscription per blog that has readers here.
 
 The hot path: an event arrives once from pub/sub, is decoded and encoded ONCE into the bytes of
-each transport (:class:`Frame`), and handed to the blog's :class:`Channel`
+each transport and compression its readers take (:class:`Frame`, each form made when a reader
+first needs it), and handed to the blog's :class:`Channel`
 (``liveblog.delivery.channel``), whose state machine delivers it in order to each reader with
 one call to its ``write`` (on the fast path, its socket's own ``transport.write``).
 
@@ -23,7 +24,15 @@ import msgspec
 from liveblog import events
 from liveblog.delivery.channel import Channel, DeliveryObserver, HubStats
 from liveblog.delivery.connections import Connection, DirectConnection, Frame
-from liveblog.engine.base import BlogNotFound, Engine, EngineError, EngineUnavailable, Subscription
+from liveblog.delivery.rights import Grant, Rights
+from liveblog.engine.base import (
+    TOKEN_CHANGES,
+    BlogNotFound,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Subscription,
+)
 from liveblog.models import is_newsroom_channel, is_slug, split_channel
 from liveblog.ops.supervisor import Supervisor
 
@@ -54,6 +63,8 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self._opening: dict[str, asyncio.Task[None]] = {}  # each channel's subscribe and first read
         self.connections: set[Connection] = set()
+        # Streams held by a token's rights, ended when they end (revoke, expiry, edit).
+        self.rights = Rights(engine, self.supervisor)
         self.connected = asyncio.Event()
         # Told of each event fanned out to live readers, with how many (metrics listen here).
         self.deliver_observers: list[DeliveryObserver] = []
@@ -63,6 +74,7 @@ class Hub:
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
         self._closing = False
+        self.draining = False  # the process is stopping: readers are sent to the others
         self.connected_once = False
 
     def observe_deliveries(self, observer: DeliveryObserver) -> None:
@@ -75,6 +87,7 @@ class Hub:
         # delivery depends on both: /readyz fails while either is not running.
         self.supervisor.loop("subscription", self._subscription_loop, critical=True)
         self.supervisor.loop("housekeeping", self._housekeeping_loop, critical=True)
+        self.rights.start()
 
     async def close(self) -> None:
         """Tell every reader to come back (they resume by id), then stop."""
@@ -85,6 +98,10 @@ class Hub:
         await self.supervisor.close()
 
     def shutdown_readers(self) -> None:
+        """Tell every reader to come back elsewhere; from now on, tell new ones at once too (a
+        stream that got in while the process stops would otherwise hold the shutdown until
+        its grace runs out, and then be cut)."""
+        self.draining = True
         for conn in list(self.connections):
             conn.close("shutdown")
 
@@ -95,17 +112,36 @@ class Hub:
 
     # --- readers --------------------------------------------------------------------------
 
-    def connection(self, kind: str, *, direct: object = None, watcher: bool = False) -> Connection:
+    def connection(
+        self,
+        kind: str,
+        *,
+        direct: object = None,
+        watcher: bool = False,
+        compressed: bool = False,
+        grant: Grant | None = None,
+    ) -> Connection:
         """A new reader connection: on the fast path when ``direct`` (the protocol that
-        ``liveblog.delivery.fastpath`` puts in the scope) is given."""
+        ``liveblog.delivery.fastpath`` puts in the scope) is given; ``compressed`` when the
+        reader negotiated compression (``connections.ENCODINGS`` lists what exists). A stream
+        opened with a token passes its ``grant``: it then ends when the token's right does."""
         if direct is not None:
             conn: Connection = DirectConnection(
-                kind, self.buffer_bytes, direct, grace=self.drop_grace_seconds, watcher=watcher
+                kind,
+                self.buffer_bytes,
+                direct,
+                grace=self.drop_grace_seconds,
+                watcher=watcher,
+                compressed=compressed,
             )
         else:
-            conn = Connection(kind, self.buffer_bytes, watcher=watcher)
+            conn = Connection(kind, self.buffer_bytes, watcher=watcher, compressed=compressed)
         conn.on_close = self.detach  # a closed reader leaves every channel at once
         self.connections.add(conn)
+        if grant is not None:
+            self.rights.hold(conn, grant)
+        if self.draining:
+            conn.close("shutdown")  # its stream ends as soon as it starts: resume elsewhere
         return conn
 
     async def attach(
@@ -116,7 +152,7 @@ class Hub:
         When this returns, every later event of the blog reaches ``conn``. Raises
         EngineUnavailable or BlogNotFound, with nothing attached.
         """
-        if slug in conn.blogs:
+        if slug in conn.blogs or conn.close_reason is not None:
             return
         # A blog's newsroom stream ("<slug>~newsroom") only for the authenticated endpoint.
         if not (is_newsroom_channel(slug) if newsroom else is_slug(slug)):
@@ -141,6 +177,8 @@ class Hub:
                 channel.remove(conn)
         if slug is None and conn in self.connections:
             self.connections.discard(conn)
+            if conn.grant is not None:
+                self.rights.release(conn)
             if conn.close_reason == "overflow":
                 self.stats.dropped += 1
             elif conn.close_reason == "unresponsive":
@@ -216,6 +254,8 @@ class Hub:
     def _on_message(self, slug: str, message: bytes) -> None:
         channel = self.channels.get(slug)
         if channel is None:
+            if slug == TOKEN_CHANGES:  # not a blog: a token changed (its hash)
+                self.rights.changed(message.decode())
             return
         published, _, raw = message.partition(b" ")
         if raw == events.PRESENCE_NOTICE:
@@ -253,6 +293,7 @@ class Hub:
             runner: asyncio.Task[None] | None = None
             try:
                 async with self._sub_lock:
+                    await subscription.subscribe(TOKEN_CHANGES)
                     for slug in list(self.channels):
                         await subscription.subscribe(slug)
                     runner = asyncio.create_task(subscription.run())
@@ -261,6 +302,7 @@ class Hub:
                     await subscription.confirm()
                 self.connected.set()
                 self.connected_once = True
+                self.rights.recheck_all()  # token changes published while down were missed
                 if not first:
                     self.stats.reconnects += 1
                     logger.warning("event subscription restored; filling gaps")

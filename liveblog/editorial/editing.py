@@ -12,12 +12,14 @@ from typing import Any
 import msgspec
 
 from liveblog import events
+from liveblog.editorial import record
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
     BlogNotFound,
     Change,
     Engine,
+    EngineUnavailable,
     EntryNotFound,
     Idempotency,
     NotScheduled,
@@ -28,6 +30,7 @@ from liveblog.models import (
     FUTURE_SLACK,
     LATEST_PUBLISHED,
     MAX_BODY_BYTES,
+    Actor,
     Blog,
     BlogCreate,
     BlogPatch,
@@ -36,6 +39,7 @@ from liveblog.models import (
     Entry,
     EntryCreate,
     EntryPatch,
+    Revision,
     Token,
     encoder,
     given_fields,
@@ -65,10 +69,10 @@ def _clean_body(html: str) -> str:
     return body
 
 
-def _published_at(value: datetime) -> datetime:
+def _published_at(value: datetime, path: str = "$.published_at") -> datetime:
     """In UTC, bounded in UTC: ``1970-01-01T00:00:00+23:59`` is in 1969."""
     if not EARLIEST_PUBLISHED <= value < LATEST_PUBLISHED:  # aware: compared as UTC instants
-        raise InvalidField("$.published_at", "must be between the years 1970 and 2999 in UTC")
+        raise InvalidField(path, "must be between the years 1970 and 2999 in UTC")
     return value.astimezone(UTC)
 
 
@@ -76,22 +80,32 @@ def fingerprint(raw_request: bytes) -> str:
     return hashlib.sha256(raw_request).hexdigest()
 
 
-async def create_blog(engine: Engine, data: BlogCreate) -> Blog:
+async def create_blog(engine: Engine, data: BlogCreate, *, by: Actor = record.SYSTEM) -> Blog:
     now = utcnow()
     blog = Blog(data.slug, data.title, data.description, data.status, now, now,
                 language=data.language or "en", time_zone=data.time_zone or "UTC")  # fmt: skip
-    return await engine.create_blog(blog, new_epoch())
+    detail = {"title": blog.title, "status": blog.status}
+    audit = record.audit_event("blog.created", by, blog=blog.slug, detail=detail, at=now)
+    return await engine.create_blog(blog, new_epoch(), audit)
 
 
-async def update_blog(engine: Engine, slug: str, patch: BlogPatch) -> Blog:
+async def update_blog(
+    engine: Engine, slug: str, patch: BlogPatch, *, by: Actor = record.SYSTEM
+) -> Blog:
     blog = await engine.get_blog(slug)
     if blog is None:
         raise BlogNotFound(slug)
     changes = given_fields(patch)
     stored = msgspec.structs.replace(blog, **changes, updated_at=utcnow(), last_event_id="")
+    changed = {k: v for k, v in changes.items() if getattr(blog, k) != v}
+    audit = record.audit_event("blog.updated", by, blog=slug, detail=changed, at=stored.updated_at)
     applied = await engine.apply(
         slug,
-        Change(event=events.template("blog.updated", slug, stored), blog=encoder.encode(stored)),
+        Change(
+            event=events.template("blog.updated", slug, stored),
+            blog=encoder.encode(stored),
+            audit=audit,
+        ),
     )
     return msgspec.structs.replace(stored, last_event_id=str(applied.position))
 
@@ -107,7 +121,7 @@ def _check_published_at(value: datetime, now: datetime) -> None:
 def _publish_at(value: datetime | None, now: datetime) -> datetime:
     if value is None:
         raise InvalidField("$.publish_at", 'is required with "status": "scheduled"')
-    value = _published_at(value)
+    value = _published_at(value, "$.publish_at")
     if value <= now:
         raise InvalidField("$.publish_at", "must be in the future")
     return value
@@ -133,6 +147,9 @@ def _keys(entry: Entry) -> dict[str, Any]:
         return {"order_key": entry.order_key}
     due = entry.publish_at.timestamp() if entry.status == "scheduled" and entry.publish_at else None
     return {"pending_key": entry.order_key, "scheduled_at": due}
+
+
+listing = _keys  # for an import, which lists entries as any change does
 
 
 def _old_keys(entry: Entry) -> dict[str, Any]:
@@ -218,6 +235,7 @@ async def create_entry(
             **_keys(entry),
             expect_version=0,
             idempotency=idem,
+            **record.entry_record(slug, record.actor(token), None, entry),
         ),
     )
     if applied.replay is not None:
@@ -295,6 +313,7 @@ async def update_entry(
             **_keys(entry),
             **_old_keys(current),
             expect_version=current.version,
+            **record.entry_record(slug, record.actor(token), current, entry),
         ),
     )
     return entry
@@ -326,6 +345,7 @@ async def publish_due(engine: Engine, slug: str, entry_id: str) -> Entry | None:
                 **_old_keys(current),
                 expect_version=current.version,
                 claim=True,
+                **record.entry_record(slug, record.SCHEDULER, current, entry),
             ),
         )
     except (NotScheduled, VersionConflict, EntryNotFound):
@@ -333,21 +353,115 @@ async def publish_due(engine: Engine, slug: str, entry_id: str) -> Entry | None:
     return entry
 
 
+_DELETE_TRIES = 16  # an entry edited that often while it is being deleted: 503, try again
+
+
 async def delete_entry(
     engine: Engine, slug: str, entry_id: str, *, token: Token | None = None
 ) -> None:
-    current = await _existing_entry(engine, slug, entry_id)
-    _check_contributor(token, current)
+    """Delete whatever version is current: an edit in between is read again (and checked
+    again), so the history's last revision is the delete of the version it followed."""
+    for _ in range(_DELETE_TRIES):
+        current = await _existing_entry(engine, slug, entry_id)
+        _check_contributor(token, current)
+        by = record.actor(token)
+        try:
+            await engine.apply(
+                slug,
+                Change(
+                    **_events(slug, current, None),
+                    entry_id=entry_id,
+                    entry=None,
+                    **_old_keys(current),
+                    expect_version=current.version,
+                    **record.entry_record(slug, by, current, None, version=current.version + 1),
+                ),
+            )
+            return
+        except VersionConflict:
+            continue
+    raise EngineUnavailable("the entry kept changing while it was deleted: try again")
+
+
+class RevisionNotFound(Exception):
+    """No such version of the entry is kept (API: 404)."""
+
+
+async def entry_history(engine: Engine, slug: str, entry_id: str) -> list[Revision]:
+    """The entry's revisions, oldest first; EntryNotFound if it never existed. An entry from
+    before revisions were kept gets its current version as its history's last."""
+    stored = await engine.revisions(slug, entry_id)
+    if stored is None:
+        raise BlogNotFound(slug)
+    revisions = [record.decode_revision(raw) for raw in stored]
+    current = await engine.get_entry(slug, entry_id)
+    if current is not None and (not revisions or revisions[-1].version != current.version):
+        at = current.updated_at or current.published_at
+        by = Actor(current.created_by, "")
+        revisions.append(Revision(current.version, at, by, current, "entry.updated"))
+    if not revisions:
+        raise EntryNotFound(entry_id)
+    return revisions
+
+
+def _restorable(revisions: list[Revision], version: int) -> Entry:
+    for revision in revisions:
+        if revision.version == version and revision.entry is not None:
+            return revision.entry
+    raise RevisionNotFound(version)
+
+
+async def restore_entry(
+    engine: Engine,
+    slug: str,
+    entry_id: str,
+    version: int,
+    if_match: int | None,
+    *,
+    correction: str | None = None,
+    token: Token | None = None,
+) -> Entry:
+    """A new version with the content of ``version`` (headline, text, byline, labels,
+    photos): an edit like any other. The entry keeps its status, time, pin and corrections.
+    A deleted entry comes back as that version was, status and all."""
+    revisions = await entry_history(engine, slug, entry_id)
+    old = _restorable(revisions, version)
+    current = await engine.get_entry(slug, entry_id)
+    latest = current.version if current is not None else revisions[-1].version
+    if if_match is not None and if_match != latest:
+        raise VersionConflict(latest)
+    now = utcnow()
+    if current is None:
+        restored = msgspec.structs.replace(old, version=latest + 1, updated_at=now, blog=slug)
+        if restored.status == "scheduled" and (
+            restored.publish_at is None or restored.publish_at <= now
+        ):
+            restored = msgspec.structs.replace(restored, status="draft", publish_at=None)
+    else:
+        content = {field: getattr(old, field) for field in record.CONTENT_FIELDS}
+        content["pinned"] = current.pinned  # its place on the page stays
+        restored = msgspec.structs.replace(current, **content, version=latest + 1, updated_at=now)
+    if correction is not None:
+        restored = msgspec.structs.replace(
+            restored, corrections=[*restored.corrections, Correction(now, correction)]
+        )
+    encoded = encoder.encode(restored)
     await engine.apply(
         slug,
         Change(
-            **_events(slug, current, None),
+            **_events(slug, current, restored),
             entry_id=entry_id,
-            entry=None,
-            **_old_keys(current),
-            expect_version=-1,
+            entry=encoded,
+            entry_version=restored.version,
+            **_keys(restored),
+            **(_old_keys(current) if current is not None else {}),
+            expect_version=latest if current is not None else 0,
+            **record.entry_record(
+                slug, record.actor(token), current, restored, restored_from=version
+            ),
         ),
     )
+    return restored
 
 
 async def _existing_entry(engine: Engine, slug: str, entry_id: str) -> Entry:
@@ -363,11 +477,14 @@ __all__ = [
     "Applied",
     "InvalidField",
     "NotAllowed",
+    "RevisionNotFound",
     "create_blog",
     "create_entry",
     "delete_entry",
+    "entry_history",
     "fingerprint",
     "publish_due",
+    "restore_entry",
     "update_blog",
     "update_entry",
 ]

@@ -19,6 +19,10 @@ from liveblog.models import Blog, Entry, Position, Token
 
 # A live event arrives as (blog slug, b"<publish unix time> <encoded event JSON>").
 MessageHandler = Callable[[str, bytes], None]
+# The control channel of token changes: a name no blog can have. Subscribed like a blog, its
+# messages are the hash of a token that was changed or revoked (every process checks the
+# streams it holds with that token again; see ``liveblog.delivery.rights``).
+TOKEN_CHANGES = "~tokens"
 
 
 class EngineError(Exception):
@@ -51,6 +55,14 @@ class VersionConflict(EngineError):
 
 class IdempotencyMismatch(EngineError):
     """The Idempotency-Key was used before with a different request (API: 422)."""
+
+
+class ImportInProgress(EngineError):
+    """Another import of this blog holds its lease (API: 409)."""
+
+
+class ImportLost(EngineError):
+    """This import's lease was taken over by another import: it stops writing."""
 
 
 class NotScheduled(EngineError):
@@ -94,6 +106,31 @@ class Change(Struct, frozen=True):
     # Apply only if the entry is still on the schedule (NotScheduled otherwise): the atomic
     # claim that makes a scheduled publication happen exactly once across processes.
     claim: bool = False
+    # --- the record (liveblog.editorial.record): written in the same atomic step ---------
+    # A version of the entry, appended to its history (the first and the newest
+    # ``max_revisions`` are kept). A change with entry None also marks the entry deleted.
+    revision: bytes | None = None
+    audit: bytes | None = None  # an event for the blog's audit log
+
+
+class AuditRecord(Struct, frozen=True):
+    """One event of an audit log, where it sits: ``(ms, seq)`` is its stream id (when it was
+    written, and its order within that millisecond) and ``source`` the log it is in (a blog's
+    slug, or TOKEN_CHANGES for people's tokens). Newest first is ``key`` descending."""
+
+    ms: int
+    seq: int
+    source: str
+    event: bytes
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.ms, self.seq, self.source)
+
+
+def newest_first(records: list[AuditRecord], limit: int) -> list[AuditRecord]:
+    """Merge the pages read from several logs: the ``limit`` newest."""
+    return sorted(records, key=lambda r: r.key, reverse=True)[:limit]
 
 
 class Applied(Struct, frozen=True):
@@ -104,6 +141,12 @@ class Applied(Struct, frozen=True):
 class Page(Struct, frozen=True):
     entries: list[Entry]
     next_key: str | None
+    position: Position
+
+
+class NewerPage(Struct, frozen=True):
+    entries: list[Entry]  # the entries just newer than a key, newest first
+    remaining: int  # entries newer still, above the first of ``entries``
     position: Position
 
 
@@ -138,6 +181,18 @@ class Subscription(abc.ABC):
 class Engine(abc.ABC):
     name: str
     history_size: int
+    # Writes that waited for a replica (a cluster, Sentinel), and those no replica confirmed
+    # in time (answered 503): counted for the metrics.
+    replica_waits = 0
+    replica_wait_failures = 0
+    # The record's bounds (settings max_revisions, audit_days, audit_max_events).
+    max_revisions: int = 50
+    audit_days: int = 400
+    audit_max_events: int = 100_000
+
+    def audit_cutoff_ms(self) -> int:
+        """Audit events written before this unix time (ms) are past keeping."""
+        return int((time.time() - self.audit_days * 86400) * 1000)
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; called once at application start-up."""
@@ -149,9 +204,31 @@ class Engine(abc.ABC):
     async def ping(self) -> None:
         """Raise EngineUnavailable when the store cannot be reached."""
 
+    def describe(self) -> str:
+        """Where the data lives, for messages to operators (no credentials)."""
+        return self.name
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        """Each server's ``maxmemory-policy`` by its address; None where it cannot be read
+        (CONFIG refused). Empty: nothing to evict (the memory engine)."""
+        return {}
+
     # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
     @abc.abstractmethod
-    async def store_token(self, token_hash: str, token: Token) -> None: ...
+    async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
+        """Store a new token (and its ``audit`` event, in the same step)."""
+
+    @abc.abstractmethod
+    async def update_token(
+        self,
+        token_hash: str,
+        change: Callable[[Token], Token],
+        audit: Callable[[Token, Token], bytes | None] | None = None,
+    ) -> Token | None:
+        """Apply ``change`` to the stored token in one atomic step (compare-and-set: a revoke
+        or another edit in between makes it read again, so none undoes another), and tell
+        every process on ``TOKEN_CHANGES``. ``audit(before, after)`` is the audit event written
+        in that step. None if there is no such token (revoked)."""
 
     @abc.abstractmethod
     async def find_token(self, token_hash: str) -> Token | None:
@@ -167,13 +244,15 @@ class Engine(abc.ABC):
         """Every stored token by hash, with its ``last_used_at``."""
 
     @abc.abstractmethod
-    async def delete_token(self, token_hash: str) -> bool:
-        """Revoke a token; False if there was none."""
+    async def delete_token(self, token_hash: str, audit: bytes | None = None) -> bool:
+        """Revoke a token and tell every process on ``TOKEN_CHANGES`` (with its ``audit``
+        event, in the same step); False if there was none."""
 
     # --- blogs ----------------------------------------------------------------------------
     @abc.abstractmethod
-    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
-        """Store a new blog at position ``<epoch>-0``; BlogExists if the slug is taken."""
+    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
+        """Store a new blog at position ``<epoch>-0`` (with its ``audit`` event); BlogExists
+        if the slug is taken."""
 
     @abc.abstractmethod
     async def get_blog(self, slug: str) -> Blog | None:
@@ -190,6 +269,11 @@ class Engine(abc.ABC):
     async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
         """Entries newest first strictly after ``before`` (an order key), with the position
         the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        """The ``limit`` entries just newer than ``after`` (an order key), newest first, and
+        how many are newer still, read atomically. BlogNotFound if the blog does not exist."""
 
     # Told of every applied change with how long the engine took (metrics listen here).
     apply_observers: tuple[Callable[[Applied, float], None], ...] = ()
@@ -275,6 +359,62 @@ class Engine(abc.ABC):
         changed, and the records held now. When it changed, the notice
         ``events.PRESENCE_NOTICE`` goes to every process on the blog's newsroom channel
         (``<slug>~newsroom``)."""
+
+    # --- the record: revisions, the audit log, export and import ---------------------------
+    @abc.abstractmethod
+    async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
+        """The entry's stored revisions, oldest first ([] if it has none, deleted entries
+        included); None if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def deleted_entries(self, slug: str, limit: int) -> list[tuple[str, float]]:
+        """(entry id, when it was deleted, unix time) of the blog's deleted entries, the
+        latest deleted first; BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def entry_ids(self, slug: str) -> list[str] | None:
+        """Every entry id of the blog, live or deleted, in creation order (ids sort so);
+        None if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def export_entries(
+        self, slug: str, entry_ids: list[str]
+    ) -> list[tuple[bytes | None, list[bytes]]]:
+        """Each entry as stored (None: deleted) with its revisions, read atomically."""
+
+    @abc.abstractmethod
+    async def record_audit(self, slug: str | None, event: bytes) -> None:
+        """Append an event to a blog's audit log (None: the log of people's tokens), for an
+        action that is no engine change (a photo stored)."""
+
+    @abc.abstractmethod
+    async def audit_log(
+        self, blog: str | None, before: tuple[int, int, str] | None, limit: int
+    ) -> list[AuditRecord]:
+        """Up to ``limit`` audit events newest first, strictly older than ``before`` (an
+        :attr:`AuditRecord.key`), of one blog, or of every blog and people's tokens (None).
+        Events older than ``audit_days`` are never returned."""
+
+    @abc.abstractmethod
+    async def begin_import(self, blog: Blog, epoch: str, lease: str, until: float) -> None:
+        """Create ``blog`` for an import that holds it until ``until`` (unix time). A blog left
+        by an import that never finished (its lease over) is emptied and taken over.
+        BlogExists if the slug is a blog; ImportInProgress if another import holds it."""
+
+    @abc.abstractmethod
+    async def renew_import(self, slug: str, lease: str, until: float) -> None:
+        """Extend this import's lease; ImportLost if another import took the blog over."""
+
+    @abc.abstractmethod
+    async def import_revisions(
+        self, slug: str, entry_id: str, revisions: list[bytes], deleted_at: float | None
+    ) -> None:
+        """Replace an entry's history (an import); ``deleted_at`` marks it deleted then."""
+
+    @abc.abstractmethod
+    async def finish_import(self, slug: str, lease: str, audit: bytes | None) -> Blog:
+        """End the import: a fresh epoch (readers who watched start clean), the blog listed,
+        its ``audit`` event written. ImportLost if the lease is no longer ours."""
 
     # --- process reports (GET /api/stats sums them over every server process) ------------
     @abc.abstractmethod

@@ -10,14 +10,16 @@ import asyncio
 import bisect
 import collections
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import msgspec
 
 from liveblog import events
 from liveblog.engine.base import (
+    TOKEN_CHANGES,
     Applied,
+    AuditRecord,
     BlogExists,
     BlogNotFound,
     Change,
@@ -25,11 +27,15 @@ from liveblog.engine.base import (
     EntryNotFound,
     Highlights,
     IdempotencyMismatch,
+    ImportInProgress,
+    ImportLost,
     MessageHandler,
+    NewerPage,
     NotScheduled,
     Page,
     Subscription,
     VersionConflict,
+    newest_first,
 )
 from liveblog.models import (
     KEY_EVENT_LABEL,
@@ -68,8 +74,9 @@ class _Stream:
 
 class _BlogState:
     __slots__ = (
-        "blog", "entries", "epoch", "history", "idempotency", "key_events", "newsroom", "offset",
-        "order", "pending", "pinned", "scheduled", "versions"
+        "blog", "deleted", "entries", "epoch", "history", "idempotency", "importing",
+        "key_events", "newsroom", "offset", "order", "pending", "pinned", "revisions",
+        "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, blog: bytes, epoch: str, history_size: int) -> None:
@@ -90,6 +97,11 @@ class _BlogState:
         self.idempotency: collections.OrderedDict[str, tuple[float, str, bytes]] = (
             collections.OrderedDict()
         )
+        # The record: each entry's revisions (oldest first), the deleted ones (id -> when),
+        # and the lease of an import that is filling the blog (lease id, until when).
+        self.revisions: dict[str, list[bytes]] = {}
+        self.deleted: dict[str, float] = {}
+        self.importing: tuple[str, float] | None = None
 
 
 def _discard(keys: list[str], key: str) -> None:
@@ -102,9 +114,23 @@ def _discard(keys: list[str], key: str) -> None:
 class MemoryEngine(Engine):
     name = "memory"
 
-    def __init__(self, *, history_size: int = 1000, idempotency_ttl: float = 48 * 3600) -> None:
+    def __init__(
+        self,
+        *,
+        history_size: int = 1000,
+        idempotency_ttl: float = 48 * 3600,
+        max_revisions: int = 50,
+        audit_days: int = 400,
+        audit_max_events: int = 100_000,
+    ) -> None:
         self.history_size = history_size
         self._idempotency_ttl = idempotency_ttl
+        self.max_revisions = max_revisions
+        self.audit_days = audit_days
+        self.audit_max_events = audit_max_events
+        # Every audit event of every log, oldest first, bounded; (ms, seq) only grows.
+        self._audit: collections.deque[AuditRecord] = collections.deque(maxlen=audit_max_events)
+        self._audit_clock = (0, 0)
         self._blogs: dict[str, _BlogState] = {}
         self._tokens: dict[str, Token] = {}
         self._subscriptions: set[_MemorySubscription] = set()
@@ -116,8 +142,9 @@ class MemoryEngine(Engine):
     async def ping(self) -> None:
         return None
 
-    async def store_token(self, token_hash: str, token: Token) -> None:
+    async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
         self._tokens[token_hash] = token
+        self._write_audit(TOKEN_CHANGES, audit)
 
     async def find_token(self, token_hash: str) -> Token | None:
         return self._tokens.get(token_hash)
@@ -129,14 +156,38 @@ class MemoryEngine(Engine):
     async def list_tokens(self) -> dict[str, Token]:
         return dict(self._tokens)
 
-    async def delete_token(self, token_hash: str) -> bool:
-        return self._tokens.pop(token_hash, None) is not None
+    async def update_token(
+        self,
+        token_hash: str,
+        change: Callable[[Token], Token],
+        audit: Callable[[Token, Token], bytes | None] | None = None,
+    ) -> Token | None:
+        # Read, change and write without an await in between: atomic on one event loop.
+        before = self._tokens.get(token_hash)
+        if before is None:
+            return None
+        token = self._tokens[token_hash] = change(before)
+        self._write_audit(TOKEN_CHANGES, None if audit is None else audit(before, token))
+        self._token_changed(token_hash)
+        return token
 
-    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+    async def delete_token(self, token_hash: str, audit: bytes | None = None) -> bool:
+        if self._tokens.pop(token_hash, None) is None:
+            return False
+        self._write_audit(TOKEN_CHANGES, audit)
+        self._token_changed(token_hash)
+        return True
+
+    def _token_changed(self, token_hash: str) -> None:
+        for subscription in self._subscriptions:
+            subscription.deliver(TOKEN_CHANGES, token_hash.encode())
+
+    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
         if blog.slug in self._blogs:
             raise BlogExists(blog.slug)
         encoded = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
         self._blogs[blog.slug] = _BlogState(encoded, epoch, self.history_size)
+        self._write_audit(blog.slug, audit)
         return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
 
     def _blog(self, state: _BlogState) -> Blog:
@@ -148,7 +199,8 @@ class MemoryEngine(Engine):
         return None if state is None else self._blog(state)
 
     async def list_blogs(self) -> list[Blog]:
-        return [self._blog(state) for state in self._blogs.values()]
+        # A blog an import is still filling is not listed yet (it is reachable by its slug).
+        return [self._blog(state) for state in self._blogs.values() if state.importing is None]
 
     async def get_entry(self, slug: str, entry_id: str) -> Entry | None:
         state = self._blogs.get(slug)
@@ -165,6 +217,16 @@ class MemoryEngine(Engine):
         entries = [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
         next_key = keys[-1] if keys and end - limit > 0 else None
         return Page(entries, next_key, Position(state.epoch, state.offset))
+
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        start = bisect.bisect_right(state.order, after)
+        keys = state.order[start : start + limit]
+        entries = [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
+        remaining = len(state.order) - start - len(keys)
+        return NewerPage(entries[::-1], remaining, Position(state.epoch, state.offset))
 
     async def _apply_change(self, slug: str, change: Change) -> Applied:
         state = self._blogs.get(slug)
@@ -213,6 +275,7 @@ class MemoryEngine(Engine):
                     state.scheduled[change.entry_id] = change.scheduled_at
         if change.blog is not None:
             state.blog = change.blog
+        self._record(slug, state, change)
         if idem is not None:
             now = time.monotonic()
             while state.idempotency and next(iter(state.idempotency.values()))[0] <= now:
@@ -224,6 +287,113 @@ class MemoryEngine(Engine):
         if change.newsroom_event is not None:
             self._publish(slug + "~newsroom", state.newsroom, change.newsroom_event)
         return Applied(Position(state.epoch, state.offset))
+
+    # --- the record ------------------------------------------------------------------------
+    def _record(self, slug: str, state: _BlogState, change: Change) -> None:
+        """A change's revision and audit event (apply.lua's "the record" block does the same)."""
+        if change.entry_id is not None:
+            if change.entry is None:
+                state.deleted[change.entry_id] = time.time()
+            else:
+                state.deleted.pop(change.entry_id, None)
+        if change.revision is not None and change.entry_id is not None:
+            history = state.revisions.setdefault(change.entry_id, [])
+            history.append(change.revision)
+            if len(history) > self.max_revisions:
+                # The first version stays (what was first said), then the newest.
+                del history[1 : len(history) - self.max_revisions + 1]
+        self._write_audit(slug, change.audit)
+
+    def _write_audit(self, source: str, event: bytes | None) -> None:
+        if event is None:
+            return
+        ms, seq = time.time_ns() // 1_000_000, 0
+        last_ms, last_seq = self._audit_clock
+        if ms <= last_ms:  # the same millisecond (or a clock step back): as a stream id would
+            ms, seq = last_ms, last_seq + 1
+        self._audit_clock = (ms, seq)
+        self._audit.append(AuditRecord(ms, seq, source, event))
+        cutoff = self.audit_cutoff_ms()
+        while self._audit and self._audit[0].ms < cutoff:
+            self._audit.popleft()
+
+    async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
+        state = self._blogs.get(slug)
+        return None if state is None else list(state.revisions.get(entry_id, ()))
+
+    async def deleted_entries(self, slug: str, limit: int) -> list[tuple[str, float]]:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        latest = sorted(state.deleted.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        return latest[:limit]
+
+    async def entry_ids(self, slug: str) -> list[str] | None:
+        state = self._blogs.get(slug)
+        return None if state is None else sorted({*state.entries, *state.deleted})
+
+    async def export_entries(
+        self, slug: str, entry_ids: list[str]
+    ) -> list[tuple[bytes | None, list[bytes]]]:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        return [(state.entries.get(i), list(state.revisions.get(i, ()))) for i in entry_ids]
+
+    async def record_audit(self, slug: str | None, event: bytes) -> None:
+        self._write_audit(TOKEN_CHANGES if slug is None else slug, event)
+
+    async def audit_log(
+        self, blog: str | None, before: tuple[int, int, str] | None, limit: int
+    ) -> list[AuditRecord]:
+        cutoff = self.audit_cutoff_ms()
+        found: list[AuditRecord] = []
+        for record in reversed(self._audit):
+            if len(found) >= limit or record.ms < cutoff:
+                break
+            if blog is not None and record.source != blog:
+                continue
+            if before is None or record.key < before:
+                found.append(record)
+        return newest_first(found, limit)
+
+    async def begin_import(self, blog: Blog, epoch: str, lease: str, until: float) -> None:
+        state = self._blogs.get(blog.slug)
+        if state is not None:
+            if state.importing is None:
+                raise BlogExists(blog.slug)
+            if state.importing[1] > time.time():
+                raise ImportInProgress(blog.slug)
+        encoded = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
+        state = self._blogs[blog.slug] = _BlogState(encoded, epoch, self.history_size)
+        state.importing = (lease, until)
+
+    def _imported(self, slug: str, lease: str) -> _BlogState:
+        state = self._blogs.get(slug)
+        if state is None or state.importing is None or state.importing[0] != lease:
+            raise ImportLost(slug)
+        return state
+
+    async def renew_import(self, slug: str, lease: str, until: float) -> None:
+        self._imported(slug, lease).importing = (lease, until)
+
+    async def import_revisions(
+        self, slug: str, entry_id: str, revisions: list[bytes], deleted_at: float | None
+    ) -> None:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        state.revisions[entry_id] = list(revisions)
+        if deleted_at is not None:
+            state.deleted[entry_id] = deleted_at
+
+    async def finish_import(self, slug: str, lease: str, audit: bytes | None) -> Blog:
+        state = self._imported(slug, lease)
+        state.importing = None
+        state.epoch = new_epoch()  # whoever watched the blog fill starts clean
+        state.history.clear()
+        self._write_audit(slug, audit)
+        return self._blog(state)
 
     def _publish(self, name: str, stream: _BlogState | _Stream, template: list[bytes]) -> None:
         stream.offset += 1

@@ -8,10 +8,12 @@ never retried blindly: a retried write could publish twice. Idempotency-Key is t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import secrets
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -24,7 +26,9 @@ from redis.commands.core import AsyncScript
 
 from liveblog import events
 from liveblog.engine.base import (
+    TOKEN_CHANGES,
     Applied,
+    AuditRecord,
     BlogExists,
     BlogNotFound,
     Change,
@@ -34,17 +38,87 @@ from liveblog.engine.base import (
     EntryNotFound,
     Highlights,
     IdempotencyMismatch,
+    ImportInProgress,
+    ImportLost,
     MessageHandler,
+    NewerPage,
     NotScheduled,
     Page,
     Subscription,
     VersionConflict,
+    newest_first,
 )
 from liveblog.models import Blog, Entry, Position, Token, new_epoch, split_channel
 
 T = TypeVar("T")
 _TOKENS = "lb:tokens"  # token hash -> Token JSON
 _TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
+# Where token changes are published (TOKEN_CHANGES): the hash tag puts the channel in the slot
+# of lb:tokens, so on a cluster the scripts below may SPUBLISH it.
+_TOKEN_CHANNEL = "{lb:tokens}:changed"
+_TOKEN_CHANNEL_BYTES = _TOKEN_CHANNEL.encode()
+_TOKEN_TRIES = 16  # compare-and-set rounds before an edit gives up (503: try again)
+# The audit log of people's tokens, in the slot of lb:tokens: the token scripts write to it.
+_TOKENS_AUDIT = "{lb:tokens}:audit"
+
+# Append an audit event (ARGV[a] = '' : none) to the stream KEYS[k]: trimmed by age (ARGV[a+1],
+# the oldest id kept, unix ms) and by a hard cap (ARGV[a+2]). Shared by the token scripts.
+_AUDIT_LUA = """
+local function audit(k, a)
+  if ARGV[a] == '' then return end
+  redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 1], '*', 'e', ARGV[a])
+  redis.call('XTRIM', KEYS[k], 'MAXLEN', '~', ARGV[a + 2])
+end
+"""
+
+# Store a new token. KEYS: tokens, tokens' audit log. ARGV: hash, token, audit (3 args).
+_STORE_TOKEN = (
+    _AUDIT_LUA
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+audit(2, 3)
+"""
+)
+
+# Replace a token only if it is still what the caller read: a revoke (or another edit) in
+# between is never undone. KEYS: tokens, tokens' audit log. ARGV: hash, the token read, the
+# token to write, publish command, channel, audit (3 args). Returns 1 (written), 0 (no such
+# token), -1 (changed meanwhile).
+_UPDATE_TOKEN = (
+    _AUDIT_LUA
+    + """
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return 0 end
+if stored ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call(ARGV[4], ARGV[5], ARGV[1])
+audit(2, 6)
+return 1
+"""
+)
+
+# Revoke a token and tell every process. KEYS: tokens, tokens' audit log. ARGV: hash, publish
+# command, channel, audit (3 args).
+_DELETE_TOKEN = (
+    _AUDIT_LUA
+    + """
+local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
+if deleted == 1 then
+  redis.call(ARGV[2], ARGV[3], ARGV[1])
+  audit(2, 4)
+end
+return deleted
+"""
+)
+
+# Replace an entry's history (an import). KEYS: its revisions, the blog's deleted entries.
+# ARGV: entry id, when it was deleted ('' = it was not), then its revisions, oldest first.
+_IMPORT_REVISIONS = """
+redis.call('DEL', KEYS[1])
+if #ARGV > 2 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) end
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+"""
+_EXPORT_STEP = 200  # entries read in one atomic step of an export
 _BLOGS = "lb:blogs"
 _STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
 _READERS = "lb:readers"  # "<minute>:<process>" -> readers per blog (see lua/readers_record.lua)
@@ -84,6 +158,10 @@ elseif ARGV[3] ~= '' then
 end
 """
 _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
+# How long a 2xx waits for a replica to have the write (on a cluster, or behind Sentinel).
+# Short: it is the price of every publish on a healthy shard (docs/benchmarks.md), and a 503
+# past it is safe to retry.
+REPLICA_WAIT_MS = 500
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 # Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
@@ -125,9 +203,9 @@ class _Keys:
     """
 
     __slots__ = (
-        "blog", "channel", "entries", "highlights", "history", "key_events", "newsroom_channel",
-        "newsroom_history", "newsroom_pos", "order", "pending", "pinned", "pos", "presence",
-        "scheduled", "versions"
+        "audit", "blog", "channel", "deleted", "entries", "highlights", "history", "importing",
+        "key_events", "newsroom_channel", "newsroom_history", "newsroom_pos", "order", "pending",
+        "pinned", "pos", "presence", "revisions_of", "scheduled", "versions"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -148,6 +226,12 @@ class _Keys:
         self.newsroom_history = f"{base}:newsroom:history"
         self.newsroom_channel = f"{base}:newsroom:events"
         self.presence = f"{base}:presence"  # who has the blog open in a console (presence.lua)
+        # The record: deleted entries (id by when), the audit log, an import's lease; and each
+        # entry's revisions (``revisions(id)``).
+        self.deleted = f"{base}:deleted"
+        self.revisions_of = f"{base}:rev:"
+        self.audit = f"{base}:audit"
+        self.importing = f"{base}:importing"
         if newsroom:
             self.pos, self.history = self.newsroom_pos, self.newsroom_history
             self.channel = self.newsroom_channel
@@ -158,9 +242,32 @@ class _Keys:
     def idempotency(self, key: str) -> str:
         return f"{self.blog}:idem:{key}"
 
+    def revisions(self, entry_id: str) -> str:
+        return self.revisions_of + entry_id
+
+    def cleared(self) -> list[str]:
+        """The keys a new blog starts without (its audit log and entries' histories stay)."""
+        return [
+            self.entries, self.versions, self.order, self.history, self.pending, self.scheduled,
+            self.newsroom_pos, self.newsroom_history, self.pinned, self.key_events,
+            self.highlights, self.deleted,
+        ]  # fmt: skip
+
+
+def _audit_key(source: str | None) -> str:
+    """The audit log of a blog, or of people's tokens (None or TOKEN_CHANGES)."""
+    return _TOKENS_AUDIT if source in (None, TOKEN_CHANGES) else _Keys(source).audit
+
+
+def channel_of(name: str) -> str:
+    """The pub/sub channel of a blog, of its newsroom, or of token changes."""
+    return _TOKEN_CHANNEL if name == TOKEN_CHANGES else _Keys(name).channel
+
 
 def _slug_of_channel(channel: bytes) -> str:
     # b"lb:{slug}:events" -> "slug"; b"lb:{slug}:newsroom:events" -> "slug~newsroom"
+    if channel == _TOKEN_CHANNEL_BYTES:
+        return TOKEN_CHANGES
     slug = channel[4 : channel.index(b"}")].decode()
     return slug + "~newsroom" if channel.endswith(b":newsroom:events") else slug
 
@@ -180,14 +287,21 @@ class RedisEngine(Engine):
         idempotency_ttl: int = 48 * 3600,
         timeout: float = 2.0,
         max_connections: int = 64,
+        max_revisions: int = 50,
+        audit_days: int = 400,
+        audit_max_events: int = 100_000,
     ) -> None:
         self.history_size = history_size
+        self.max_revisions = max_revisions
+        self.audit_days = audit_days
+        self.audit_max_events = audit_max_events
         self._url = url
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
         self._redis: Any = self._connect(url, max_connections)
         self._apply = self._redis.register_script(_script("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
+        self._newer = self._redis.register_script(_script("newer.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
         self._new_epoch = self._redis.register_script(_NEW_EPOCH)
         self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
@@ -200,6 +314,12 @@ class RedisEngine(Engine):
         self._index_due = self._redis.register_script(_INDEX_DUE)
         self._due_blogs = self._redis.register_script(_DUE_BLOGS)
         self._settle_due = self._redis.register_script(_SETTLE_DUE)
+        self._update_token = self._redis.register_script(_UPDATE_TOKEN)
+        self._delete_token = self._redis.register_script(_DELETE_TOKEN)
+        self._store_token = self._redis.register_script(_STORE_TOKEN)
+        self._import_begin = self._redis.register_script(_script("import_begin.lua"))
+        self._import_finish = self._redis.register_script(_script("import_finish.lua"))
+        self._import_revisions = self._redis.register_script(_IMPORT_REVISIONS)
 
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
@@ -234,8 +354,28 @@ class RedisEngine(Engine):
     async def ping(self) -> None:
         await self._call(self._redis.ping())
 
-    async def store_token(self, token_hash: str, token: Token) -> None:
-        await self._call(self._redis.hset(_TOKENS, token_hash, msgspec.json.encode(token)))
+    def describe(self) -> str:
+        return f"Redis at {_address(self._url)}"
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        try:
+            reply = await self._redis.config_get("maxmemory-policy")
+        except self.unavailable as exc:
+            raise EngineUnavailable(f"Redis is unavailable: {exc}") from exc
+        except redis.exceptions.ResponseError:
+            reply = None  # CONFIG refused: renamed (managed services), or not this user's
+        return {await self._node_name(): None if reply is None else _policy_in(reply)}
+
+    async def _node_name(self) -> str:
+        return _address(self._url)
+
+    def _audit_args(self, event: bytes | None) -> list[Any]:
+        """An audit event's three arguments to a script (see _AUDIT_LUA)."""
+        return [event or "", self.audit_cutoff_ms(), self.audit_max_events]
+
+    async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
+        args = [token_hash, msgspec.json.encode(token), *self._audit_args(audit)]
+        await self._write(self._store_token, [_TOKENS, _TOKENS_AUDIT], args)
 
     async def find_token(self, token_hash: str) -> Token | None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -256,23 +396,46 @@ class RedisEngine(Engine):
             await self._call(self._redis.hdel(_TOKENS_USED, *stale))
         return {h.decode(): _token_with_use(raw, used.get(h)) for h, raw in tokens.items()}
 
-    async def delete_token(self, token_hash: str) -> bool:
-        deleted = await self._call(self._redis.hdel(_TOKENS, token_hash))
+    async def update_token(
+        self,
+        token_hash: str,
+        change: Callable[[Token], Token],
+        audit: Callable[[Token, Token], bytes | None] | None = None,
+    ) -> Token | None:
+        for _ in range(_TOKEN_TRIES):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
+                raw, used = await self._call(pipe.execute())
+            if raw is None:
+                return None
+            before = _token_decoder.decode(raw)
+            after = change(before)
+            new = msgspec.json.encode(after)
+            event = None if audit is None else audit(before, after)
+            args = [token_hash, raw, new, self.publish_command, _TOKEN_CHANNEL]
+            args += self._audit_args(event)
+            written = await self._write(self._update_token, [_TOKENS, _TOKENS_AUDIT], args)
+            if written == 0:
+                return None
+            if written == 1:
+                return _token_with_use(new, used)
+        raise EngineUnavailable("the token kept changing while it was edited: try again")
+
+    async def delete_token(self, token_hash: str, audit: bytes | None = None) -> bool:
+        args = [token_hash, self.publish_command, _TOKEN_CHANNEL, *self._audit_args(audit)]
+        deleted = await self._write(self._delete_token, [_TOKENS, _TOKENS_AUDIT], args)
         await self._call(self._redis.hdel(_TOKENS_USED, token_hash))
         return bool(deleted)
 
-    async def create_blog(self, blog: Blog, epoch: str) -> Blog:
+    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
         keys = _Keys(blog.slug)
         stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
         # Listed first: a create that fails half-way leaves at worst a listed-but-absent slug,
         # which list_blogs skips, never a blog that cannot be found.
         await self._call(self._redis.sadd(_BLOGS, blog.slug))
-        all_keys = [
-            keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history,
-            keys.pending, keys.scheduled, keys.newsroom_pos, keys.newsroom_history,
-            keys.pinned, keys.key_events, keys.highlights,
-        ]  # fmt: skip
-        created = await self._write(self._create_blog, all_keys, [stored, epoch])
+        all_keys = [keys.blog, keys.pos, *keys.cleared(), keys.audit]
+        args = [stored, epoch, *self._audit_args(audit)]
+        created = await self._write(self._create_blog, all_keys, args)
         if not created:
             raise BlogExists(blog.slug)
         return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
@@ -317,6 +480,20 @@ class RedisEngine(Engine):
             position=Position(epoch.decode(), int(offset)),
         )
 
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        keys = _Keys(slug)
+        reply = await self._call(
+            self._newer(keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[after, limit])
+        )
+        if reply is None:
+            raise BlogNotFound(slug)
+        epoch, offset, remaining, *entries = reply
+        return NewerPage(
+            entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
+            remaining=int(remaining),
+            position=Position(epoch.decode(), int(offset)),
+        )
+
     async def _apply_change(self, slug: str, change: Change) -> Applied:
         keys = _Keys(slug)
         idem = change.idempotency
@@ -342,6 +519,10 @@ class RedisEngine(Engine):
             "" if change.scheduled_at is None else repr(change.scheduled_at),
             "1" if change.claim else "",
             0 if change.event is None else len(change.event),
+            # the record (apply.lua's own block): ARGV 22-26
+            change.revision or "",
+            self.max_revisions,
+            *self._audit_args(change.audit),
             *(change.event or ()),
             *(change.newsroom_event or ()),
         ]
@@ -351,7 +532,10 @@ class RedisEngine(Engine):
             keys.newsroom_pos, keys.newsroom_history, keys.pending, keys.scheduled,
             keys.pinned, keys.key_events,
         ]  # fmt: skip
-        reply = await self._write(self._apply, [*all_keys, idem_key, *more_keys], args)
+        record_keys = [keys.revisions(change.entry_id or ""), keys.deleted, keys.audit]
+        reply = await self._write(
+            self._apply, [*all_keys, idem_key, *more_keys, *record_keys], args
+        )
         status = reply[0]
         if status == b"OK":
             if change.scheduled_at is not None:
@@ -484,7 +668,134 @@ class RedisEngine(Engine):
         return [fields[b"e"] for _, fields in records]
 
     def subscription(self, handler: MessageHandler) -> Subscription:
-        return _RedisSubscription(self._url, self._timeout, handler)
+        return _RedisSubscription(self._subscriber(), handler)
+
+    def _subscriber(self) -> Any:
+        """A client of its own for one pub/sub connection. Every call on it is bounded (reads of
+        messages wait by their own timeout), so a Redis that stops answering fails the
+        subscription rather than hanging it."""
+        return aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            socket_keepalive=True,
+            health_check_interval=0,  # the subscription's own pings check it (see run())
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    # --- the record ------------------------------------------------------------------------
+    async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).lrange(keys.revisions(entry_id), 0, -1)
+            exists, revisions = await self._call(pipe.execute())
+        return list(revisions) if exists else None
+
+    async def deleted_entries(self, slug: str, limit: int) -> list[tuple[str, float]]:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).zrange(keys.deleted, 0, limit - 1, desc=True, withscores=True)
+            exists, deleted = await self._call(pipe.execute())
+        if not exists:
+            raise BlogNotFound(slug)
+        return [(entry_id.decode(), float(at)) for entry_id, at in deleted]
+
+    async def entry_ids(self, slug: str) -> list[str] | None:
+        keys = _Keys(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.exists(keys.blog).hkeys(keys.entries).zrange(keys.deleted, 0, -1)
+            exists, live, deleted = await self._call(pipe.execute())
+        if not exists:
+            return None
+        return sorted({i.decode() for i in (*live, *deleted)})
+
+    async def export_entries(
+        self, slug: str, entry_ids: list[str]
+    ) -> list[tuple[bytes | None, list[bytes]]]:
+        keys = _Keys(slug)
+        found: list[tuple[bytes | None, list[bytes]]] = []
+        for start in range(0, len(entry_ids), _EXPORT_STEP):
+            ids = entry_ids[start : start + _EXPORT_STEP]
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hmget(keys.entries, ids)
+                for entry_id in ids:
+                    pipe.lrange(keys.revisions(entry_id), 0, -1)
+                entries, *histories = await self._call(pipe.execute())
+            found += zip(entries, histories, strict=True)
+        return found
+
+    async def record_audit(self, slug: str | None, event: bytes) -> None:
+        key = _audit_key(slug)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(key, {"e": event}, minid=self.audit_cutoff_ms(), approximate=True)
+            pipe.xtrim(key, maxlen=self.audit_max_events, approximate=True)
+            await self._call(pipe.execute())
+
+    async def audit_log(
+        self, blog: str | None, before: tuple[int, int, str] | None, limit: int
+    ) -> list[AuditRecord]:
+        if blog is not None:
+            sources = [blog]
+        else:
+            slugs = await self._call(self._redis.smembers(_BLOGS))
+            sources = [TOKEN_CHANGES, *sorted(s.decode() for s in slugs)]
+        oldest = f"{self.audit_cutoff_ms()}-0"
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for source in sources:
+                newest = "+"
+                if before is not None:
+                    # Newest first is (ms, seq, source) descending: at the cursor's own id, only
+                    # the logs that sort before the cursor's still have events to give.
+                    ms, seq, after = before
+                    newest = f"{ms}-{seq}" if source < after else f"({ms}-{seq}"
+                pipe.xrevrange(_audit_key(source), newest, oldest, count=limit)
+            pages = await self._call(pipe.execute())
+        records = []
+        for source, page in zip(sources, pages, strict=True):
+            for stream_id, fields in page:
+                ms, _, seq = stream_id.decode().partition("-")
+                records.append(AuditRecord(int(ms), int(seq), source, fields[b"e"]))
+        return newest_first(records, limit)
+
+    async def begin_import(self, blog: Blog, epoch: str, lease: str, until: float) -> None:
+        keys = _Keys(blog.slug)
+        stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
+        all_keys = [keys.blog, keys.pos, keys.importing, *keys.cleared()]
+        args = [stored, epoch, lease, repr(time.time()), repr(until)]
+        status = await self._write(self._import_begin, all_keys, args)
+        if status == b"EXISTS":
+            raise BlogExists(blog.slug)
+        if status == b"BUSY":
+            raise ImportInProgress(blog.slug)
+
+    async def _import_step(self, slug: str, lease: str, until: str, audit: bytes | None) -> None:
+        keys = _Keys(slug)
+        step_keys = [keys.importing, keys.pos, keys.history, keys.audit]
+        args = [lease, new_epoch(), until, *self._audit_args(audit)]
+        if not await self._write(self._import_finish, step_keys, args):
+            raise ImportLost(slug)
+
+    async def renew_import(self, slug: str, lease: str, until: float) -> None:
+        await self._import_step(slug, lease, repr(until), None)
+
+    async def import_revisions(
+        self, slug: str, entry_id: str, revisions: list[bytes], deleted_at: float | None
+    ) -> None:
+        keys = _Keys(slug)
+        deleted = "" if deleted_at is None else repr(deleted_at)
+        await self._write(
+            self._import_revisions,
+            [keys.revisions(entry_id), keys.deleted],
+            [entry_id, deleted, *revisions],
+        )
+
+    async def finish_import(self, slug: str, lease: str, audit: bytes | None) -> Blog:
+        await self._import_step(slug, lease, "", audit)
+        await self._call(self._redis.sadd(_BLOGS, slug))
+        blog = await self.get_blog(slug)
+        if blog is None:
+            raise BlogNotFound(slug)
+        return blog
 
     async def update_presence(
         self,
@@ -538,6 +849,22 @@ class RedisEngine(Engine):
         return history
 
 
+def _address(url: str) -> str:
+    """host:port of a Redis URL, without its credentials (for logs and messages)."""
+    parsed = urllib.parse.urlsplit(url)
+    return f"{parsed.hostname or 'localhost'}:{parsed.port or 6379}"
+
+
+def _policy_in(reply: Any) -> str | None:
+    """The value of CONFIG GET maxmemory-policy, as redis-py returns it (a dict, or pairs)."""
+    if isinstance(reply, list):
+        reply = dict(zip(reply[::2], reply[1::2], strict=False))
+    for name, value in (reply or {}).items():
+        if (name.decode() if isinstance(name, bytes) else name) == "maxmemory-policy":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
 def _token_with_use(raw: bytes, used: bytes | None) -> Token:
     token = _token_decoder.decode(raw)
     if used is None:
@@ -552,17 +879,22 @@ def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -
 
 
 class _RedisSubscription(Subscription):
-    """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run()."""
+    """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run().
 
-    def __init__(self, url: str, timeout: float, handler: MessageHandler) -> None:
-        self._client = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_keepalive=True,
-            health_check_interval=10,  # notices a silently dead connection
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._pubsub = self._client.pubsub()
+    A connection that went silent (a blackholed network, a half-open TCP connection, a Redis
+    that hangs) is noticed here rather than by the kernel hours later: after ``SILENCE_SECONDS``
+    without a message the loop pings, and without an answer for as long again it gives up, so
+    the hub connects again and fills every blog's gap from history.
+    """
+
+    # Seconds without any message before a ping; as long again without its pong: dead.
+    SILENCE_SECONDS = 5.0
+    # How often ``still_current`` is asked whether this connection still goes to the master.
+    CHECK_SECONDS = 2.0
+
+    def __init__(self, client: Any, handler: MessageHandler) -> None:
+        self._client = client
+        self._pubsub = client.pubsub()
         self._handler = handler
         # A channel of this connection's own: always subscribed (so the connection exists and
         # fails loudly), and the path of confirm()'s probes.
@@ -584,10 +916,10 @@ class _RedisSubscription(Subscription):
             raise EngineUnavailable(f"Redis pub/sub is unavailable: {exc}") from exc
 
     async def subscribe(self, slug: str) -> None:
-        await self._call(self._pubsub.subscribe(_Keys(slug).channel))
+        await self._call(self._pubsub.subscribe(channel_of(slug)))
 
     async def unsubscribe(self, slug: str) -> None:
-        await self._call(self._pubsub.unsubscribe(_Keys(slug).channel))
+        await self._call(self._pubsub.unsubscribe(channel_of(slug)))
 
     async def confirm(self) -> None:
         # Redis runs one connection's commands in order: once a probe published after our
@@ -596,33 +928,56 @@ class _RedisSubscription(Subscription):
         probe = secrets.token_bytes(8)
         waiter = self._probes[probe] = asyncio.get_running_loop().create_future()
         try:
-            await self._call(self._client.publish(self._control, probe))
             async with asyncio.timeout(5.0):
+                await self._call(self._client.publish(self._control, probe))
                 await waiter
         except TimeoutError:
             raise EngineUnavailable("Redis pub/sub did not confirm the subscription") from None
         finally:
             self._probes.pop(probe, None)
 
+    async def still_current(self) -> bool:
+        """False once this connection no longer reaches the server that takes the writes."""
+        return True
+
     async def run(self) -> None:
         await self._subscribe_control()
-        handler, control = self._handler, self._control
+        handler, control, pubsub = self._handler, self._control, self._pubsub
+        loop = asyncio.get_running_loop()
+        heard = next_check = loop.time()
+        pinged = False
         while True:
             message = await self._call(
-                self._pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             )
-            if message is not None and message["type"] == "message":
-                channel = message["channel"]
-                if channel == control:
-                    waiter = self._probes.get(message["data"])
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
-                else:
-                    handler(_slug_of_channel(channel), message["data"])
+            now = loop.time()
+            if message is not None:
+                heard, pinged = now, False
+                if message["type"] == "message":
+                    channel = message["channel"]
+                    if channel == control:
+                        waiter = self._probes.get(message["data"])
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+                    else:
+                        handler(_slug_of_channel(channel), message["data"])
+            elif now - heard >= self.SILENCE_SECONDS:
+                if pinged:
+                    raise EngineUnavailable(
+                        f"Redis pub/sub answered nothing for {now - heard:.0f} s"
+                    )
+                await self._call(pubsub.ping())
+                pinged = True
+            if now >= next_check:
+                next_check = now + self.CHECK_SECONDS
+                if not await self.still_current():
+                    raise EngineUnavailable("Redis pub/sub: the master moved")
 
     async def close(self) -> None:
-        try:
-            await self._pubsub.aclose()
-            await self._client.aclose()
-        except _UNAVAILABLE:
-            pass
+        # Bounded: a close that waits on a dead peer must not hold up a restart.
+        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._pubsub.aclose()
+        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._client.aclose()

@@ -24,7 +24,7 @@ _STEADY_SECONDS = 60.0
 
 TASKS = (
     "subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler", "presence",
-    "notice",
+    "notice", "rights", "eviction-check",
 )  # fmt: skip
 
 

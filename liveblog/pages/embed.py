@@ -22,7 +22,7 @@ EMBED_SIZE = 10
 
 async def embed_page(request: Request) -> Response:
     page = await cache.blog_page(request, "embed", lambda: _embed_page(request))
-    return page or not_found(request, "This live blog")
+    return page or not_found(request, "blog")
 
 
 async def _embed_page(request: Request) -> Response:
@@ -30,7 +30,7 @@ async def _embed_page(request: Request) -> Response:
     slug = request.path_params["slug"]
     view = await load_view(request.app.state.engine, slug, limit=EMBED_SIZE)
     if view is None:
-        return not_found(request, "This live blog")
+        return not_found(request, "blog")
     base = base_of(request)
     context = {"view": view, "blog": view.blog, "canonical": base.blog(slug)}
     response = render(request, "embed.html", context, frame_ancestors=settings.frame_ancestors)

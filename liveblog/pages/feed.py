@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog import i18n
 from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound
 from liveblog.models import Blog, Entry
@@ -22,6 +23,7 @@ from liveblog.pages.urls import Base, base_of
 
 FEED_SIZE = 50
 _ATOM = "http://www.w3.org/2005/Atom"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"  # written as xml:lang
 # XML 1.0 forbids most control characters even as references; they cannot be in a feed.
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -51,10 +53,15 @@ def _ids(blog: Blog, base: Base) -> tuple[str, Callable[[Entry], str]]:
 
 
 def build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings) -> bytes:
+    with i18n.rendering(blog.language, blog.time_zone):  # the words it adds, in the blog's
+        return _build_feed(blog, entries, base, settings)
+
+
+def _build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings) -> bytes:
     # Links are relative without a trusted origin: Atom resolves them against the feed's URL.
     page = base.blog(blog.slug)
     feed_id, entry_id = _ids(blog, base)
-    feed = ET.Element("feed", {"xmlns": _ATOM})
+    feed = ET.Element("feed", {"xmlns": _ATOM, _XML_LANG: blog.language})
     _sub(feed, "id", feed_id)
     _sub(feed, "title", blog.title)
     if blog.description:
@@ -93,7 +100,8 @@ def build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings)
 
 
 def _figure(url: str, alt: str | None, caption: str | None, credit: str | None) -> str:
-    text = " ".join(part for part in (caption, f"Photo: {credit}" if credit else None) if part)
+    credit = i18n.gettext("Photo: %(credit)s", credit=credit) if credit else None
+    text = " ".join(part for part in (caption, credit) if part)
     figcaption = f"<figcaption>{escape(text)}</figcaption>" if text else ""
     return f'<figure><img src="{escape(url)}" alt="{escape(alt or "")}">{figcaption}</figure>'
 

@@ -1,6 +1,7 @@
-"""The newsroom's pages: the editor console (``/editor``), the live dashboard (``/dashboard``)
-and the People screen (``/people``), and what makes them an installable web app: the manifest
-(``/newsroom.webmanifest``) and the service worker (``/newsroom-sw.js``).
+"""The newsroom's pages: the editor console (``/editor``), the live dashboard (``/dashboard``),
+the People screen (``/people``) and the audit log (``/audit``), and what makes them an
+installable web app: the manifest (``/newsroom.webmanifest``) and the service worker
+(``/newsroom-sw.js``).
 
 The pages are static shells rendered once; their modules under ``web/static/newsroom/`` do the
 work on the public API and streams. ``GET /api/me`` tells the console who a token belongs to, so
@@ -90,6 +91,13 @@ async def people(request: Request) -> Response:
     """The People screen (admins): add a person, change role and blogs, revoke."""
     response = newsroom_page(request, "newsroom/people.html", {})
     response.headers["Cache-Control"] = "no-store"  # it shows new tokens once
+    return response
+
+
+async def audit(request: Request) -> Response:
+    """The audit log (admins): who did what, filtered by blog and person."""
+    response = render(request, "newsroom/audit.html", {})
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

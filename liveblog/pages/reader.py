@@ -20,7 +20,7 @@ from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound, Engine
 from liveblog.media import embeds
 from liveblog.models import Blog, Entry
-from liveblog.pages import cache, jsonld
+from liveblog.pages import cache, jsonld, oembed
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
 from liveblog.pages.timeline import (
@@ -70,8 +70,11 @@ def render(
     return response
 
 
-def not_found(request: Request, what: str = "This page") -> Response:
-    return render(request, "not_found.html", {"what": what}, status_code=404)
+def not_found(request: Request, what: str = "page", blog: Blog | None = None) -> Response:
+    """The not-found page: ``what`` is "blog", "older" (a page of older updates) or "page";
+    in the blog's language when the blog exists."""
+    context: dict[str, Any] = {"what": what} | ({"blog": blog} if blog else {})
+    return render(request, "not_found.html", context, status_code=404)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,7 +120,10 @@ async def index(request: Request) -> Response:
     """Every blog: one computation per ``page_cache_seconds``, however many readers ask."""
     settings, _ = _state(request)
     ttl = settings.page_cache_seconds
-    return await cache.of(request).get("index", None, lambda: _index(request), ttl=ttl)
+    coding = cache.coding_of(request)
+    return await cache.of(request).get(
+        "index", None, lambda: _index(request), ttl=ttl, coding=coding
+    )
 
 
 async def _index(request: Request) -> Response:
@@ -147,15 +153,16 @@ async def blog_page(request: Request) -> Response:
     if request.query_params.get("view") == "key":
         # Every key event, however old: one page, shared per stream position like the first.
         page = await cache.blog_page(request, "reader-key", lambda: _blog_page(request, None, True))
-        return page or not_found(request, "This live blog")
+        return page or not_found(request, "blog")
     raw_before = request.query_params.get("before")
     if not raw_before:
         # The first render, the one crowds open: shared per stream position.
         page = await cache.blog_page(request, "reader", lambda: _blog_page(request, None))
-        return page or not_found(request, "This live blog")
+        return page or not_found(request, "blog")
     before = decode_cursor(raw_before) if len(raw_before) <= _MAX_CURSOR else None
     if before is None:
-        return not_found(request, "This page of older updates")
+        blog = await request.app.state.engine.get_blog(request.path_params["slug"])
+        return not_found(request, "older" if blog else "blog", blog)
     return await _blog_page(request, before)
 
 
@@ -164,7 +171,7 @@ async def _blog_page(request: Request, before: str | None, key_only: bool = Fals
     slug = request.path_params["slug"]
     view = await load_view(engine, slug, before=before)
     if view is None:
-        return not_found(request, "This live blog")
+        return not_found(request, "blog")
     if key_only:
         view = key_events_only(view)
     base = base_of(request)
@@ -179,17 +186,24 @@ async def _blog_page(request: Request, before: str | None, key_only: bool = Fals
         "jsonld": jsonld.script_json(
             jsonld.live_blog_posting(view.blog, view.latest, base, settings)
         ),
-        "og_image": _og_image(view, base, settings),
+        "og_image": og_image(view, base, settings),
+        "modified_at": jsonld.modified_at(view.blog, view.latest),
+        "oembed": oembed.discovery(base, canonical) if not (view.archive or key_only) else None,
     }
     return base.vary(render(request, "reader.html", context))
 
 
-def _og_image(view: ReaderView, base: Base, settings: Settings) -> str | None:
-    """The first photo, as an absolute URL (Open Graph wants one): an uploaded photo's
-    ``/media/`` path only when the origin is known."""
-    for entry in [*view.pinned, *view.latest]:
+def first_photo(entries: list[Entry], base: Base) -> str | None:
+    """The first photo of these entries as an absolute URL (Open Graph wants one): an uploaded
+    photo's ``/media/`` path only when the origin is known."""
+    for entry in entries:
         for media in entry.media:
             url = base.resolve(media.url) if media.type != "embed" else ""
             if url.startswith(("https://", "http://")):
                 return url
-    return settings.publisher_logo
+    return None
+
+
+def og_image(view: ReaderView, base: Base, settings: Settings) -> str | None:
+    """The blog's image: its newest photo, else the publisher's logo."""
+    return first_photo([*view.pinned, *view.latest], base) or settings.publisher_logo

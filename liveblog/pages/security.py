@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 
 from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data:; media-src *; "
@@ -58,17 +56,3 @@ def page_headers(
 def secure(response: Response, headers: dict[str, str]) -> Response:
     response.headers.update(headers)
     return response
-
-
-class SecureStaticFiles(StaticFiles):
-    """StaticFiles with nosniff and a revalidating cache: URLs carry a content hash anyway."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        response.headers.update(COMMON_HEADERS)
-        if scope.get("query_string"):
-            # ?v=<hash> from static_url(): the content behind this URL never changes.
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        else:
-            response.headers["Cache-Control"] = "no-cache"
-        return response

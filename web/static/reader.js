@@ -1,11 +1,25 @@
 // The reader's page, kept live: applies each event of the blog's stream to the rendered page.
 // Loaded as a module (deferred); the page is complete without it.
+//
+// What a first view needs is imported here (the page preloads it all at once); what only some
+// readers use is imported when they do (import() below, never preloaded): sharing, the zone
+// switch, the embed's frame, deep links, "since your last visit".
 
 import { t, tn } from "./reader/i18n.js";
-import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
+import { entriesOf, entryKey, entryTitle, isEntry, renderEntry, renderKeyEvent } from "./reader/render.js";
 import { enableEmbeds, onEmbedClick } from "./reader/media.js";
 import { LiveStream } from "./reader/stream.js";
-import { clock, dayKey, dayName, longDate, micros, orderKey, relative } from "./reader/times.js";
+import {
+  clock,
+  dayKey,
+  dayName,
+  localizeTimes,
+  longDate,
+  micros,
+  orderKey,
+  ownZoneDiffers,
+  refreshRelativeTimes,
+} from "./reader/times.js";
 
 const PAGE_SIZE = 20;
 const HIGHLIGHT_MS = 2500;
@@ -17,14 +31,46 @@ const STATE_TEXT = {
   offline: "Offline",
   ended: "Ended",
 };
-const newUpdates = (count) => tn("new_updates", ["%(count)s new update", "%(count)s new updates"], count);
+const newUpdates = (count) => tn("new_updates", count);
+const ENTRY_HASH = /^#entry-([0-9a-z]{16})$/;
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 const $ = (id) => document.getElementById(id);
-const keyOf = (node) => orderKey(node.dataset.published, node.dataset.id);
-const isEntry = (node) => node?.classList.contains("entry");
-/** The entries of a list, without the day headings between them. */
-const entriesOf = (list) => [...list.children].filter(isEntry);
+/** A module loaded on demand; `use` it, or do without it when it cannot be had (offline). */
+const later = (load, use, without = () => {}) => load().then(use, without);
+/** A plain click on a Share link (not one that opens it elsewhere): the link, else null. */
+function shareClick(event) {
+  const link = event.target.closest("a.entry__share");
+  if (!link || event.defaultPrevented || event.button !== 0) return null;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return null; // a new tab
+  return link;
+}
+// What this browser last saw of a blog: the newest entry the page showed ({id, key}, key: the
+// timeline's order key), kept in localStorage only (no cookie, nothing sent to the server), so
+// a later visit can say what arrived since (reader/catch-up.js). Storage a browser refuses (a
+// sandboxed frame, a private mode) means no memory.
+const seenKey = (slug) => `liveblog:seen:${slug}`;
+
+function lastSeen(slug) {
+  try {
+    const seen = JSON.parse(window.localStorage.getItem(seenKey(slug)) || "null");
+    return seen && typeof seen.id === "string" && typeof seen.key === "string" ? seen : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Remember `key` as the newest shown, unless a newer one is remembered already. */
+function remember(slug, id, key) {
+  try {
+    const seen = lastSeen(slug);
+    if (seen && seen.key >= key) return;
+    window.localStorage.setItem(seenKey(slug), JSON.stringify({ id, key }));
+  } catch {
+    // storage refused or full: nothing remembered
+  }
+}
+
 /** The entry before or after `node` in its list, skipping day headings. */
 function neighbour(node, direction) {
   let next = node[direction];
@@ -40,11 +86,12 @@ class LiveBlog {
     this.api = root.dataset.api;
     this.next = root.dataset.next || null; // cursor of the next older page, null at the end
     this.maxEntries = Number(root.dataset.maxEntries) || 0; // embed: keep only the newest
+    this.pageSize = PAGE_SIZE; // entries asked of the API at a time
     this.blogTitle = root.dataset.title;
     this.baseTitle = document.title;
     this.pending = new Map(); // entries that arrived while the reader was scrolled down
-    // Ids seen deleted: a delete is final, so an older page or a refetch that was in flight
-    // when the delete came must not bring the entry back.
+    // Ids seen deleted: an older page or a refetch that was in flight when the delete came
+    // must not bring the entry back. Only a later entry.created does (restored by an editor).
     this.deleted = new Set();
     this.timeline = $("timeline");
     this.pinned = $("pinned");
@@ -55,6 +102,11 @@ class LiveBlog {
     this.loadOlder = $("load-older");
     this.announcer = $("announcer");
     this.status = $("live-status");
+    this.slug = root.dataset.slug;
+    // What this browser showed on its last visit, read before this visit remembers anything.
+    this.seen = this.remembers() ? lastSeen(this.slug) : null;
+    // {key, mark}: entries newer than key are marked new as they are placed (set by catch-up).
+    this.unseen = null;
     this.stream = new LiveStream(
       root.dataset.events,
       root.dataset.lastEventId,
@@ -64,7 +116,13 @@ class LiveBlog {
   }
 
   start() {
+    // The server wrote the times in the blog's zone; drawn again here, in the zone chosen.
     localizeTimes(document);
+    // A reader abroad gets the zone switch, which may move the header (a line of its own on a
+    // phone): the page goes live once it is drawn as it stays (below).
+    const drawn = ownZoneDiffers()
+      ? later(() => import("./reader/zone.js"), ({ zoneSwitch }) => zoneSwitch($("lb-zone"), () => this.redrawTimes()))
+      : Promise.resolve();
     refreshRelativeTimes();
     setInterval(refreshRelativeTimes, 60_000);
     this.newButton?.addEventListener("click", () => this.reveal({ scroll: true }));
@@ -80,8 +138,32 @@ class LiveBlog {
     enableEmbeds(document);
     this.root.addEventListener("click", onEmbedClick);
     window.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    if (this.mode === "embed") this.reportHeight();
-    if (this.mode !== "archive" && this.root.dataset.status !== "ended") this.stream.start();
+    if (this.mode === "embed") later(() => import("./reader/frame.js"), ({ reportHeight }) => reportHeight());
+    if (this.mode !== "archive" && this.root.dataset.status !== "ended") {
+      drawn.then(() => this.root.dataset.status !== "ended" && this.stream.start());
+    }
+    // Sharing (reader/share.js) comes with the first Share used; later ones run in the click
+    // itself, as a share sheet likes (it wants the reader's gesture).
+    let sharing = null;
+    this.root.addEventListener("click", (event) => {
+      const link = shareClick(event);
+      if (!link) return;
+      event.preventDefault();
+      const announce = (text) => this.announce(text);
+      if (sharing) {
+        sharing.share(link, announce);
+        return;
+      }
+      // Not to be had (offline): the link's own page, as without JavaScript.
+      const follow = () => window.location.assign(link.href);
+      later(() => import("./reader/share.js"), (module) => (sharing = module).share(link, announce), follow);
+    });
+    this.root.addEventListener("click", (event) => {
+      const gap = event.target.closest(".timeline-gap__button");
+      if (gap) later(() => import("./reader/deep-links.js"), (links) => links.fillGap(this, gap.parentElement));
+    });
+    window.addEventListener("hashchange", () => this.land());
+    this.land().finally(() => this.catchUp());
   }
 
   // --- events ------------------------------------------------------------------------------
@@ -89,7 +171,10 @@ class LiveBlog {
   apply(event) {
     const { type, data } = event;
     this.keepScroll(() => {
-      if (type === "entry.created") this.created(data);
+      if (type === "entry.created") {
+        this.deleted.delete(data.id); // events come in order: a deleted entry restored
+        this.created(data);
+      }
       else if (type === "entry.updated") this.updated(data);
       else if (type === "entry.deleted") this.removeEntry(data.id);
       else if (type === "blog.updated") this.blogUpdated(data);
@@ -122,7 +207,7 @@ class LiveBlog {
   landsAbove(entry) {
     if (entry.pinned) return true;
     const key = orderKey(entry.published_at, entry.id);
-    const before = entriesOf(this.timeline).find((child) => keyOf(child) < key);
+    const before = entriesOf(this.timeline).find((child) => entryKey(child) < key);
     if (!before) return this.next === null && this.timeline.getBoundingClientRect().bottom < 0;
     return before.getBoundingClientRect().top < 0;
   }
@@ -185,69 +270,25 @@ class LiveBlog {
     }
   }
 
-  /** `reset`: the stream cannot fill a gap, so the timeline is read again from the API. */
+  /** `reset`: the stream cannot fill a gap, so the timeline is read again (reader/reload.js,
+   * loaded then: a reset is rare), until it can be, backing off. */
   async reload(attempt = 0) {
     this.stream.stop();
     this.setState("reconnecting");
     try {
-      if (this.keyOnly) {
-        await this.reloadKeyEvents();
-        return;
-      }
-      const page = await this.fetchJSON(`${this.api}?limit=${PAGE_SIZE}`);
-      await this.revalidateOutside(page.entries);
-      this.pending.clear();
-      this.showPendingCount();
-      this.timeline.replaceChildren();
-      this.next = page.next;
-      for (const entry of page.entries) this.place(entry, { highlight: false, older: true });
-      this.afterChange();
-      this.stream.lastEventId = page.last_event_id;
-      this.stream.attempt = 0;
-      if (this.root.dataset.status !== "ended") this.stream.start();
+      const { reload } = await import("./reader/reload.js");
+      await reload(this);
     } catch {
       const delay = Math.min(30_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
       setTimeout(() => this.reload(attempt + 1), delay);
     }
   }
 
-  /**
-   * `reset` in the key events view: every key event, however old, comes from the server's
-   * rendering of this view (the API pages through all entries), read as an inert document.
-   */
-  async reloadKeyEvents() {
-    const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
-    if (!response.ok) throw new Error(`${window.location.href}: ${response.status}`);
-    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = doc.getElementById("liveblog");
-    const timeline = doc.getElementById("timeline");
-    if (!fresh || !timeline) throw new Error("no timeline in the reloaded page");
-    this.pending.clear();
-    this.showPendingCount();
-    this.timeline.replaceChildren(...[...timeline.children].map((n) => document.importNode(n, true)));
-    for (const id of this.deleted) this.findEntry(id)?.remove();
-    enableEmbeds(this.timeline);
-    localizeTimes(this.timeline);
-    refreshRelativeTimes(this.timeline);
-    this.afterChange();
-    this.stream.lastEventId = fresh.dataset.lastEventId;
+  /** Back to live from `lastEventId`, the position the page reflects now (after a reload). */
+  resume(lastEventId) {
+    this.stream.lastEventId = lastEventId;
     this.stream.attempt = 0;
     if (this.root.dataset.status !== "ended") this.stream.start();
-  }
-
-  /** Pinned entries and key events not on the reloaded page: still there, still the same? */
-  async revalidateOutside(entries) {
-    const onPage = new Set(entries.map((entry) => entry.id));
-    const ids = new Set();
-    for (const node of this.pinned?.children ?? []) ids.add(node.dataset.id);
-    for (const node of this.keyList?.children ?? []) ids.add(node.dataset.id);
-    for (const id of ids) {
-      if (onPage.has(id)) continue;
-      const response = await fetch(`${this.api}/${encodeURIComponent(id)}`);
-      if (response.status === 404) this.removeEntry(id);
-      else if (response.ok) this.place(await response.json(), { highlight: false });
-      else throw new Error(`entry ${id}: ${response.status}`);
-    }
   }
 
   // --- placing entries ---------------------------------------------------------------------
@@ -273,7 +314,7 @@ class LiveBlog {
       old.replaceWith(node); // edited in place: the reader keeps their spot
     } else {
       old?.remove();
-      const before = entriesOf(list).find((child) => keyOf(child) < key);
+      const before = entriesOf(list).find((child) => entryKey(child) < key);
       if (before) list.insertBefore(node, before);
       else if (entry.pinned || older || this.next === null) list.append(node);
       else placed = false;
@@ -282,6 +323,8 @@ class LiveBlog {
       enableEmbeds(node);
       refreshRelativeTimes(node);
       if (highlight) this.highlight(node);
+      if (this.unseen && key > this.unseen.key) this.unseen.mark(node);
+      if (old?.classList.contains("entry--target")) node.classList.add("entry--target");
     }
     this.updateKeyEvent(entry);
     this.trim();
@@ -293,7 +336,7 @@ class LiveBlog {
   fitsAt(node, key) {
     const previous = neighbour(node, "previousElementSibling");
     const next = neighbour(node, "nextElementSibling");
-    return (!previous || keyOf(previous) > key) && (!next || keyOf(next) < key);
+    return (!previous || entryKey(previous) > key) && (!next || entryKey(next) < key);
   }
 
   highlight(node) {
@@ -344,6 +387,7 @@ class LiveBlog {
     this.drawDays();
     const empty = $("timeline-empty");
     if (empty) empty.hidden = entriesOf(this.timeline).length + this.pinned.children.length > 0;
+    this.rememberNewest();
   }
 
   /**
@@ -368,6 +412,15 @@ class LiveBlog {
       heading.append(time);
       node.before(heading);
     });
+  }
+
+  /** Every time on the page, in the zone now in use (the reader switched zones). */
+  redrawTimes() {
+    this.keepScroll(() => {
+      localizeTimes(document);
+      this.drawDays();
+    });
+    refreshRelativeTimes();
   }
 
   // --- scrolled-down readers ---------------------------------------------------------------
@@ -444,14 +497,9 @@ class LiveBlog {
     this.loadOlder.setAttribute("aria-busy", "true");
     this.loadOlder.textContent = t("Loading…");
     try {
-      const url = `${this.api}?limit=${PAGE_SIZE}&before=${encodeURIComponent(this.next)}`;
+      const url = `${this.api}?limit=${this.pageSize}&before=${encodeURIComponent(this.next)}`;
       const page = await this.fetchJSON(url);
-      for (const entry of page.entries) {
-        // Entries already on the page (live inserts, pinned) are never shown twice.
-        if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
-          this.place(entry, { highlight: false, older: true });
-        }
-      }
+      this.placeOlder(page.entries);
       this.next = page.next;
       this.loadOlder.textContent = t("Load older updates");
       return true;
@@ -461,29 +509,89 @@ class LiveBlog {
     } finally {
       this.loading = false;
       this.loadOlder.removeAttribute("aria-busy");
-      this.loadOlder.hidden = !this.next;
-      if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
+      this.setNext(this.next);
     }
   }
 
-  /** A key event further back than the loaded timeline: load older pages until it is there. */
+  /** Entries of an older page (or one from the middle), placed where they belong; those
+   * already on the page (live inserts, pinned) or waiting above are never shown twice. */
+  placeOlder(entries) {
+    for (const entry of entries) {
+      if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
+        this.place(entry, { highlight: false, older: true });
+      }
+    }
+  }
+
+  /** The cursor of the next older page ("Load older" asks for it; null: none left). */
+  setNext(next) {
+    this.next = next;
+    if (!this.loadOlder) return; // an embed: no older pages
+    this.loadOlder.hidden = !next;
+    if (next) this.loadOlder.href = `?before=${encodeURIComponent(next)}`;
+  }
+
+  /** A key event, however far back: shown where it is, or loaded with the entries around it. */
   async followKeyEvent(event) {
     const link = event.target.closest("a");
     const item = event.target.closest("[data-id]");
     if (!link || !item || this.mode !== "page") return;
     const id = item.dataset.id;
     event.preventDefault();
-    for (let pages = 0; !this.findEntry(id) && pages < 50; pages += 1) {
-      if (!(await this.loadOlderPage())) break;
-    }
-    const target = this.findEntry(id);
-    if (!target) {
-      window.location.assign(link.href); // the server renders the older page holding it
-      return;
-    }
     history.replaceState(null, "", `#entry-${id}`);
-    target.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
-    target.focus({ preventScroll: true }); // the reader chose it
+    if (!(await this.showEntry(id, { smooth: true }))) {
+      window.location.assign(link.href); // the server renders the older page holding it
+    }
+  }
+
+  // --- deep links: #entry-<id> of any entry, however old (reader/deep-links.js) --------------
+
+  /** The entry the URL names (`#entry-<id>`), shown on load and whenever the hash changes. */
+  async land() {
+    const id = ENTRY_HASH.exec(window.location.hash)?.[1];
+    if (!id || this.mode === "embed") return;
+    await this.showEntry(id, { smooth: false });
+  }
+
+  /** One entry, scrolled into view, marked and focused (loaded first when it is not on the
+   * page). Returns whether it is shown. */
+  async showEntry(id, options) {
+    let links;
+    try {
+      links = await import("./reader/deep-links.js");
+    } catch {
+      return false; // not to be had (offline): the page stays as it is
+    }
+    return links.showEntry(this, id, options);
+  }
+
+  // --- since your last visit (reader/catch-up.js) ----------------------------------------------
+
+  /** Only the live timeline of all updates remembers (not older pages, the key view, frames). */
+  remembers() {
+    return this.mode === "page" && !this.keyOnly;
+  }
+
+  /** Entries on the page: pinned ones and the timeline's. */
+  shownEntries() {
+    return [...(this.pinned?.children ?? []), ...entriesOf(this.timeline)].filter(isEntry);
+  }
+
+  rememberNewest() {
+    if (!this.remembers()) return;
+    let newest = null;
+    for (const node of [...(this.pinned?.children ?? []), entriesOf(this.timeline)[0]]) {
+      if (isEntry(node) && (!newest || entryKey(node) > entryKey(newest))) newest = node;
+    }
+    if (newest) remember(this.slug, newest.dataset.id, entryKey(newest));
+  }
+
+  /** A reader back on the page, with something newer than what they were shown last time:
+   * what arrived since is marked, counted and one tap away. */
+  catchUp() {
+    const seen = this.seen;
+    if (!seen || !this.shownEntries().some((node) => entryKey(node) > seen.key)) return;
+    later(() => import("./reader/catch-up.js"), (module) => module.catchUp(this, seen));
   }
 
   // --- small things ------------------------------------------------------------------------
@@ -503,48 +611,6 @@ class LiveBlog {
 
   announce(text) {
     if (this.announcer) this.announcer.textContent = text;
-  }
-
-  /** In a frame: tell the host page (embed.js) how tall the content is. */
-  reportHeight() {
-    if (window.parent === window) return;
-    let last = 0;
-    const send = () => {
-      const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
-      if (height === last) return;
-      last = height;
-      window.parent.postMessage({ type: "liveblog:height", height }, "*");
-    };
-    new ResizeObserver(send).observe(document.documentElement);
-    send();
-  }
-}
-
-/** Server-rendered times are UTC; show them in the reader's zone. */
-function localizeTimes(scope) {
-  for (const time of scope.querySelectorAll("time[data-clock]")) {
-    const date = new Date(time.dateTime);
-    if (Number.isNaN(date.getTime())) continue;
-    time.textContent = clock(date);
-    time.title = longDate(date);
-  }
-  for (const link of scope.querySelectorAll(".entry__permalink")) {
-    const time = link.querySelector("time");
-    if (!time) continue;
-    link.title = time.title;
-    // "<time>: <headline>" (the server's, in the blog's zone): the time in the reader's, as
-    // shown (an accessible name holds the visible text).
-    const label = link.getAttribute("aria-label") ?? "";
-    const at = label.indexOf(": ");
-    if (at >= 0) link.setAttribute("aria-label", `${time.textContent}${label.slice(at)}`);
-  }
-}
-
-function refreshRelativeTimes(scope = document) {
-  const now = Date.now();
-  for (const node of scope.querySelectorAll("[data-ago]")) {
-    const date = new Date(node.dataset.ago);
-    if (!Number.isNaN(date.getTime())) node.textContent = relative(date, now);
   }
 }
 

@@ -16,6 +16,9 @@
 --       scheduled), 20 claim ('1': only if the entry is still scheduled),
 --       21 the readers' event's part count (0 = none), then its parts, then the newsroom
 --       event's parts (none = no newsroom event); events are split where their id goes
+-- The record (its own block below) adds KEYS 14-16 and ARGV 22-26, before the events' parts,
+-- which therefore start at ARGV[EVENTS] (27).
+local EVENTS = 27
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
 local fingerprint = ARGV[4]
@@ -96,9 +99,36 @@ if entry_id ~= '' then
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
+-- === The record: the entry's history and the audit log ===================================
+-- KEYS: 14 the entry's revisions (a list, oldest first), 15 the blog's deleted entries (id by
+--       when), 16 the blog's audit log (a stream, ids by the time of writing)
+-- ARGV: 22 the revision ('' = none), 23 versions kept per entry (the first and the newest),
+--       24 the audit event ('' = none), 25 the audit log's oldest id kept (unix ms), 26 its
+--       hard cap. Plain appends, trims and marks: nothing here can fail.
+if entry_id ~= '' then
+  if ARGV[8] == '' then redis.call('ZADD', KEYS[15], ARGV[14], entry_id)
+  else redis.call('ZREM', KEYS[15], entry_id) end
+  if ARGV[22] ~= '' then
+    local kept = tonumber(ARGV[23])
+    if redis.call('RPUSH', KEYS[14], ARGV[22]) > kept then
+      -- The first version stays (what was first said), then the newest.
+      local first = redis.call('LINDEX', KEYS[14], 0)
+      redis.call('LTRIM', KEYS[14], 1 - kept, -1)
+      redis.call('LPUSH', KEYS[14], first)
+    end
+  end
+end
+if ARGV[24] ~= '' then
+  redis.call('XADD', KEYS[16], 'MINID', '~', ARGV[25], '*', 'e', ARGV[24])
+  redis.call('XTRIM', KEYS[16], 'MAXLEN', '~', ARGV[26])
+end
+-- === end of the record ===================================================================
+
 local parts = tonumber(ARGV[21])
-if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], 22, 21 + parts) end
-if #ARGV > 21 + parts then publish(KEYS[8], KEYS[9], ARGV[16], 22 + parts, #ARGV) end
+if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], EVENTS, EVENTS - 1 + parts) end
+if #ARGV > EVENTS - 1 + parts then
+  publish(KEYS[8], KEYS[9], ARGV[16], EVENTS + parts, #ARGV)
+end
 if fingerprint ~= '' then
   redis.call('SET', KEYS[7], fingerprint .. '\n' .. ARGV[5], 'EX', ARGV[6])
 end

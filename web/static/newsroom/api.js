@@ -1,5 +1,7 @@
 // The editor API over fetch: the bearer token, problem+json errors, and a timeout.
 
+import { accessEnded, reasonOf } from "./access.js";
+
 const TOKEN_KEY = "liveblog.token";
 const TIMEOUT_MS = 10000;
 
@@ -11,10 +13,6 @@ export const token = {
   clear: () => localStorage.removeItem(TOKEN_KEY),
   key: TOKEN_KEY,
 };
-
-/** Told of every 401 (`refused`, detail {secret, message}): the console ends its session when
- * the server no longer accepts the token it signed in with. */
-export const unauthorized = new EventTarget();
 
 /** An answer that is not 2xx. `status` 0 means the server could not be reached. */
 export class ApiError extends Error {
@@ -80,9 +78,9 @@ export async function api(method, path, { body, headers = {}, auth = true, secre
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data, response.headers);
-    if (response.status === 401 && auth && secret) {
-      unauthorized.dispatchEvent(new CustomEvent("refused", { detail: { secret, message: error.message } }));
-    }
+    // The server no longer takes this token (revoked, expired): the console's one path for
+    // that (access.js) ends the session if it is still the token it is signed in with.
+    if (response.status === 401 && auth && secret) accessEnded(reasonOf(401, response.headers), secret);
     throw error;
   }
   return { data, headers: response.headers, status: response.status };

@@ -1,7 +1,8 @@
 // The editor console: sign in, pick a blog, compose, and keep the blog's entries in view.
 
 import { entryTitle, renderEntry } from "../reader/render.js";
-import { ApiError, api, blogPath, token, unauthorized } from "./api.js";
+import { accessSentence, onAccessEnded, reasonOf } from "./access.js";
+import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { directionOf, t, tn, wireLanguageChoice } from "./i18n.js";
 import { renderable } from "./embeds.js";
@@ -11,7 +12,8 @@ import { alertText, alerts } from "./alerts.js";
 import { Presence, renderPeople } from "./presence.js";
 import { installable } from "./pwa.js";
 import { MultiBlogSocket } from "./socket.js";
-import { confirmDialog, el, toast } from "./ui.js";
+import { mountDeleted } from "./deleted.js";
+import { confirmDialog, el, toast, useBlogTimes } from "./ui.js";
 import { Workflow } from "./workflow.js";
 
 const $ = (id) => document.getElementById(id);
@@ -62,9 +64,9 @@ async function signIn(secret, { quiet = false } = {}) {
     if (failure instanceof ApiError && failure.status === 401) {
       token.clear();
       localStorage.removeItem(SESSION_KEY);
-      // A token kept from before (revoked or expired since): say why, as the server put it.
-      const reason = t("You are signed out: %(reason)s Ask an admin for a new sign-in link.", { reason: failure.message });
-      showSignIn(quiet ? reason : t("That token is not valid. Check it and try again."));
+      // A token kept from before (revoked or expired since): say why, as access.js says it.
+      const why = `${accessSentence(reasonOf(401, failure.headers))} ${t("Ask an admin for a new sign-in link.")}`;
+      showSignIn(quiet ? why : t("That token is not valid. Check it and try again."));
       return;
     }
     // Keep the token: the server is away, not the editor's right to use it.
@@ -84,6 +86,7 @@ async function signIn(secret, { quiet = false } = {}) {
   $("me-avatar").textContent = initials(state.me.name);
   $("new-blog").hidden = state.me.role !== "admin";
   document.querySelector("[data-role=people-link]").hidden = state.me.role !== "admin";
+  document.querySelector("[data-role=audit-link]").hidden = state.me.role !== "admin";
   state.composer.setRole(state.me.role);
   state.outbox.open(state.me.id, secret);
   if (!state.socket.started) state.socket.start();
@@ -117,10 +120,7 @@ function waitForServer(secret) {
     try {
       state.me = (await api("GET", "/api/me")).data;
     } catch (failure) {
-      if (failure instanceof ApiError && failure.status === 401) {
-        signIn(secret); // it says why
-        return;
-      }
+      if (failure instanceof ApiError && failure.status === 401) return; // access.js ended it
       setTimeout(again, 3000);
       return;
     }
@@ -197,15 +197,19 @@ function leave({ discard = false, message = "", keepToken = false } = {}) {
 }
 
 /**
- * The server no longer accepts this token (revoked, expired, taken off the blog): the console
- * ends its session at once and says why. Unsent work stays on this device, for this token.
+ * The server no longer accepts this token for this blog (access.js: revoked, expired, or the
+ * blog taken off it): the session ends at once and says why. Unsent work stays on this device,
+ * for this token; a token that still opens other blogs stays in the field, one click away.
  */
-function endSession(why) {
-  if (!state.me) return;
+function endSession({ reason, sentence, secret }) {
+  if (!state.me || (secret && secret !== token.get())) return;
   const unsent = state.outbox.items.length;
-  const reason = why || t("Your access ended.");
-  const kept = unsent ? ` ${tn("%(count)s unsent entry stays on this device.", "%(count)s unsent entries stay on this device.", unsent)}` : "";
-  leave({ message: `${t("You are signed out: %(reason)s Ask an admin for a new sign-in link.", { reason })}${kept}` });
+  const parts = [sentence];
+  if (reason !== "changed") parts.push(t("Ask an admin for a new sign-in link."));
+  if (unsent) parts.push(tn("%(count)s unsent entry stays on this device.", "%(count)s unsent entries stay on this device.", unsent));
+  const current = token.get();
+  leave({ message: parts.join(" ") });
+  if (reason === "changed") $("token-input").value = current;
 }
 
 /** Another tab signed out, or signed in as someone else: this one follows. */
@@ -289,7 +293,6 @@ async function selectBlog(slug) {
     onPublished: (entry) => state.list?.upsert(entry),
     presence: state.presence,
     onConnected: () => state.presence.resend(),
-    onEnded: (status, why) => streamEnded(status, why),
     onAlert: (kind, entry) => alerts.notify({ ...alertText(kind, entry), tag: `${slug}:${entry.id}` }),
     onWaiting: (count) => {
       state.waiting = count;
@@ -322,6 +325,7 @@ async function selectBlog(slug) {
     presence: state.presence,
   });
   state.list = list;
+  mountDeleted({ slug, after: $("load-older"), onRestored: (entry) => (entry.status === "published" ? state.list : state.workflow)?.upsert(entry) });
   try {
     await list.start();
   } catch (error) {
@@ -368,6 +372,7 @@ function renderBlogHeader() {
   const badge = $("blog-status");
   badge.textContent = live ? t("Live") : t("Ended");
   badge.className = `nr-badge nr-badge--${blog.status}`;
+  $("blog-zone").textContent = useBlogTimes(blog);
   $("blog-reader-link").href = `/blogs/${encodeURIComponent(blog.slug)}`;
   $("blog-toggle").textContent = live ? t("End blog") : t("Reopen blog");
   $("ended-note").hidden = live;
@@ -722,31 +727,6 @@ function presenceChanged() {
   renderPeople($("presence"), state.presence, titleOf);
 }
 
-/**
- * The newsroom stream ended, or was refused (401/403). A restart or a blip: go on (false).
- * This person may no longer be here (revoked, expired, taken off the blog): say why.
- */
-async function streamEnded(status, why) {
-  const secret = token.get();
-  try {
-    const { data } = await api("GET", "/api/me", { secret });
-    state.me = { ...state.me, ...data };
-    if (data.role !== "admin" && data.blogs !== null && !data.blogs.includes(state.slug)) {
-      // Taken off this blog: the others it may edit stay.
-      toast(why || t("You no longer have access to this blog."), { kind: "error" });
-      await loadBlogs();
-      return true;
-    }
-    return false; // a restart or a blip: the stream comes back by itself
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) {
-      if (token.get() === secret) endSession(why || error.message);
-      return true;
-    }
-    return false; // the server is away: keep trying
-  }
-}
-
 // --- the stream status ------------------------------------------------------------------
 
 let lastStreamState = null;
@@ -811,13 +791,13 @@ function start() {
   $("pending-list").addEventListener("click", pendingAction);
   state.outbox.addEventListener("change", outboxChanged);
   state.presence.addEventListener("change", presenceChanged);
-  state.outbox.addEventListener("unauthorized", () => streamEnded(401, ""));
-  // Any answer that says this token is no longer good (on whatever call) ends the session.
-  unauthorized.addEventListener("refused", (event) => {
-    if (state.me && event.detail.secret === token.get()) endSession(event.detail.message);
-  });
   window.addEventListener("storage", tokenChangedElsewhere);
 
+  // The one way a session ends from outside (access.js): the server ended this token's access
+  // (revoked, expired, or the blog taken off it), told by the newsroom stream's last event, a
+  // refused reconnect, or a refusal of any call. Say why and stop, rather than retry forever;
+  // unsent entries stay on the device, for this token only.
+  onAccessEnded(endSession);
   const saved = fromLink || token.get();
   if (saved) signIn(saved, { quiet: !fromLink });
   else showSignIn("");

@@ -7,8 +7,10 @@ import { renderEntry } from "../reader/render.js";
 import { parseEventId } from "../reader/stream.js";
 import { orderKey, relative } from "../reader/times.js";
 import { ApiError, api, blogPath, entryPath } from "./api.js";
+import { deletedToast } from "./deleted.js";
 import { EditSession } from "./edit.js";
 import { contentAttributes } from "./form.js";
+import { openHistory } from "./history.js";
 import { t } from "./i18n.js";
 import { editingMark, placeMark } from "./presence.js";
 import { confirmDialog, el, shortTime, toast } from "./ui.js";
@@ -35,9 +37,10 @@ export class EntryList {
     this.entries = new Map(); // id -> entry
     this.cards = new Map(); // id -> card element
     this.sessions = new Map(); // id -> EditSession
-    // Ids seen deleted. A delete is final (ids are never reused), so a response that was in
-    // flight when the delete event came (a PATCH, a page of entries) must not draw it again.
-    this.gone = new Set();
+    // Ids seen deleted, with the version they had: a response that was in flight when the
+    // delete event came (a PATCH, a page of entries) must not draw it again. Only a newer
+    // version (a deleted entry restored from its history) brings it back.
+    this.gone = new Map();
     this.next = null;
     this.stopped = false;
     this.reloading = null; // events held while the timeline is read again
@@ -145,7 +148,8 @@ export class EntryList {
 
   /** Show an entry, new or changed. An older version than the one shown is ignored. */
   upsert(entry, { force = false } = {}) {
-    if (this.gone.has(entry.id)) return;
+    if (this.gone.has(entry.id) && entry.version <= this.gone.get(entry.id)) return;
+    this.gone.delete(entry.id);
     const shown = this.entries.get(entry.id);
     if (shown && !force && shown.version > entry.version) return;
     this.entries.set(entry.id, entry);
@@ -164,7 +168,7 @@ export class EntryList {
   }
 
   removed(id) {
-    this.gone.add(id);
+    this.gone.set(id, Math.max(this.gone.get(id) ?? 0, this.entries.get(id)?.version ?? 0));
     const session = this.sessions.get(id);
     this.entries.delete(id);
     if (session) {
@@ -223,7 +227,7 @@ export class EntryList {
     );
   }
 
-  /** Edit, pin, Breaking and delete: for those who may change published entries. */
+  /** Edit, pin, Breaking, history and delete: for those who may change published entries. */
   actions(entry, breaking) {
     return [
       el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "edit" } }, t("Edit")),
@@ -237,6 +241,7 @@ export class EntryList {
         { type: "button", className: "nr-btn nr-btn--ghost nr-btn--breaking", dataset: { action: "breaking" }, "aria-pressed": String(breaking) },
         t("Breaking"),
       ),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { action: "history" } }, t("History")),
       el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--danger-text", dataset: { action: "delete" } }, t("Delete")),
     ];
   }
@@ -265,6 +270,7 @@ export class EntryList {
         (e) => e.labels.includes("breaking"),
       );
     } else if (action === "delete") this.remove(id);
+    else if (action === "history") openHistory({ slug: this.slug, entryId: id, onRestored: (entry) => this.upsert(entry) });
   }
 
   edit(id) {
@@ -335,8 +341,8 @@ export class EntryList {
     const confirmed = await confirmDialog({
       title: t("Delete this entry?"),
       message: entry.headline
-        ? t("“%(title)s” disappears from every reader's page at once. This cannot be undone.", { title: entry.headline })
-        : t("It disappears from every reader's page at once. This cannot be undone."),
+        ? t("“%(title)s” disappears from every reader's page at once. Its history stays: it can be brought back.", { title: entry.headline })
+        : t("It disappears from every reader's page at once. Its history stays: it can be brought back."),
       confirm: t("Delete"),
       danger: true,
     });
@@ -344,7 +350,7 @@ export class EntryList {
     try {
       await api("DELETE", entryPath(this.slug, id));
       this.removed(id);
-      toast(t("Entry deleted."));
+      deletedToast(this.slug, id, (entry) => this.upsert(entry));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) this.removed(id);
       else toast(t("Not deleted: %(reason)s", { reason: error.message }), { kind: "error" });

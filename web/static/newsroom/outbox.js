@@ -164,7 +164,6 @@ export class Outbox extends EventTarget {
     const summary = { status: error.status, messages: error.messages };
     if (!error.retryable) {
       this.update(item.key, { state: "failed", attempts, error: summary });
-      if (error.status === 401) this.dispatchEvent(new CustomEvent("unauthorized"));
       return;
     }
     const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempts - 1));

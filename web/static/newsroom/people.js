@@ -4,7 +4,7 @@
 import { api, token } from "./api.js";
 import { t } from "./i18n.js";
 import { installable } from "./pwa.js";
-import { confirmDialog, el, toast } from "./ui.js";
+import { confirmDialog, el, toast, wallDate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = { contributor: () => t("Contributor"), editor: () => t("Editor"), admin: () => t("Admin") };
@@ -22,14 +22,14 @@ function avatar(person) {
 
 function seen(person) {
   if (!person.last_used_at) return t("never");
-  return new Date(person.last_used_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return wallDate(new Date(person.last_used_at));
 }
 
 /** When a person's access ends, as the list says it (null: never). */
 function ends(person) {
   if (!person.expires_at) return t("never: until revoked");
   const at = new Date(person.expires_at);
-  const when = at.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  const when = wallDate(at);
   return at <= new Date() ? t("ended %(when)s", { when }) : when;
 }
 

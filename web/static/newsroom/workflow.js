@@ -5,9 +5,11 @@
 // contributors follow their own entries and edit or withdraw them until they are published.
 
 import { renderEntry } from "../reader/render.js";
+import { accessEnded, reasonOf } from "./access.js";
 import { ApiError, api, blogPath, entryPath, token } from "./api.js";
 import { EditSession } from "./edit.js";
 import { contentAttributes } from "./form.js";
+import { openHistory } from "./history.js";
 import { t } from "./i18n.js";
 import { editingMark, placeMark } from "./presence.js";
 import { confirmDialog, el, syncChildren, toast } from "./ui.js";
@@ -32,7 +34,7 @@ export function countdown(iso, now = Date.now()) {
 }
 
 export class Workflow {
-  constructor({ slug, me, root, formTemplate, onPublished, presence = null, onConnected, onEnded, onAlert, onWaiting }) {
+  constructor({ slug, me, root, formTemplate, onPublished, presence = null, onConnected, onAlert, onWaiting }) {
     this.slug = slug;
     this.me = me;
     this.root = root;
@@ -47,8 +49,6 @@ export class Workflow {
     this.onAlert = onAlert || (() => {});
     this.onWaiting = onWaiting || (() => {}); // how many contributions wait (the queue)
     // The stream ended or was refused: (status, the last word the server sent, if any).
-    this.onEnded = onEnded || (() => {});
-    this.farewell = null;
     this.onPresence = () => this.remark();
     this.entries = new Map();
     this.sessions = new Map(); // entry id -> EditSession
@@ -115,16 +115,18 @@ export class Workflow {
           throw new ApiError(response.status, problem, response.headers);
         }
         this.root.dataset.stream = "live";
-        this.farewell = null;
         this.onConnected();
         await this.read(response.body.getReader());
         if (this.stopped) return;
-        // The server ended the stream (a restart, or this person's access): ask why.
-        if (await this.onEnded(0, this.farewell)) return;
+        // The server ended the stream without a word (a restart): connect again. Had this
+        // person's access ended, its last event said so (access.ended), or the reconnect is
+        // refused (below).
       } catch (error) {
         if (this.stopped) return;
         if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-          if (await this.onEnded(error.status, error.message)) return; // signed out or revoked
+          this.stopped = true; // no right to this stream any more: retrying cannot help
+          accessEnded(reasonOf(error.status, error.headers), token.get());
+          return;
         }
       }
       this.root.dataset.stream = "reconnecting";
@@ -149,7 +151,7 @@ export class Workflow {
         try {
           event = JSON.parse(data);
         } catch {
-          event = { data: { message: data } }; // plain words: a last word, at most
+          continue; // not an event of this stream (a proxy's words): nothing to apply
         }
         await this.apply(event);
       }
@@ -161,11 +163,12 @@ export class Workflow {
       this.presence?.update(event.data?.people); // no id: no part of the stream's history
       return;
     }
-    if (!event.id) {
-      // A last word before the server ends the stream (why this console may not go on).
-      this.farewell = event.data?.reason || event.data?.message || event.data?.detail || null;
+    if (event.type === "access.ended") {
+      this.stopped = true; // the server ended the stream: the token lost its right to it
+      accessEnded(event.data?.reason, token.get());
       return;
     }
+    if (!event.id) return; // another message about the stream itself: no part of its history
     if (event.type === "reset") {
       this.lastEventId = null;
       await this.load();
@@ -257,6 +260,7 @@ export class Workflow {
       if (entry.status === "submitted") actions.push(button("sendback", t("Send back")));
     }
     if (mayAct) actions.push(button("edit", t("Edit"), "nr-btn--ghost"));
+    if (mayAct) actions.push(button("history", t("History"), "nr-btn--ghost"));
     if (mayAct) actions.push(button("delete", this.contributor ? t("Withdraw") : t("Delete"), "nr-btn--ghost nr-btn--danger-text"));
     const when =
       entry.status === "scheduled"
@@ -305,6 +309,7 @@ export class Workflow {
         const note = await askNote();
         if (note) await this.patch(entry, { status: "draft", note }, t("Sent back with your note."));
       } else if (action === "edit") this.edit(entry, button.closest("article"));
+      else if (action === "history") openHistory({ slug: this.slug, entryId: entry.id, onRestored: (e) => this.upsert(e) });
       else if (action === "delete") {
         const confirmed = await confirmDialog({
           title: this.contributor ? t("Withdraw this entry?") : t("Delete this entry?"),

@@ -3,7 +3,7 @@
 
 import { t } from "./i18n.js";
 import { renderMedia } from "./media.js";
-import { clock, longDate } from "./times.js";
+import { clock, longDate, orderKey } from "./times.js";
 
 const LABELS = { key: "Key event", breaking: "Breaking" };
 
@@ -47,6 +47,17 @@ export function entryTitle(entry, length = 90) {
   return `${space > 0 ? cut.slice(0, space) : cut}…`;
 }
 
+/** `/blogs/<slug>/entries/<id>`: an entry's own page. */
+export function entryPath(entry) {
+  return `/blogs/${encodeURIComponent(entry.blog)}/entries/${encodeURIComponent(entry.id)}`;
+}
+
+export const isEntry = (node) => node?.classList.contains("entry");
+/** The entries of a list, without the day headings between them. */
+export const entriesOf = (list) => [...list.children].filter(isEntry);
+/** Where an entry's element sorts in a timeline (newest first: a larger key goes higher). */
+export const entryKey = (node) => orderKey(node.dataset.published, node.dataset.id);
+
 export function renderEntry(entry) {
   const article = el("article", "entry");
   if (entry.labels.includes("breaking")) article.classList.add("entry--breaking");
@@ -88,7 +99,7 @@ export function renderEntry(entry) {
   main.append(body);
   for (const media of entry.media) main.append(renderMedia(media, t));
   for (const correction of entry.corrections || []) {
-    const note = el("p", "entry__correction", "Corrected ");
+    const note = el("p", "entry__correction", `${t("Corrected")} `);
     note.append(timeElement(correction.at), `: ${correction.text}`);
     main.append(note);
   }
@@ -102,6 +113,15 @@ export function renderEntry(entry) {
     }
     byline.append(t("By %(author)s", { author: entry.author }));
     main.append(byline);
+  }
+  if (entry.id && entry.blog) {
+    // The entry's own page, the URL it is shared by; share.js offers the share sheet or a copy.
+    const share = el("a", "entry__share", t("Share"));
+    share.href = entryPath(entry);
+    share.setAttribute("aria-label", t("Share: %(title)s", { title: entryTitle(entry) }));
+    const actions = el("p", "entry__actions");
+    actions.append(share);
+    main.append(actions);
   }
   article.append(side, main);
   return article;
