@@ -25,6 +25,8 @@ SENTENCES = {
     "expired": "Your access to this blog expired: sign in again.",
     "changed": "Your access to this blog was changed: sign in again.",
 }
+# What the console adds when the token itself is dead: the way back.
+ASK = "Ask an admin for a new sign-in link."
 RETRY_SECONDS = 2  # the console's pause between reconnects (workflow.js RETRY_MS)
 
 
@@ -66,10 +68,10 @@ async def test_the_console_says_why_its_stream_ended(
         assert (await newsroom.http.delete(f"/api/tokens/{token['id']}")).status_code == 204
 
     error = console.page.locator("#signin-error")
-    await expect(error).to_have_text(SENTENCES[cause], timeout=15_000)
+    await expect(error).to_have_text(f"{SENTENCES[cause]} {ASK}", timeout=15_000)
     await expect(error).to_be_visible()
     await expect(console.page.locator("#app")).to_be_hidden()
-    assert await console.page.evaluate("sessionStorage.getItem('liveblog.token')") is None
+    assert await console.page.evaluate("localStorage.getItem('liveblog.token')") is None
     await expect(console.page.locator("#token-input")).to_have_value("")  # a dead token
     await assert_no_more_retries(seen)
     assert len(seen) == opened, "told why by the stream's last event, it never reconnected"
