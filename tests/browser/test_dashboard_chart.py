@@ -7,6 +7,7 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -73,8 +74,23 @@ async def test_each_blog_shows_its_last_hour_of_readers_and_the_peak(
         await expect(chart.locator("svg path.nr-chart__line")).to_have_count(1)
         await expect(chart.locator("svg path.nr-chart__peak")).to_have_count(1)
         await expect(chart.locator("figcaption")).to_have_text(
-            re.compile(rf"Readers, last hour: peak {seeded:,}, ({ago}|{ago + 1}) min ago")
+            re.compile(
+                rf"Readers, last hour: peak {seeded:,} at .*\d\d:\d\d, ({ago}|{ago + 1}) min ago"
+            )
         )
+        # The hour's ends and the peak on the blog's clock (UTC here, the browser's Kolkata).
+        axis = chart.locator("[data-role=axis] time")
+        await expect(axis).to_have_count(2)
+        start, end = await axis.evaluate_all("nodes => nodes.map(n => [n.dateTime, n.textContent])")
+        for iso, text in (start, end):
+            # (after midnight on the blog's clock, the day goes before the hour's start)
+            assert text.endswith(datetime.fromisoformat(iso).astimezone(UTC).strftime("%H:%M"))
+        caption = await chart.locator("figcaption").text_content() or ""
+        peak_at = datetime.now(UTC) - timedelta(minutes=ago)
+        shown = re.search(r" at (?:\w+ \d+, )?(\d\d:\d\d),", caption)
+        assert shown is not None and shown[1] in {
+            (peak_at + timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 0, 1)
+        }, caption
         # The line has a point a minute; the last is the readers now (4 on this process).
         line = await chart.locator("svg path.nr-chart__line").get_attribute("d")
         assert line is not None and line.count("L") == 59

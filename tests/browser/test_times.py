@@ -145,3 +145,39 @@ async def test_the_console_and_the_dashboard_write_a_blogs_times_in_its_zone(
     assert await ny.locator(".nr-latest").get_attribute("data-zone") != label
     text = await kyiv.locator(".nr-latest__time").last.text_content() or ""
     assert len(re.findall(r"[A-Z][a-z]{2} \d", text)) == 1, text
+
+
+async def test_times_typed_in_the_console_are_the_blogs(
+    server: str, newsroom: Newsroom, pages: Pages
+) -> None:
+    """ "Publish at 18:00" means 18:00 where the blog is, not where the editor's browser is
+    (Asia/Kolkata): the composer reads and writes its time inputs on the blog's clock, and
+    says which clock that is."""
+    await newsroom.blog("kyiv", "Kyiv desk", time_zone="Europe/Kyiv")
+    console = await Console.open(pages, server, blog="kyiv")
+    page = console.page
+    await expect(page.locator("#blog-title")).to_have_text("Kyiv desk")
+    await expect(page.locator("#blog-zone")).to_have_text(re.compile(r"\S"))
+    label = await page.locator("#blog-zone").text_content()
+    composer = console.composer
+    await composer.locator("[name=status]").select_option("scheduled")
+    zone_label = composer.locator("[data-role=publish-at] [data-role=when-zone]")
+    await expect(zone_label).to_have_text(label or "")
+    kyiv = ZoneInfo("Europe/Kyiv")
+    tomorrow = (datetime.now(kyiv) + timedelta(days=1)).replace(
+        hour=18, minute=0, second=0, microsecond=0
+    )
+    await composer.locator("[name=publish_at]").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
+    await console.write(headline="Evening briefing", text="At the town hall.")
+    await console.publish()
+    await page.click('[data-tab="scheduled"]')
+    titled = page.locator("#workflow-list .nr-wf", has_text="Evening briefing")
+    await expect(titled).to_have_count(1)
+    card = page.locator(f'#workflow-list .nr-wf[data-id="{await titled.get_attribute("data-id")}"]')
+    listed = await newsroom.http.get("/api/blogs/kyiv/entries", params={"status": "scheduled"})
+    [entry] = listed.json()["entries"]
+    assert datetime.fromisoformat(entry["publish_at"]) == tomorrow
+    # Edited again, the form shows the time as it was typed: the blog's clock.
+    await card.locator("[data-wf=edit]").click()
+    field = card.locator("form [name=publish_at]")
+    await expect(field).to_have_value(tomorrow.strftime("%Y-%m-%dT%H:%M"))

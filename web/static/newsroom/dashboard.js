@@ -205,13 +205,18 @@ function drawChart(card, blog) {
     chart.append(svg("path", { d: `M${x.toFixed(1)} ${HEIGHT} L${x.toFixed(1)} ${y.toFixed(1)}`, class: "nr-chart__peak" }));
   }
   plot.replaceChildren(chart);
+  // The hour's ends on the blog's clock, as every time of the blog is written (ui.js).
+  const now = serverNow();
+  const first = now - (points.length - 1) * 60000;
+  const stamp = (at) => el("time", { dateTime: new Date(at).toISOString() }, shortTime(new Date(at), blog));
+  card.querySelector("[data-role=axis]").replaceChildren(stamp(first), el("span", { className: "nr-chart__zone" }, zoneName(blog)), stamp(now));
   if (!blog.readers_peak) {
     caption.textContent = t("Readers, last hour: none yet");
   } else {
-    const ago = peakAt === null ? 0 : Math.max(0, (serverNow() - peakAt) / 1000);
+    const ago = peakAt === null ? 0 : Math.max(0, (now - peakAt) / 1000);
     caption.textContent = ago < 60
       ? t("Readers, last hour: peak %(peak)s, this minute", { peak: formatNumber(blog.readers_peak) })
-      : t("Readers, last hour: peak %(peak)s, %(time)s ago", { peak: formatNumber(blog.readers_peak), time: duration(ago) });
+      : t("Readers, last hour: peak %(peak)s at %(time)s, %(ago)s ago", { peak: formatNumber(blog.readers_peak), time: shortTime(new Date(peakAt), blog), ago: duration(ago) });
   }
   card.querySelector("[data-role=chart]").dataset.peak = String(blog.readers_peak || 0);
 }

@@ -365,6 +365,7 @@ function renderBlogHeader() {
   // What is written for the blog (composer, edits, previews, entries) is in its language and
   // goes in its direction; the console's own words stay in the person's.
   setContentLanguage(blog.language, directionOf(blog.language));
+  $("blog-zone").textContent = useBlogTimes(blog); // before the forms: their times are the blog's
   state.composer.applyLanguage();
   const editable = state.me.role !== "contributor";
   $("blog-toggle").hidden = !editable;
@@ -372,7 +373,6 @@ function renderBlogHeader() {
   const badge = $("blog-status");
   badge.textContent = live ? t("Live") : t("Ended");
   badge.className = `nr-badge nr-badge--${blog.status}`;
-  $("blog-zone").textContent = useBlogTimes(blog);
   $("blog-reader-link").href = `/blogs/${encodeURIComponent(blog.slug)}`;
   $("blog-toggle").textContent = live ? t("End blog") : t("Reopen blog");
   $("ended-note").hidden = live;

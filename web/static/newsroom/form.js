@@ -1,12 +1,13 @@
 // The entry form, for composing and for editing in place: fields, preview, Ctrl/Cmd+Enter.
 
 import { renderEntry } from "../reader/render.js";
+import { currentZone } from "../reader/times.js";
 import { providerNames, providerSite, recognise, renderable } from "./embeds.js";
 import { t } from "./i18n.js";
 import { RichText } from "./richtext.js";
+import { fromZoneInput, toZoneInput } from "./ui.js";
 import { attachUpload } from "./upload.js";
 
-const pad = (n) => String(n).padStart(2, "0");
 
 // The language and direction of what is written for the blog being edited (editor.js sets it
 // when a blog is chosen): every form, preview and entry view follows it.
@@ -38,12 +39,6 @@ function isolate(text) {
   return !text || text.startsWith(FSI) ? text : `${FSI}${text}${PDI}`;
 }
 
-/** "2024-06-25T14:05" in the browser's zone, for <input type=datetime-local>. */
-export function toLocalInput(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
 
 /** The form's fields as an API entry body (create) — also what a draft stores. */
 function emptyValues() {
@@ -142,8 +137,11 @@ export class EntryForm {
     this.applyLanguage();
   }
 
-  /** The blog's language and direction on its text: fields, the rich text, the preview. */
+  /** The blog's language and direction on its text: fields, the rich text, the preview; and
+   * the name of its zone beside the times typed (they are the blog's). */
   applyLanguage() {
+    const zone = currentZone();
+    for (const label of this.element.querySelectorAll("[data-role=when-zone]")) label.textContent = zone.name();
     for (const input of this.contentFields) {
       if (content.lang) input.lang = content.lang;
       followDirection(input);
@@ -263,7 +261,7 @@ export class EntryForm {
     const when = f.publishedAt.value;
     let publishedAt = "";
     if (when && when === this.filledWhen.input) publishedAt = this.filledWhen.iso;
-    else if (when) publishedAt = new Date(when).toISOString();
+    else if (when) publishedAt = fromZoneInput(when); // typed on the blog's clock
     return {
       headline: f.headline.value.trim(),
       body: this.rich.html,
@@ -273,7 +271,7 @@ export class EntryForm {
       published_at: publishedAt,
       media,
       status: f.status.value,
-      publish_at: f.publishAt.value ? new Date(f.publishAt.value).toISOString() : "",
+      publish_at: fromZoneInput(f.publishAt.value),
       correction: f.correction.value.trim(),
     };
   }
@@ -316,7 +314,7 @@ export class EntryForm {
     this.extraLabels = labels.filter((l) => l !== "breaking" && l !== "key");
     f.pinned.checked = Boolean(v.pinned);
     f.author.value = v.author || "";
-    f.publishedAt.value = toLocalInput(v.published_at);
+    f.publishedAt.value = toZoneInput(v.published_at);
     this.filledWhen = { input: f.publishedAt.value, iso: v.published_at || "" };
     const items = mediaList(v.media);
     const media = items.find((m) => (m.type || "image") === "image") || null;
@@ -335,7 +333,7 @@ export class EntryForm {
     this.checkEmbedUrl();
     this.embed.open = Boolean(embed);
     f.status.value = this.role === "contributor" || !["published", "draft", "scheduled"].includes(v.status) ? "published" : v.status;
-    f.publishAt.value = toLocalInput(v.publish_at);
+    f.publishAt.value = toZoneInput(v.publish_at);
     f.correction.value = "";
     this.statusChanged();
     this.photo.open = Boolean(media?.url);

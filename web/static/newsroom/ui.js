@@ -104,6 +104,48 @@ export function useBlogTimes(blog) {
   return zoneName(blog);
 }
 
+// --- times typed: <input type=datetime-local> holds a wall clock without a zone; the console's
+// are the blog's (what a newsroom says: "publish at 18:00" is 18:00 where the blog is).
+
+const wallParts = new Map();
+/** Year, month, day, hour and minute of `date` on the wall clocks of `zone`. */
+function wallOf(date, zone) {
+  if (!wallParts.has(zone)) {
+    const options = { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    wallParts.set(zone, new Intl.DateTimeFormat("en-US", options));
+  }
+  const parts = Object.fromEntries(wallParts.get(zone).formatToParts(date).map((p) => [p.type, p.value]));
+  return parts;
+}
+
+/** "2024-06-25T14:05": an ISO time as the blog's wall clock shows it (the zone in use). */
+export function toZoneInput(iso, zone = currentZone().zone) {
+  if (!iso) return "";
+  const p = wallOf(new Date(iso), zone);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+/** The ISO time of "2024-06-25T14:05" on the blog's wall clock; "" for an empty or bad value.
+ * A time the clocks skip (a spring-forward hour) is read with the offset before the change. */
+export function fromZoneInput(value, zone = currentZone().zone) {
+  const match = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(value || "");
+  if (!match) return "";
+  const [year, month, day, hour, minute] = match.slice(1).map(Number);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const offsetAt = (utc) => {
+    const p = wallOf(new Date(utc), zone);
+    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - utc;
+  };
+  // The zone's offsets a day before and after (a zone changes at most once in between): the
+  // earlier reading where the clocks went back, the offset before the change where they
+  // skipped the hour (as 02:30 is read on the day clocks go from 02:00 to 03:00: 03:30).
+  const before = wall - offsetAt(wall - 86400000);
+  const after = wall - offsetAt(wall + 86400000);
+  const shows = (utc) => utc - wall + offsetAt(utc) === 0;
+  const utc = shows(before) || !shows(after) ? before : after;
+  return new Date(utc).toISOString();
+}
+
 export function formatNumber(n) {
   return new Intl.NumberFormat().format(n);
 }
