@@ -96,7 +96,7 @@ async def people(request: Request) -> Response:
 
 async def audit(request: Request) -> Response:
     """The audit log (admins): who did what, filtered by blog and person."""
-    response = render(request, "newsroom/audit.html", {})
+    response = newsroom_page(request, "newsroom/audit.html", {})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -142,7 +142,7 @@ async def manifest(request: Request) -> Response:
 
 
 async def service_worker(request: Request) -> Response:
-    """The service worker, at the root so that it may serve /editor, /dashboard and /people
+    """The service worker, at the root so that it may serve /editor, /dashboard, /people and /audit
     (a worker's scope is at most its own directory)."""
     headers = {**COMMON_HEADERS, "Cache-Control": "no-cache"}
     body = (STATIC_DIR / "newsroom" / "sw.js").read_bytes()

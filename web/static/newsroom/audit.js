@@ -3,65 +3,87 @@
 
 import { api, token } from "./api.js";
 import { openHistory } from "./history.js";
-import { el, shortTime, toast } from "./ui.js";
+import { t } from "./i18n.js";
+import { installable } from "./pwa.js";
+import { el, shortTime, toast, wallDate, zoneName } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const ROLES = { contributor: "Contributor", editor: "Editor", admin: "Admin" };
+const ROLES = { contributor: () => t("Contributor"), editor: () => t("Editor"), admin: () => t("Admin") };
+// "as an editor": a role inside a sentence.
+const AS_ROLE = { contributor: () => t("as a contributor"), editor: () => t("as an editor"), admin: () => t("as an admin") };
 const PAGE = 50;
 
 const state = { next: null, blogs: new Map(), people: new Map(), loading: null };
 
-const quote = (text) => (text ? `“${text}”` : "an entry");
+const quote = (text) => (text ? `“${text}”` : t("an entry"));
+const none = (v) => (Array.isArray(v) ? v.join(", ") : v ?? t("none"));
 
 /** One event in a sentence. */
 function sentence(event) {
   const d = event.detail || {};
   const headline = quote(d.headline);
   switch (event.action) {
-    case "token.created":
-      return `Added ${d.name} as ${(ROLES[d.role] || d.role || "").toLowerCase()}${d.blogs ? ` of ${d.blogs.join(", ")}` : ""}`;
+    case "token.created": {
+      const role = AS_ROLE[d.role]?.() || d.role || "";
+      return d.blogs
+        ? t("Added %(name)s %(role)s of %(blogs)s", { name: d.name, role, blogs: d.blogs.join(", ") })
+        : t("Added %(name)s %(role)s", { name: d.name, role });
+    }
     case "token.updated": {
-      const what = Object.entries(d.changes || {}).map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(", ") : v ?? "none"}`);
-      return `Changed ${d.name}${what.length ? `: ${what.join("; ")}` : ""}`;
+      // The changed fields as the API names them (role, blogs, expires_at): what an admin types.
+      const what = Object.entries(d.changes || {}).map(([k, v]) => `${k} ${none(v)}`);
+      return what.length ? t("Changed %(name)s: %(what)s", { name: d.name, what: what.join("; ") }) : t("Changed %(name)s", { name: d.name });
     }
     case "token.revoked":
-      return `Revoked the token of ${d.name}`;
+      return t("Revoked the token of %(name)s", { name: d.name });
     case "blog.created":
-      return d.imported ? `Imported the blog ${quote(d.title)} (${d.entries} entries${d.from ? `, from ${d.from}` : ""})` : `Created the blog ${quote(d.title)}`;
-    case "blog.updated":
-      return `Changed the blog: ${Object.entries(d).map(([k, v]) => `${k} ${v}`).join("; ") || "no change"}`;
+      if (!d.imported) return t("Created the blog %(title)s", { title: quote(d.title) });
+      return d.from
+        ? t("Imported the blog %(title)s (%(count)s entries, from %(from)s)", { title: quote(d.title), count: d.entries, from: d.from })
+        : t("Imported the blog %(title)s (%(count)s entries)", { title: quote(d.title), count: d.entries });
+    case "blog.updated": {
+      const what = Object.entries(d).map(([k, v]) => `${k} ${v}`).join("; ");
+      return what ? t("Changed the blog: %(what)s", { what }) : t("Changed the blog: no change");
+    }
     case "entry.created":
-      return `Wrote ${headline}${d.status && d.status !== "published" ? ` (${d.status})` : ""}`;
+      return d.status && d.status !== "published" ? t("Wrote %(headline)s (%(status)s)", { headline, status: d.status }) : t("Wrote %(headline)s", { headline });
     case "entry.updated":
-      return `Edited ${headline}${d.fields ? ` (${d.fields.join(", ")})` : ""}`;
+      return d.fields ? t("Edited %(headline)s (%(fields)s)", { headline, fields: d.fields.join(", ") }) : t("Edited %(headline)s", { headline });
     case "entry.published":
-      return `Published ${headline}`;
+      return t("Published %(headline)s", { headline });
     case "entry.returned":
-      return `Sent ${headline} back${d.note ? `: ${d.note}` : ""}`;
+      return d.note ? t("Sent %(headline)s back: %(note)s", { headline, note: d.note }) : t("Sent %(headline)s back", { headline });
     case "entry.deleted":
-      return `Deleted ${headline}`;
+      return t("Deleted %(headline)s", { headline });
     case "entry.restored":
-      return `Restored version ${d.from_version} of ${headline}`;
+      return t("Restored version %(version)s of %(headline)s", { version: d.from_version, headline });
     case "media.uploaded":
-      return `Uploaded a photo${d.width ? ` (${d.width} × ${d.height})` : ""}`;
+      return d.width ? t("Uploaded a photo (%(width)s × %(height)s)", { width: d.width, height: d.height }) : t("Uploaded a photo");
     default:
       return event.action;
   }
 }
 
 function row(event) {
-  const who = event.by.name || "someone";
+  const who = event.by.name || t("someone");
+  const blog = event.blog ? state.blogs.get(event.blog) : null;
   const kind = event.action.startsWith("token.") ? "token" : event.action;
   const where = [el("span", { className: "nr-audit__action", dataset: { kind } }, event.action)];
-  if (event.blog) where.push(el("span", {}, `blog ${state.blogs.get(event.blog)?.title || event.blog}`));
-  if (event.by.token_id) where.push(el("span", {}, `token ${event.by.token_id}`));
+  if (event.blog) where.push(el("span", {}, t("blog %(title)s", { title: blog?.title || event.blog })));
+  if (event.by.token_id) where.push(el("span", {}, t("token %(id)s", { id: event.by.token_id })));
   if (event.entry && event.blog) {
-    where.push(el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost", dataset: { blog: event.blog, entry: event.entry } }, "History"));
+    where.push(el("button", { type: "button", className: "nr-btn nr-btn--small nr-btn--ghost", dataset: { blog: event.blog, entry: event.entry } }, t("History")));
   }
   return el(
     "li",
     { className: "nr-audit__event", dataset: { action: event.action } },
-    el("time", { className: "nr-audit__when", datetime: event.at, title: new Date(event.at).toString() }, shortTime(event.at)),
+    // A blog's event on the blog's clock, as its entries are written; the others on this
+    // browser's, named (the shared time module, ui.js).
+    el(
+      "time",
+      { className: "nr-audit__when", datetime: event.at, title: blog ? `${shortTime(event.at, blog)} ${zoneName(blog)}` : wallDate(new Date(event.at)) },
+      shortTime(event.at, blog || undefined),
+    ),
     el("div", { className: "nr-audit__what" }, el("span", { className: "nr-audit__who" }, who), " ", sentence(event), el("div", { className: "nr-audit__where" }, ...where)),
   );
 }
@@ -93,7 +115,7 @@ async function load({ more = false } = {}) {
   try {
     ({ data } = await request);
   } catch (error) {
-    toast(`The log cannot be read now: ${error.messages?.join(" ") || error.message}`, { kind: "error" });
+    toast(t("The log cannot be read now: %(reason)s", { reason: error.messages?.join(" ") || error.message }), { kind: "error" });
     return;
   }
   if (request !== state.loading) return; // the filters changed meanwhile
@@ -128,7 +150,7 @@ async function start() {
     return;
   }
   $("me-name").textContent = me.name;
-  $("me-role").textContent = ROLES[me.role] || me.role;
+  $("me-role").textContent = ROLES[me.role]?.() || me.role;
   if (me.role !== "admin") {
     $("audit-signin").hidden = false;
     return;
@@ -164,3 +186,4 @@ async function start() {
 }
 
 start();
+installable();

@@ -4,6 +4,7 @@
 import { api, blogPath, entryPath } from "./api.js";
 import { htmlText } from "./diff.js";
 import { openHistory } from "./history.js";
+import { t } from "./i18n.js";
 import { el, shortTime, toast } from "./ui.js";
 
 const UNDO_MS = 15000;
@@ -14,7 +15,7 @@ async function undoDelete(slug, entryId) {
   const { data } = await api("GET", path);
   const last = data.revisions[data.revisions.length - 1];
   const before = [...data.revisions].reverse().find((r) => r.entry);
-  if (!last || last.entry !== null || !before) throw new Error("it is no longer deleted");
+  if (!last || last.entry !== null || !before) throw new Error(t("it is no longer deleted"));
   const restored = await api("POST", `${path}/${before.version}/restore`, { headers: { "If-Match": `"${last.version}"` } });
   return restored.data;
 }
@@ -23,8 +24,8 @@ async function undoDelete(slug, entryId) {
 export function deletedToast(slug, entryId, onRestored) {
   const box = document.getElementById("toasts");
   if (!box) return;
-  const undo = el("button", { type: "button", className: "nr-btn nr-btn--small nr-toast__action" }, "Undo");
-  const item = el("div", { className: "nr-toast nr-toast--info", role: "status" }, el("span", {}, "Entry deleted."), undo);
+  const undo = el("button", { type: "button", className: "nr-btn nr-btn--small nr-toast__action" }, t("Undo"));
+  const item = el("div", { className: "nr-toast nr-toast--info", role: "status" }, el("span", {}, t("Entry deleted.")), undo);
   const timer = setTimeout(() => item.remove(), UNDO_MS);
   undo.addEventListener("click", async () => {
     undo.disabled = true;
@@ -32,11 +33,11 @@ export function deletedToast(slug, entryId, onRestored) {
     try {
       const entry = await undoDelete(slug, entryId);
       item.remove();
-      toast("The entry is back.");
+      toast(t("The entry is back."));
       onRestored(entry);
     } catch (error) {
       item.remove();
-      toast(`Not brought back: ${error.messages?.join(" ") || error.message}`, { kind: "error" });
+      toast(t("Not brought back: %(reason)s", { reason: error.messages?.join(" ") || error.message }), { kind: "error" });
     }
   });
   box.append(item);
@@ -52,25 +53,25 @@ export function mountDeleted({ slug, after, onRestored }) {
   const box = el(
     "details",
     { className: "nr-deleted", id: "deleted-entries" },
-    el("summary", {}, "Deleted entries"),
+    el("summary", {}, t("Deleted entries")),
     list,
   );
   const load = async () => {
-    list.replaceChildren(el("p", { className: "nr-muted" }, "Loading…"));
+    list.replaceChildren(el("p", { className: "nr-muted" }, t("Loading…")));
     try {
       const { data } = await api("GET", `${blogPath(slug)}/deleted`);
-      list.replaceChildren(...(data.entries.length ? data.entries.map(row) : [el("p", { className: "nr-muted" }, "None: an entry deleted here can be brought back.")]));
+      list.replaceChildren(...(data.entries.length ? data.entries.map(row) : [el("p", { className: "nr-muted" }, t("None: an entry deleted here can be brought back."))]));
     } catch (error) {
-      list.replaceChildren(el("p", { className: "nr-error" }, `Cannot be read now: ${error.message}`));
+      list.replaceChildren(el("p", { className: "nr-error" }, t("Cannot be read now: %(reason)s", { reason: error.message })));
     }
   };
   const row = (item) => {
     const title = item.entry?.headline || htmlText(item.entry?.body || "").slice(0, 80) || item.id;
-    const history = el("button", { type: "button", className: "nr-btn nr-btn--small", dataset: { id: item.id } }, "History");
+    const history = el("button", { type: "button", className: "nr-btn nr-btn--small", dataset: { id: item.id } }, t("History"));
     return el(
       "div",
       { className: "nr-deleted__item", dataset: { id: item.id } },
-      el("div", {}, el("strong", {}, title), el("div", { className: "nr-muted nr-small" }, `Deleted by ${item.by.name || "someone"}, ${shortTime(item.deleted_at)}`)),
+      el("div", {}, el("strong", {}, title), el("div", { className: "nr-muted nr-small" }, t("Deleted by %(who)s, %(time)s", { who: item.by.name || t("someone"), time: shortTime(item.deleted_at) }))),
       history,
     );
   };

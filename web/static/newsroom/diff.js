@@ -2,6 +2,8 @@
 // (Myers' O(ND) algorithm over words and the spaces between them), and the list of the other
 // fields that changed. Text only: entry HTML is read as text, never put back into the page.
 
+import { t } from "./i18n.js";
+
 const MAX_EDITS = 1500; // words added plus removed past which a text counts as rewritten
 const BLOCKS = "p, li, blockquote, h2, h3, h4, pre, figcaption, tr, br";
 
@@ -148,36 +150,39 @@ export function renderDiff(parts) {
   return box;
 }
 
-const LABELS = { breaking: "Breaking", key: "Key event" };
-const STATUS = { published: "published", draft: "draft", submitted: "waiting for approval", scheduled: "scheduled" };
+const LABELS = { breaking: () => t("Breaking"), key: () => t("Key event") };
+const STATUS = { published: () => t("published"), draft: () => t("draft"), submitted: () => t("waiting for approval"), scheduled: () => t("scheduled") };
+const statusText = (status) => STATUS[status]?.() || status;
 
 function photoText(media) {
-  if (!media?.length) return "none";
+  if (!media?.length) return t("none");
   return media
-    .map((m) => (m.type === "embed" ? `embed ${m.url}` : [m.url, m.caption && `“${m.caption}”`].filter(Boolean).join(" ")))
+    .map((m) => (m.type === "embed" ? t("embed %(url)s", { url: m.url }) : [m.url, m.caption && `“${m.caption}”`].filter(Boolean).join(" ")))
     .join("; ");
 }
 
-const labelText = (labels) => (labels?.length ? labels.map((l) => LABELS[l] || l).join(", ") : "none");
+const labelText = (labels) => (labels?.length ? labels.map((l) => LABELS[l]?.() || l).join(", ") : t("none"));
 
 /**
  * The fields other than headline and text that differ between two versions, in words:
- * [{field, before, after}] (a new correction is listed as it reads).
+ * [{field, before, after, time}] (a new correction is listed as it reads; `time`: the values
+ * are times, to be written on the blog's clock).
  */
 export function fieldChanges(before, after) {
   const changes = [];
-  const add = (field, from, to) => {
-    if (from !== to) changes.push({ field, before: from, after: to });
+  const add = (field, from, to, time = false) => {
+    if (from !== to) changes.push({ field, before: from, after: to, time });
   };
-  add("Status", STATUS[before.status] || before.status, STATUS[after.status] || after.status);
-  add("Labels", labelText(before.labels), labelText(after.labels));
-  add("Pinned", before.pinned ? "yes" : "no", after.pinned ? "yes" : "no");
-  add("Author", before.author || "none", after.author || "none");
-  add("Photo", photoText(before.media), photoText(after.media));
-  add("Time", before.published_at, after.published_at);
+  const yes = (value) => (value ? t("yes") : t("no"));
+  add(t("Status"), statusText(before.status), statusText(after.status));
+  add(t("Labels"), labelText(before.labels), labelText(after.labels));
+  add(t("Pinned"), yes(before.pinned), yes(after.pinned));
+  add(t("Author"), before.author || t("none"), after.author || t("none"));
+  add(t("Photo"), photoText(before.media), photoText(after.media));
+  add(t("Time"), before.published_at, after.published_at, true);
   const known = before.corrections?.length || 0;
   for (const correction of (after.corrections || []).slice(known)) {
-    changes.push({ field: "Correction", before: "", after: correction.text });
+    changes.push({ field: t("Correction"), before: "", after: correction.text, time: false });
   }
   return changes;
 }

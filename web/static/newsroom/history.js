@@ -8,16 +8,19 @@
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, entryPath } from "./api.js";
 import { diffWords, fieldChanges, htmlText, renderDiff } from "./diff.js";
+import { t } from "./i18n.js";
 import { el, shortTime, toast } from "./ui.js";
 
+// "Edited by Maya": what a version's change was, and who made it.
 const ACTIONS = {
-  "entry.created": "Written",
-  "entry.updated": "Edited",
-  "entry.published": "Published",
-  "entry.returned": "Sent back",
-  "entry.deleted": "Deleted",
-  "entry.restored": "Restored",
+  "entry.created": (who) => t("Written by %(who)s", { who }),
+  "entry.updated": (who) => t("Edited by %(who)s", { who }),
+  "entry.published": (who) => t("Published by %(who)s", { who }),
+  "entry.returned": (who) => t("Sent back by %(who)s", { who }),
+  "entry.deleted": (who) => t("Deleted by %(who)s", { who }),
+  "entry.restored": (who) => t("Restored by %(who)s", { who }),
 };
+const changedBy = (revision) => (ACTIONS[revision.action] || ((who) => t("Changed by %(who)s", { who })))(revision.by.name || t("someone"));
 
 let me = null;
 
@@ -36,15 +39,15 @@ function dialogElement() {
     el(
       "div",
       { className: "nr-history__head" },
-      el("h2", { className: "nr-dialog__title", id: "history-title" }, "History"),
-      el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--small", dataset: { close: "" }, "aria-label": "Close the history" }, "Close"),
+      el("h2", { className: "nr-dialog__title", id: "history-title" }, t("History")),
+      el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--small", dataset: { close: "" }, "aria-label": t("Close the history") }, t("Close")),
     ),
     el("p", { className: "nr-history__entry", dataset: { role: "entry-title" } }),
     el("p", { className: "nr-note", role: "status", dataset: { role: "notice" }, hidden: true }),
     el(
       "div",
       { className: "nr-history__body" },
-      el("ol", { className: "nr-history__versions", dataset: { role: "versions" }, "aria-label": "Versions, newest first" }),
+      el("ol", { className: "nr-history__versions", dataset: { role: "versions" }, "aria-label": t("Versions, newest first") }),
       el("section", { className: "nr-history__detail", dataset: { role: "detail" }, "aria-live": "polite" }),
     ),
   );
@@ -92,12 +95,12 @@ class HistoryView {
   async open() {
     this.notice.hidden = true;
     this.versions.replaceChildren();
-    this.detail.replaceChildren(el("p", { className: "nr-muted" }, "Loading the history…"));
+    this.detail.replaceChildren(el("p", { className: "nr-muted" }, t("Loading the history…")));
     if (!this.dialog.open) this.dialog.showModal();
     try {
       await this.load();
     } catch (error) {
-      this.detail.replaceChildren(el("p", { className: "nr-error", role: "alert" }, `The history cannot be read now: ${error.message}`));
+      this.detail.replaceChildren(el("p", { className: "nr-error", role: "alert" }, t("The history cannot be read now: %(reason)s", { reason: error.message })));
       return;
     }
     this.select(this.latest.version);
@@ -109,14 +112,13 @@ class HistoryView {
     this.mayRestore = person.role !== "contributor";
     const shown = [...this.revisions].reverse().find((r) => r.entry)?.entry;
     const title = shown?.headline || (shown ? htmlText(shown.body).slice(0, 80) : "");
-    this.dialog.querySelector("[data-role=entry-title]").textContent = `${title}${this.deleted ? " · deleted" : ""}`;
+    this.dialog.querySelector("[data-role=entry-title]").textContent = this.deleted ? t("%(title)s · deleted", { title }) : title;
     this.renderVersions();
   }
 
   renderVersions() {
     const items = [...this.revisions].reverse().map((revision) => {
       const current = revision === this.latest && !this.deleted;
-      const who = revision.by.name || "someone";
       return el(
         "li",
         {},
@@ -129,9 +131,9 @@ class HistoryView {
             "aria-pressed": String(revision.version === this.selected),
           },
           el("span", { className: "nr-history__number" }, `v${revision.version}`),
-          el("span", { className: "nr-history__what" }, `${ACTIONS[revision.action] || "Changed"} by ${who}`),
+          el("span", { className: "nr-history__what" }, changedBy(revision)),
           el("time", { className: "nr-history__when", datetime: revision.at }, shortTime(revision.at)),
-          current ? el("span", { className: "nr-badge nr-history__current" }, "current") : null,
+          current ? el("span", { className: "nr-badge nr-history__current" }, t("current")) : null,
         ),
       );
     });
@@ -162,36 +164,38 @@ class HistoryView {
   }
 
   describe(revision, before, previous) {
-    const who = revision.by.name || "someone";
-    const heading = el("h3", { className: "nr-history__title" }, `Version ${revision.version}`);
+    const heading = el("h3", { className: "nr-history__title" }, t("Version %(version)s", { version: revision.version }));
     const meta = el(
       "p",
       { className: "nr-history__meta" },
-      `${ACTIONS[revision.action] || "Changed"} by ${who}, ${shortTime(revision.at)}`,
-      revision.restored_from ? ` (from version ${revision.restored_from})` : "",
+      t("%(what)s, %(time)s", { what: changedBy(revision), time: shortTime(revision.at) }),
+      revision.restored_from ? ` ${t("(from version %(version)s)", { version: revision.restored_from })}` : "",
     );
     if (revision.entry === null) {
-      return [heading, meta, el("p", { className: "nr-muted" }, "The entry was deleted: readers no longer see it. Restore a version to bring it back.")];
+      return [heading, meta, el("p", { className: "nr-muted" }, t("The entry was deleted: readers no longer see it. Restore a version to bring it back."))];
     }
     const parts = [heading, meta];
     const entry = revision.entry;
     if (before) {
-      const since = previous !== null && previous !== revision.version - 1 ? ` (versions in between are not kept)` : "";
-      parts.push(el("p", { className: "nr-muted nr-small" }, `Changes since version ${before.version}${since}:`));
+      const gap = previous !== null && previous !== revision.version - 1;
+      const since = gap
+        ? t("Changes since version %(version)s (versions in between are not kept):", { version: before.version })
+        : t("Changes since version %(version)s:", { version: before.version });
+      parts.push(el("p", { className: "nr-muted nr-small" }, since));
       parts.push(...this.changes(before, entry));
     } else {
-      parts.push(el("p", { className: "nr-muted nr-small" }, "The first version kept."));
-      parts.push(this.field("Headline", renderDiff([{ op: "=", text: entry.headline || "" }])));
-      parts.push(this.field("Text", renderDiff([{ op: "=", text: htmlText(entry.body) }])));
+      parts.push(el("p", { className: "nr-muted nr-small" }, t("The first version kept.")));
+      parts.push(this.field(t("Headline"), renderDiff([{ op: "=", text: entry.headline || "" }])));
+      parts.push(this.field(t("Text"), renderDiff([{ op: "=", text: htmlText(entry.body) }])));
     }
     const preview = el("div", { className: "nr-history__preview", dataset: { role: "preview" }, hidden: true });
     preview.append(renderEntry(entry));
     preview.querySelector("article")?.removeAttribute("id");
-    const actions = [el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { history: "preview" }, "aria-pressed": "false" }, "As readers saw it")];
+    const actions = [el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { history: "preview" }, "aria-pressed": "false" }, t("As readers saw it"))];
     const isCurrent = revision === this.latest && !this.deleted;
     if (this.mayRestore && !isCurrent) {
       actions.push(
-        el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { history: "ask" } }, this.deleted ? `Bring back version ${revision.version}` : `Restore version ${revision.version}`),
+        el("button", { type: "button", className: "nr-btn nr-btn--primary", dataset: { history: "ask" } }, this.deleted ? t("Bring back version %(version)s", { version: revision.version }) : t("Restore version %(version)s", { version: revision.version })),
       );
     }
     parts.push(el("div", { className: "nr-history__actions" }, ...actions), preview);
@@ -201,20 +205,20 @@ class HistoryView {
   changes(before, after) {
     const rows = [];
     if ((before.headline || "") !== (after.headline || "")) {
-      rows.push(this.field("Headline", renderDiff(diffWords(before.headline || "", after.headline || ""))));
+      rows.push(this.field(t("Headline"), renderDiff(diffWords(before.headline || "", after.headline || ""))));
     }
     const textBefore = htmlText(before.body);
     const textAfter = htmlText(after.body);
-    if (textBefore !== textAfter) rows.push(this.field("Text", renderDiff(diffWords(textBefore, textAfter))));
-    else if (before.body !== after.body) rows.push(this.field("Text", el("span", {}, "Formatting or links changed; the words are the same.")));
+    if (textBefore !== textAfter) rows.push(this.field(t("Text"), renderDiff(diffWords(textBefore, textAfter))));
+    else if (before.body !== after.body) rows.push(this.field(t("Text"), el("span", {}, t("Formatting or links changed; the words are the same."))));
     for (const change of fieldChanges(before, after)) {
-      const show = (value) => (change.field === "Time" ? shortTime(value) : value);
+      const show = (value) => (change.time ? shortTime(value) : value);
       const value = change.before === ""
         ? el("span", { className: "nr-diff" }, el("ins", { className: "nr-diff__ins" }, change.after))
         : el("span", { className: "nr-diff" }, el("del", { className: "nr-diff__del" }, show(change.before)), " → ", el("ins", { className: "nr-diff__ins" }, show(change.after)));
       rows.push(this.field(change.field, value));
     }
-    if (!rows.length) rows.push(el("p", { className: "nr-muted" }, "Nothing readers see changed."));
+    if (!rows.length) rows.push(el("p", { className: "nr-muted" }, t("Nothing readers see changed.")));
     return rows;
   }
 
@@ -236,16 +240,20 @@ class HistoryView {
       "form",
       { className: "nr-history__restore", dataset: { role: "restore" } },
       el("p", {}, this.deleted
-        ? `Version ${revision.version} comes back as a new version${published ? ": readers see the entry again at once" : ""}.`
-        : `A new version with the content of version ${revision.version} replaces version ${this.latest.version}${published ? ": readers see it at once" : ""}. Its place, status and corrections stay.`),
+        ? (published
+          ? t("Version %(version)s comes back as a new version: readers see the entry again at once.", { version: revision.version })
+          : t("Version %(version)s comes back as a new version.", { version: revision.version }))
+        : (published
+          ? t("A new version with the content of version %(version)s replaces version %(current)s: readers see it at once. Its place, status and corrections stay.", { version: revision.version, current: this.latest.version })
+          : t("A new version with the content of version %(version)s replaces version %(current)s. Its place, status and corrections stay.", { version: revision.version, current: this.latest.version }))),
       published
-        ? el("label", { className: "nr-field" }, el("span", { className: "nr-field__label" }, "Correction ", el("span", { className: "nr-muted" }, "optional: shown to readers under the entry")), el("input", { className: "nr-input", name: "correction", maxlength: "1000", autocomplete: "off" }))
+        ? el("label", { className: "nr-field" }, el("span", { className: "nr-field__label" }, `${t("Correction")} `, el("span", { className: "nr-muted" }, t("optional: shown to readers under the entry"))), el("input", { className: "nr-input", name: "correction", maxlength: "1000", autocomplete: "off" }))
         : null,
       el(
         "div",
         { className: "nr-history__actions" },
-        el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { history: "cancel" } }, "Cancel"),
-        el("button", { type: "submit", className: "nr-btn nr-btn--primary" }, `Restore version ${revision.version}`),
+        el("button", { type: "button", className: "nr-btn nr-btn--ghost", dataset: { history: "cancel" } }, t("Cancel")),
+        el("button", { type: "submit", className: "nr-btn nr-btn--primary" }, t("Restore version %(version)s", { version: revision.version })),
       ),
     );
     form.addEventListener("submit", (event) => {
@@ -267,7 +275,7 @@ class HistoryView {
         headers: { "If-Match": `"${expected}"` },
       });
       this.dialog.close();
-      toast(`Version ${version} restored: the entry is now at version ${data.version}.`);
+      toast(t("Version %(version)s restored: the entry is now at version %(current)s.", { version, current: data.version }));
       this.onRestored(data);
     } catch (error) {
       submit.disabled = false;
@@ -275,7 +283,7 @@ class HistoryView {
         await this.stale(version);
       } else {
         const messages = error instanceof ApiError ? error.messages.join(" ") : error.message;
-        toast(`Not restored: ${messages}`, { kind: "error" });
+        toast(t("Not restored: %(reason)s", { reason: messages }), { kind: "error" });
       }
     }
   }
@@ -285,10 +293,10 @@ class HistoryView {
     try {
       await this.load();
     } catch (error) {
-      toast(`Someone changed this entry, and its history cannot be read now: ${error.message}`, { kind: "error" });
+      toast(t("Someone changed this entry, and its history cannot be read now: %(reason)s", { reason: error.message }), { kind: "error" });
       return;
     }
-    this.notice.textContent = `Someone else changed this entry while you looked: it is now at version ${this.latest.version}. Look at what changed, then restore version ${version} again if you still want it.`;
+    this.notice.textContent = t("Someone else changed this entry while you looked: it is now at version %(current)s. Look at what changed, then restore version %(version)s again if you still want it.", { current: this.latest.version, version });
     this.notice.hidden = false;
     this.select(this.latest.entry ? this.latest.version : version);
   }
