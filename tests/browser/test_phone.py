@@ -19,7 +19,7 @@ from playwright.async_api import Page, expect
 from tests.browser.kit import DESKTOP, PHONE, Newsroom, Pages
 from tests.browser.test_newsroom import Console, entries
 from tests.browser.test_rich import axe_violations
-from tests.browser.test_screenshots import _settle
+from tests.browser.test_screenshots import _save, _settle
 from tests.support.servers import ADMIN_TOKEN
 
 SLOW = 20_000  # ms: retries with backoff
@@ -85,20 +85,30 @@ async def layout_problems(page: Page, width: int = PHONE["width"]) -> list[str]:
     return list(await page.evaluate(_LAYOUT_PROBLEMS, [CONTROLS, width]))
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("path", ["/editor", "/dashboard", "/people"])
+PAGES = ["/editor", "/dashboard", "/people", "/audit"]
+# Light and dark in English, and the right-to-left console (Arabic, light).
+LOOKS = {"light": ("light", "en-GB"), "dark": ("dark", "en-GB"), "ar": ("light", "ar")}
+
+
+@pytest.mark.parametrize("look", list(LOOKS))
+@pytest.mark.parametrize("path", PAGES)
 async def test_each_newsroom_page_fits_a_phone(
-    server: str, newsroom: Newsroom, pages: Pages, path: str, scheme: str
+    server: str, newsroom: Newsroom, pages: Pages, path: str, look: str
 ) -> None:
+    scheme, locale = LOOKS[look]
     await _scene(newsroom)
     page = await open_page(
         pages, server, path, viewport=PHONE, touch=True, color_scheme=scheme,
-        reduced_motion="reduce",
+        reduced_motion="reduce", locale=locale,
     )  # fmt: skip
     if path == "/people":
         await expect(page.locator("#people-list tr")).to_have_count(1)
     if path == "/dashboard":
         await expect(page.locator(".nr-blogcard")).to_have_count(1)
+    if path == "/audit":
+        await expect(page.locator("#audit-list .nr-audit__event").first).to_be_visible()
+    # The brand's words are folded away at 360 px, but it still says where it leads.
+    await expect(page.locator(".nr-brand")).to_have_accessible_name(re.compile(r"\S"))
     if path == "/editor":
         # Every part of the console unfolded, as a reporter would open them.
         await page.locator("#blogs-toggle").click()
@@ -106,12 +116,40 @@ async def test_each_newsroom_page_fits_a_phone(
             await summary.click()
     await _settle(page)
     width = await page.evaluate("document.documentElement.scrollWidth")
-    print(f"document width of {path} at 360 px ({scheme}): {width} px")
+    print(f"document width of {path} at 360 px ({look}): {width} px")
+    _save(f"newsroom-phone{path.replace('/', '-')}-{look}.png", await page.screenshot())
     assert await layout_problems(page) == []
     assert await axe_violations(page) == []
 
 
-@pytest.mark.parametrize("path", ["/editor", "/dashboard", "/people"])
+@pytest.mark.parametrize("look", list(LOOKS))
+async def test_an_entrys_history_fits_a_phone(
+    server: str, newsroom: Newsroom, pages: Pages, look: str
+) -> None:
+    """The record's dialog at 360 px: the versions, what changed word by word, the restore
+    form, with nothing past the screen's edge, in both directions."""
+    scheme, locale = LOOKS[look]
+    await _scene(newsroom)
+    [first, *_] = await entries(newsroom, "harbour")
+    await newsroom.edit("harbour", first["id"], headline="Wind picks up to a full gale")
+    console = await Console.open(
+        pages, server, blog="harbour", viewport=PHONE, touch=True, color_scheme=scheme,
+        reduced_motion="reduce", locale=locale,
+    )  # fmt: skip
+    page = console.page
+    await console.entry(first["id"]).locator("[data-action=history]").click()
+    dialog = page.locator("#history-dialog")
+    await expect(dialog.locator(".nr-history__version")).to_have_count(2)
+    await dialog.locator(".nr-history__version").nth(1).click()  # the first version
+    await dialog.locator("[data-history=ask]").click()
+    await expect(dialog.locator("[data-role=restore]")).to_be_visible()
+    await _settle(page)
+    _save(f"newsroom-phone-history-{look}.png", await page.screenshot())
+    assert await layout_problems(page) == []
+    assert await axe_violations(page) == []
+
+
+@pytest.mark.parametrize("path", PAGES)
 async def test_each_newsroom_page_fits_a_desktop(
     server: str, newsroom: Newsroom, pages: Pages, path: str
 ) -> None:
