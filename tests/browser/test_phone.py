@@ -9,18 +9,23 @@ tunnel would: entries written meanwhile wait in the outbox and are published onc
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from liveblog.app import create_app
 from tests.browser.kit import DESKTOP, PHONE, Newsroom, Pages
 from tests.browser.test_newsroom import Console, entries
 from tests.browser.test_rich import axe_violations
 from tests.browser.test_screenshots import _save, _settle
-from tests.support.servers import ADMIN_TOKEN
+from tests.conftest import make_settings
+from tests.support.servers import ADMIN_TOKEN, serve_app
 
 SLOW = 20_000  # ms: retries with backoff
 # What a thumb can press: links, buttons and fields, 44 px high at least (WCAG 2.5.5).
@@ -208,6 +213,48 @@ async def test_a_photo_straight_from_the_phones_camera(
     await expect(console.entry_titled("From the quay").locator("img")).to_have_count(1)
     [entry] = [e for e in await entries(newsroom, "harbour") if e["headline"] == "From the quay"]
     assert entry["media"][0]["url"].startswith("/media/")
+
+
+async def test_a_busy_server_is_told_and_the_photo_sent_again(
+    redis_url: str, pages: Pages, tmp_path: Path
+) -> None:
+    """Every upload slot of the host is busy: the server answers 503 with Retry-After; the
+    console says so, waits what it was told and sends the photo again, which then goes."""
+    slots = tmp_path / "slots"
+    settings = make_settings(
+        redis_url, media_dir=str(tmp_path / "media"), media_slots_dir=str(slots),
+        media_uploads_at_once=1, media_slot_wait_seconds=0.2,
+    )  # fmt: skip
+    async with serve_app(create_app(settings)) as server:
+        newsroom = Newsroom(server, ADMIN_TOKEN)
+        try:
+            await _scene(newsroom)
+            slots.mkdir(parents=True, exist_ok=True)
+            held = os.open(slots / "upload-0.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(held, fcntl.LOCK_EX)  # another upload of the host holds the only slot
+            try:
+                console = await Console.open(
+                    pages, server, blog="harbour", viewport=PHONE, touch=True,
+                    allow_network_errors=True,
+                )  # fmt: skip
+                composer = console.composer
+                await composer.locator("[data-role=photo] summary").click()
+                photo = {"name": "IMG_0002.png", "mimeType": "image/png", "buffer": _png()}
+                await composer.locator("[name=photo_camera]").set_input_files(photo)
+                status = composer.locator("[data-role=upload-status]")
+                await expect(status).to_contain_text(
+                    "Too many photos are being uploaded right now: trying again in 5 s",
+                    timeout=SLOW,
+                )
+                await expect(composer.locator("[name=photo_url]")).to_have_value("")
+            finally:
+                os.close(held)  # the other upload is done: the slot is free
+            await expect(composer.locator("[name=photo_url]")).to_have_value(
+                re.compile(r"^/media/"), timeout=SLOW
+            )
+            await expect(status).to_contain_text("Uploaded (320 \u00d7 240)")
+        finally:
+            await newsroom.close()
 
 
 async def test_on_a_desktop_the_camera_button_stays_away(

@@ -7,6 +7,18 @@ import { t } from "./i18n.js";
 
 const TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
 const MAX_BYTES = 20 * 1024 * 1024; // the API's limit (docs/api.md, Media)
+// The server answers 503 with Retry-After when every upload slot of its host is busy: the
+// console waits what it says and sends the photo again, this many times at most.
+const MAX_TRIES = 6;
+
+/** A refused upload: the status, and the seconds the server asked to wait (Retry-After). */
+class UploadError extends Error {
+  constructor(message, status = 0, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.retryAfter = retryAfter;
+  }
+}
 
 /** The blog being edited: the console keeps it in the address (?blog=slug) for every form. */
 function currentSlug() {
@@ -35,10 +47,15 @@ function send(file, slug, onProgress) {
       } catch {
         data = null;
       }
-      if (request.status === 201 && data) resolve(data);
-      else reject(new Error(data?.detail || t("The upload failed (HTTP %(status)s).", { status: request.status })));
+      if (request.status === 201 && data) {
+        resolve(data);
+        return;
+      }
+      const wait = Number(request.getResponseHeader("Retry-After"));
+      const message = data?.detail || t("The upload failed (HTTP %(status)s).", { status: request.status });
+      reject(new UploadError(message, request.status, Number.isFinite(wait) && wait > 0 ? wait : null));
     };
-    request.onerror = () => reject(new Error(t("The server cannot be reached. Try again.")));
+    request.onerror = () => reject(new UploadError(t("The server cannot be reached. Try again.")));
     request.send(file);
   });
 }
@@ -53,6 +70,28 @@ export function attachUpload(form) {
   const progress = q("[data-role=upload-progress]");
   const status = q("[data-role=upload-status]");
   if (!drop || !inputs.length) return;
+  let latest = 0; // the upload on screen: a newer one (another photo) takes over
+
+  /** Send, and while the host's upload slots are busy (503), wait what the server asks and
+   * send again, saying so. */
+  async function sendPatiently(file, slug, mine) {
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await send(file, slug, (share) => {
+          progress.value = Math.round(share * 100);
+        });
+      } catch (error) {
+        const busy = error.status === 503 && error.retryAfter && tries < MAX_TRIES;
+        if (!busy || mine !== latest) throw error;
+        root.dataset.uploadRetry = String(tries);
+        status.textContent = t("Too many photos are being uploaded right now: trying again in %(seconds)s s.", { seconds: error.retryAfter });
+        progress.value = 0;
+        await new Promise((resolve) => setTimeout(resolve, error.retryAfter * 1000));
+        if (mine !== latest) throw error;
+        status.textContent = file.name ? t("Uploading %(name)s…", { name: file.name }) : t("Uploading the picture…");
+      }
+    }
+  }
 
   async function upload(file) {
     const slug = currentSlug();
@@ -70,18 +109,22 @@ export function attachUpload(form) {
     progress.value = 0;
     status.textContent = file.name ? t("Uploading %(name)s…", { name: file.name }) : t("Uploading the picture…");
     root.dataset.uploading = "true";
+    latest += 1;
+    const mine = latest;
     try {
-      const photo = await send(file, slug, (share) => {
-        progress.value = Math.round(share * 100);
-      });
+      const photo = await sendPatiently(file, slug, mine);
+      if (mine !== latest) return;
       form.setUploaded(photo);
       status.textContent = t("Uploaded (%(width)s × %(height)s). Describe it in Alt text, or mark it decorative.", { width: photo.width, height: photo.height });
       form.fields.alt.focus();
     } catch (error) {
-      status.textContent = error.message;
+      if (mine === latest) status.textContent = error.message;
     } finally {
-      progress.hidden = true;
-      delete root.dataset.uploading;
+      if (mine === latest) {
+        progress.hidden = true;
+        delete root.dataset.uploading;
+        delete root.dataset.uploadRetry;
+      }
     }
   }
 
