@@ -305,6 +305,22 @@ async def test_the_console_is_an_installable_web_app(
     assert scope == "/editor"
     # Opened again from the home screen without a network: the worker has the console.
     await _wait_until_kept(page)
+    # What it keeps: the page, and its files by their versioned addresses (every module the
+    # page loaded names its content, ?v=), one version each; never an answer of the API or a
+    # stream, which the console read meanwhile (its blogs, its entries, the newsroom stream).
+    kept = await page.evaluate(
+        "caches.open('liveblog-newsroom').then(c => c.keys()).then(k => k.map(r => r.url))"
+    )
+    paths = [url.removeprefix(server) for url in kept]
+    assert "/editor" in paths
+    files = [p for p in paths if p != "/editor"]
+    assert files and all(re.fullmatch(r"/static/[\w./-]+\?v=[0-9a-f]{12}", p) for p in files), files
+    assert len({p.partition("?")[0] for p in files}) == len(files)  # one version of each
+    loaded = await page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => n.includes('/static/') && n.split('?')[0].endsWith('.js'))"
+    )
+    assert len(loaded) > 10 and all("?v=" in url for url in loaded), loaded
     await page.context.set_offline(True)
     await page.reload()
     await expect(page.locator("#composer")).to_be_visible()

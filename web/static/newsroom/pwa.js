@@ -3,7 +3,7 @@
 
 export function installable() {
   if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
-  const scope = window.location.pathname; // "/editor", "/dashboard" or "/people"
+  const scope = window.location.pathname; // "/editor", "/dashboard", "/people" or "/audit"
   navigator.serviceWorker
     .register("/newsroom-sw.js", { scope })
     .then(() => navigator.serviceWorker.ready)

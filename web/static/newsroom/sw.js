@@ -1,10 +1,10 @@
-// The newsroom's service worker (served at /newsroom-sw.js, registered for /editor, /dashboard
-// and /people): it keeps the pages and their files so the console opens from the home screen
+// The newsroom's service worker (served at /newsroom-sw.js, registered for /editor, /dashboard,
+// /people and /audit): it keeps the pages and their files so the console opens from the home screen
 // without a network. It never touches the API or the streams: entries written offline wait in
 // the console's outbox (localStorage) and go when the phone is back online.
 
 const CACHE = "liveblog-newsroom";
-const PAGES = new Set(["/editor", "/dashboard", "/people"]);
+const PAGES = new Set(["/editor", "/dashboard", "/people", "/audit"]);
 
 self.addEventListener("install", (event) => {
   // The API, the streams and photos never pass through this worker where the browser can say
