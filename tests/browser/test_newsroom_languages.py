@@ -109,7 +109,7 @@ async def test_a_blogs_language_and_zone_are_chosen_when_it_is_created_and_in_it
     blog = (await newsroom.http.get("/api/blogs/wahl")).json()
     assert (blog["language"], blog["time_zone"]) == ("de", "Europe/Berlin")
     reader = (await newsroom.http.get("/blogs/wahl")).text
-    assert '<html lang="de" dir="ltr">' in reader
+    assert '<html lang="de" dir="ltr" data-time-zone="Europe/Berlin"' in reader
 
     await page.click("#blog-settings")
     settings = page.locator("#settings-dialog")
@@ -128,7 +128,7 @@ async def test_a_blogs_language_and_zone_are_chosen_when_it_is_created_and_in_it
     # The composer turned with the blog.
     assert await direction(console.composer.locator("[data-role=body]")) == "rtl"
     reader = (await newsroom.http.get("/blogs/wahl")).text
-    assert '<html lang="ar" dir="rtl">' in reader
+    assert '<html lang="ar" dir="rtl" data-time-zone="Asia/Beirut"' in reader
 
 
 async def test_a_language_the_list_lacks_is_kept_by_the_settings(
