@@ -291,6 +291,24 @@ async def test_a_correction(server: str, newsroom: Newsroom, pages: Pages) -> No
     await picture(reader, "correction-reader.png", article)
 
 
+async def test_an_entrys_history(server: str, newsroom: Newsroom, pages: Pages) -> None:
+    await _storm_blog(newsroom)
+    maya = await chief(server)
+    writer = Newsroom(server, maya)
+    editor = Newsroom(server, await person(newsroom, "Tomás Ferreira", "editor"))
+    try:
+        entry = await writer.post(SLUG, headline="Harbour bridge closed to lorries")
+        await editor.edit(SLUG, entry["id"], headline="Harbour bridge closed to lorries and vans")
+    finally:
+        await writer.close()
+        await editor.close()
+    console = await phone(pages, server, maya)
+    await console.entry(entry["id"]).locator("[data-action=history]").click()
+    dialog = console.page.locator("#history-dialog")
+    await expect(dialog.locator(".nr-diff__ins")).to_have_text([" and vans"])
+    await picture(console.page, "history-phone.png")
+
+
 async def test_pins_and_key_events(server: str, newsroom: Newsroom, pages: Pages) -> None:
     await _storm_blog(newsroom)
     console = await desk(pages, server, viewport=NARROW_DESK)
@@ -428,8 +446,8 @@ EXPECTED = (
     "people.png", "sign-in-phone.png", "write-desk.png", "write-phone.png", "photo-phone.png",
     "photo-and-video.png", "photo-and-video-preview.png", "photo-refused.png",
     "contributions.png", "sent-back-phone.png", "scheduled.png", "correction.png",
-    "correction-reader.png", "pin.png", "key-events-reader.png", "presence.png",
-    "presence-mark.png",
+    "correction-reader.png", "history-phone.png", "pin.png", "key-events-reader.png",
+    "presence.png", "presence-mark.png",
     "alerts-phone.png", "dashboard.png", "offline-phone.png", "arabic-phone.png",
     "end-blog.png",
 )  # fmt: skip
