@@ -145,6 +145,10 @@ async def test_an_entrys_history_fits_a_phone(
     await console.entry(first["id"]).locator("[data-action=history]").click()
     dialog = page.locator("#history-dialog")
     await expect(dialog.locator(".nr-history__version")).to_have_count(2)
+    # Who saved it, set apart from the sentence around it: a Latin name in an Arabic sentence
+    # keeps its brackets where they belong.
+    what = await dialog.locator(".nr-history__what").first.text_content() or ""
+    assert "\u2068admin (LIVEBLOG_ADMIN_TOKEN)\u2069" in what, what
     await dialog.locator(".nr-history__version").nth(1).click()  # the first version
     await dialog.locator("[data-history=ask]").click()
     await expect(dialog.locator("[data-role=restore]")).to_be_visible()

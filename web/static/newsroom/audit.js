@@ -1,11 +1,13 @@
 // The audit log screen (admins): who did what and when, newest first, filtered by blog and by
 // person, page by page. Entry events open the entry's history (where a version is restored).
 
+import { currentZone } from "../reader/times.js";
 import { api, token } from "./api.js";
+import { statusText } from "./diff.js";
 import { openHistory } from "./history.js";
 import { t } from "./i18n.js";
 import { installable } from "./pwa.js";
-import { el, shortTime, toast, wallDate, zoneName } from "./ui.js";
+import { el, isolated, shortTime, toast, zoneName } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = { contributor: () => t("Contributor"), editor: () => t("Editor"), admin: () => t("Admin") };
@@ -15,12 +17,15 @@ const PAGE = 50;
 
 const state = { next: null, blogs: new Map(), people: new Map(), loading: null };
 
-const quote = (text) => (text ? `“${text}”` : t("an entry"));
+const quote = (text) => (text ? isolated(`“${text}”`) : t("an entry"));
 const none = (v) => (Array.isArray(v) ? v.join(", ") : v ?? t("none"));
 
 /** One event in a sentence. */
 function sentence(event) {
-  const d = event.detail || {};
+  // People's words (names, notes, a server's address) isolated in the sentence; headlines and
+  // titles are quoted, which isolates them with their quotes.
+  const own = (k, v) => typeof v === "string" && ["name", "note", "from"].includes(k);
+  const d = Object.fromEntries(Object.entries(event.detail || {}).map(([k, v]) => [k, own(k, v) ? isolated(v) : v]));
   const headline = quote(d.headline);
   switch (event.action) {
     case "token.created": {
@@ -46,7 +51,7 @@ function sentence(event) {
       return what ? t("Changed the blog: %(what)s", { what }) : t("Changed the blog: no change");
     }
     case "entry.created":
-      return d.status && d.status !== "published" ? t("Wrote %(headline)s (%(status)s)", { headline, status: d.status }) : t("Wrote %(headline)s", { headline });
+      return d.status && d.status !== "published" ? t("Wrote %(headline)s (%(status)s)", { headline, status: statusText(d.status) }) : t("Wrote %(headline)s", { headline });
     case "entry.updated":
       return d.fields ? t("Edited %(headline)s (%(fields)s)", { headline, fields: d.fields.join(", ") }) : t("Edited %(headline)s", { headline });
     case "entry.published":
@@ -81,10 +86,10 @@ function row(event) {
     // browser's, named (the shared time module, ui.js).
     el(
       "time",
-      { className: "nr-audit__when", datetime: event.at, title: blog ? `${shortTime(event.at, blog)} ${zoneName(blog)}` : wallDate(new Date(event.at)) },
-      shortTime(event.at, blog || undefined),
+      { className: "nr-audit__when", datetime: event.at },
+      `${shortTime(event.at, blog || undefined)} ${blog ? zoneName(blog) : currentZone().name(new Date(event.at))}`,
     ),
-    el("div", { className: "nr-audit__what" }, el("span", { className: "nr-audit__who" }, who), " ", sentence(event), el("div", { className: "nr-audit__where" }, ...where)),
+    el("div", { className: "nr-audit__what" }, el("span", { className: "nr-audit__who", dir: "auto" }, who), " ", sentence(event), el("div", { className: "nr-audit__where" }, ...where)),
   );
 }
 

@@ -5,7 +5,7 @@ import { api, blogPath, entryPath } from "./api.js";
 import { htmlText } from "./diff.js";
 import { openHistory } from "./history.js";
 import { t } from "./i18n.js";
-import { el, shortTime, toast } from "./ui.js";
+import { el, isolated, shortTime, toast } from "./ui.js";
 
 const UNDO_MS = 15000;
 
@@ -71,7 +71,7 @@ export function mountDeleted({ slug, after, onRestored }) {
     return el(
       "div",
       { className: "nr-deleted__item", dataset: { id: item.id } },
-      el("div", {}, el("strong", {}, title), el("div", { className: "nr-muted nr-small" }, t("Deleted by %(who)s, %(time)s", { who: item.by.name || t("someone"), time: shortTime(item.deleted_at) }))),
+      el("div", {}, el("strong", { dir: "auto" }, title), el("div", { className: "nr-muted nr-small" }, t("Deleted by %(who)s, %(time)s", { who: isolated(item.by.name || t("someone")), time: shortTime(item.deleted_at) }))),
       history,
     );
   };

@@ -152,7 +152,7 @@ export function renderDiff(parts) {
 
 const LABELS = { breaking: () => t("Breaking"), key: () => t("Key event") };
 const STATUS = { published: () => t("published"), draft: () => t("draft"), submitted: () => t("waiting for approval"), scheduled: () => t("scheduled") };
-const statusText = (status) => STATUS[status]?.() || status;
+export const statusText = (status) => STATUS[status]?.() || status;
 
 function photoText(media) {
   if (!media?.length) return t("none");

@@ -9,7 +9,7 @@ import { renderEntry } from "../reader/render.js";
 import { ApiError, api, entryPath } from "./api.js";
 import { diffWords, fieldChanges, htmlText, renderDiff } from "./diff.js";
 import { t } from "./i18n.js";
-import { el, shortTime, toast } from "./ui.js";
+import { el, isolated, shortTime, toast } from "./ui.js";
 
 // "Edited by Maya": what a version's change was, and who made it.
 const ACTIONS = {
@@ -20,7 +20,7 @@ const ACTIONS = {
   "entry.deleted": (who) => t("Deleted by %(who)s", { who }),
   "entry.restored": (who) => t("Restored by %(who)s", { who }),
 };
-const changedBy = (revision) => (ACTIONS[revision.action] || ((who) => t("Changed by %(who)s", { who })))(revision.by.name || t("someone"));
+const changedBy = (revision) => (ACTIONS[revision.action] || ((who) => t("Changed by %(who)s", { who })))(isolated(revision.by.name || t("someone")));
 
 let me = null;
 
@@ -42,7 +42,7 @@ function dialogElement() {
       el("h2", { className: "nr-dialog__title", id: "history-title" }, t("History")),
       el("button", { type: "button", className: "nr-btn nr-btn--ghost nr-btn--small", dataset: { close: "" }, "aria-label": t("Close the history") }, t("Close")),
     ),
-    el("p", { className: "nr-history__entry", dataset: { role: "entry-title" } }),
+    el("p", { className: "nr-history__entry", dir: "auto", dataset: { role: "entry-title" } }),
     el("p", { className: "nr-note", role: "status", dataset: { role: "notice" }, hidden: true }),
     el(
       "div",
@@ -112,7 +112,7 @@ class HistoryView {
     this.mayRestore = person.role !== "contributor";
     const shown = [...this.revisions].reverse().find((r) => r.entry)?.entry;
     const title = shown?.headline || (shown ? htmlText(shown.body).slice(0, 80) : "");
-    this.dialog.querySelector("[data-role=entry-title]").textContent = this.deleted ? t("%(title)s · deleted", { title }) : title;
+    this.dialog.querySelector("[data-role=entry-title]").textContent = this.deleted ? t("%(title)s · deleted", { title: isolated(title) }) : title;
     this.renderVersions();
   }
 
@@ -223,6 +223,7 @@ class HistoryView {
   }
 
   field(name, value) {
+    value.dir ||= "auto"; // the entry's own words: their direction is theirs, not the console's
     return el("div", { className: "nr-history__field" }, el("h4", { className: "nr-history__label" }, name), value);
   }
 

@@ -146,6 +146,13 @@ export function fromZoneInput(value, zone = currentZone().zone) {
   return new Date(utc).toISOString();
 }
 
+/** Someone's words (a name, a headline) set into a sentence of the console's language: isolated
+ * (a first-strong isolate), so a Latin name in an Arabic sentence keeps its brackets and its
+ * place, and an Arabic headline in an English one reads the right way round. */
+export function isolated(text) {
+  return `\u2068${text}\u2069`;
+}
+
 export function formatNumber(n) {
   return new Intl.NumberFormat().format(n);
 }
