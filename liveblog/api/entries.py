@@ -16,12 +16,14 @@ from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing
+from liveblog.editorial import search as searching
 from liveblog.media import embeds
 from liveblog.models import (
     ORDER_KEY_PATTERN,
     Entry,
     EntryCreate,
     EntryPatch,
+    SearchResults,
     Timeline,
     newsroom_channel,
     parse_decimal,
@@ -123,6 +125,9 @@ async def timeline(request: Request) -> Response:
         raise invalid("limit", "must be a whole number from 1 to 100")
     before = request.query_params.get("before")
     status = request.query_params.get("status")
+    query = request.query_params.get("q")
+    if query is not None:
+        return await _search(request, slug, query, status, limit, before)
     if status is not None and status != "published":
         return await _workflow(request, slug, status, limit, before)
     page = await request.app.state.engine.timeline(
@@ -157,6 +162,33 @@ async def _workflow(
         Timeline(page, encode_cursor(next_key), str(position)),
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def _search(
+    request: Request, slug: str, text: str, status: str | None, limit: int, before: str | None
+) -> Response:
+    """``?q=``: the entries that hold every word, published ones; with ``status=all`` and a
+    token of the blog's staff, those of every status."""
+    if status not in (None, "published", "all"):
+        raise invalid("status", "must be published or all with q")
+    everything = status == "all"
+    token = (await auth.authenticate(request))[1] if everything else None
+    engine = request.app.state.engine
+    blog = await engine.get_blog(slug)
+    if blog is None:
+        raise Problem(404, f"No blog {slug!r} exists.")
+    if token is not None:
+        auth.require_editor_of(token, slug)
+    try:
+        query = searching.parse_query(text, blog.language)
+    except searching.InvalidQuery as exc:
+        raise invalid("q", str(exc)) from None
+    key = decode_cursor(before) if before else None
+    page = await searching.search(engine, blog, query, limit, key, everything=everything)
+    results = SearchResults(
+        page.entries, encode_cursor(page.next_key), str(page.position), total=page.total
+    )
+    return json_response(results, headers={"Cache-Control": "no-store"} if everything else None)
 
 
 async def _is_staff(request: Request, slug: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from liveblog import events
+from liveblog.editorial import search
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
@@ -21,6 +22,7 @@ from liveblog.engine.base import (
     EntryNotFound,
     Idempotency,
     NotScheduled,
+    SearchTerms,
     VersionConflict,
 )
 from liveblog.models import (
@@ -91,8 +93,13 @@ async def update_blog(engine: Engine, slug: str, patch: BlogPatch) -> Blog:
     stored = msgspec.structs.replace(blog, **changes, updated_at=utcnow(), last_event_id="")
     applied = await engine.apply(
         slug,
-        Change(event=events.template("blog.updated", slug, stored), blog=encoder.encode(stored)),
+        Change(
+            event=events.template("blog.updated", slug, stored),
+            blog=encoder.encode(stored),
+            search=SearchTerms(stored.language),  # a new language: the index is made anew
+        ),
     )
+    search.remember_language(engine, slug, stored.language)
     return msgspec.structs.replace(stored, last_event_id=str(applied.position))
 
 
@@ -218,6 +225,7 @@ async def create_entry(
             **_keys(entry),
             expect_version=0,
             idempotency=idem,
+            search=await search.terms_of(engine, slug, entry),
         ),
     )
     if applied.replay is not None:
@@ -295,6 +303,7 @@ async def update_entry(
             **_keys(entry),
             **_old_keys(current),
             expect_version=current.version,
+            search=await search.terms_of(engine, slug, entry),
         ),
     )
     return entry
@@ -326,6 +335,7 @@ async def publish_due(engine: Engine, slug: str, entry_id: str) -> Entry | None:
                 **_old_keys(current),
                 expect_version=current.version,
                 claim=True,
+                search=await search.terms_of(engine, slug, entry),
             ),
         )
     except (NotScheduled, VersionConflict, EntryNotFound):
@@ -346,6 +356,7 @@ async def delete_entry(
             entry=None,
             **_old_keys(current),
             expect_version=-1,
+            search=await search.terms_of(engine, slug, None),
         ),
     )
 

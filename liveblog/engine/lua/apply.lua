@@ -6,6 +6,7 @@
 --       8 newsroom pos, 9 newsroom history, 10 pending (entries readers do not see),
 --       11 scheduled (entry id by due unix time), 12 pinned, 13 key events (the order keys
 --       of the timeline's pinned entries and key events: see highlights.lua)
+--       14 search records, 15 search mark, 16 search terms (see search_index.lua)
 -- ARGV: 1 channel, 2 history size, 3 new epoch (used only if the position was lost),
 --       4 idempotency fingerprint ('' = none), 5 idempotency response, 6 idempotency ttl,
 --       7 entry id ('' = none), 8 entry json ('' = delete), 9 entry version, 10 order key,
@@ -14,7 +15,8 @@
 --       15 publish command (PUBLISH; SPUBLISH on a cluster, where the channel shares the slot),
 --       16 newsroom channel, 17 pending key, 18 old pending key, 19 due time ('' = not
 --       scheduled), 20 claim ('1': only if the entry is still scheduled),
---       21 the readers' event's part count (0 = none), then its parts, then the newsroom
+--       21 search terms (see the search block below),
+--       22 the readers' event's part count (0 = none), then its parts, then the newsroom
 --       event's parts (none = no newsroom event); events are split where their id goes
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
@@ -96,9 +98,30 @@ if entry_id ~= '' then
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
-local parts = tonumber(ARGV[21])
-if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], 22, 21 + parts) end
-if #ARGV > 21 + parts then publish(KEYS[8], KEYS[9], ARGV[16], 22 + parts, #ARGV) end
+-- >>> search: the index changes with the entry (functions from search_index.lua, which the
+-- engine puts before this script). ARGV[21]: '' = no terms; '<language>' with a change of the
+-- blog; '<language>\n<terms separated by spaces>' with a change of an entry: its terms after
+-- the change. An entry changed without terms leaves the index, which is then not complete:
+-- the next search indexes it.
+local search = ARGV[21]
+local split = string.find(search, '\n', 1, true)
+local language = split and string.sub(search, 1, split - 1) or search
+if language ~= '' then search_language(KEYS[15], language) end
+if entry_id ~= '' then
+  local key = ARGV[10] ~= '' and ARGV[10] or ARGV[17]
+  if ARGV[8] ~= '' and key ~= '' and split then
+    local record = language .. '\n' .. key .. '\n' .. string.sub(search, split + 1)
+    search_put(KEYS[14], KEYS[16], entry_id, record)
+  else
+    search_put(KEYS[14], KEYS[16], entry_id, nil)
+    if ARGV[8] ~= '' then redis.call('DEL', KEYS[15]) end  -- kept, but not indexed now
+  end
+end
+-- <<< search
+
+local parts = tonumber(ARGV[22])
+if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], 23, 22 + parts) end
+if #ARGV > 22 + parts then publish(KEYS[8], KEYS[9], ARGV[16], 23 + parts, #ARGV) end
 if fingerprint ~= '' then
   redis.call('SET', KEYS[7], fingerprint .. '\n' .. ARGV[5], 'EX', ARGV[6])
 end
