@@ -6,6 +6,7 @@ Redis Cluster (the index lives in the blog's slot)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,7 +71,7 @@ async def test_case_and_accents_are_ignored(editor: Editor) -> None:
     await editor.blog("kyiv")
     city = await editor.post("kyiv", headline="Air-raid alert in KYÏV")
     cv = await editor.post("kyiv", body="<p>She sent her résumé to the Café.</p>")
-    greek = await editor.post("kyiv", body="<p>Η ΑΘΗΝΑ σήμερα</p>")
+    greek = await editor.post("kyiv", body="<p>Στην ΑΘΗΝΑ σήμερα</p>")
 
     assert await _found(editor, "kyiv", "Kyiv") == [city["id"]]
     assert await _found(editor, "kyiv", "kyïv") == [city["id"]]
@@ -99,7 +100,7 @@ async def test_words_are_stemmed_in_the_blogs_language(editor: Editor) -> None:
     # Ukrainian has no stemmer: its words match case-insensitively, as written, and the last
     # word of a query also as the beginning of a longer one.
     await editor.blog("uk", language="uk")
-    kyiv = await editor.post("uk", headline="Вибухи у Києві")
+    kyiv = await editor.post("uk", headline="Вибухи в Києві")
     assert await _found(editor, "uk", "КИЄВІ") == [kyiv["id"]]
     assert await _found(editor, "uk", "вибух") == [kyiv["id"]]
 
@@ -201,7 +202,7 @@ async def test_results_page_by_cursor_newest_first(editor: Editor) -> None:
         if cursor is None:
             break
     assert [len(p) for p in pages] == [20, 20, 5]
-    assert sum(pages, []) == [e["id"] for e in reversed(matching)]
+    assert [i for page in pages for i in page] == [e["id"] for e in reversed(matching)]
 
 
 @pytest.mark.parametrize(
@@ -275,3 +276,65 @@ async def test_searches_at_the_same_time_while_the_index_is_made(editor: Editor)
         await editor.post("crowd", headline=f"Flood warning {i}")
     results = await asyncio.gather(*(_search(editor, "crowd", "flood") for _ in range(10)))
     assert {r["total"] for r in results} == {30}
+
+
+# --- the reader page: a GET form and server-rendered results --------------------------------
+
+
+def _result_ids(html: str) -> list[str]:
+    listed = html.split('id="search-list"', 1)[1]
+    return re.findall(r'<article [^>]*data-id="([^"]+)"', listed)
+
+
+async def test_the_reader_page_has_a_search_box_that_needs_no_script(editor: Editor) -> None:
+    await editor.blog("page")
+    page = (await editor.http.get("/blogs/page")).text
+    form = re.search(r'<form class="lb-search"[^>]*>', page)
+    assert form is not None
+    assert 'method="get"' in form[0] and 'action="/blogs/page"' in form[0]
+    assert 'name="q"' in page
+
+
+async def test_search_results_are_rendered_by_the_server(editor: Editor) -> None:
+    await editor.blog("res")
+    matching = [await editor.post("res", headline=f"Evacuation route {i}", published_at=_at(i))
+                for i in range(23)]  # fmt: skip
+    await editor.post("res", headline="Evacuation plan draft", status="draft")
+    await editor.post("res", headline="Weather")
+    async with httpx.AsyncClient(base_url=editor.base_url) as reader:
+        response = await reader.get("/blogs/res", params={"q": "evacuation"})
+        assert response.status_code == 200
+        html = response.text
+        assert "23 updates match “evacuation”" in html
+        assert _result_ids(html) == [e["id"] for e in reversed(matching)][:20]
+        assert "draft" not in html.split('id="search-list"', 1)[1]
+        assert 'href="/blogs/res"' in html  # back to the live updates
+        assert '<meta name="robots" content="noindex, follow">' in html
+        older = re.search(r'id="search-older" href="([^"]+)"', html)
+        assert older is not None
+        second = await reader.get("/blogs/res" + older[1].replace("&amp;", "&"))
+        assert _result_ids(second.text) == [e["id"] for e in reversed(matching)][20:]
+        assert 'id="search-older"' not in second.text
+        # Each result leads to its place in the blog: the older page that starts with it.
+        context = re.findall(r'class="search-result__context"><a href="([^"]+)"', second.text)
+        first = await reader.get(context[0].replace("&amp;", "&"))
+        assert re.findall(r'<article [^>]*data-id="([^"]+)"', first.text)[0] == matching[2]["id"]
+
+        none = await reader.get("/blogs/res", params={"q": "<b>volcano</b>"})
+        assert none.status_code == 200
+        assert "No updates match “&lt;b&gt;volcano&lt;/b&gt;”." in none.text
+        assert "<b>volcano" not in none.text
+        empty = await reader.get("/blogs/res", params={"q": "  "}, follow_redirects=False)
+        assert empty.status_code == 303 and empty.headers["location"] == "/blogs/res"
+        bad = await reader.get("/blogs/res", params={"q": "?!"})
+        assert bad.status_code == 422 and 'class="lb-search"' in bad.text
+        missing = await reader.get("/blogs/nowhere", params={"q": "evacuation"})
+        assert missing.status_code == 404
+
+
+async def test_search_results_speak_the_blogs_language(editor: Editor) -> None:
+    await editor.blog("ua", language="uk")
+    await editor.post("ua", headline="Евакуація з Харкова")
+    html = (await editor.http.get("/blogs/ua", params={"q": "евакуація"})).text
+    assert "запитом «евакуація» знайдено 1 оновлення" in html
+    assert "Назад до онлайн-оновлень" in html
