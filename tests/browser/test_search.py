@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.kit import DESKTOP, Newsroom, Pages, entry_ids
+from tests.browser.test_rich import AXE
+from tests.support.servers import ADMIN_TOKEN
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 360, "height": 780}
@@ -32,6 +35,16 @@ async def _shot(page: Page, name: str) -> None:
 async def _no_sideways_scroll(page: Page) -> None:
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= await page.evaluate("window.innerWidth"), "the page scrolls sideways"
+
+
+async def _axe_violations_in(page: Page, selectors: list[str]) -> list[str]:
+    """axe-core's violations inside these parts of the page only."""
+    await page.evaluate(AXE.read_text())
+    script = "s => axe.run({include: s.map(x => [x])}, {resultTypes: ['violations']})"
+    result: dict[str, Any] = await page.evaluate(script, selectors)
+    return [
+        f"{v['id']}: {v['help']}: {[n['target'] for n in v['nodes']]}" for v in result["violations"]
+    ]
 
 
 async def _flood_blog(newsroom: Newsroom) -> list[dict[str, object]]:
@@ -118,8 +131,10 @@ async def test_search_right_to_left(
     first = await newsroom.post("cairo", headline="فتح الملاجئ في الأحياء المنخفضة",
                                 published_at=_at(0))  # fmt: skip
     await newsroom.post("cairo", headline="إغلاق الجسر", published_at=_at(1))
-    second = await newsroom.post("cairo", headline="الملجأ الثاني يستقبل العائلات",
-                                 body="<p>الملاجئ مفتوحة طوال الليل.</p>", published_at=_at(2))  # fmt: skip
+    second = await newsroom.post(
+        "cairo", headline="الملجأ الثاني يستقبل العائلات",
+        body="<p>الملاجئ مفتوحة طوال الليل.</p>", published_at=_at(2),
+    )  # fmt: skip
     for scheme in ("light", "dark"):
         page, _ = await pages.open(
             f"{server}/blogs/cairo", viewport=viewport, javascript=False, color_scheme=scheme
@@ -139,3 +154,76 @@ async def test_search_right_to_left(
         await _no_sideways_scroll(page)
         name = "phone" if viewport is PHONE else "desktop"
         await _shot(page, f"search-reader-rtl-{name}-{scheme}.png")
+
+
+# --- the console ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"), [(PHONE, "light"), (DESKTOP, "dark")], ids=["phone", "desktop"]
+)
+async def test_staff_search_every_status_in_the_console(
+    server: str, newsroom: Newsroom, pages: Pages, viewport: dict[str, int], scheme: str
+) -> None:
+    await newsroom.blog("desk", "Election night", description="Results as they come")
+    published = await newsroom.post("desk", headline="Turnout record in the north",
+                                    published_at=_at(0))  # fmt: skip
+    draft = await newsroom.post("desk", headline="Turnout analysis (draft)", status="draft")
+    waiting = await newsroom.post("desk", headline="Turnout in my village", status="submitted")
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    scheduled = await newsroom.post("desk", headline="Final turnout figures", status="scheduled",
+                                    publish_at=later)  # fmt: skip
+    await newsroom.post("desk", headline="Polls close", published_at=_at(1))
+
+    page, _ = await pages.open(
+        f"{server}/editor?blog=desk", viewport=viewport, color_scheme=scheme, wait_live=False
+    )
+    await page.fill("#token-input", ADMIN_TOKEN)
+    await page.click("#signin-form [type=submit]")
+    await expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")
+    live = page.locator("#entry-list")
+    await expect(live.locator(".nr-entry")).to_have_count(2)
+
+    box = page.get_by_role("searchbox", name="Search entries")
+    await box.fill("turnout")
+    await box.press("Enter")
+    results = page.locator("#search-results .nr-search-result")
+    await expect(results).to_have_count(4)
+    statuses = await results.evaluate_all(
+        "nodes => nodes.map(n => [n.dataset.id, n.dataset.status])"
+    )
+    assert dict(statuses) == {
+        str(published["id"]): "published", str(draft["id"]): "draft",
+        str(waiting["id"]): "submitted", str(scheduled["id"]): "scheduled",
+    }  # fmt: skip
+    await expect(page.locator("#search-results [data-role=summary]")).to_contain_text(
+        "4 entries match “turnout”"
+    )
+    await expect(live).to_be_hidden()
+    # The box and the results fit their column (the console itself is made to fit a phone
+    # elsewhere).
+    column = await page.locator("#entry-search").evaluate(
+        "n => n.closest('section').getBoundingClientRect().toJSON()"
+    )
+    for part in ("#entry-search", "#search-results"):
+        box_of = await page.locator(part).bounding_box()
+        assert box_of is not None and box_of["x"] + box_of["width"] <= column["right"] + 1, part
+    name = "phone" if viewport is PHONE else "desktop"
+    section = page.locator("section.nr-entries")
+    await section.screenshot(path=str(ARTIFACTS / f"search-console-{name}-{scheme}.png"))
+    assert await _axe_violations_in(page, ["#entry-search", "#search-results"]) == []
+
+    # A new entry goes to the live list underneath, never into the results.
+    await newsroom.post("desk", headline="Turnout at 71 per cent")
+    await page.wait_for_timeout(1000)
+    await expect(results).to_have_count(4)
+    await page.get_by_role("button", name="Clear search").click()
+    await expect(live).to_be_visible()
+    await expect(live.locator(".nr-entry").first).to_contain_text("Turnout at 71 per cent")
+    await expect(page.locator("#search-results")).to_be_hidden()
+
+    await box.fill("?!")
+    await box.press("Enter")
+    await expect(page.locator("#search-results [data-role=summary]")).to_contain_text(
+        "Nothing to search for"
+    )

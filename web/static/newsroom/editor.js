@@ -6,6 +6,7 @@ import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
+import { EntrySearch } from "./search.js";
 import { MultiBlogSocket } from "./socket.js";
 import { confirmDialog, el, toast } from "./ui.js";
 import { Workflow } from "./workflow.js";
@@ -33,6 +34,7 @@ const state = {
   outbox: new Outbox(),
   ticker: null,
   socket: null,
+  search: null, // the entries search box (search.js)
 };
 
 // --- signing in -------------------------------------------------------------------------
@@ -198,6 +200,9 @@ async function selectBlog(slug) {
     onBlog: (blog) => blogUpdated(blog),
   });
   state.list = list;
+  state.search?.stop();
+  state.search = new EntrySearch({ slug, form: $("entry-search"), results: $("search-results"), section: $("entry-list").closest("section") });
+  state.search.start();
   try {
     await list.start();
   } catch (error) {
