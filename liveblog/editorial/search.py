@@ -40,6 +40,9 @@ PREFIX_EXPANSIONS = 100  # longer words a last word may stand for
 # a write made meanwhile in the old one marks the index incomplete, and a search mends it.
 LANGUAGE_SECONDS = 30.0
 _INDEX_BATCH = 50  # entries per write while indexing the backlog
+# Searches one process runs on the store at once (more wait here): a crowd of readers
+# searching never queues more than this many scripts ahead of the newsroom's writes.
+CONCURRENT_SEARCHES = 4
 
 
 class InvalidQuery(ValueError):
@@ -84,11 +87,19 @@ async def search(
 ) -> SearchPage:
     """Entries of ``blog`` that match, newest first (published ones; every status with
     ``everything``); the index is first made complete if it is not."""
-    page = await engine.search(blog.slug, query, limit, before, everything=everything)
+    gate = _gates.get(engine)
+    if gate is None:
+        gate = _gates[engine] = asyncio.Semaphore(CONCURRENT_SEARCHES)
+    async with gate:
+        page = await engine.search(blog.slug, query, limit, before, everything=everything)
     if page.indexed_in == blog.language:
         return page
     await complete_index(engine, blog.slug, blog.language)
-    return await engine.search(blog.slug, query, limit, before, everything=everything)
+    async with gate:
+        return await engine.search(blog.slug, query, limit, before, everything=everything)
+
+
+_gates: weakref.WeakKeyDictionary[Engine, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 # Passes in progress in this process, per engine and blog: a crowd of searches waits for one.

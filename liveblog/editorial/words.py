@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import regex
 import snowballstemmer
@@ -31,7 +32,11 @@ MAX_TERM = 64  # characters of a word that count: a longer one is cut (the same 
 # Scripts written without spaces between words, and the runs of a word's characters.
 # (with the marks Japanese shares with other scripts: the long vowel and the repeat sign).
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\u30fc\uff70\u3005"
-_WORDS = regex.compile(rf"(?P<run>[{_UNSPACED}]+)|[\p{{L}}\p{{N}}\p{{M}}]+")
+_WORDS = regex.compile(rf"([{_UNSPACED}]+)|([\p{{L}}\p{{N}}\p{{M}}]+)")  # (run, word)
+# Most text has neither combining marks nor a script without spaces: its words are what the
+# standard library's much faster \w finds (letters and digits; "_" is not part of a word).
+_NEEDS_WORDS = regex.compile(rf"[\p{{M}}{_UNSPACED}]")
+_PLAIN_WORDS = re.compile(r"[^\W_]+")
 # A tag of sanitised HTML (nh3 quotes every attribute value with "): it separates words.
 _TAG = regex.compile(r'<(?:[^>"]|"[^"]*")*>')
 _TATWEEL = "\u0640"  # Arabic's stretching stroke: typography, not a letter
@@ -85,7 +90,6 @@ def _stemmer(language: str) -> snowballstemmer.Stemmer | None:
     return None if name is None else snowballstemmer.stemmer(name)
 
 
-@functools.lru_cache(maxsize=65_536)
 def stem(language: str, word: str) -> str:
     """The stem of a folded word in ``language`` (the word itself where there is no stemmer)."""
     stemmer = _stemmer(language)
@@ -99,8 +103,22 @@ def html_text(body: str) -> str:
     return html.unescape(_TAG.sub(" ", body))
 
 
+@functools.lru_cache(maxsize=65_536)
+def _word(language: str, raw: str) -> tuple[str, str]:
+    """(term, folded form) of a word as written: the same few thousand words come again and
+    again in a blog, so each is folded and stemmed once."""
+    folded = fold(raw)[:MAX_TERM]
+    return stem(language, folded), folded
+
+
+def _pairs(run: str) -> list[str]:
+    """The pairs of neighbouring characters of a run (the run itself if it is one)."""
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 class Word:
-    """One word of a text: its term (folded, stemmed) and its folded form as written."""
+    """One word of a query: its term, its folded form as written, and whether it comes from a
+    script without spaces (no longer words begin with it)."""
 
     __slots__ = ("folded", "term", "unspaced")
 
@@ -110,46 +128,43 @@ class Word:
         self.unspaced = unspaced
 
 
-def words(text: str, language: str) -> Iterator[Word]:
-    """The words of a text. A run of a script without spaces gives its characters and pairs
-    (``unspaced``); see :func:`query_words` for how a query asks for such a run."""
-    for match in _WORDS.finditer(text):
-        raw = match.group()
-        if match.group("run") is not None:
-            run = fold(raw)
-            for i, char in enumerate(run):
-                yield Word(char, char, True)
-                if i + 1 < len(run):
-                    yield Word(run[i : i + 2], run[i : i + 2], True)
-            continue
-        folded = fold(raw)[:MAX_TERM]
-        if folded:
-            yield Word(stem(language, folded), folded, False)
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """(run of a script without spaces, word): one of the two is empty."""
+    if _NEEDS_WORDS.search(text) is None:
+        return [("", word) for word in _PLAIN_WORDS.findall(text)]
+    return _WORDS.findall(text)
 
 
 def query_words(text: str, language: str) -> list[Word]:
-    """The words a query asks for: like :func:`words`, but a run of a script without spaces
-    asks for its pairs only (a single character for itself), which the text must all hold."""
+    """The words a query asks for: a run of a script without spaces asks for its pairs (a
+    single character for itself), which a text must all hold."""
     found: list[Word] = []
-    for match in _WORDS.finditer(text):
-        if match.group("run") is None:
-            folded = fold(match.group())[:MAX_TERM]
+    for run, raw in _tokens(text):
+        if raw:
+            term, folded = _word(language, raw)
             if folded:
-                found.append(Word(stem(language, folded), folded, False))
-            continue
-        run = fold(match.group())
-        if len(run) == 1:
-            found.append(Word(run, run, True))
-        found.extend(Word(run[i : i + 2], run[i : i + 2], True) for i in range(len(run) - 1))
+                found.append(Word(term, folded, False))
+        else:
+            found.extend(Word(pair, pair, True) for pair in _pairs(fold(run)))
     return found
 
 
 def terms(texts: Iterable[str], language: str, limit: int) -> list[str]:
-    """The distinct terms of some texts, in the order they first appear, at most ``limit``."""
+    """The distinct terms of some texts, in the order they first appear, at most ``limit``.
+    A run of a script without spaces gives its characters and their pairs."""
     seen: dict[str, None] = {}
     for text in texts:
-        for word in words(text, language):
-            seen.setdefault(word.term)
+        for run, raw in _tokens(text):
+            if raw:
+                term = _word(language, raw)[0]
+                if term:
+                    seen.setdefault(term)
+            else:
+                folded = fold(run)
+                for char in folded:
+                    seen.setdefault(char)
+                for pair in _pairs(folded) if len(folded) > 1 else ():
+                    seen.setdefault(pair)
             if len(seen) >= limit:
-                return list(seen)
+                return list(seen)[:limit]
     return list(seen)

@@ -27,6 +27,13 @@ local function search_terms(terms)
   return list, set
 end
 
+-- A variadic command over a list, in calls of at most 1,000 arguments (unpack has a limit).
+local function search_many(command, key, list)
+  for first = 1, #list, 1000 do
+    redis.call(command, key, unpack(list, first, math.min(first + 999, #list)))
+  end
+end
+
 -- Put an entry's record (nil: none) in place of the one indexed: only the terms that differ
 -- are written when the order key stays.
 local function search_put(records, dictionary, id, record)
@@ -44,19 +51,24 @@ local function search_put(records, dictionary, id, record)
     new_list, new_set = search_terms(terms)
   end
   local same = old_key == new_key
+  local gone = {}  -- terms no entry holds any more
   for _, term in ipairs(old_list) do
     if not (same and new_set[term]) then
       local set = dictionary .. ':' .. term
       redis.call('ZREM', set, old_key)
-      if redis.call('EXISTS', set) == 0 then redis.call('ZREM', dictionary, term) end
+      if redis.call('EXISTS', set) == 0 then gone[#gone + 1] = term end
     end
   end
+  local added = {}  -- score, term, score, term...: the terms list in one call
   for _, term in ipairs(new_list) do
     if not (same and old_set[term]) then
       redis.call('ZADD', dictionary .. ':' .. term, 0, new_key)
-      redis.call('ZADD', dictionary, 0, term)
+      added[#added + 1] = 0
+      added[#added + 1] = term
     end
   end
+  search_many('ZREM', dictionary, gone)
+  search_many('ZADD', dictionary, added)
   if record then redis.call('HSET', records, id, record) else redis.call('HDEL', records, id) end
 end
 
