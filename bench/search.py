@@ -232,6 +232,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["search_ms"] = {k: round(v, 2) for k, v in percentiles(latencies).items()}
             result["found"] = {"none": sum(t == 0 for t in totals),
                                "median": statistics.median(totals), "max": max(totals)}  # fmt: skip
+            slowest = sorted(zip(latencies, queries, totals, strict=True), reverse=True)[:5]
+            result["slowest"] = [{"q": q, "ms": round(ms, 1), "found": n} for ms, q, n in slowest]
             if args.engine == "redis":
                 redis_url = target.redis.url
                 figures = await index_figures(redis_url, endpoint.blog)
@@ -257,6 +259,8 @@ def print_report(result: dict[str, Any]) -> None:
               f"p90 {s['p90']} ms, p99 {s['p99']} ms, max {s['max']} ms")  # fmt: skip
         print(f"results: none for {result['found']['none']} queries, median "
               f"{result['found']['median']}, max {result['found']['max']}")  # fmt: skip
+        slow = ", ".join(f"{q['q']!r} {q['ms']} ms ({q['found']} found)" for q in result["slowest"])
+        print(f"slowest: {slow}")
     if "memory" in result:
         m = result["memory"]
         print(f"index: {m['index_keys']:,} keys, {m['index_bytes'] / 2**20:.1f} MiB "

@@ -1,7 +1,7 @@
 -- The entries of a blog that match a query, newest first: a page of them strictly older than
 -- a cursor, how many match in all, and the position the page reflects, read atomically.
 -- The index is search_index.lua's. Sorted sets of order keys at one score are in key order,
--- so ZINTER and ZUNION answer in timeline order (ascending).
+-- so ZRANGE BYLEX walks them in timeline order, and ZINTER and ZUNION answer in it.
 -- KEYS: 1 blog, 2 pos, 3 entries, 4 order, 5 search terms, 6 search mark
 -- ARGV: 1 before key ('' = newest), 2 limit, 3 '1' = entries of every status (else the
 --       published ones, those in order), 4 prefix ('' = none), 5 the prefix word's own term,
@@ -52,13 +52,70 @@ local function members_in(list, key)
   return kept
 end
 
-local ranked
-if #keys == 1 and not prefixed then
-  ranked = redis.call('ZRANGE', keys[1], 0, -1)
-elseif not prefixed then
-  ranked = redis.call('ZINTER', #keys, unpack(keys))
+-- Whether a < b byte by byte, as Redis orders members (Lua's < follows the locale).
+local function below(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- A page of the keys below the cursor, newest first, from the members of `ranked` (ascending).
+local function page_of(ranked)
+  local stop = #ranked
+  if ARGV[1] ~= '' then
+    local low, high = 1, #ranked + 1  -- the first key >= before
+    while low < high do
+      local middle = math.floor((low + high) / 2)
+      if below(ranked[middle], ARGV[1]) then low = middle + 1 else high = middle end
+    end
+    stop = low - 1
+  end
+  local keys = {}
+  for i = stop, math.max(1, stop - limit + 1), -1 do keys[#keys + 1] = ranked[i] end
+  return keys, stop - limit > 0
+end
+
+local page, more
+if not prefixed then
+  -- Every word is one sorted set: count them all in C, and walk the smallest set down from
+  -- the cursor, keeping what the others hold too, until the page is full. A word in every
+  -- entry costs a page, not the blog.
+  local cards = {}
+  for _, key in ipairs(keys) do cards[key] = redis.call('ZCARD', key) end
+  table.sort(keys, function(a, b) return cards[a] < cards[b] end)
+  if cards[keys[1]] == 0 then return result end
+  if #keys == 1 then result[4] = cards[keys[1]] else
+    result[4] = redis.call('ZINTERCARD', #keys, unpack(keys))
+  end
+  page = {}
+  local start, step = '+', 64
+  if ARGV[1] ~= '' then start = '(' .. ARGV[1] end
+  while #page <= limit do
+    local candidates = redis.call('ZRANGE', keys[1], start, '-', 'BYLEX', 'REV', 'LIMIT', 0, step)
+    if #candidates == 0 then break end
+    local held = {}
+    for i = 1, #candidates do held[i] = true end
+    for k = 2, #keys do
+      local scores = redis.call('ZMSCORE', keys[k], unpack(candidates))
+      for i = 1, #candidates do
+        if not scores[i] then held[i] = false end
+      end
+    end
+    for i = 1, #candidates do
+      if held[i] then page[#page + 1] = candidates[i] end
+      if #page > limit then break end
+    end
+    if #candidates < step then break end
+    start = '(' .. candidates[#candidates]
+    step = math.min(step * 2, 1000)
+  end
+  more = #page > limit
+  page[limit + 1] = nil
 else
-  ranked = redis.call('ZUNION', #prefixed, unpack(prefixed))
+  -- The last word stands for several: their union, then what the other words hold too.
+  local ranked = redis.call('ZUNION', #prefixed, unpack(prefixed))
   if #keys == 1 then
     ranked = members_in(ranked, keys[1])
   elseif #keys > 1 then
@@ -72,34 +129,13 @@ else
       if set[key] then ranked[#ranked + 1] = key end
     end
   end
+  result[4] = #ranked
+  page, more = page_of(ranked)
 end
 
--- Whether a < b byte by byte, as Redis orders members (Lua's < follows the locale).
-local function below(a, b)
-  for i = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-
--- The page: the keys below `before`, newest first.
-local stop = #ranked
-if ARGV[1] ~= '' then
-  local low, high = 1, #ranked + 1  -- the first key >= before
-  while low < high do
-    local middle = math.floor((low + high) / 2)
-    if below(ranked[middle], ARGV[1]) then low = middle + 1 else high = middle end
-  end
-  stop = low - 1
-end
-result[4] = #ranked
+if more then result[3] = page[#page] end
 local ids = {}
-for i = stop, math.max(1, stop - limit + 1), -1 do
-  local key = ranked[i]
-  ids[#ids + 1] = string.sub(key, string.find(key, ':', 1, true) + 1)
-end
-if stop - limit > 0 then result[3] = ranked[stop - limit + 1] end
+for i, key in ipairs(page) do ids[i] = string.sub(key, string.find(key, ':', 1, true) + 1) end
 if #ids > 0 then
   local entries = redis.call('HMGET', KEYS[3], unpack(ids))
   for i = 1, #ids do result[5 + i] = entries[i] end
