@@ -1,8 +1,9 @@
 """The newsroom's rules: a validated request becomes one atomic engine change.
 
 Owns what a create, a PATCH or a delete means (``editing``: versions, workflow statuses,
-corrections, bylines, the event each change publishes), entry HTML cleaning (``sanitize``) and
-the publication of scheduled entries (``scheduler``).
+corrections, bylines, the event each change publishes), entry HTML cleaning (``sanitize``),
+the publication of scheduled entries (``scheduler``), and search: the terms the index keeps of
+an entry and a query asks for (``words``, ``search``), and the index made complete.
 
 May import: ``models``, ``events``, ``engine`` (its interface). Never HTTP, readers or
 transports: the API calls this, and this publishes through the engine, never to sockets.

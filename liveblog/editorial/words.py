@@ -38,7 +38,7 @@ _WORDS = regex.compile(rf"([{_UNSPACED}]+)|([\p{{L}}\p{{N}}\p{{M}}]+)")  # (run,
 _NEEDS_WORDS = regex.compile(rf"[\p{{M}}{_UNSPACED}]")
 _PLAIN_WORDS = re.compile(r"[^\W_]+")
 # A tag of sanitised HTML (nh3 quotes every attribute value with "): it separates words.
-_TAG = regex.compile(r'<(?:[^>"]|"[^"]*")*>')
+_TAG = re.compile(r'<(?:[^>"]|"[^"]*")*>')
 _TATWEEL = "\u0640"  # Arabic's stretching stroke: typography, not a letter
 
 # Snowball's stemmers by the language's ISO 639 code (a blog's language is a BCP 47 tag).
