@@ -102,6 +102,11 @@ class LoadConfig:
     quiet_budget: QuietBudget | None = None  # shared by all sessions of a run
 
     settle: float = 1.0
+    # Readers ask for compression as browsers do (gzip SSE, permessage-deflate offered).
+    compress: bool = False
+    # Entry bodies from this text's paragraphs (blank-line separated) instead of the built-in
+    # sentences; see payload.bodies.
+    body_source: Path | None = None
     # Each reader worker connects from its own 127.0.0.<n> (n = 1, 2, ...): past ~28,000
     # readers one source address runs out of client ports.
     spread_sources: bool = False
@@ -119,12 +124,14 @@ class Worker:
         wcfg = {
             "host": ep.host,
             "port": ep.port,
-            "path": ep.ws_path if cfg.transport == "ws" else ep.sse_path,
+            "path": ep.sse_path if cfg.transport == "sse" else ep.ws_path,
             "transport": cfg.transport,
+            "blog": ep.blog,
             "count": count,
             "concurrency": cfg.concurrency,
             "tmpdir": tmpdir,
             "source": f"127.0.0.{index + 1}" if cfg.spread_sources else None,
+            "compress": cfg.compress,
         }
         proc = await asyncio.create_subprocess_exec(
             "taskset",
@@ -220,9 +227,9 @@ class Session:
             "kernel_tcp_per_conn_kib": round((tcp1 - tcp0) / per / 1024, 2),
         }
         ep = cfg.endpoint
-        build = BUILDERS[ep.payload](ep.blog, cfg.body_size)
+        build = BUILDERS[ep.payload](ep.blog, cfg.body_size, cfg.body_source)
         self.publisher = Publisher(
-            ep.host, ep.port, ep.pub_path, ep.pub_headers, build, cfg.pub_conns
+            ep.host, ep.pub_port or ep.port, ep.pub_path, ep.pub_headers, build, cfg.pub_conns
         )
         await self.publisher.open()
         return self
@@ -271,6 +278,7 @@ class Session:
         uniq0 = sum(d["uniq"] for d in base)
         dups0 = sum(d["dups"] for d in base)
         closed0 = sum(d["closed"] for d in base)
+        wire0 = sum(d["wire"] for d in base)
         self.alive = self.connected - closed0  # readers an earlier step lost stay lost
         expected = count * self.alive
         server = procstat.CpuMeter(self.server_tree())
@@ -301,11 +309,14 @@ class Session:
         core_busy = cores.percent()
         foreign_cpu = foreign.percent()
         gen_cpu_s = gen.seconds()
+        server_cpu_s = server.seconds()
         docs = await self.status("collect")
         lat = load_latencies([doc["file"] for doc in docs])
         delivered = sum(d["uniq"] for d in docs) - uniq0
         dups = sum(d["dups"] for d in docs) - dups0
         closed = sum(d["closed"] for d in docs) - closed0
+        wire = sum(d["wire"] for d in docs) - wire0
+        coded = sum(d["coded"] for d in docs)
         wall = t1 - t0
         per_s = delivered / wall if wall > 0 else 0.0
         gen_cores = len(parse_cpus(cfg.gen_cpus))
@@ -341,6 +352,15 @@ class Session:
             "foreign_cpu_pct": round(foreign_cpu, 1),
             "waited_for_quiet_s": round(waited, 1),
             "gen_us_per_delivery": round(gen_cpu_s * 1e6 / delivered, 2) if delivered else None,
+            # What reached the readers' sockets: body bytes (framing, heartbeats, compressed
+            # or not) per unique delivery, and how many readers' streams were compressed.
+            "compress_asked": cfg.compress,
+            "coded_readers": coded,
+            "wire_bytes": wire,
+            "bytes_per_delivery": round(wire / delivered, 1) if delivered else None,
+            "server_cpu_us_per_delivery": (
+                round(server_cpu_s * 1e6 / delivered, 2) if delivered else None
+            ),
             "gen_capacity_per_s": round(capacity) if math.isfinite(capacity) else None,
         }
         result["why"] = failures(result)
@@ -441,6 +461,7 @@ def human(r: dict[str, Any]) -> str:
         f" | lat p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']} ms"
         f" | {r['deliveries_per_s']:,} deliv/s | server CPU {r['server_cpu_pct']}%{redis}"
         f" | gen CPU {r['gen_cpu_pct']}% ({r['gen_us_per_delivery']} us/deliv)"
+        f" | {r['bytes_per_delivery']} B/deliv ({r['coded_readers']} readers compressed)"
         f" | cores busy {cores}"
         f" | POST p99 {pub['post_ms']['p99']} ms {dict(pub['statuses'])} | {verdict}"
     )
@@ -487,6 +508,8 @@ async def run_once(args: argparse.Namespace, ep: Endpoint, target: Target | None
         redis_pid=target.redis.pid if target and target.redis else None,
         label=target.name if target else f"{ep.host}:{ep.port}",
         body_size=args.body_size,
+        compress=args.compress,
+        body_source=args.body_source,
     )
     async with Session(cfg) as session:
         print(connect_line(cfg.label, session.connect), flush=True)
@@ -540,7 +563,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--target", choices=TARGETS, help="start this server (else: --host/--port)")
     p.add_argument("--self-test", action="store_true", help="calibrate against the stub source")
-    p.add_argument("--transport", choices=("sse", "ws"), default="sse")
+    p.add_argument(
+        "--transport",
+        choices=("sse", "ws", "sio"),
+        default="sse",
+        help="sio: Socket.IO over Engine.IO's WebSocket transport (the socketio target)",
+    )
     p.add_argument("--readers", type=int, default=1000)
     p.add_argument("--rate", type=float, default=5.0, help="events per second")
     p.add_argument("--events", type=int, default=0, help="events to publish (default rate x 10)")
@@ -551,6 +579,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="liveblog --workers")
     p.add_argument("--server-pid", type=int, help="pid of an already running server")
     p.add_argument("--body-size", type=int, default=600, help="entry HTML bytes")
+    p.add_argument(
+        "--body-source", type=Path, help="entry bodies from this text's paragraphs (realistic)"
+    )
+    p.add_argument(
+        "--compress", action="store_true", help="readers ask for compression, as browsers do"
+    )
     p.add_argument("--nice", type=int, default=-10, help="niceness of the bench (root)")
     p.add_argument("--realtime", action="store_true", help="SCHED_FIFO for the bench (root)")
     p.add_argument("--json", type=Path, help="write the result here")

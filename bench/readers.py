@@ -4,6 +4,11 @@ A worker process opens its share of the readers, says when they are all connecte
 one-line JSON commands on stdin (``status``, ``collect``, ``quit``) with one-line JSON on stdout.
 Per delivery a reader does one ``bytes.find`` for the marker, two ``int()`` and one append:
 no JSON decoding, no per-event objects.
+
+Every reader counts the bytes of its stream's body as they came off the socket (``wire``:
+framing, heartbeats and all). With ``compress`` a reader asks for compression as a browser does
+(``Accept-Encoding: gzip`` on SSE, a ``permessage-deflate`` offer on WebSocket) and inflates
+what the server compressed before scanning it: the generator then pays what a phone pays.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+import zlib
 from array import array
 from time import time_ns
 from typing import Any, cast
@@ -47,12 +53,14 @@ _GROW = 4096
 class Tally:
     """Counters shared by every reader of one worker process."""
 
-    __slots__ = ("closed", "dups", "errors", "lat", "uniq")
+    __slots__ = ("closed", "coded", "dups", "errors", "lat", "uniq", "wire")
 
     def __init__(self) -> None:
         self.uniq = 0
         self.dups = 0
         self.closed = 0
+        self.wire = 0  # body bytes received, as they came (compressed or not)
+        self.coded = 0  # readers whose server compressed their stream
         self.errors: dict[str, int] = {}
         self.lat = array("q")  # publish-to-receive latency of each unique delivery, in us
 
@@ -63,17 +71,23 @@ class Tally:
 class Reader(asyncio.Protocol):
     """Common part: send the request, read the response head, scan the body for markers."""
 
-    __slots__ = ("head", "headbuf", "mpend", "plain", "ready", "seen", "tally", "transport")
+    __slots__ = (
+        "compress", "head", "headbuf", "inflate", "live_at_head", "mpend", "plain", "ready",
+        "seen", "tally", "transport",
+    )  # fmt: skip
 
-    def __init__(self, tally: Tally, ready: asyncio.Future[None]) -> None:
+    def __init__(self, tally: Tally, ready: asyncio.Future[None], compress: bool = False) -> None:
         self.tally = tally
         self.ready = ready
+        self.compress = compress  # ask for a compressed stream
+        self.inflate: Any = None  # the stream's decoder, when the server compressed it
         self.transport: asyncio.Transport | None = None
         self.head: ResponseHead | None = None
         self.headbuf = b""
         self.mpend = b""  # a marker split across reads
         self.seen = bytearray(_GROW)
         self.plain = False  # body is the event stream as is: scan it directly
+        self.live_at_head = True  # live once the response head is in (else the reader says)
 
     def request_bytes(self) -> bytes:
         raise NotImplementedError
@@ -91,9 +105,11 @@ class Reader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.plain:
+            self.tally.wire += len(data)
             self.scan(data, 0, len(data), time_ns())
             return
         if self.head is not None:
+            self.tally.wire += len(data)
             self.body(data, time_ns())
             return
         buf = self.headbuf + data
@@ -110,16 +126,29 @@ class Reader(asyncio.Protocol):
             assert self.transport is not None
             self.transport.close()
             return
-        self.ready.set_result(None)
+        if self.live_at_head:
+            self.ready.set_result(None)
+        if self.compressed():
+            self.tally.coded += 1
         rest = buf[end + 4 :]
         if rest:
+            self.tally.wire += len(rest)
             self.body(rest, time_ns())
 
     def check_head(self, head: ResponseHead) -> str | None:
         raise NotImplementedError
 
+    def compressed(self) -> bool:
+        """The server compresses this stream (known once the head is in)."""
+        return self.inflate is not None
+
     def body(self, data: bytes, now: int) -> None:
         raise NotImplementedError
+
+    def scan_coded(self, buf: bytes, start: int, end: int, now: int) -> None:
+        """``scan`` what the stream's decoder makes of ``buf[start:end]``."""
+        data = self.inflate.decompress(buf[start:end])
+        self.scan(data, 0, len(data), now)
 
     def scan(self, buf: bytes, start: int, end: int, now: int) -> None:
         """Find every ``#LB<seq>:<t_ns>#`` marker in ``buf[start:end]``.
@@ -173,14 +202,22 @@ class SSEReader(Reader):
     __slots__ = ("dechunk", "host", "path", "port")
 
     def __init__(
-        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
     ) -> None:
-        super().__init__(tally, ready)
+        super().__init__(tally, ready, compress)
         self.host, self.port, self.path = host, port, path
         self.dechunk: Dechunker | None = None
 
     def request_bytes(self) -> bytes:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        if self.compress:
+            headers["Accept-Encoding"] = "gzip"
         return request("GET", self.host, self.port, self.path, headers)
 
     def check_head(self, head: ResponseHead) -> str | None:
@@ -188,13 +225,21 @@ class SSEReader(Reader):
             return f"status {head.status}"
         if "text/event-stream" not in head.headers.get("content-type", ""):
             return f"content-type {head.headers.get('content-type')!r}"
+        coding = head.headers.get("content-encoding", "identity")
+        if coding == "gzip":
+            self.inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        elif coding != "identity":
+            return f"content-encoding {coding!r}"
         if head.chunked:
             self.dechunk = Dechunker()
-        else:
+        elif self.inflate is None:
             self.plain = True
         return None
 
     def body(self, data: bytes, now: int) -> None:
+        if self.inflate is not None:
+            self.body_coded(data, now)
+            return
         dechunk = self.dechunk
         if dechunk is None:
             self.scan(data, 0, len(data), now)
@@ -216,28 +261,65 @@ class SSEReader(Reader):
         if self.dechunk.done and self.transport is not None:
             self.transport.close()
 
+    def body_coded(self, data: bytes, now: int) -> None:
+        dechunk = self.dechunk
+        if dechunk is None:
+            self.scan_coded(data, 0, len(data), now)
+            return
+        buf, spans = dechunk.feed(data)
+        for start, end in spans:
+            self.scan_coded(buf, start, end, now)
+        if dechunk.done and self.transport is not None:
+            self.transport.close()
+
 
 class WSReader(Reader):
-    __slots__ = ("frag", "host", "key", "path", "pending", "port")
+    __slots__ = ("deflate", "frag", "frag_coded", "host", "key", "path", "pending", "port")
 
     def __init__(
-        self, tally: Tally, ready: asyncio.Future[None], host: str, port: int, path: str
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
     ) -> None:
-        super().__init__(tally, ready)
+        super().__init__(tally, ready, compress)
         self.host, self.port, self.path = host, port, path
         self.key = ws_key()
         self.pending = b""
         self.frag = b""
+        self.frag_coded = False
+        self.deflate = False  # permessage-deflate negotiated
 
     def request_bytes(self) -> bytes:
-        return ws_upgrade_request(self.host, self.port, self.path, self.key)
+        return ws_upgrade_request(self.host, self.port, self.path, self.key, self.compress)
 
     def check_head(self, head: ResponseHead) -> str | None:
         if head.status != 101:
             return f"status {head.status}"
         if head.headers.get("sec-websocket-accept") != ws_accept(self.key):
             return "bad Sec-WebSocket-Accept"
+        extensions = head.headers.get("sec-websocket-extensions", "")
+        if "permessage-deflate" in extensions:
+            self.deflate = True
+            # Without server_no_context_takeover the server's messages refer to earlier ones:
+            # one decoder for the whole socket. With it, a fresh one per message (inflate_ws).
+            if "server_no_context_takeover" not in extensions:
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
         return None
+
+    def compressed(self) -> bool:
+        # Negotiated is not compressed: a server may accept the offer and still send plain
+        # frames (RSV1 clear), as Nchan does unless told to deflate its messages.
+        return self.deflate
+
+    def inflate_ws(self, payload: bytes, now: int) -> None:
+        """Scan a compressed message (RFC 7692: its deflate data less the sync flush's tail)."""
+        decoder = self.inflate or zlib.decompressobj(-zlib.MAX_WBITS)
+        data = decoder.decompress(payload + b"\x00\x00\xff\xff")
+        self.scan(data, 0, len(data), now)
 
     def body(self, data: bytes, now: int) -> None:
         if not self.pending and not self.frag and data[0] == 0x81:
@@ -280,12 +362,20 @@ class WSReader(Reader):
             op = b0 & 0x0F
             fin = b0 & 0x80
             if op in (OP_TEXT, OP_BINARY, OP_CONT):
+                coded = bool(b0 & 0x40) if op != OP_CONT else self.frag_coded  # RSV1
                 if fin and not self.frag:
-                    self.scan(buf, pos + hdr, end, now)
+                    if coded and self.deflate:
+                        self.inflate_ws(buf[pos + hdr : end], now)
+                    else:
+                        self.scan(buf, pos + hdr, end, now)
                 else:
                     self.frag += buf[pos + hdr : end]
+                    self.frag_coded = coded
                     if fin:
-                        self.scan(self.frag, 0, len(self.frag), now)
+                        if coded and self.deflate:
+                            self.inflate_ws(self.frag, now)
+                        else:
+                            self.scan(self.frag, 0, len(self.frag), now)
                         self.frag = b""
             elif op == OP_PING:
                 self.send(ws_client_frame(OP_PONG, buf[pos + hdr : end]))
@@ -306,6 +396,48 @@ class WSReader(Reader):
 
     def goodbye(self) -> None:
         self.send(ws_client_frame(OP_CLOSE, b"\x03\xe8"))
+
+
+class SIOReader(WSReader):
+    """A Socket.IO 4 client over Engine.IO 4's WebSocket transport, the least of it: the open
+    packet (``0{...}``) is answered with a connect to the main namespace naming the blog in its
+    auth payload (``40{"blog":...}``, the blog given as ``blog``), the server's
+    ping (``2``) with a pong (``3``); the reader is live when the connect is acknowledged
+    (``40{"sid":...}``: the server has joined it to its blog's room by then), and every event
+    (``42["event",{...}]``) is scanned for its marker like any other frame."""
+
+    __slots__ = ("connect",)
+
+    def __init__(
+        self,
+        tally: Tally,
+        ready: asyncio.Future[None],
+        host: str,
+        port: int,
+        path: str,
+        compress: bool = False,
+        blog: str = "",
+    ) -> None:
+        super().__init__(tally, ready, host, port, path, compress)
+        self.live_at_head = False
+        self.connect = b'40{"blog":"%s"}' % blog.encode()
+
+    def scan(self, buf: bytes, start: int, end: int, now: int) -> None:
+        first = buf[start] if end > start else 0
+        if first == 0x34:  # "4": a Socket.IO packet; "42" events are scanned below
+            if end - start >= 2 and buf[start + 1] == 0x30 and not self.ready.done():
+                self.ready.set_result(None)  # "40": connected to the namespace
+                return
+        elif first == 0x32 and end - start == 1:  # "2": ping
+            self.send(ws_client_frame(OP_TEXT, b"3"))
+            return
+        elif first == 0x30:  # "0": Engine.IO open
+            self.send(ws_client_frame(OP_TEXT, self.connect))
+            return
+        super().scan(buf, start, end, now)
+
+
+READERS: dict[str, type[Reader]] = {"sse": SSEReader, "ws": WSReader, "sio": SIOReader}
 
 
 # --- worker process --------------------------------------------------------------------------
@@ -355,7 +487,9 @@ async def connect_all(
     loop = asyncio.get_running_loop()
     host, port, path = cfg["host"], cfg["port"], cfg["path"]
     source = cfg.get("source")
-    cls = WSReader if cfg["transport"] == "ws" else SSEReader
+    cls = READERS[cfg["transport"]]
+    extra = {"blog": cfg["blog"]} if cls is SIOReader else {}
+    compress = bool(cfg.get("compress"))
     sem = asyncio.Semaphore(cfg.get("concurrency", 200))
     timeout = cfg.get("connect_timeout", 30.0)
     attempts = cfg.get("attempts", 10)
@@ -365,7 +499,7 @@ async def connect_all(
 
     async def attempt() -> Reader:
         ready: asyncio.Future[None] = loop.create_future()
-        proto = cls(tally, ready, host, port, path)
+        proto = cls(tally, ready, host, port, path, compress, **extra)
         try:
             if source:
                 sock = await asyncio.wait_for(connect_from(source, host, port), timeout)
@@ -421,7 +555,10 @@ async def worker(cfg: dict[str, Any]) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     while line := await stdin.readline():
         cmd = json.loads(line)["cmd"]
-        state = {"uniq": tally.uniq, "dups": tally.dups, "closed": tally.closed}
+        state = {
+            "uniq": tally.uniq, "dups": tally.dups, "closed": tally.closed, "wire": tally.wire,
+            "coded": tally.coded,
+        }  # fmt: skip
         if cmd == "status":
             reply(state)
         elif cmd == "collect":

@@ -1,13 +1,16 @@
-"""The goal rows of issue 3, nginx + Nchan beside liveblog, in one command.
+"""The goal rows of issues 3 and 23, nginx + Nchan beside liveblog, in one command.
 
-    .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 5 minutes
-    .venv/bin/python bench/side_by_side.py             # the issue's N, about 13-18 minutes
+    .venv/bin/python bench/side_by_side.py --quick     # smaller N, about 6 minutes
+    .venv/bin/python bench/side_by_side.py             # the issues' N, about 20-26 minutes
 
 Each target runs pinned to core 0 (Redis, when used, too); the generator runs on core 1.
 For every target and transport: one session of ``load`` readers (a 25,000 deliveries/s step for
-CPU and editor POST latency, then a search for the highest sustained rate) and one session of
-``idle`` readers (memory per connection, then p99 at 1 event/s). Prints the markdown table with
-ratios liveblog/Nchan; ``--json`` keeps every raw step. See bench/README.md.
+CPU and editor POST latency, then a search for the highest sustained rate), one session of
+``idle`` readers (memory per connection, then p99 at 1 event/s), and one ``compressed`` session
+of ``load`` readers that all ask for compression as browsers do (issue 23: a 25,000 deliveries/s
+step for CPU and bytes per delivery with every reader compressed, and memory per compressed
+reader). Prints the markdown tables with ratios liveblog/Nchan; ``--json`` keeps every raw step.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -60,7 +63,21 @@ NOISE_FLAGS = True  # off with --realtime: other processes then only get what th
 MIN_CONNECTED = 0.99  # a session with fewer readers is not comparable: not measured
 
 FULL = Plan(5000, 10000, 25_000, 20, 6, 1.25, 10, 400_000, 1.0, 20, 150, 300)
-QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 45)
+QUICK = Plan(1000, 2000, 25_000, 4, 3, 1.6, 5, 400_000, 1.0, 6, 40, 60)
+
+
+@dataclass(frozen=True)
+class Readers:
+    """How the readers of a run behave: as browsers (asking for compression) or not, and what
+    entries are published."""
+
+    compress: bool = False
+    body_source: Path | None = None
+
+
+# Memory per idle reader before issue 23 (docs/benchmarks.md, 55de289, 10,000 readers): the
+# figure compressed readers must not pass.
+TODAY_KIB = {"sse": 9.3, "ws": 10.0}
 
 
 async def measure(
@@ -71,14 +88,17 @@ async def measure(
     procs: int,
     quiet_wait: float,
     budget: QuietBudget,
+    readers_as: Readers,
 ) -> dict[str, Any]:
-    """Both sessions for one target and transport; a fresh server for each session."""
+    """The sessions for one target and transport, a fresh server for each: load, idle, and
+    compressed (every reader asks for compression; at the CPU step's pace, 5 events/s for
+    5,000 readers, no coalescing, so bytes per entry are those of single events)."""
     out: dict[str, Any] = {"target": target_name, "transport": transport}
-    for kind in ("load", "idle"):
+    for kind in ("load", "idle", "compressed"):
         target = make_target(target_name, "0", workers)
         with target:
             ep = target.start()
-            readers = plan.load_readers if kind == "load" else plan.idle_readers
+            readers = plan.idle_readers if kind == "idle" else plan.load_readers
             cfg = LoadConfig(
                 endpoint=ep,
                 transport=transport,
@@ -89,6 +109,8 @@ async def measure(
                 label=f"{target_name} [{kind}]",
                 quiet_wait=quiet_wait,
                 quiet_budget=budget,
+                compress=readers_as.compress or kind == "compressed",
+                body_source=readers_as.body_source,
             )
             async with Session(cfg) as session:
                 print(connect_line(cfg.label, session.connect), flush=True)
@@ -109,6 +131,11 @@ async def measure(
                         retry_noisy=NOISE_FLAGS,
                     )
                     out["load"] = {"connect": session.connect, "steps": steps}
+                elif kind == "compressed":
+                    rate = plan.cpu_per_s / session.alive
+                    step = await session.step(rate, plan.cpu_seconds)
+                    print("  " + human(step), flush=True)
+                    out[kind] = {"connect": session.connect, "step": step}
                 else:
                     step = await session.step(plan.latency_rate, plan.latency_seconds)
                     print("  " + human(step), flush=True)
@@ -209,7 +236,7 @@ def fmt(value: float | None, unit: str, note: str = "") -> str:
     elif unit == "/s":
         text = f"{value:,.0f}"
     else:
-        text = f"{value:.1f} {unit}" if unit != "%" else f"{value:.0f}%"
+        text = f"{value:.0f}%" if unit == "%" else f"{value:,.1f} {unit}"
     return f"{text} ({note})" if note else text
 
 
@@ -266,6 +293,98 @@ def table(results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: 
     return "\n".join(lines)
 
 
+def compressed_step(res: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The step of the compressed session, when it was measured."""
+    if res is None or "compressed" not in res or "skipped" in res["compressed"]:
+        return None
+    step: dict[str, Any] = res["compressed"]["step"]
+    return step
+
+
+def plain_step(res: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The load session's first step: the same pace with readers that do not ask."""
+    if res is None or "load" not in res or "skipped" in res["load"]:
+        return None
+    counted = [s for s in res["load"]["steps"] if not s.get("retried")]
+    return counted[0] if counted and not counted[0]["compress_asked"] else None
+
+
+def coded_note(step: dict[str, Any] | None) -> str:
+    """How many readers' streams the server actually compressed, when not all."""
+    if step is None or step["coded_readers"] >= step["readers"]:
+        return ""
+    return f"{step['coded_readers']:,} of {step['readers']:,} streams compressed"
+
+
+def compression_table(
+    results: dict[tuple[str, str], dict[str, Any]], plan: Plan, storages: list[str], source: str
+) -> str:
+    """Issue 23's goals: bytes, CPU and memory with every reader asking for compression."""
+    n = f"{plan.load_readers:,}"
+    rate = plan.cpu_per_s / plan.load_readers
+    lines = [
+        f"\n### Every reader asks for compression ({n} readers x {rate:.3g} events/s;"
+        f" bodies: {source})\n",
+        "| metric | storage | transport | nginx + Nchan | liveblog, plain | liveblog"
+        " | liveblog/Nchan | goal | met |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for storage in storages:
+        for transport in ("sse", "ws"):
+            nres = results.get((f"nchan-{storage}", transport))
+            lres = results.get((f"liveblog-{storage}", transport))
+            if nres is None and lres is None:
+                continue
+            nc, lc, lp = compressed_step(nres), compressed_step(lres), plain_step(lres)
+            where = f"| {storage} | {transport.upper()} "
+
+            def pick(step: dict[str, Any] | None, key: str) -> float | None:
+                return None if step is None else step.get(key)
+
+            # bytes on the wire per delivered entry
+            nv, lv = pick(nc, "bytes_per_delivery"), pick(lc, "bytes_per_delivery")
+            met = "n/a" if lv is None or nv is None else ("yes" if lv <= 0.6 * nv else "no")
+            lines.append(
+                f"| bytes on the wire per delivered entry {where}"
+                f"| {fmt(nv, 'B', coded_note(nc))} | {fmt(pick(lp, 'bytes_per_delivery'), 'B')}"
+                f" | {fmt(lv, 'B', coded_note(lc))} | {ratio(lv, nv)} | <= 0.6x | {met} |"
+            )
+            # server CPU per delivery
+            nv, lv = pick(nc, "server_cpu_us_per_delivery"), pick(lc, "server_cpu_us_per_delivery")
+            met = "n/a" if lv is None or nv is None else ("yes" if lv <= 0.8 * nv else "no")
+            notes = [("; ".join(flags(st)) if st else "") for st in (nc, lp, lc)]
+            cells = [
+                fmt(v, "us", note) + (f", {st['server_cpu_pct']:.0f}% CPU" if st else "")
+                for v, note, st in zip(
+                    (nv, pick(lp, "server_cpu_us_per_delivery"), lv),
+                    notes,
+                    (nc, lp, lc),
+                    strict=True,
+                )
+            ]
+            lines.append(
+                f"| server CPU per delivery {where}| {cells[0]} | {cells[1]} | {cells[2]}"
+                f" | {ratio(lv, nv)} | <= 0.8x | {met} |"
+            )
+            # memory per idle compressed reader, against the figure before issue 23
+            nm = None if nres is None or nc is None else nres["compressed"]["connect"]
+            lm = None if lres is None or lc is None else lres["compressed"]["connect"]
+            nv = nm["rss_per_conn_kib"] if nm else None
+            lv = lm["rss_per_conn_kib"] if lm else None
+            plain_idle = None
+            if lres is not None and "idle" in lres and "skipped" not in lres["idle"]:
+                plain_idle = lres["idle"]["connect"]["rss_per_conn_kib"]
+            today = TODAY_KIB[transport]
+            met = "n/a" if lv is None else ("yes" if lv <= today else "no")
+            lines.append(
+                f"| memory per idle reader {where}| {fmt(nv, 'KiB')}"
+                f" | {fmt(plain_idle, 'KiB', f'idle session, {plan.idle_readers:,} readers')}"
+                f" | {fmt(lv, 'KiB')} | {ratio(lv, nv)} | <= {today} KiB (before issue 23)"
+                f" | {met} |"
+            )
+    return "\n".join(lines)
+
+
 def machine() -> str:
     nproc = os.cpu_count()
     model = ""
@@ -305,6 +424,7 @@ async def amain(args: argparse.Namespace) -> int:
         notes.append("liveblog: `python -m liveblog serve` is not available yet: not measured.")
         targets = [t for t in targets if not t.startswith("liveblog")]
     transports = [t for t in args.transports.split(",") if t]
+    readers_as = Readers(args.compress, args.body_source)
     results: dict[tuple[str, str], dict[str, Any]] = {}
     started = time.monotonic()
     for name in targets:
@@ -312,7 +432,14 @@ async def amain(args: argparse.Namespace) -> int:
             print(f"== {name} {transport}", flush=True)
             try:
                 results[(name, transport)] = await measure(
-                    name, transport, plan, args.workers, args.procs, args.quiet_wait, budget
+                    name,
+                    transport,
+                    plan,
+                    args.workers,
+                    args.procs,
+                    args.quiet_wait,
+                    budget,
+                    readers_as,
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:
                 notes.append(f"{name} {transport}: {exc}")
@@ -324,6 +451,8 @@ async def amain(args: argparse.Namespace) -> int:
         f"{time.monotonic() - started:.0f} s; command: `{' '.join(sys.argv)}`"
     )
     text = header + "\n" + table(results, plan, storages)
+    source = readers_as.body_source.name if readers_as.body_source else "built-in sentences"
+    text += "\n" + compression_table(results, plan, storages, source)
     if notes:
         text += "\n\nNotes:\n" + "\n".join(f"- {n}" for n in notes)
     print("\n" + text, flush=True)
@@ -350,6 +479,18 @@ def main() -> None:
         type=float,
         help="before each step wait up to this many seconds for other processes to go quiet"
         " (default: 30, --quick: 5)",
+    )
+    p.add_argument(
+        "--compress",
+        action="store_true",
+        help="the load and idle sessions' readers ask for compression too (the compressed"
+        " session always does; the 'liveblog, plain' column then has no figure)",
+    )
+    p.add_argument(
+        "--body-source",
+        type=Path,
+        help="entry bodies from this text's paragraphs (blank-line separated): use a real"
+        " live blog's text for bytes; the built-in sentences repeat and compress too well",
     )
     p.add_argument("--json", type=Path, help="write every raw step here")
     p.add_argument("--markdown", type=Path, help="write the table here")

@@ -353,7 +353,7 @@ class Soak:
 
     async def publish(self, count: int) -> dict[str, Any]:
         ep = self.ep
-        build = BUILDERS[ep.payload](ep.blog, 600)
+        build = BUILDERS[ep.payload](ep.blog, 600, None)
         publisher = Publisher(ep.host, ep.port, ep.pub_path, ep.pub_headers, build, conns=4)
         await publisher.open()
         real_build = publisher.build

@@ -47,8 +47,10 @@ class Endpoint:
     ws_path: str
     pub_path: str
     pub_headers: dict[str, str] = field(default_factory=dict)
-    payload: str = "event"  # "entry": liveblog API body; "event": the whole event bytes
+    payload: str = "event"  # "entry": liveblog API body; "event": the whole event bytes;
+    # "grip": the event as a Pushpin publish item
     blog: str = "bench"
+    pub_port: int | None = None  # where events are posted, when not ``port`` (Pushpin)
 
 
 def free_port() -> int:
@@ -256,6 +258,10 @@ http {{
         location ~ ^/pub/([a-z0-9-]+)$ {{
             nchan_publisher;
             nchan_channel_id $1;
+            # Each message deflated once at publish for every WebSocket reader that negotiated
+            # permessage-deflate (Nchan's documented way; off by default, when it accepts the
+            # offer and sends plain frames). Nchan has no compression for EventSource.
+            nchan_deflate_message_for_websocket on;
             nchan_message_buffer_length 100;
             nchan_message_timeout 10m;
             {use_redis}
@@ -424,9 +430,14 @@ def liveblog_available() -> bool:
 
 
 def make_target(name: str, cpus: str = "0", workers: int = 1) -> Target:
-    """``nchan-memory``, ``nchan-redis``, ``liveblog-memory``, ``liveblog-redis`` or ``stub``."""
+    """``nchan-memory``, ``nchan-redis``, ``liveblog-memory``, ``liveblog-redis``, ``stub``, or
+    a peer of ``peer_targets``: ``socketio`` (Redis adapter), ``pushpin``."""
     if name == "stub":
         return StubTarget(cpus)
+    if name in ("socketio", "pushpin"):
+        from peer_targets import PushpinTarget, SocketIOTarget
+
+        return SocketIOTarget(cpus) if name == "socketio" else PushpinTarget(cpus)
     kind, _, storage = name.partition("-")
     storage = storage or "memory"
     if kind == "nchan":
@@ -436,4 +447,7 @@ def make_target(name: str, cpus: str = "0", workers: int = 1) -> Target:
     raise ValueError(f"unknown target {name!r}")
 
 
-TARGETS = ("nchan-memory", "nchan-redis", "liveblog-memory", "liveblog-redis", "stub")
+TARGETS = (
+    "nchan-memory", "nchan-redis", "liveblog-memory", "liveblog-redis", "stub", "socketio",
+    "pushpin",
+)  # fmt: skip

@@ -117,19 +117,16 @@ def ws_accept(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
 
 
-def ws_upgrade_request(host: str, port: int, path: str, key: str) -> bytes:
-    return request(
-        "GET",
-        host,
-        port,
-        path,
-        {
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Key": key,
-            "Sec-WebSocket-Version": "13",
-        },
-    )
+def ws_upgrade_request(host: str, port: int, path: str, key: str, deflate: bool = False) -> bytes:
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": key,
+        "Sec-WebSocket-Version": "13",
+    }
+    if deflate:  # what browsers offer
+        headers["Sec-WebSocket-Extensions"] = "permessage-deflate; client_max_window_bits"
+    return request("GET", host, port, path, headers)
 
 
 def ws_client_frame(opcode: int, payload: bytes = b"") -> bytes:

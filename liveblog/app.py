@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -20,12 +21,14 @@ from liveblog.config import Settings
 from liveblog.delivery.hub import Hub
 from liveblog.editorial.scheduler import Scheduler
 from liveblog.engine import Engine, make_engine
-from liveblog.ops import demo, metrics, quietlog, shutdown, stats
+from liveblog.ops import access, demo, metrics, quietlog, shutdown, stats
+from liveblog.ops.eviction import EvictionGuard
 from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
 from liveblog.pages.reader import not_found
 from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
+from liveblog.serving.compression import CompressionMiddleware
 from liveblog.streams.admission import Admission
 
 logger = logging.getLogger("liveblog")
@@ -36,12 +39,31 @@ class LiveblogApp(Starlette):
     ``routes.stream_endpoint``: long-lived requests should not keep the middleware stack alive)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan" and not self.state.trusted_hosts.allows(scope):
-            await hosts.refuse(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
             return
-        if scope["type"] != "lifespan" and (endpoint := routes.stream_endpoint(scope)) is not None:
+        if (endpoint := routes.stream_endpoint(scope)) is not None:
+            if not self.state.trusted_hosts.allows(scope):
+                await hosts.refuse(scope, receive, send)
+                return
             scope["app"] = self
             await endpoint(scope, receive, send)
+            return
+        if scope["type"] == "http":  # every request but live streams: an id, a log record
+            await access.logged(
+                self._answer,
+                scope,
+                receive,
+                send,
+                on_response=self.state.metrics.on_response,
+                log=self.state.settings.access_log,
+            )
+            return
+        await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.state.trusted_hosts.allows(scope):
+            await hosts.refuse(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -78,27 +100,35 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         interval=settings.scheduler_interval_seconds,
         rescan=settings.scheduler_rescan_seconds,
     )
-    app_metrics = metrics.Metrics(engine, hub, on_latency=reporter.latency.observe)
+    eviction = EvictionGuard(engine, allowed=settings.allow_evicting_redis)
+    app_metrics = metrics.Metrics(engine, hub, eviction, on_latency=reporter.latency.observe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.start()
         await hub.start()
-        shutdown.on_uvicorn_exit(hub.shutdown_readers)
+        shutdown.on_uvicorn_exit(hub.shutdown_readers, settings.shutdown_grace_seconds)
         await reporter.start()
         # Not critical: readers are served while it retries; a late entry goes out on recovery.
         supervisor.loop("scheduler", scheduler.run)
+        supervisor.loop("eviction-check", eviction.run)
         if settings.demo and engine.name == "memory":
             await demo.seed(engine, settings)
         try:
             yield
         finally:
-            await reporter.close()
-            await hub.close()
-            await engine.close()
+            # Bounded: a Redis that hangs or is gone must not hold up the stop.
+            await shutdown.steps(
+                shutdown.CLEANUP_SECONDS,
+                ("stats reporter", reporter.close),
+                ("hub", hub.close),
+                ("engine", engine.close),
+            )
 
     app = LiveblogApp(
         routes=routes.table(),
+        # Pages, feeds and API answers; live streams are dispatched before the middleware.
+        middleware=[Middleware(CompressionMiddleware, enabled=settings.compression)],
         exception_handlers={Problem: problem_handler, **ERROR_HANDLERS, HTTPException: _http_error},
         lifespan=lifespan,
     )
@@ -108,6 +138,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.hub = hub
     app.state.scheduler = scheduler
+    app.state.eviction = eviction
     app.state.metrics = app_metrics
     app.state.stats = reporter
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import urllib.error
@@ -19,6 +20,7 @@ from liveblog.editorial import editing
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
 from liveblog.models import BlogCreate, TokenCreate
+from liveblog.ops import eviction, logs
 
 
 def serve(host: str, port: int, workers: int) -> None:
@@ -27,8 +29,11 @@ def serve(host: str, port: int, workers: int) -> None:
         sys.exit(
             "The memory engine is single-process: set LIVEBLOG_REDIS_URL to run several workers."
         )
+    logs.configure(settings)
+    if settings.engine_name != "memory":
+        _preflight(settings)
     serving.raise_file_limit()  # each reader holds a socket; workers inherit the limit
-    options = serving.options(settings)
+    options = {**serving.options(settings), "log_config": logs.config(settings)}
     if workers > 1:
         serving.run_workers(
             "liveblog.app:app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -36,6 +41,30 @@ def serve(host: str, port: int, workers: int) -> None:
         )  # fmt: skip
         return
     uvicorn.run("liveblog.app:app_from_env", factory=True, host=host, port=port, **options)
+
+
+def _preflight(settings: Settings) -> None:
+    """Before serving: wait until Redis answers (compose may start it after us), then refuse
+    one that could evict keys, in one line (liveblog.ops.eviction)."""
+    try:
+        policies, where = asyncio.run(_read_policies(settings))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    logger = logging.getLogger("liveblog")
+    if policies.evicting and not settings.allow_evicting_redis:
+        logger.critical("%s", policies.refusal(where))
+        raise SystemExit(1)
+    if policies.evicting:
+        logger.warning("%s (allowed)", policies.refusal(where))
+    policies.warn_unknown()
+
+
+async def _read_policies(settings: Settings) -> tuple[eviction.Policies, str]:
+    engine = make_engine(settings)
+    try:
+        return await eviction.wait_and_read(engine), engine.describe()
+    finally:
+        await engine.close()
 
 
 async def _create_token(request: TokenCreate) -> None:

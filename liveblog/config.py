@@ -22,6 +22,14 @@ class Settings:
     # The Redis URL names any node of a Redis Cluster (sharded pub/sub; a 2xx waits for a
     # replica to have the write).
     redis_cluster: bool = False
+    # Comma-separated host:port of Redis Sentinels: the master of redis_sentinel_master is found
+    # through them and followed across failovers (a 2xx waits for a replica to have the write).
+    # The URL, when also set, gives the database, password and TLS; its host is ignored.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
+    # Start (and stay ready) on a Redis whose maxmemory-policy may evict keys: blog history,
+    # tokens and idempotency keys would then vanish under memory pressure. Off: refused.
+    allow_evicting_redis: bool = False
     # Admin bearer token accepted in addition to stored tokens (bootstrap for compose and tests).
     admin_token: str | None = None
     # Events kept per blog for resume; an older Last-Event-ID gets `reset`.
@@ -37,7 +45,11 @@ class Settings:
     # reader together, at most this late (one write, not one each); the first event after a
     # quieter spell goes out at once. 0: only the events of one loop turn are joined.
     coalesce_ms: float = 20.0
-    # EventSource reconnect hint sent as `retry:`.
+    # Compression: live events compressed once per process for every reader that asks (SSE gzip,
+    # WebSocket permessage-deflate), pages and files gzip or Brotli. off: plain bytes for all.
+    compression: bool = True
+    # EventSource reconnect hint sent as `retry:`: the mean; each reader gets its own, from half
+    # to 1.5 times it, so the readers of a restarted process do not all come back at once.
     sse_retry_ms: int = 2000
     # Idempotency keys are kept at least 24 h (docs/api.md).
     idempotency_ttl_seconds: int = 48 * 3600
@@ -46,6 +58,13 @@ class Settings:
     rate_limit_burst: int = 100
     # Redis calls give up after this long, so a down engine answers 503 within 5 s.
     redis_timeout_seconds: float = 2.0
+    # SIGTERM: readers are told to reconnect at once; requests in flight get this long; the
+    # process is gone at most 2 s later, whatever state Redis is in.
+    shutdown_grace_seconds: float = 5.0
+    # Logs: "text" (one line per record, for people) or "json" (one object per line, for log
+    # pipelines). access_log: one record per request (live streams are not logged per reader).
+    log_format: str = "text"
+    access_log: bool = True
     # Seed a demo blog on the memory engine, so a newcomer has something to post to.
     demo: bool = True
     # Pages: absolute base URL for canonical links, og:url, JSON-LD and feeds. Unset: from the
@@ -76,6 +95,15 @@ class Settings:
     max_request_head_bytes: int = 64 * 1024
     max_request_headers: int = 100
     request_head_timeout_seconds: float = 5.0
+    # A request's body must keep coming: after this many seconds it must have averaged at least
+    # request_body_min_rate bytes a second (time the server itself is not reading, such as an
+    # upload waiting for its turn, is not counted), else 408 and the connection is closed.
+    request_body_timeout_seconds: float = 10.0
+    request_body_min_rate: int = 1024
+    # Connections in the middle of a request body, per process; past it, a body still coming a
+    # second after its head gets 503 + Retry-After. They come out of the 1,024 open files the
+    # stream cap leaves aside (see max_connections), so streams and bodies stay under the limit.
+    max_request_bodies: int = 256
     # An idle keep-alive connection is closed after this long.
     keepalive_timeout_seconds: float = 5.0
     # Live streams (SSE and WebSocket) per process; over it a new one gets 503 + Retry-After.
@@ -98,6 +126,22 @@ class Settings:
     s3_secret_access_key: str | None = None
     # Where readers fetch the bucket's objects: a CDN or the bucket's public URL (https).
     s3_public_url: str | None = None
+    # What an uploaded photo may cost. Its pixels, once decoded (width x height x the bytes per
+    # pixel of its mode, every frame of an animation), may take at most this many bytes, else
+    # 422 before one is decoded; and the largest size kept, in megapixels: bigger photos are
+    # scaled down to it, which is then "the original" (the uploaded file is not kept).
+    media_max_decoded_bytes: int = 128 * 1024 * 1024
+    media_kept_megapixels: float = 6.0
+    # Uploads at once on this host, counted across every process that shares media_slots_dir:
+    # from before the body is read until its sizes are made; and of those, how many decode at
+    # once (each may take media_max_decoded_bytes and some). Past either, an upload waits up to
+    # media_slot_wait_seconds for its turn, then gets 503 + Retry-After.
+    media_uploads_at_once: int = 8
+    media_decodes_at_once: int = 2
+    media_slot_wait_seconds: float = 30.0
+    # A directory every process on the host shares (containers: a shared volume). Unset: one
+    # in the system's temporary directory, per user.
+    media_slots_dir: str | None = None
     # Blogs created without a language or time zone get these (BCP 47; IANA zone name).
     default_language: str = "en"
     default_time_zone: str = "UTC"
@@ -117,9 +161,36 @@ class Settings:
                 f"{_PREFIX}COALESCE_MS must be from 0 to 1000 (milliseconds a busy blog's events "
                 f"may wait to share a write), not {self.coalesce_ms}"
             )
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"{_PREFIX}LOG_FORMAT must be text or json, not {self.log_format!r}")
+        if not 0 <= self.shutdown_grace_seconds <= 3600:
+            raise ValueError(
+                f"{_PREFIX}SHUTDOWN_GRACE_SECONDS must be from 0 to 3600, not "
+                f"{self.shutdown_grace_seconds}"
+            )
+        if self.redis_sentinels is not None and self.redis_cluster:
+            raise ValueError(
+                f"{_PREFIX}REDIS_SENTINELS and {_PREFIX}REDIS_CLUSTER do not go together: a "
+                "Redis Cluster fails over by itself"
+            )
+        if self.redis_sentinels is not None:
+            self.sentinel_addresses()  # a malformed list fails at start, naming the variable
         if self.media_storage not in ("local", "s3"):
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
+            )
+        for name in ("media_uploads_at_once", "media_decodes_at_once", "max_request_bodies"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{_PREFIX}{name.upper()} must be at least 1")
+        if not 0.1 <= self.media_kept_megapixels <= 50:
+            raise ValueError(
+                f"{_PREFIX}MEDIA_KEPT_MEGAPIXELS must be from 0.1 to 50 (the largest photo kept), "
+                f"not {self.media_kept_megapixels}"
+            )
+        if self.request_body_min_rate < 1 or self.request_body_timeout_seconds <= 0:
+            raise ValueError(
+                f"{_PREFIX}REQUEST_BODY_TIMEOUT_SECONDS must be over 0 and "
+                f"{_PREFIX}REQUEST_BODY_MIN_RATE at least 1 (bytes a second)"
             )
         if self.media_storage == "s3" and not (self.s3_bucket and self.s3_public_url):
             raise ValueError(
@@ -141,7 +212,20 @@ class Settings:
 
     @property
     def engine_name(self) -> str:
-        return "redis" if self.redis_url else "memory"
+        return "redis" if self.redis_url or self.redis_sentinels else "memory"
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``redis_sentinels`` as (host, port) pairs."""
+        addresses = []
+        for item in (self.redis_sentinels or "").split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(
+                    f"{_PREFIX}REDIS_SENTINELS must list host:port pairs separated by commas, "
+                    f"not {self.redis_sentinels!r}"
+                )
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
 
 
 def _parse(name: str, raw: str, hint: Any) -> Any:

@@ -261,6 +261,15 @@ class SearchResults(Timeline):
     total: int = 0
 
 
+class TimelineWindow(Timeline):
+    """A page of the timeline somewhere in its middle (``?around=``, ``?after=``): ``next``
+    continues older, ``newer`` (a cursor for ``?after=``) newer, ``newer_count`` entries are
+    newer than the first here (``newer`` is null when there are none)."""
+
+    newer: str | None
+    newer_count: int
+
+
 class BlogList(Struct):
     blogs: list[Blog]
 

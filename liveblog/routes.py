@@ -28,10 +28,10 @@ from liveblog.api import blogs, entries, newsroom, openapi, stats, tokens
 from liveblog.media import serve, upload
 from liveblog.models import SLUG_REGEX
 from liveblog.ops import health, metrics
-from liveblog.pages import embed, feed, reader
+from liveblog.pages import embed, entry, feed, oembed, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.assets import STATIC_DIR
-from liveblog.pages.security import SecureStaticFiles
+from liveblog.pages.static import StaticAssets
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 PAGE = ["GET", "HEAD"]
@@ -101,9 +101,14 @@ def table() -> list[BaseRoute]:
         Route("/blogs/{slug:slug}", reader.blog_page, methods=PAGE, name="blog"),
         Route("/blogs/{slug:slug}/feed.atom", feed.feed, methods=PAGE, name="feed"),
         Route("/blogs/{slug:slug}/embed", embed.embed_page, methods=PAGE, name="embed"),
+        Route(
+            "/blogs/{slug:slug}/entries/{entry_id}", entry.entry_page, methods=PAGE, name="entry"
+        ),
+        Route("/blogs/{slug:slug}/entries/{entry_id}/embed", entry.entry_embed, methods=PAGE),
+        Route("/oembed", oembed.oembed, methods=PAGE, name="oembed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
         Route("/media/{name:path}", serve.media_file, methods=PAGE),
-        Mount("/static", app=SecureStaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", app=StaticAssets(directory=STATIC_DIR), name="static"),
         # pages: the newsroom's
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),
         Route("/dashboard", newsroom_pages.dashboard, methods=PAGE, name="dashboard"),

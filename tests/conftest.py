@@ -11,8 +11,15 @@ import uvloop
 from liveblog.config import Settings
 from tests.support.clients import Editor
 from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_sentinel import RedisSentinel
 from tests.support.redis_server import RedisServer
-from tests.support.servers import ADMIN_TOKEN, ServerProcess, process_starter, serve_in_process
+from tests.support.servers import (
+    ADMIN_TOKEN,
+    SLOTS_DIR,
+    ServerProcess,
+    process_starter,
+    serve_in_process,
+)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
@@ -55,6 +62,23 @@ def cluster_url(redis_cluster: RedisCluster) -> str:
     return redis_cluster.url
 
 
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinel]:
+    """A master, a replica and three Sentinels of the suite's own, started once per session."""
+    sentinel = RedisSentinel(Path(tmp_path_factory.mktemp("sentinel")))
+    sentinel.start()
+    yield sentinel
+    sentinel.stop()
+
+
+@pytest.fixture
+def sentinels(redis_sentinel: RedisSentinel) -> str:
+    """LIVEBLOG_REDIS_SENTINELS of a healthy, empty Sentinel setup."""
+    redis_sentinel.heal()  # a test that killed a node and failed before restarting it
+    redis_sentinel.flush()
+    return redis_sentinel.addresses
+
+
 # Engine tests that also run on the cluster: @pytest.mark.parametrize("engine_name", ALL_ENGINES)
 ALL_ENGINES = ["memory", "redis", "cluster"]
 
@@ -66,6 +90,7 @@ def make_settings(redis_url: str | None, **overrides: object) -> Settings:
         "demo": False,
         "rate_limit_per_second": 10_000,
         "rate_limit_burst": 10_000,
+        "media_slots_dir": SLOTS_DIR,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
 

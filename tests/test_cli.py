@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,3 +70,45 @@ def test_settings_from_environment() -> None:
     assert settings.engine_name == "memory"
     with pytest.raises(ValueError, match="LIVEBLOG_HEARTBEAT_SECONDS"):
         Settings.from_env({"LIVEBLOG_HEARTBEAT_SECONDS": "soon"})
+
+
+def test_sentinel_settings() -> None:
+    settings = Settings.from_env(
+        {"LIVEBLOG_REDIS_SENTINELS": "s1:26379, 10.0.0.2:26380,[::1]:26381"}
+    )
+    assert settings.sentinel_addresses() == [("s1", 26379), ("10.0.0.2", 26380), ("::1", 26381)]
+    assert settings.redis_sentinel_master == "mymaster"
+    assert settings.engine_name == "redis"  # several workers are allowed
+    for wrong in ("s1", "s1:port", "s1:26379,", ":26379"):
+        with pytest.raises(ValueError, match="LIVEBLOG_REDIS_SENTINELS must list host:port"):
+            Settings.from_env({"LIVEBLOG_REDIS_SENTINELS": wrong})
+    with pytest.raises(ValueError, match="do not go together"):
+        Settings.from_env({"LIVEBLOG_REDIS_SENTINELS": "s1:1", "LIVEBLOG_REDIS_CLUSTER": "1"})
+
+
+def test_settings_that_cannot_work_stop_the_server_naming_them() -> None:
+    for variable, value in (
+        ("LIVEBLOG_LOG_FORMAT", "xml"),
+        ("LIVEBLOG_SHUTDOWN_GRACE_SECONDS", "-1"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "liveblog", "serve"],
+            env={**os.environ, variable: value},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 1 and variable in result.stderr, result.stderr
+
+
+def test_every_setting_is_in_the_readme_and_the_operations_guide() -> None:
+    """liveblog/config.py is the one list of settings; the README's table and
+    docs/operations.md mirror it, so an operator finds every variable there."""
+    root = Path(__file__).resolve().parents[1]
+    for document in ("README.md", "docs/operations.md"):
+        text = (root / document).read_text()
+        missing = [
+            name
+            for field in dataclasses.fields(Settings)
+            if f"`{(name := 'LIVEBLOG_' + field.name.upper())}`" not in text
+        ]
+        assert missing == [], f"{document} does not list {missing}"

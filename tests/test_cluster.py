@@ -11,7 +11,6 @@ replica confirms is not acknowledged: 503, until its retry with the same key set
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -23,7 +22,8 @@ from liveblog.engine import make_engine
 from liveblog.engine.base import Engine, EngineUnavailable
 from liveblog.models import BlogCreate, EntryCreate
 from tests.conftest import make_settings
-from tests.support.clients import Editor, Event, SSEReader, WSReader
+from tests.support.clients import Editor, SSEReader, WSReader
+from tests.support.failover import Publisher, check_reader, delivered, readiness, wait_until
 from tests.support.redis_cluster import RedisCluster
 from tests.support.servers import ADMIN_TOKEN, ServerProcess, process_starter
 
@@ -36,82 +36,6 @@ def cluster_servers(cluster_url: str) -> Iterator[Callable[[], ServerProcess]]:
     env = {"LIVEBLOG_REDIS_URL": cluster_url, "LIVEBLOG_REDIS_CLUSTER": "1"}
     with process_starter(env) as start:
         yield start
-
-
-class Publisher:
-    """One editor per blog, publishing steadily; a 503 (or a dropped connection) is retried
-    with the same Idempotency-Key, on the other server, until it is acknowledged."""
-
-    def __init__(self, servers: list[str]) -> None:
-        self.clients = [
-            httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) for url in servers
-        ]
-        self.acked: dict[str, list[str]] = {slug: [] for slug in BLOGS}  # headlines
-        self.unavailable = Counter[str]()  # 503s per blog
-        self.replays = 0
-        self.running = True
-
-    async def run(self, slug: str) -> None:
-        n = 0
-        while self.running and n < 300:  # bounded: a few seconds of publishing
-            headline = f"{slug} #{n}"
-            await self._publish(slug, headline, attempt=n)
-            self.acked[slug].append(headline)
-            n += 1
-            await asyncio.sleep(0.05)
-
-    async def _publish(self, slug: str, headline: str, attempt: int) -> None:
-        body = {"headline": headline, "body": f"<p>{headline}</p>"}
-        headers = {"Idempotency-Key": headline.replace(" ", "-")}
-        for tries in range(400):  # bounded: 20 s of retries at most
-            client = self.clients[(attempt + tries) % 2]
-            with contextlib.suppress(httpx.TransportError):
-                response = await client.post(
-                    f"/api/blogs/{slug}/entries", json=body, headers=headers
-                )
-                if response.status_code == 201:
-                    self.replays += response.headers.get("Idempotent-Replayed") == "true"
-                    return
-                assert response.status_code == 503, response.text
-                self.unavailable[slug] += 1
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{headline} was never acknowledged")
-
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
-async def readiness(url: str, seen: list[int], stop: asyncio.Event) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-        while not stop.is_set():
-            with contextlib.suppress(httpx.TransportError):
-                status = (await client.get("/readyz")).status_code
-                if not seen or seen[-1] != status:
-                    seen.append(status)
-            await asyncio.sleep(0.05)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.05)
-    assert condition(), what
-
-
-def check_reader(events: list[Event], acked: list[str]) -> None:
-    """Every acknowledged entry once, in offset order; a gap only ever right after a reset."""
-    created = [e.data["data"]["headline"] for e in events if e.type == "entry.created"]
-    assert len(created) == len(set(created)), "an entry was delivered twice"
-    previous: Event | None = None
-    for event in events:
-        if previous is not None and event.type != "reset" and previous.type != "reset":
-            assert event.epoch == previous.epoch and event.offset == previous.offset + 1, (
-                f"silent gap: {previous.id} then {event.id}"
-            )
-        previous = event
-    if not any(e.type == "reset" for e in events):
-        assert created == acked
 
 
 async def test_failover_loses_no_acknowledged_entry(
@@ -133,7 +57,7 @@ async def test_failover_loses_no_acknowledged_entry(
         readers[slug].append(await WSReader(servers[1].url, f"/blogs/{slug}/ws").connect())
     await asyncio.sleep(0.2)
 
-    publisher = Publisher([s.url for s in servers])
+    publisher = Publisher([s.url for s in servers], BLOGS)
     publishing = [asyncio.create_task(publisher.run(slug)) for slug in BLOGS]
     stop = asyncio.Event()
     ready: list[list[int]] = [[], []]
@@ -181,15 +105,11 @@ async def test_failover_loses_no_acknowledged_entry(
         acked = publisher.acked[slug]
         for reader in readers[slug]:
             async with asyncio.timeout(30):  # the last entry was published after recovery
-                while not _delivered(reader.events, acked[-1]):
+                while not delivered(reader.events, acked[-1]):
                     await asyncio.sleep(0.05)
             check_reader(reader.events, acked)
             await reader.close()
     redis_cluster.heal()  # the victim comes back as a replica, for the tests after this one
-
-
-def _delivered(events: list[Event], headline: str) -> bool:
-    return any(e.type == "entry.created" and e.data["data"]["headline"] == headline for e in events)
 
 
 async def test_a_write_no_replica_confirms_is_503_until_its_retry_settles_it(

@@ -277,6 +277,28 @@ async def test_heartbeats_and_retry_hint(settings_factory: Callable[..., Setting
         await editor.close()
 
 
+async def test_the_reconnect_hint_is_spread_over_readers(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """EventSource waits exactly its ``retry:`` after a stream ends: one value for everyone
+    would bring a restarted process's readers back to the others at the same instant. Each
+    reader gets its own, from half the setting to one and a half times it."""
+    async with serve_in_process(settings_factory(sse_retry_ms=2000)) as url:
+        editor = Editor(url)
+        await editor.create_blog("spread")
+        hints = []
+        async with httpx.AsyncClient(base_url=url) as client:
+            for gzip in (False, True) * 12:
+                headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+                async with client.stream("GET", "/blogs/spread/events", headers=headers) as r:
+                    first = await anext(r.aiter_bytes())  # httpx undoes the gzip
+                    assert first.startswith(b"retry: ") and first.endswith(b"\n\n"), first
+                    hints.append(int(first[len(b"retry: ") : -2]))
+        assert all(1000 <= hint <= 3000 for hint in hints), hints
+        assert len(set(hints)) >= 4, hints  # 24 readers: the same hint for all is no spread
+        await editor.close()
+
+
 async def test_unknown_blog_stream_is_404(server: str) -> None:
     async with httpx.AsyncClient(base_url=server) as client:
         response = await client.get("/blogs/nowhere/events")

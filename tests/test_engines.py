@@ -145,3 +145,26 @@ async def test_renew_epoch_only_when_the_store_is_behind(engine: Engine) -> None
     await post(engine)
     assert await engine.history("b", 3) is not None
     assert await engine.renew_epoch("nope", start) is None
+
+
+async def test_the_entries_just_newer_than_a_key(engine: Engine) -> None:
+    """``newer``: what a reader page landing on an old entry loads above it, a page at a time,
+    with how many remain above (one atomic read, like ``timeline``)."""
+    await new_blog(engine)
+    made = [await post(engine, headline=str(n)) for n in range(7)]  # oldest first
+    entries = [await engine.get_entry("b", str(e["id"])) for e in made]
+    keys = [e.order_key for e in entries if e is not None]
+
+    found = await engine.newer("b", 2, keys[1])
+    assert [e.headline for e in found.entries] == ["3", "2"]  # just above entry 1, newest first
+    assert found.remaining == 3  # 4, 5 and 6 are newer still
+    assert found.position == await engine.position("b")
+    top = await engine.newer("b", 10, keys[4])
+    assert [e.headline for e in top.entries] == ["6", "5"] and top.remaining == 0
+    assert (await engine.newer("b", 3, keys[6])).entries == []
+    counted = await engine.newer("b", 0, keys[0])  # how many, and nothing else
+    assert counted.entries == [] and counted.remaining == 6
+    # A key between entries (the timeline cursor of "just above entry 2") works the same.
+    assert [e.headline for e in (await engine.newer("b", 1, keys[2] + "~")).entries] == ["3"]
+    with pytest.raises(BlogNotFound):
+        await engine.newer("nope", 2, keys[0])

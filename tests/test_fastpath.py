@@ -233,7 +233,9 @@ async def test_streams_run_on_uvloop_and_the_fast_path(
 def test_the_installed_uvicorn_offers_what_the_fast_path_relies_on() -> None:
     assert fastpath.unsupported() is None
     http, ws = serving.protocols(Settings())
-    assert (http.func, ws) == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
+    assert (http.func, ws.func) == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
+    assert ws.keywords == {"deflate": True}
+    assert serving.protocols(Settings(compression=False))[1].keywords == {"deflate": False}
 
 
 def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(

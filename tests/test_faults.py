@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -226,6 +228,63 @@ async def test_restart_tells_readers_to_resume(
     (event,) = await resumed.wait_for(1)
     assert event.data["data"]["headline"] == "after" and event.offset == 2
     await resumed.close()
+    await editor.close()
+
+
+async def test_a_stopping_process_sends_returning_readers_on(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    """Readers told to leave come straight back (bench/storm.py). While the process stops (a
+    request in flight still gets its answer), none of them may get a stream from it that stays
+    open: it would hold the shutdown for its whole grace and then die with the process, a second
+    storm for the others. They are refused (the listening socket is closed at the signal), or
+    their stream ends as soon as it starts, while the request in flight is still being served."""
+    app = server_process()
+    editor = Editor(app.url)
+    await editor.create_blog("drain")
+    await editor.post("drain", headline="before")
+    reader = await SSEReader(app.url, "/blogs/drain/events?last_event_id=0-0").connect()
+    await reader.wait_for(1)
+    body = json.dumps({"headline": "held across the stop", "body": "<p>Still here.</p>"})
+    body = body.ljust(1000).encode()  # JSON allows the trailing blanks
+    held_reader, held = await asyncio.open_connection("127.0.0.1", app.port)
+    held.write(
+        b"POST /api/blogs/drain/entries HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + app.admin_token.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" + body[:1]
+    )
+    await held.drain()
+    await editor.post("drain", headline="the held request's head is read by now")
+    assert app.process is not None
+    process = app.process
+    process.send_signal(signal.SIGTERM)
+    outcomes: list[str] = []
+    for attempt in range(4):
+        try:
+            if attempt % 2:
+                ws = await WSReader(app.url, "/blogs/drain/ws").connect()
+                await ws.wait_ended()
+                outcomes.append("sent on" if ws.close_code == 1012 else f"ws {ws.close_code}")
+                await ws.close()
+            else:
+                late = await SSEReader(app.url, "/blogs/drain/events").connect()
+                await late.wait_ended()
+                outcomes.append("sent on" if late.clean_end else "cut")
+                await late.close()
+        except OSError:
+            outcomes.append("refused")
+            break
+    await reader.wait_ended()
+    assert reader.clean_end
+    assert outcomes and set(outcomes) <= {"refused", "sent on"}, outcomes
+    # The request in flight was not cut by the readers' comings and goings: it is answered.
+    held.write(body[1:])
+    await held.drain()
+    async with asyncio.timeout(20):
+        status_line = await held_reader.readline()
+    assert status_line.startswith(b"HTTP/1.1 201"), status_line
+    held.close()
+    await reader.close()
     await editor.close()
 
 

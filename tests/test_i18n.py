@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -53,7 +55,7 @@ async def test_the_page_speaks_the_blogs_language(editor: Editor, language: str)
         await editor.post("lang", headline=f"Entry {i}", labels=["key"] if i == 20 else [])
     html = (await editor.http.get("/blogs/lang")).text
     direction, key_events, older = EXPECTED[language]
-    assert f'<html lang="{language}" dir="{direction}">' in html
+    assert f'<html lang="{language}" dir="{direction}" ' in html
     assert f">{key_events}</h2>" in html
     assert older in html
     # The script's catalogue is keyed by the English source text; everything else is translated.
@@ -64,7 +66,7 @@ async def test_the_page_speaks_the_blogs_language(editor: Editor, language: str)
     assert catalogue["language"] == language
     assert catalogue["messages"]["Load older updates"] == older
     embed = (await editor.http.get("/blogs/lang/embed")).text
-    assert f'<html lang="{language}" dir="{direction}">' in embed
+    assert f'<html lang="{language}" dir="{direction}" ' in embed
 
 
 async def test_an_unknown_language_or_zone_is_refused(editor: Editor) -> None:
@@ -85,11 +87,15 @@ async def test_times_are_shown_in_the_blogs_zone_with_the_date(editor: Editor) -
     clock = re.search(
         r'<time class="entry__clock" datetime="2024-06-01T21:30:00Z"[^>]*>([^<]+)<', html
     )
-    assert clock is not None and clock[1] == "2 черв., 00:30"
+    # Another year: with it (spaces plain: see liveblog/i18n/times.py).
+    assert clock is not None and clock[1] == "2 черв. 2024 р., 00:30"  # noqa: RUF001
+    assert 'data-time-zone="Europe/Kyiv" data-numbering="latn"' in html
+    assert '<span class="lb-zone__name">час: Київ</span>' in html  # never an IANA id
     patched = await editor.patch_blog("kyiv", time_zone="America/New_York")
     assert patched["time_zone"] == "America/New_York"
     html = (await editor.http.get("/blogs/kyiv")).text
-    assert ">1 черв., 17:30<" in html
+    assert ">1 черв. 2024 р., 17:30<" in html  # noqa: RUF001
+    assert '<span class="lb-zone__name">час: Нью-Йорк</span>' in html
 
 
 async def test_the_script_gets_the_blogs_catalogue_with_plural_forms(editor: Editor) -> None:
@@ -214,10 +220,56 @@ async def test_the_index_speaks_the_sites_language(
         await editor.post("cairo", body="<p>نص.</p>")
         await editor.close()
         index = (await http.get("/")).text
-        assert '<html lang="ar" dir="rtl">' in index
+        assert '<html lang="ar" dir="rtl"' in index
         for arabic in ("التغطيات المباشرة", "مباشر", "انتهى", "آخر تحديث", "بدأت"):
             assert arabic in index
         for english in ("Live coverage", ">Live<", ">Ended<", "Last update", "Started"):
             assert english not in index
         missing = (await http.get("/nowhere")).text
         assert "تعذّر العثور على هذه الصفحة" in missing
+
+
+async def test_the_index_writes_each_blogs_time_in_its_zone(editor: Editor) -> None:
+    for slug, zone in (("kyiv", "Europe/Kyiv"), ("utc", "UTC")):
+        await editor.blog(slug, language="uk", time_zone=zone)
+        await editor.post(slug, headline="Night", published_at="2024-06-01T21:30:00Z")
+    html = (await editor.http.get("/")).text  # in the default language, "en"
+    times = dict(
+        (name, (int(hour) * 60 + int(minute)))
+        for hour, minute, name in re.findall(r", (\d\d):(\d\d) (Kyiv Time|UTC)</time>", html)
+    )
+    offset = datetime.now(ZoneInfo("Europe/Kyiv")).utcoffset()
+    assert offset is not None
+    # Each blog was last active when it was made (just now): Kyiv's clock is ahead of UTC's.
+    assert (times["Kyiv Time"] - times["UTC"]) % (24 * 60) in {
+        offset.seconds // 60,
+        offset.seconds // 60 + 1,
+    }
+    assert "Europe/Kyiv" not in html
+
+
+# What the script writes (sharing, deep links, catch-up, the zone switch) and an entry's page.
+SCRIPT_STRINGS = [
+    "Share", "Share: %(title)s", "Link copied", "Link to this update", "Copy the selected link",
+    "My time", "Time zone", "New", "Jump to the first", "Dismiss",
+    "This update is no longer available.", "Could not load this update. Try again",
+    "More than %(count)s updates since your last visit",
+]  # fmt: skip
+PAGE_STRINGS = ["An update from the live blog", "Follow the live blog", "Read the live blog",
+                "See this update in the live blog"]  # fmt: skip
+
+
+@pytest.mark.parametrize("language", list(EXPECTED))
+def test_every_new_reader_string_is_translated(language: str) -> None:
+    from liveblog import i18n
+    from liveblog.pages.templating import CLIENT_MESSAGES, CLIENT_PLURALS
+
+    assert set(SCRIPT_STRINGS) <= set(CLIENT_MESSAGES)  # the page hands them to the script
+    catalogue = i18n.catalogue(language)
+    for message in SCRIPT_STRINGS + PAGE_STRINGS:
+        assert catalogue.gettext(message) != message, (language, message)
+    for name in ("newer_updates", "since_last_visit"):
+        singular, plural = CLIENT_PLURALS[name]
+        for n in (1, 2, 3, 5, 11, 21, 100, 1_000_000):  # every CLDR plural category of the six
+            text = catalogue.ngettext(singular, plural, n)
+            assert text and text not in (singular, plural), (language, name, n)

@@ -223,6 +223,89 @@ async def test_the_reader_page_gets_sizes_and_types_to_choose_from(http: httpx.A
     assert "480w" in figure and "960w" in figure and "1600w" in figure and "sizes=" in figure
 
 
+# --- photos in entries (docs/api.md, Media) -------------------------------------------------
+
+
+async def _entry(http: httpx.AsyncClient, *media: dict[str, Any], path: str = "") -> httpx.Response:
+    url = f"/api/blogs/photos/entries{path}"
+    body = {"media": list(media)} if path else {"body": "<p>Look</p>", "media": list(media)}
+    return await (http.patch(url, json=body) if path else http.post(url, json=body))
+
+
+async def test_a_photo_is_described_or_decorative_and_never_a_providers_page(
+    http: httpx.AsyncClient,
+) -> None:
+    refused = [
+        ({"url": "https://img.example/a.jpg"}, "$.media[0].alt", "decorative"),
+        ({"url": "https://img.example/a.jpg", "alt": "  "}, "$.media[0].alt", "decorative"),
+        ({"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "alt": "A video"},
+         "$.media[0].url", '"type": "embed"'),
+        ({"url": "https://x.com/someone/status/123", "alt": "A post"}, "$.media[0].url", "embed"),
+        ({"url": "https://mastodon.social/@someone/111", "alt": "A toot"}, "$.media[0].url",
+         "embed"),
+    ]  # fmt: skip
+    for media, path, hint in refused:
+        response = await _entry(http, media)
+        assert response.status_code == 422, media
+        (error,) = response.json()["errors"]
+        assert error["path"] == path and hint in error["message"], (media, error)
+    entry = (await _entry(http, {"url": "https://img.example/b.jpg", "alt": "B"})).json()
+    response = await _entry(http, {"url": "https://img.example/c.jpg"}, path=f"/{entry['id']}")
+    assert response.status_code == 422  # an edit too
+    accepted = [
+        {"url": "https://img.example/a.jpg", "decorative": True},
+        {"url": "https://mastodon.social/system/media/a.jpg", "alt": "A photo Mastodon serves"},
+        {"type": "embed", "url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"},
+    ]
+    assert (await _entry(http, *accepted)).status_code == 201
+    assert (await http.get("/api/blogs/photos/entries")).json()["entries"][0]["media"][0][
+        "decorative"
+    ]
+
+
+async def test_the_server_fills_in_its_own_uploads(http: httpx.AsyncClient, tmp_path: Path) -> None:
+    """Posting only the upload's url (what its answer gives) gets readers every size."""
+    photo = (await upload(http, jpeg((3000, 2000)))).json()
+    # What the client says of the size is not what the server knows: the server's wins.
+    sent = {"url": photo["url"], "alt": "A red field", "width": 10, "height": 10}
+    stored = (await _entry(http, sent)).json()["media"][0]
+    assert (stored["width"], stored["height"]) == (3000, 2000)
+    assert stored["variants"] == photo["variants"] and len(stored["variants"]) >= 6
+    page = (await http.get("/blogs/photos")).text
+    assert 'width="3000" height="2000"' in page and "480w" in page and 'type="image/webp"' in page
+
+    # One of its sizes posted alone: that size, no others.
+    small = next(v for v in photo["variants"] if v["width"] == 960 and v["type"] == "image/jpeg")
+    entry = (await _entry(http, {"url": small["url"], "alt": "Smaller"})).json()
+    assert entry["media"][0] | {} == {**entry["media"][0], "width": 960, "height": 640,
+                                      "variants": []}  # fmt: skip
+    # An edit is filled in the same way; a photo from elsewhere keeps what the client said.
+    other = {"url": "https://img.example/x.jpg", "alt": "X", "width": 800, "height": 600}
+    edited = await _entry(
+        http, {"url": photo["url"], "alt": "Again"}, other, path=f"/{entry['id']}"
+    )
+    own, foreign = edited.json()["media"]
+    assert own["width"] == 3000 and own["variants"] == photo["variants"]
+    assert (foreign["width"], foreign["height"], foreign["variants"]) == (800, 600, [])
+
+
+async def test_an_upload_without_its_record_is_left_as_sent(
+    settings_factory: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Uploads from before the record was written: the server does not guess."""
+    settings = settings_factory(media_dir=str(tmp_path / "media"))
+    async with (
+        serve_in_process(settings) as url,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http,
+    ):
+        await http.post("/api/blogs", json={"slug": "photos", "title": "Photos"})
+        photo = (await upload(http, png((700, 500)))).json()
+        (record,) = (tmp_path / "media").rglob("upload.json")
+        record.unlink()
+        stored = (await _entry(http, {"url": photo["url"], "alt": "Green"})).json()["media"][0]
+        assert (stored["width"], stored["height"], stored["variants"]) == (None, None, [])
+
+
 # --- S3 ------------------------------------------------------------------------------------
 
 
@@ -269,6 +352,28 @@ async def test_photos_go_to_an_s3_compatible_store(
         assert stored["ContentType"] == item.get("type", "image/jpeg")
         body = stored["Body"].read()
         assert not opened(body).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+
+@pytest.mark.parametrize("engine_name", ["memory"])
+async def test_uploads_in_the_store_are_filled_in_too(
+    settings_factory: Callable[..., Settings], s3_server: str
+) -> None:
+    """Readers get the bucket's objects from a CDN: an entry's photo with that URL is known."""
+    settings = settings_factory(
+        media_storage="s3", s3_endpoint_url=s3_server, s3_bucket="photos",
+        s3_access_key_id="test", s3_secret_access_key="test",
+        s3_public_url="https://cdn.example/photos",
+    )  # fmt: skip
+    async with (
+        serve_in_process(settings) as url,
+        httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as http,
+    ):
+        await http.post("/api/blogs", json={"slug": "photos", "title": "Photos"})
+        photo = (await upload(http, jpeg((1200, 800)))).json()
+        assert photo["url"].startswith("https://cdn.example/photos/photos/")
+        stored = (await _entry(http, {"url": photo["url"], "alt": "Red"})).json()["media"][0]
+    assert (stored["width"], stored["height"]) == (1200, 800)
+    assert stored["variants"] == photo["variants"]
 
 
 def _s3_client(url: str) -> Any:

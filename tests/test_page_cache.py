@@ -22,7 +22,7 @@ from liveblog.pages.cache import PageCache
 from tests.support.servers import ADMIN_TOKEN
 
 CROWD = 50
-READS = ("list_blogs", "get_blog", "timeline", "position")
+READS = ("list_blogs", "get_blog", "get_entry", "timeline", "position")
 
 
 def count_reads(engine: Engine) -> collections.Counter[str]:
@@ -211,3 +211,23 @@ async def test_responses_are_copies() -> None:
     second = await cache.get("slot", 1, page)
     assert second.headers["X-Page"] == "1"
     assert second.headers["content-length"] == "6"
+
+
+async def test_a_crowd_on_an_entry_page_costs_one_render_per_position(site: Any) -> None:
+    """A viral update: its page is rendered once per change of its blog."""
+    client, calls, _, _ = site
+    await client.post("/api/blogs", json={"slug": "dam", "title": "Dam"})
+    response = await client.post(
+        "/api/blogs/dam/entries", json={"headline": "Cracks seen", "body": "<p>Wide ones.</p>"}
+    )
+    path = f"/blogs/dam/entries/{response.json()['id']}"
+
+    calls.clear()
+    assert "Cracks seen" in await _crowd(client, path)
+    assert calls["position"] >= CROWD
+    assert calls["get_entry"] == 1  # one render for fifty readers
+
+    await _post(client, "dam", "The dam holds")  # a change to the blog: the page is redone once
+    calls.clear()
+    assert "Cracks seen" in await _crowd(client, path)
+    assert calls["get_entry"] == 1

@@ -131,7 +131,9 @@ async def test_json_ld_live_blog_posting(http: httpx.AsyncClient) -> None:
         body="<p>The river is <strong>up 2 m</strong>.</p>",
         author="Valley desk",
         published_at=_at(0),
-        media=[{"url": "https://img.example/river.jpg", "caption": "The bridge"}],
+        media=[
+            {"url": "https://img.example/river.jpg", "caption": "The bridge", "alt": "A bridge"}
+        ],
     )
     second = await _post(
         http, "floods", body="<p>No headline on this one.</p>", published_at=_at(5)
@@ -154,7 +156,8 @@ async def test_json_ld_live_blog_posting(http: httpx.AsyncClient) -> None:
         "logo": {"@type": "ImageObject", "url": LOGO},
     }
     newest, oldest = data["liveBlogUpdate"]
-    assert newest["url"] == f"{canonical}#entry-{second['id']}"
+    # Each update is named by its own page, the URL it is shared by.
+    assert newest["url"] == newest["@id"] == f"{canonical}/entries/{second['id']}"
     assert newest["headline"] == "No headline on this one."
     assert newest["articleBody"] == "No headline on this one."
     assert oldest["headline"] == "Levels up"
@@ -299,7 +302,14 @@ async def test_atom_feed_parses_and_validates(http: httpx.AsyncClient) -> None:
         labels=["breaking"],
         body="<p>Body with <em>markup</em>.</p>",
         published_at=_at(10),
-        media=[{"url": "https://img.example/f.jpg", "caption": "Quay", "credit": "Agency"}],
+        media=[
+            {
+                "url": "https://img.example/f.jpg",
+                "caption": "Quay",
+                "credit": "Agency",
+                "alt": "The quay",
+            }
+        ],
     )
     edited = await http.patch(
         f"/api/blogs/feed/entries/{plain['id']}", json={"headline": "Now titled"}

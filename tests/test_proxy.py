@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,8 +15,8 @@ import httpx
 import pytest
 import yaml
 
-from liveblog import serving
 from liveblog.config import Settings
+from liveblog.delivery.frames import GZIP_HEADER
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.support.nginx import CONFIG, DEPLOY, SERVER_PARAMETERS, Nginx, proxied
 from tests.support.redis_server import RedisServer
@@ -125,7 +126,9 @@ async def test_any_process_resumes_from_the_last_event_id(proxy: Nginx, newsroom
     assert len(set(served[1:])) == 3, served
 
 
-async def test_pages_are_compressed_and_streams_never_are(proxy: Nginx, newsroom: Editor) -> None:
+async def test_pages_and_streams_are_compressed_by_the_app_only(
+    proxy: Nginx, newsroom: Editor
+) -> None:
     await newsroom.blog("gzip", "Compressed pages")
     await newsroom.post("gzip", headline="An entry", body="<p>" + "words " * 500 + "</p>")
     gzip = {"Accept-Encoding": "gzip"}
@@ -136,11 +139,20 @@ async def test_pages_are_compressed_and_streams_never_are(proxy: Nginx, newsroom
             assert response.headers["content-encoding"] == "gzip", path
             assert "Accept-Encoding" in response.headers["vary"], path
             assert "An entry" in response.text  # httpx undid the gzip
+        # The event stream comes compressed by the app, once for every reader, and the proxy
+        # passes it on as it is: not compressed again, not held back.
         async with client.stream("GET", "/blogs/gzip/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
-            assert "content-encoding" not in stream.headers
+            assert stream.headers["content-encoding"] == "gzip"
             first = await anext(stream.aiter_raw())
-            assert first.startswith(b"retry: ")  # plain text, as it left the app
+            assert first.startswith(GZIP_HEADER)  # the app's own member header
+            inflated = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(first)
+            assert inflated.startswith(b"retry: ")
+        # A client that asks for nothing gets plain text: the proxy compresses no stream.
+        plain = {"Accept-Encoding": "identity"}
+        async with client.stream("GET", "/blogs/gzip/events", headers=plain) as stream:
+            assert "content-encoding" not in stream.headers
+            assert (await anext(stream.aiter_raw())).startswith(b"retry: ")
 
 
 async def test_streams_outlive_heartbeats_through_the_proxy(proxy: Nginx, newsroom: Editor) -> None:
@@ -233,6 +245,10 @@ def _app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _address(service: dict[str, Any]) -> str:
+    return service["networks"]["backend"]["ipv4_address"]
+
+
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.cluster.yml"])
 def test_compose_runs_the_proxy_config_of_the_suite(name: str) -> None:
     compose = _compose(name)
@@ -249,31 +265,50 @@ def test_compose_runs_the_proxy_config_of_the_suite(name: str) -> None:
         "/etc/nginx/nginx.conf",
     ]
 
-    # Every app process, and nothing else, behind the proxy, with the suite's parameters.
+    # Every app process, and nothing else, behind the proxy, by its fixed address (no resolver:
+    # any nginx from 1.22 on runs the file), with the suite's parameters.
     apps = _app_services(compose)
     assert len(apps) >= 2
     upstreams = (ROOT / mounts["/etc/nginx/upstreams.conf"]).read_text()
+    directives = [line for line in upstreams.splitlines() if not line.startswith("#")]
+    assert not any("resolve" in line for line in directives)
     servers = re.findall(r"^server (\S+) (.*);$", upstreams, re.MULTILINE)
     expected = set()
-    for service_name, service in apps.items():
+    for service in apps.values():
         port = service["command"][service["command"].index("--port") + 1]
-        expected.add(f"{service_name}:{port}")
+        expected.add(f"{_address(service)}:{port}")
     assert {address for address, _ in servers} == expected
     for _, parameters in servers:
-        assert parameters.replace("resolve ", "") == SERVER_PARAMETERS
+        assert parameters == SERVER_PARAMETERS
+    fixed = [_address(s) for s in compose["services"].values() if isinstance(s["networks"], dict)]
+    assert len(fixed) == len(set(fixed))  # no two services share an address
 
     # The proxy is the only address allowed to say who the client was.
-    proxy_address = proxy["networks"]["backend"]["ipv4_address"]
+    proxy_address = _address(proxy)
     for service in apps.values():
         assert service["environment"]["FORWARDED_ALLOW_IPS"] == proxy_address
         assert "ports" not in service  # readers come through the proxy
-        grace = int(service["stop_grace_period"].removesuffix("s"))
-        assert grace > serving.options(Settings())["timeout_graceful_shutdown"]
+        # Docker's stop waits longer than the process can take to stop (grace plus 2 s).
+        grace = float(service["environment"]["LIVEBLOG_SHUTDOWN_GRACE_SECONDS"])
+        assert int(service["stop_grace_period"].removesuffix("s")) > grace + 2
 
 
 def test_compose_keeps_redis_on_disk() -> None:
-    single = _compose("docker-compose.yml")["services"]["redis"]["command"]
-    assert single[single.index("--appendonly") + 1] == "yes"
+    compose = _compose("docker-compose.yml")
+    single = compose["services"]
+    for name in ("redis", "redis-replica"):
+        command = single[name]["command"]
+        assert command[command.index("--appendonly") + 1] == "yes"
+        assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    replica = single["redis-replica"]["command"]
+    master = _address(single["redis"])
+    assert replica[replica.index("--replicaof") + 1 :][:2] == [master, "6379"]
+    sentinels = [s for name, s in single.items() if name.startswith("sentinel-")]
+    assert len(sentinels) == 3  # a majority survives one of them going
+    for service in _app_services(compose).values():
+        listed = service["environment"]["LIVEBLOG_REDIS_SENTINELS"].split(",")
+        assert sorted(listed) == sorted(f"{_address(s)}:26379" for s in sentinels)
+        assert f"monitor mymaster {master} 6379 2" in sentinels[0]["command"][-1]
 
     compose = _compose("docker-compose.cluster.yml")
     cluster = compose["services"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -17,7 +18,9 @@ from liveblog.api.guards import editor_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing
 from liveblog.editorial import search as searching
-from liveblog.media import embeds
+from liveblog.engine.base import NewerPage
+from liveblog.media import embeds, known
+from liveblog.media.upload import storage_of
 from liveblog.models import (
     ORDER_KEY_PATTERN,
     Entry,
@@ -25,12 +28,17 @@ from liveblog.models import (
     EntryPatch,
     SearchResults,
     Timeline,
+    TimelineWindow,
     newsroom_channel,
     parse_decimal,
 )
 from liveblog.problems import Problem
 
 _STATUSES = ("draft", "submitted", "scheduled")
+ENTRY_ID_PATTERN = re.compile(r"^[0-9a-z]{16}\Z")  # models.new_entry_id
+# What readers see may be read from any origin (the embed frame; a sandboxed one has none).
+# Never with credentials: a token is a header, which a cross-origin page cannot send unasked.
+PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 T = TypeVar("T")
 
 _MAX_IDEMPOTENCY_KEY = 255
@@ -48,7 +56,9 @@ async def create_entry(request: Request) -> Response:
     if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
         raise invalid("Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters")
     data, raw = await json_body(request, EntryCreate)
-    data = embeds.checked(data, request.app.state.settings.mastodon_hosts)
+    settings = request.app.state.settings
+    data = embeds.checked(data, settings.mastodon_hosts)
+    data = await known.filled(data, storage_of(request), settings)
     encoded, replayed = await _allowed(
         editing.create_entry(
             request.app.state.engine, slug, data, token=token, idempotency_key=key,
@@ -77,7 +87,9 @@ async def update_entry(request: Request) -> Response:
     token = await editor_write(request, slug)
     if_match = parse_if_match(request.headers.get("if-match"))
     patch, _ = await json_body(request, EntryPatch)
-    patch = embeds.checked(patch, request.app.state.settings.mastodon_hosts)
+    settings = request.app.state.settings
+    patch = embeds.checked(patch, settings.mastodon_hosts)
+    patch = await known.filled(patch, storage_of(request), settings)
     entry = await _allowed(
         editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match, token=token)
     )
@@ -101,21 +113,58 @@ async def get_entry(request: Request) -> Response:
         if await engine.position(slug) is None:
             raise Problem(404, f"No blog {slug!r} exists.")
         raise Problem(404, f"No entry {entry_id!r} exists in this blog.")
-    return json_response(entry, headers=_entry_headers(slug, entry.id, entry.version))
+    headers = _entry_headers(slug, entry.id, entry.version)
+    if entry.published:
+        headers |= PUBLIC_READ
+    return json_response(entry, headers=headers)
 
 
 def encode_cursor(order_key: str | None) -> str | None:
     return None if order_key is None else base64.urlsafe_b64encode(order_key.encode()).decode()
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, parameter: str = "before") -> str:
     try:
         key = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         key = ""
     if ORDER_KEY_PATTERN.match(key) is None:
-        raise invalid("before", "is not a cursor this API returned")
+        raise invalid(parameter, "is not a cursor this API returned")
     return key
+
+
+async def _around(request: Request, slug: str, entry_id: str, limit: int) -> Response:
+    """The page that starts with one entry, however old (it, then older ones), and what is
+    newer: a reader page opened at ``#entry-<id>`` shows it without reading everything above,
+    and loads the newer ones (``?after=``) when the reader asks."""
+    if ENTRY_ID_PATTERN.match(entry_id) is None:
+        raise invalid("around", "is not an entry id")
+    engine = request.app.state.engine
+    entry: Entry | None = await engine.get_entry(slug, entry_id)
+    if entry is None or not entry.published:  # readers learn nothing of other entries
+        if await engine.position(slug) is None:
+            raise Problem(404, f"No blog {slug!r} exists.")
+        raise Problem(404, f"No entry {entry_id!r} exists in this blog.")
+    above = await engine.newer(slug, 0, entry.order_key)  # only how many
+    # "~" after the key: the page starts with the entry itself.
+    page = await engine.timeline(slug, limit, entry.order_key + "~")
+    return _window(page.entries, above.remaining, page.next_key, above)
+
+
+async def _after(request: Request, slug: str, key: str, limit: int) -> Response:
+    """The ``limit`` entries just newer than a cursor, newest first."""
+    found = await request.app.state.engine.newer(slug, limit, key)
+    return _window(found.entries, found.remaining, found.entries[-1].order_key if found.entries
+                   else key, found)  # fmt: skip
+
+
+def _window(
+    entries: list[Entry], newer_count: int, next_key: str | None, read: NewerPage
+) -> Response:
+    newer = encode_cursor(entries[0].order_key) if entries and newer_count else None
+    window = TimelineWindow(entries, encode_cursor(next_key), str(read.position), newer,
+                            newer_count)  # fmt: skip
+    return json_response(window, headers=PUBLIC_READ)
 
 
 async def timeline(request: Request) -> Response:
@@ -125,15 +174,29 @@ async def timeline(request: Request) -> Response:
         raise invalid("limit", "must be a whole number from 1 to 100")
     before = request.query_params.get("before")
     status = request.query_params.get("status")
+    around, after = request.query_params.get("around"), request.query_params.get("after")
+    given = [name for name, value in (("before", before), ("around", around), ("after", after))
+             if value is not None]  # fmt: skip
+    if len(given) > 1:
+        raise invalid(given[1], f"cannot be combined with {given[0]}")
+    if (around is not None or after is not None) and status not in (None, "published"):
+        raise invalid("status", "must be published with around or after")
     query = request.query_params.get("q")
     if query is not None:
+        if around is not None or after is not None:
+            raise invalid("q", "cannot be combined with around or after")
         return await _search(request, slug, query, status, limit, before)
+    if around is not None:
+        return await _around(request, slug, around, limit)
+    if after is not None:
+        return await _after(request, slug, decode_cursor(after, "after"), limit)
     if status is not None and status != "published":
         return await _workflow(request, slug, status, limit, before)
     page = await request.app.state.engine.timeline(
         slug, limit, decode_cursor(before) if before else None
     )
-    return json_response(Timeline(page.entries, encode_cursor(page.next_key), str(page.position)))
+    timeline = Timeline(page.entries, encode_cursor(page.next_key), str(page.position))
+    return json_response(timeline, headers=PUBLIC_READ)
 
 
 async def _workflow(
@@ -188,7 +251,10 @@ async def _search(
     results = SearchResults(
         page.entries, encode_cursor(page.next_key), str(page.position), total=page.total
     )
-    return json_response(results, headers={"Cache-Control": "no-store"} if everything else None)
+    # Readers' results are public, like the timeline; the staff's are for them only.
+    return json_response(
+        results, headers={"Cache-Control": "no-store"} if everything else PUBLIC_READ
+    )
 
 
 async def _is_staff(request: Request, slug: str) -> bool:

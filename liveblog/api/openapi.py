@@ -21,6 +21,7 @@ from liveblog.models import (
     EntryPatch,
     MediaUpload,
     Timeline,
+    TimelineWindow,
     Token,
     TokenCreate,
     TokenCreated,
@@ -30,7 +31,7 @@ from liveblog.models import (
 from liveblog.problems import ProblemBody
 
 _MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
-           Timeline, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
+           Timeline, TimelineWindow, Token, TokenCreate, TokenCreated, TokenList, TokenPatch,
            ProblemBody]  # fmt: skip
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 
@@ -101,6 +102,18 @@ def document() -> dict[str, Any]:
     admin_read = (401, 403, 429, 503)
     limit = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100})
     before = _param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
+    around = _param(
+        "around",
+        "query",
+        {"type": "string"},
+        "an entry id: the page holding it, however old (a TimelineWindow)",
+    )
+    after = _param(
+        "after",
+        "query",
+        {"type": "string"},
+        "a `newer` cursor this API returned: the entries just newer (a TimelineWindow)",
+    )
     key = {"type": "string", "minLength": 1, "maxLength": 255}
     idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
     statuses = ["published", "draft", "submitted", "scheduled", "all"]
@@ -157,7 +170,7 @@ def document() -> dict[str, Any]:
                 "parameters": [slug],
                 "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
                            " readers do not see", (200, Timeline), errors=(401, 403, 404, 422),
-                           params=(limit, before, status, q)),
+                           params=(limit, before, around, after, status, q)),
                 "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
                             body=EntryCreate, auth=True, errors=_WRITE,
                             params=(idempotency_key,)),

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
 from liveblog.editorial.editing import InvalidField
@@ -50,7 +50,14 @@ def http_problem(request: Request, exc: HTTPException) -> Response:
     return Problem(exc.status_code, detail, headers=exc.headers).response()
 
 
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body (or the server cut it off: too slow, see
+    ``liveblog.delivery.guard``): nobody is left to answer, and nothing to log."""
+    return Response(status_code=400)
+
+
 ERROR_HANDLERS = {
+    ClientDisconnect: client_gone_handler,
     EngineError: engine_error_handler,
     InvalidField: engine_error_handler,
     HTTPException: http_error_handler,

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from liveblog import events
-from liveblog.delivery.connections import WS, Connection, Frame
+from liveblog.delivery.connections import WS, Batch, Connection, Frame
 from liveblog.engine.base import EngineError
 from liveblog.models import Position
 from liveblog.ops.supervisor import Supervisor
@@ -38,6 +38,9 @@ DeliveryObserver = Callable[[Frame, int], None]
 # size already costs far more than the call it saves, and a reader's buffer bound must not be
 # crossed by events it would have taken one by one (~16 events of a typical entry).
 COALESCE_MAX_BYTES = 16 * 1024
+# The last events delivered, kept so that readers resuming from them (a crowd coming back after
+# a restart elsewhere) share their encoded and compressed bytes instead of encoding per reader.
+RECENT_FRAMES = 16
 
 
 class ChannelStore(Protocol):
@@ -87,8 +90,8 @@ class Resume:
 class Channel:
     __slots__ = (
         "backlog", "closed", "epoch", "filling", "idle_since", "last_flush", "live", "observers",
-        "offset", "pending", "pending_bytes", "slug", "stale", "stats", "store", "supervisor",
-        "waiting", "window",
+        "offset", "pending", "pending_bytes", "recent", "slug", "stale", "stats", "store",
+        "supervisor", "waiting", "window",
     )  # fmt: skip
 
     def __init__(
@@ -117,6 +120,7 @@ class Channel:
         # of this loop turn, or of the coalescing window when the blog is busy (_deliver).
         self.pending: list[Frame] = []
         self.pending_bytes = 0
+        self.recent: dict[int, Frame] = {}  # the last RECENT_FRAMES delivered, by offset
         self.window = window
         self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
@@ -192,7 +196,7 @@ class Channel:
             sub.cursor = self.offset
         else:
             for raw in history:
-                frame = Frame(raw)
+                frame = self._shared(Frame(raw))
                 if frame.offset == sub.cursor + 1:
                     conn.send_history(frame)
                     sub.cursor = frame.offset
@@ -210,6 +214,11 @@ class Channel:
             self._promote(sub)
         # else: the reader is ahead of this process's channel (it saw events that have not
         # arrived here yet); it stays waiting and joins when the channel reaches its cursor.
+
+    def _shared(self, frame: Frame) -> Frame:
+        """The frame of that event this channel already delivered, when it still has it."""
+        known = self.recent.get(frame.offset)
+        return known if known is not None and known.epoch == frame.epoch else frame
 
     def _offer(self, sub: Resume, frame: Frame) -> None:
         if sub.held is not None:
@@ -292,6 +301,10 @@ class Channel:
 
     def _deliver(self, frame: Frame) -> None:
         self.offset = frame.offset
+        recent = self.recent
+        recent[frame.offset] = frame
+        if len(recent) > RECENT_FRAMES:
+            del recent[next(iter(recent))]
         # Coalescing: pending frames reach each live reader in ONE write, joined once per
         # encoding: those of one loop turn (a burst from pub/sub, a catch-up from history),
         # and, on a blog busier than one event per ``window``, those of the window: the first
@@ -320,17 +333,18 @@ class Channel:
         self.last_flush = asyncio.get_running_loop().time()
         stats = self.stats
         delivered = 0
+        # What every encoding's readers get, made once for all of them: one frame's bytes, or
+        # the batch's (SSE chunks and WebSocket frames concatenate into one valid stream; a
+        # compressed SSE batch is deflated as one text).
+        source: Frame | Batch = frames[0] if len(frames) == 1 else Batch(frames)
         for encoding, group in self.live.items():
             if not group:
                 continue
-            if len(frames) == 1:
-                payload = getattr(frames[0], encoding)
-            elif encoding == WS:  # the plain path's text messages: one message per event
+            if encoding == WS and len(frames) > 1:  # the plain path's text messages: one each
                 self._write_each(group, [f.ws for f in frames])
                 delivered += len(group)
                 continue
-            else:  # SSE chunks and WebSocket frames concatenate into one valid stream
-                payload = b"".join([getattr(f, encoding) for f in frames])
+            payload = getattr(source, encoding)
             for conn in group:
                 try:  # free until it raises (Python >= 3.11)
                     conn.write(payload)  # on the fast path: the socket's transport.write
@@ -425,6 +439,7 @@ class Channel:
         """The gap cannot be filled: every reader reloads its timeline from ``position``."""
         self._flush()  # what was delivered before the gap goes first
         self.epoch, self.offset = position.epoch, position.offset
+        self.recent.clear()
         frame = Frame(events.reset_event(self.slug, position, reason))
         self.stats.resets += self.readers
         for group in self.live.values():

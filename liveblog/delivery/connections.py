@@ -1,8 +1,9 @@
 """Readers' connections as the hub sees them, and events encoded once for all of them.
 
 The hub calls ``conn.write(payload)`` for every reader of an event, where ``payload`` is the
-event already encoded in the connection's ``encoding`` (a :class:`Frame` attribute), shared by
-every reader of that kind. Two kinds of connection:
+event already encoded in the connection's ``encoding`` (a :class:`Frame` attribute, made the
+first time a reader of that encoding needs it and then kept), shared by every reader of that
+kind. Two kinds of connection:
 
 - :class:`Connection` (plain ASGI): ``write`` appends to a bounded list that a writer task sends
   through ASGI in batches; past ``limit`` bytes the reader is closed.
@@ -22,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from liveblog.delivery.frames import SSE_END, WS_PING, sse_chunk, ws_close_frame, ws_text_frame
+from liveblog.delivery.frames import (
+    SSE_END,
+    WS_PING,
+    deflate_flushed,
+    sse_chunk,
+    ws_close_frame,
+    ws_deflated_text_frame,
+    ws_text_frame,
+)
 from liveblog.models import EventHead, Position
 
 if TYPE_CHECKING:
@@ -42,17 +51,71 @@ CLOSE_CODES = {
     "changed": (4403, "access changed: sign in again"),
 }
 
+# The encoding (a Frame attribute) a connection takes: (transport, fast path, compressed).
+# The plain path's WebSockets are never compressed: through ASGI the server would deflate each
+# message per reader, so they get plain frames whatever the handshake offered.
+ENCODINGS = {
+    (SSE, False, False): "sse",  # text for ASGI to frame
+    (SSE, False, True): "sse_gzip",  # deflate blocks of a gzip body, for ASGI to frame
+    (SSE, True, False): "sse_chunk",  # a chunk of a chunked body
+    (SSE, True, True): "sse_gzip_chunk",  # those deflate blocks as a chunk
+    (WS, False, False): "ws",  # a str for ASGI's send_text
+    (WS, True, False): "ws_frame",  # an unmasked text frame
+    (WS, True, True): "ws_deflate_frame",  # that frame deflated, RSV1 set
+}
+COMPRESSED = frozenset(name for (_, _, compressed), name in ENCODINGS.items() if compressed)
+
 _head_decoder = msgspec.json.Decoder(EventHead)
 _HEARTBEAT = b": heartbeat\n\n"
 # On the fast path a WebSocket's heartbeat is a ping (unmasked, empty: the same bytes for every
 # socket) that the client answers with a pong; see DirectConnection.heartbeat.
-HEARTBEATS = {"sse": _HEARTBEAT, "sse_chunk": sse_chunk(_HEARTBEAT), "ws_frame": WS_PING}
+HEARTBEATS: dict[str, Any] = {
+    "sse": _HEARTBEAT,
+    "sse_chunk": sse_chunk(_HEARTBEAT),
+    "sse_gzip": deflate_flushed(_HEARTBEAT),
+    "ws_frame": WS_PING,
+    "ws_deflate_frame": WS_PING,
+}
+HEARTBEATS["sse_gzip_chunk"] = sse_chunk(HEARTBEATS["sse_gzip"])
+
+
+def _joined(encoding: str) -> Callable[[Batch], bytes]:
+    return lambda batch: b"".join([getattr(frame, encoding) for frame in batch.frames])
+
+
+# How each encoding is made, for one event and for a batch of them. Derived forms read the
+# ones they build on as attributes, so those are made once too.
+_MAKE: dict[str, Callable[[Any], Any]] = {
+    "sse_chunk": lambda source: sse_chunk(source.sse),
+    # A batch is compressed as one text: once per batch, and better than event by event.
+    "sse_gzip": lambda source: deflate_flushed(source.sse),
+    "sse_gzip_chunk": lambda source: sse_chunk(source.sse_gzip),
+}
+_MAKE_ONE: dict[str, Callable[[Any], Any]] = {
+    **_MAKE,
+    "sse": lambda f: b"id: %s\nevent: %s\ndata: %s\n\n" % (f.id, f.type, f.raw),
+    "ws": lambda frame: frame.raw.decode(),
+    "ws_frame": lambda frame: ws_text_frame(frame.raw),
+    "ws_deflate_frame": lambda frame: ws_deflated_text_frame(frame.raw),
+}
+# WebSocket frames stay one per event (a message is an event), each deflated once.
+_MAKE_MANY: dict[str, Callable[[Batch], Any]] = {
+    **_MAKE,
+    "sse": _joined("sse"),
+    "ws_frame": _joined("ws_frame"),
+    "ws_deflate_frame": _joined("ws_deflate_frame"),
+}
 
 
 class Frame:
-    """One event, encoded once per process in every form a connection may need."""
+    """One event, encoded once per process in each form its readers need. An encoding is an
+    attribute made the first time it is read (``__getattr__`` runs only while its slot is
+    empty); the hot path reads it as a plain slot after that."""
 
-    __slots__ = ("epoch", "offset", "published", "size", "sse", "sse_chunk", "ws", "ws_frame")
+    __slots__ = (
+        "epoch", "id", "offset", "published", "raw", "size", "sse", "sse_chunk", "sse_gzip",
+        "sse_gzip_chunk", "type", "ws", "ws_deflate_frame", "ws_frame",
+    )  # fmt: skip
 
     def __init__(self, raw: bytes, published: float | None = None) -> None:
         head = _head_decoder.decode(raw)
@@ -62,24 +125,59 @@ class Frame:
         self.epoch = position.epoch
         self.offset = position.offset
         self.published = published  # unix time of the publish; None for history
+        self.raw = raw
         self.size = len(raw)
-        self.sse = b"id: %s\nevent: %s\ndata: %s\n\n" % (head.id.encode(), head.type.encode(), raw)
-        self.sse_chunk = sse_chunk(self.sse)
-        self.ws = raw.decode()
-        self.ws_frame = ws_text_frame(raw)
+        self.id = head.id.encode()
+        self.type = head.type.encode()
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_ONE.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
+
+
+class Batch:
+    """Frames written to readers together (a coalesced burst), encoded once per encoding like
+    a single frame. The plain path's WebSocket messages (``ws``) are not joined: the channel
+    sends them one by one."""
+
+    __slots__ = ("frames", "sse", "sse_chunk", "sse_gzip", "sse_gzip_chunk", "ws_deflate_frame",
+                 "ws_frame")  # fmt: skip
+
+    def __init__(self, frames: list[Frame]) -> None:
+        self.frames = frames
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_MANY.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
 
 
 class Notice:
-    """A last message for one connection, in every form a connection may need: not an event
-    of the blog (no id, no offset), so a client's resume position stays where it was."""
+    """A last message for one connection, in every form a connection may need (made on first
+    use, like a Frame's): not an event of the blog (no id, no offset), so a client's resume
+    position stays where it was."""
 
-    __slots__ = ("sse", "sse_chunk", "ws", "ws_frame")
+    __slots__ = ("raw", "sse", "sse_chunk", "sse_gzip", "sse_gzip_chunk", "ws",
+                 "ws_deflate_frame", "ws_frame")  # fmt: skip
 
     def __init__(self, name: str, raw: bytes) -> None:
+        self.raw = raw
         self.sse = b"event: %s\ndata: %s\n\n" % (name.encode(), raw)
-        self.sse_chunk = sse_chunk(self.sse)
-        self.ws = raw.decode()
-        self.ws_frame = ws_text_frame(raw)
+
+    def __getattr__(self, encoding: str) -> Any:
+        make = _MAKE_ONE.get(encoding)
+        if make is None:
+            raise AttributeError(encoding)
+        value = make(self)
+        setattr(self, encoding, value)
+        return value
 
 
 def _discard(payload: Any) -> None:
@@ -94,9 +192,11 @@ class Connection:
         "on_close", "pending", "pending_bytes", "subs", "watcher", "write",
     )  # fmt: skip
 
-    def __init__(self, kind: str, limit: int, *, watcher: bool = False) -> None:
+    def __init__(
+        self, kind: str, limit: int, *, watcher: bool = False, compressed: bool = False
+    ) -> None:
         self.kind = kind
-        self.encoding = kind  # Frame.sse or Frame.ws
+        self.encoding = ENCODINGS[kind, isinstance(self, DirectConnection), compressed]
         self.watcher = watcher  # the newsroom's /ws socket: not counted as a reader in stats
         self.limit = limit
         self.pending: list[Any] = []
@@ -194,12 +294,18 @@ class DirectConnection(Connection):
     __slots__ = ("_protocol", "_transport", "grace", "opened")
 
     def __init__(
-        self, kind: str, limit: int, protocol: Any, *, grace: float, watcher: bool = False
+        self,
+        kind: str,
+        limit: int,
+        protocol: Any,
+        *,
+        grace: float,
+        watcher: bool = False,
+        compressed: bool = False,
     ) -> None:
-        super().__init__(kind, limit, watcher=watcher)
+        super().__init__(kind, limit, watcher=watcher, compressed=compressed)
         # A stalled reader's socket is aborted this long after its graceful end was queued.
         self.grace = grace
-        self.encoding = "sse_chunk" if kind == SSE else "ws_frame"
         self._protocol = protocol
         self._transport = protocol.transport
         self.opened = False  # until then, writes are held: the response has not started

@@ -1,15 +1,18 @@
 """The narrow fast path: uvicorn protocols that hand the hub their transport.
 
 A live event is the same bytes for every reader of a transport: an SSE chunk (chunked transfer
-encoding framed once) or an unmasked WebSocket text frame (servers never mask; compression is
-off). Through ASGI each reader would cost a task wake-up and a ``send()`` per event; with the
-transport in hand the hub writes those shared bytes straight to each socket, one C call per
-reader, no task and no queue per delivery.
+encoding framed once) or an unmasked WebSocket text frame (servers never mask), each plain or
+compressed once for all. Through ASGI each reader would cost a task wake-up and a ``send()``
+per event; with the transport in hand the hub writes those shared bytes straight to each
+socket, one C call per reader, no task and no queue per delivery.
 
 What these subclasses add to uvicorn's httptools and websockets-sansio protocols:
 - ``scope["extensions"]["liveblog.direct"]``: the protocol itself, for ``DirectStream``.
 - ``pause_writing``: also tells the stream, so a reader whose transport buffer passes its bound
   is closed at once (the transport's high-water mark *is* the reader's buffer bound).
+- WebSocket ``permessage-deflate``, negotiated so that one compressed frame serves every reader
+  (``SharedDeflate``): through ASGI, uvicorn would compress each message per socket, which is
+  why its own ``ws_per_message_deflate`` stays off.
 
 Everything else (request parsing, headers, the WebSocket handshake, pongs, close) stays uvicorn's.
 Without these protocols (another ASGI server, HTTP/1.0) the streams use the plain ASGI path.
@@ -21,13 +24,20 @@ uvicorn does not need for it (see ``DirectWebSocketProtocol``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import NegotiationError
+from websockets.extensions.base import Extension, ExtensionParameter
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 
 from liveblog.delivery.guard import GuardedHttpToolsProtocol
 
@@ -168,6 +178,50 @@ class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
         self._tell_paused()
 
 
+class SharedDeflate(ServerPerMessageDeflateFactory):
+    """permessage-deflate (RFC 7692) as shared frames need it.
+
+    ``server_no_context_takeover``: each message is deflated alone, so the frame the hub makes
+    once (``frames.ws_deflated_text_frame``, 32 KiB window) is valid on every socket, and the
+    socket keeps no compressor. ``client_no_context_takeover`` (a server may ask it even when
+    the offer did not): what a client sends is inflated message by message, so an idle socket
+    keeps no decompressor either. An offer that limits the server's window below 32 KiB is
+    declined: that client gets plain frames rather than frames of its own."""
+
+    def __init__(self) -> None:
+        super().__init__(server_no_context_takeover=True, client_no_context_takeover=True)
+
+    def process_request_params(
+        self, params: Sequence[ExtensionParameter], accepted_extensions: Sequence[Extension]
+    ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
+        response, extension = super().process_request_params(params, accepted_extensions)
+        if extension.local_max_window_bits < 15:
+            raise NegotiationError("shared frames are deflated with a 32 KiB window")
+        return response, _IdleDeflate()
+
+
+class _IdleDeflate(PerMessageDeflate):
+    """The socket's side of ``SharedDeflate``'s agreement, which is the same for every socket:
+    kept on the class, so an idle socket's instance holds no attribute dict (~0.3 KiB less per
+    reader). websockets' own code does the work; what it sets while a client's message is
+    inflated lives on the instance until the message ends."""
+
+    remote_no_context_takeover = True
+    local_no_context_takeover = True
+    # Inflating with the widest window takes whatever window the client deflated with.
+    remote_max_window_bits = 15
+    local_max_window_bits = 15
+    compress_settings: Mapping[str, Any] = MappingProxyType({})
+    decode_cont_data = False  # websockets >= 15
+    decode_cont_data_frame = False  # websockets 14
+
+    def __init__(self) -> None:  # nothing per socket until a message needs it
+        pass
+
+
+_SHARED_DEFLATE = [SharedDeflate()]
+
+
 class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
     # uvicorn's own attributes, as slots: it sets 37 per socket, and past 30 CPython stops
     # sharing an instance dict's keys between instances (~1.5 KiB per socket for the dict).
@@ -182,9 +236,11 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
         "transport", "writable",
     )  # fmt: skip
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deflate: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_pause = None
+        if deflate:  # offered to every handshake; the extension list itself is shared
+            self.conn.available_extensions = _SHARED_DEFLATE
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         # Keepalive is the hub's: one shared ping frame per heartbeat for every socket
@@ -196,6 +252,11 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
     def data_received(self, data: bytes) -> None:
         self.heard = True
         super().data_received(data)
+
+    @property
+    def deflated(self) -> bool:
+        """The handshake negotiated permessage-deflate: write the hub's compressed frames."""
+        return any(isinstance(e, PerMessageDeflate) for e in self.conn.extensions)
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -234,12 +295,14 @@ _RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
     (HttpToolsProtocol, "on_header", ()),
     (HttpToolsProtocol, "on_headers_complete", ("cycle",)),
     (HttpToolsProtocol, "on_response_complete", ("pipeline",)),
-    (FlowControl, "__init__", ("_is_writable_event",)),
-    (RequestResponseCycle, "receive", ("message_event",)),
+    (FlowControl, "__init__", ("_is_writable_event", "read_paused")),
+    (RequestResponseCycle, "receive", ("message_event", "waiting_for_100_continue")),
+    (RequestResponseCycle, "send", ("disconnected", "response_started", "response_complete")),
+    (HttpToolsProtocol, "on_body", ("cycle", "flow")),
     (HttpToolsProtocol, "on_message_complete", ()),
     (HttpToolsProtocol, "send_400_response", ()),
     (HttpToolsProtocol, "pause_writing", ()),
-    (WebSocketsSansIOProtocol, "__init__", ("queue", "writable", "ping_interval")),
+    (WebSocketsSansIOProtocol, "__init__", ("queue", "writable", "ping_interval", "conn")),
     (WebSocketsSansIOProtocol, "handle_connect", ("request", "response", "scope")),
     (WebSocketsSansIOProtocol, "data_received", ()),
     (WebSocketsSansIOProtocol, "pause_writing", ()),

@@ -1,7 +1,8 @@
 """Per-process fan-out: one engine subscription per blog that has readers here.
 
 The hot path: an event arrives once from pub/sub, is decoded and encoded ONCE into the bytes of
-each transport (:class:`Frame`), and handed to the blog's :class:`Channel`
+each transport and compression its readers take (:class:`Frame`, each form made when a reader
+first needs it), and handed to the blog's :class:`Channel`
 (``liveblog.delivery.channel``), whose state machine delivers it in order to each reader with
 one call to its ``write`` (on the fast path, its socket's own ``transport.write``).
 
@@ -68,6 +69,7 @@ class Hub:
         self._subscription: Subscription | None = None
         self._sub_lock = asyncio.Lock()
         self._closing = False
+        self.draining = False  # the process is stopping: readers are sent to the others
         self.connected_once = False
 
     def observe_deliveries(self, observer: DeliveryObserver) -> None:
@@ -91,6 +93,10 @@ class Hub:
         await self.supervisor.close()
 
     def shutdown_readers(self) -> None:
+        """Tell every reader to come back elsewhere; from now on, tell new ones at once too (a
+        stream that got in while the process stops would otherwise hold the shutdown until
+        its grace runs out, and then be cut)."""
+        self.draining = True
         for conn in list(self.connections):
             conn.close("shutdown")
 
@@ -102,21 +108,35 @@ class Hub:
     # --- readers --------------------------------------------------------------------------
 
     def connection(
-        self, kind: str, *, direct: object = None, watcher: bool = False, grant: Grant | None = None
+        self,
+        kind: str,
+        *,
+        direct: object = None,
+        watcher: bool = False,
+        compressed: bool = False,
+        grant: Grant | None = None,
     ) -> Connection:
         """A new reader connection: on the fast path when ``direct`` (the protocol that
-        ``liveblog.delivery.fastpath`` puts in the scope) is given. A stream opened with a
-        token passes its ``grant``: it then ends when the token's right does."""
+        ``liveblog.delivery.fastpath`` puts in the scope) is given; ``compressed`` when the
+        reader negotiated compression (``connections.ENCODINGS`` lists what exists). A stream
+        opened with a token passes its ``grant``: it then ends when the token's right does."""
         if direct is not None:
             conn: Connection = DirectConnection(
-                kind, self.buffer_bytes, direct, grace=self.drop_grace_seconds, watcher=watcher
+                kind,
+                self.buffer_bytes,
+                direct,
+                grace=self.drop_grace_seconds,
+                watcher=watcher,
+                compressed=compressed,
             )
         else:
-            conn = Connection(kind, self.buffer_bytes, watcher=watcher)
+            conn = Connection(kind, self.buffer_bytes, watcher=watcher, compressed=compressed)
         conn.on_close = self.detach  # a closed reader leaves every channel at once
         self.connections.add(conn)
         if grant is not None:
             self.rights.hold(conn, grant)
+        if self.draining:
+            conn.close("shutdown")  # its stream ends as soon as it starts: resume elsewhere
         return conn
 
     async def attach(
@@ -127,7 +147,7 @@ class Hub:
         When this returns, every later event of the blog reaches ``conn``. Raises
         EngineUnavailable or BlogNotFound, with nothing attached.
         """
-        if slug in conn.blogs:
+        if slug in conn.blogs or conn.close_reason is not None:
             return
         # A blog's newsroom stream ("<slug>~newsroom") only for the authenticated endpoint.
         if not (is_newsroom_channel(slug) if newsroom else is_slug(slug)):

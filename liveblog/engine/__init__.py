@@ -1,5 +1,6 @@
 """Storage and pub/sub behind one interface (``base``): ``memory`` (one process, no service),
-``redis`` (production; Lua scripts in ``lua/``) and ``cluster`` (Redis Cluster, sharded pub/sub).
+``redis`` (production; Lua scripts in ``lua/``), ``cluster`` (Redis Cluster, sharded pub/sub)
+and ``sentinel`` (the master a set of Redis Sentinels names, followed across failovers).
 
 May import: ``models``, ``events``, ``config``. Storage knows no readers, transports or HTTP.
 """
@@ -15,6 +16,17 @@ logger = logging.getLogger("liveblog")
 
 
 def make_engine(settings: Settings) -> Engine:
+    if settings.redis_sentinels:
+        from liveblog.engine.sentinel import RedisSentinelEngine
+
+        return RedisSentinelEngine(
+            settings.sentinel_addresses(),
+            settings.redis_sentinel_master,
+            settings.redis_url,
+            history_size=settings.history_size,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            timeout=settings.redis_timeout_seconds,
+        )
     if settings.redis_url:
         from liveblog.engine.redis import RedisEngine
 
@@ -32,8 +44,8 @@ def make_engine(settings: Settings) -> Engine:
     from liveblog.engine.memory import MemoryEngine
 
     logger.warning(
-        "LIVEBLOG_REDIS_URL is not set: using the embedded memory engine. It is "
-        "single-process (one worker only) and keeps nothing across restarts; "
+        "Neither LIVEBLOG_REDIS_URL nor LIVEBLOG_REDIS_SENTINELS is set: using the embedded "
+        "memory engine. It is single-process (one worker only) and keeps nothing across restarts; "
         "set LIVEBLOG_REDIS_URL for production."
     )
     return MemoryEngine(

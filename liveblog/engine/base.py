@@ -127,6 +127,12 @@ class Page(Struct, frozen=True):
     position: Position
 
 
+class NewerPage(Struct, frozen=True):
+    entries: list[Entry]  # the entries just newer than a key, newest first
+    remaining: int  # entries newer still, above the first of ``entries``
+    position: Position
+
+
 class Highlights(Struct, frozen=True):
     """Every pinned entry and every key event readers see, newest first."""
 
@@ -182,6 +188,10 @@ class Subscription(abc.ABC):
 class Engine(abc.ABC):
     name: str
     history_size: int
+    # Writes that waited for a replica (a cluster, Sentinel), and those no replica confirmed
+    # in time (answered 503): counted for the metrics.
+    replica_waits = 0
+    replica_wait_failures = 0
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; called once at application start-up."""
@@ -192,6 +202,15 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise EngineUnavailable when the store cannot be reached."""
+
+    def describe(self) -> str:
+        """Where the data lives, for messages to operators (no credentials)."""
+        return self.name
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        """Each server's ``maxmemory-policy`` by its address; None where it cannot be read
+        (CONFIG refused). Empty: nothing to evict (the memory engine)."""
+        return {}
 
     # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
     @abc.abstractmethod
@@ -242,6 +261,11 @@ class Engine(abc.ABC):
     async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
         """Entries newest first strictly after ``before`` (an order key), with the position
         the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        """The ``limit`` entries just newer than ``after`` (an order key), newest first, and
+        how many are newer still, read atomically. BlogNotFound if the blog does not exist."""
 
     # Told of every applied change with how long the engine took (metrics listen here).
     apply_observers: tuple[Callable[[Applied, float], None], ...] = ()

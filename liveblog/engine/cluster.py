@@ -30,19 +30,24 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions as rx
-from redis.asyncio.cluster import ClusterNode, PipelineCommand
+from redis.asyncio.cluster import PRIMARY, ClusterNode, PipelineCommand
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from liveblog.engine.base import EngineUnavailable, MessageHandler, Subscription
-from liveblog.engine.redis import _UNAVAILABLE, RedisEngine, _slug_of_channel, channel_of
+from liveblog.engine.base import EngineError, EngineUnavailable, MessageHandler, Subscription
+from liveblog.engine.redis import (
+    _UNAVAILABLE,
+    REPLICA_WAIT_MS,
+    RedisEngine,
+    _address,
+    _policy_in,
+    _slug_of_channel,
+    channel_of,
+)
 
 T = TypeVar("T")
 
-# How long a 2xx waits for a replica to have the write. Short: it is the price of every
-# publish on a healthy shard (docs/benchmarks.md), and a 503 past it is safe to retry.
-REPLICA_WAIT_MS = 500
 # The slot map is read again after any routing failure, and at least this often (a replica
 # that joined a shard is then waited for).
 _TOPOLOGY_MAX_AGE = 30.0
@@ -112,6 +117,26 @@ class RedisClusterEngine(RedisEngine):
             await cluster.nodes_manager.initialize()
         return cluster.nodes_manager
 
+    def describe(self) -> str:
+        return f"the Redis Cluster of {_address(self._url)}"
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        """Every master's: each holds a share of the blogs."""
+        nodes = await self._topology()
+        policies: dict[str, str | None] = {}
+        for node in nodes.get_nodes_by_server_type(PRIMARY):
+            policies[node.name] = await self._policy_of(self._redis.get_node(node_name=node.name))
+        return policies
+
+    async def _policy_of(self, node: ClusterNode) -> str | None:
+        try:
+            reply = await self._call(node.execute_command("CONFIG", "GET", "maxmemory-policy"))
+        except EngineError as exc:
+            if isinstance(exc.__cause__, rx.ResponseError):
+                return None  # CONFIG refused (renamed, or not allowed to this user)
+            raise
+        return _policy_in(reply)
+
     async def ping(self) -> None:
         """Every master answers: a write to any blog could go through now."""
         await self._call(self._redis.ping(target_nodes=aioredis.RedisCluster.PRIMARIES))
@@ -139,6 +164,7 @@ class RedisClusterEngine(RedisEngine):
             waited = self.wait_for_replica and len(shard) > 1 and asking is None
             if waited:
                 commands.append(PipelineCommand(2, "WAIT", 1, REPLICA_WAIT_MS))
+                self.replica_waits += 1
             await node.execute_pipeline(commands)
             asking = None
             result = evalsha.result
@@ -160,6 +186,7 @@ class RedisClusterEngine(RedisEngine):
                     if isinstance(replicas, Exception):
                         raise replicas
                     if replicas < 1:
+                        self.replica_wait_failures += 1
                         self._stale = True  # the replica may be gone: ask the cluster
                         raise EngineUnavailable(
                             f"no replica confirmed the write within {REPLICA_WAIT_MS} ms"

@@ -27,6 +27,7 @@ from liveblog.engine.base import (
     Highlights,
     IdempotencyMismatch,
     MessageHandler,
+    NewerPage,
     NotScheduled,
     Page,
     SearchBacklog,
@@ -259,6 +260,16 @@ class MemoryEngine(Engine):
         entries = [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
         next_key = keys[-1] if keys and end - limit > 0 else None
         return Page(entries, next_key, Position(state.epoch, state.offset))
+
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        start = bisect.bisect_right(state.order, after)
+        keys = state.order[start : start + limit]
+        entries = [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
+        remaining = len(state.order) - start - len(keys)
+        return NewerPage(entries[::-1], remaining, Position(state.epoch, state.offset))
 
     async def _apply_change(self, slug: str, change: Change) -> Applied:
         state = self._blogs.get(slug)

@@ -8,9 +8,11 @@ never retried blindly: a retried write could publish twice. Idempotency-Key is t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.resources
 import secrets
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -35,6 +37,7 @@ from liveblog.engine.base import (
     Highlights,
     IdempotencyMismatch,
     MessageHandler,
+    NewerPage,
     NotScheduled,
     Page,
     SearchBacklog,
@@ -111,6 +114,11 @@ elseif ARGV[3] ~= '' then
 end
 """
 _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
+# How long a 2xx waits for a replica to have the write (on a cluster, or behind Sentinel).
+# Short: it is the price of every publish on a healthy shard (docs/benchmarks.md), and a 503
+# past it is safe to retry.
+REPLICA_WAIT_MS = 500
+
 _SEARCH_STEP = 200  # entries looked at per step of search_backlog
 
 # The search index is complete in ARGV[1] now, unless a change in another language undid the
@@ -246,6 +254,7 @@ class RedisEngine(Engine):
         self._redis: Any = self._connect(url, max_connections)
         self._apply = self._redis.register_script(_with_search("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
+        self._newer = self._redis.register_script(_script("newer.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
         self._new_epoch = self._redis.register_script(_NEW_EPOCH)
         self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
@@ -294,6 +303,21 @@ class RedisEngine(Engine):
 
     async def ping(self) -> None:
         await self._call(self._redis.ping())
+
+    def describe(self) -> str:
+        return f"Redis at {_address(self._url)}"
+
+    async def maxmemory_policies(self) -> dict[str, str | None]:
+        try:
+            reply = await self._redis.config_get("maxmemory-policy")
+        except self.unavailable as exc:
+            raise EngineUnavailable(f"Redis is unavailable: {exc}") from exc
+        except redis.exceptions.ResponseError:
+            reply = None  # CONFIG refused: renamed (managed services), or not this user's
+        return {await self._node_name(): None if reply is None else _policy_in(reply)}
+
+    async def _node_name(self) -> str:
+        return _address(self._url)
 
     async def store_token(self, token_hash: str, token: Token) -> None:
         await self._call(self._redis.hset(_TOKENS, token_hash, msgspec.json.encode(token)))
@@ -393,6 +417,20 @@ class RedisEngine(Engine):
         return Page(
             entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
             next_key=next_key.decode() or None,
+            position=Position(epoch.decode(), int(offset)),
+        )
+
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        keys = _Keys(slug)
+        reply = await self._call(
+            self._newer(keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[after, limit])
+        )
+        if reply is None:
+            raise BlogNotFound(slug)
+        epoch, offset, remaining, *entries = reply
+        return NewerPage(
+            entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
+            remaining=int(remaining),
             position=Position(epoch.decode(), int(offset)),
         )
 
@@ -621,7 +659,20 @@ class RedisEngine(Engine):
         return [fields[b"e"] for _, fields in records]
 
     def subscription(self, handler: MessageHandler) -> Subscription:
-        return _RedisSubscription(self._url, self._timeout, handler)
+        return _RedisSubscription(self._subscriber(), handler)
+
+    def _subscriber(self) -> Any:
+        """A client of its own for one pub/sub connection. Every call on it is bounded (reads of
+        messages wait by their own timeout), so a Redis that stops answering fails the
+        subscription rather than hanging it."""
+        return aioredis.Redis.from_url(
+            self._url,
+            socket_timeout=self._timeout,
+            socket_connect_timeout=self._timeout,
+            socket_keepalive=True,
+            health_check_interval=0,  # the subscription's own pings check it (see run())
+            retry=Retry(NoBackoff(), 0),
+        )
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         await self._call(self._report_stats(keys=[_STATS], args=[process, ttl, report]))
@@ -651,6 +702,22 @@ def _search_record(search: SearchTerms, order_key: str) -> str:
     return f"{search.language}\n{order_key}\n{' '.join(search.terms)}"
 
 
+def _address(url: str) -> str:
+    """host:port of a Redis URL, without its credentials (for logs and messages)."""
+    parsed = urllib.parse.urlsplit(url)
+    return f"{parsed.hostname or 'localhost'}:{parsed.port or 6379}"
+
+
+def _policy_in(reply: Any) -> str | None:
+    """The value of CONFIG GET maxmemory-policy, as redis-py returns it (a dict, or pairs)."""
+    if isinstance(reply, list):
+        reply = dict(zip(reply[::2], reply[1::2], strict=False))
+    for name, value in (reply or {}).items():
+        if (name.decode() if isinstance(name, bytes) else name) == "maxmemory-policy":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
 def _token_with_use(raw: bytes, used: bytes | None) -> Token:
     token = _token_decoder.decode(raw)
     if used is None:
@@ -665,17 +732,22 @@ def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -
 
 
 class _RedisSubscription(Subscription):
-    """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run()."""
+    """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run().
 
-    def __init__(self, url: str, timeout: float, handler: MessageHandler) -> None:
-        self._client = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=timeout,
-            socket_keepalive=True,
-            health_check_interval=10,  # notices a silently dead connection
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._pubsub = self._client.pubsub()
+    A connection that went silent (a blackholed network, a half-open TCP connection, a Redis
+    that hangs) is noticed here rather than by the kernel hours later: after ``SILENCE_SECONDS``
+    without a message the loop pings, and without an answer for as long again it gives up, so
+    the hub connects again and fills every blog's gap from history.
+    """
+
+    # Seconds without any message before a ping; as long again without its pong: dead.
+    SILENCE_SECONDS = 5.0
+    # How often ``still_current`` is asked whether this connection still goes to the master.
+    CHECK_SECONDS = 2.0
+
+    def __init__(self, client: Any, handler: MessageHandler) -> None:
+        self._client = client
+        self._pubsub = client.pubsub()
         self._handler = handler
         # A channel of this connection's own: always subscribed (so the connection exists and
         # fails loudly), and the path of confirm()'s probes.
@@ -709,33 +781,56 @@ class _RedisSubscription(Subscription):
         probe = secrets.token_bytes(8)
         waiter = self._probes[probe] = asyncio.get_running_loop().create_future()
         try:
-            await self._call(self._client.publish(self._control, probe))
             async with asyncio.timeout(5.0):
+                await self._call(self._client.publish(self._control, probe))
                 await waiter
         except TimeoutError:
             raise EngineUnavailable("Redis pub/sub did not confirm the subscription") from None
         finally:
             self._probes.pop(probe, None)
 
+    async def still_current(self) -> bool:
+        """False once this connection no longer reaches the server that takes the writes."""
+        return True
+
     async def run(self) -> None:
         await self._subscribe_control()
-        handler, control = self._handler, self._control
+        handler, control, pubsub = self._handler, self._control, self._pubsub
+        loop = asyncio.get_running_loop()
+        heard = next_check = loop.time()
+        pinged = False
         while True:
             message = await self._call(
-                self._pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+                pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             )
-            if message is not None and message["type"] == "message":
-                channel = message["channel"]
-                if channel == control:
-                    waiter = self._probes.get(message["data"])
-                    if waiter is not None and not waiter.done():
-                        waiter.set_result(None)
-                else:
-                    handler(_slug_of_channel(channel), message["data"])
+            now = loop.time()
+            if message is not None:
+                heard, pinged = now, False
+                if message["type"] == "message":
+                    channel = message["channel"]
+                    if channel == control:
+                        waiter = self._probes.get(message["data"])
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+                    else:
+                        handler(_slug_of_channel(channel), message["data"])
+            elif now - heard >= self.SILENCE_SECONDS:
+                if pinged:
+                    raise EngineUnavailable(
+                        f"Redis pub/sub answered nothing for {now - heard:.0f} s"
+                    )
+                await self._call(pubsub.ping())
+                pinged = True
+            if now >= next_check:
+                next_check = now + self.CHECK_SECONDS
+                if not await self.still_current():
+                    raise EngineUnavailable("Redis pub/sub: the master moved")
 
     async def close(self) -> None:
-        try:
-            await self._pubsub.aclose()
-            await self._client.aclose()
-        except _UNAVAILABLE:
-            pass
+        # Bounded: a close that waits on a dead peer must not hold up a restart.
+        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._pubsub.aclose()
+        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self._client.aclose()

@@ -87,8 +87,13 @@ def current_language() -> str:
 
 
 def current_zone() -> ZoneInfo:
+    return zone(_zone.get())
+
+
+def zone(name: str) -> ZoneInfo:
+    """A zone by its IANA name; UTC for one that does not exist (any more)."""
     try:
-        return ZoneInfo(_zone.get())
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 

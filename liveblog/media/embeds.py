@@ -11,6 +11,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -26,6 +27,8 @@ class Provider:
     frame: Callable[[re.Match[str]], str]  # the player or post frame for a match
     frame_host: str | None  # None: the URL's own host (Mastodon)
     kind: str  # "video" | "post": what the card offers to load
+    # Hosts of the provider's pages (never a photo file): a photo URL there is refused.
+    page_hosts: frozenset[str] = frozenset()
 
 
 def _p(pattern: str) -> re.Pattern[str]:
@@ -50,36 +53,39 @@ PROVIDERS = [
         lambda m: "https://www.youtube-nocookie.com/embed/"
         + (m["id"] or m["short"] or m["live"] or m["short_link"]) + "?autoplay=1",
         "www.youtube-nocookie.com", "video",
+        frozenset({"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"}),
     ),
     Provider(
         "vimeo", "Vimeo",
         _p(r"https://(?:www\.)?vimeo\.com/(?P<id>[0-9]{1,12})"),
         lambda m: f"https://player.vimeo.com/video/{m['id']}?autoplay=1&dnt=1",
-        "player.vimeo.com", "video",
+        "player.vimeo.com", "video", frozenset({"vimeo.com", "www.vimeo.com"}),
     ),
     Provider(
         "x", "X",
         _p(r"https://(?:www\.)?(?:x|twitter)\.com/[A-Za-z0-9_]{1,15}/status/(?P<id>[0-9]{1,20})"),
         lambda m: f"https://platform.twitter.com/embed/Tweet.html?id={m['id']}&dnt=true",
         "platform.twitter.com", "post",
+        frozenset({"x.com", "www.x.com", "twitter.com", "www.twitter.com", "mobile.twitter.com"}),
     ),
     Provider(
         "bluesky", "Bluesky",
         _p(rf"https://bsky\.app/profile/(?P<actor>{_BSKY_ACTOR})/post/(?P<rkey>[a-z2-7]{{13}})"),
         lambda m: f"https://embed.bsky.app/embed/{m['actor']}/app.bsky.feed.post/{m['rkey']}",
-        "embed.bsky.app", "post",
+        "embed.bsky.app", "post", frozenset({"bsky.app"}),
     ),
     Provider(
         "instagram", "Instagram",
         _p(r"https://(?:www\.)?instagram\.com/(?:p|reel)/(?P<code>[A-Za-z0-9_-]{5,40})"),
         lambda m: f"https://www.instagram.com/p/{m['code']}/embed/",
-        "www.instagram.com", "post",
+        "www.instagram.com", "post", frozenset({"instagram.com", "www.instagram.com"}),
     ),
     Provider(
         "tiktok", "TikTok",
         _p(r"https://(?:www\.)?tiktok\.com/@[A-Za-z0-9_.]{1,24}/video/(?P<id>[0-9]{1,20})"),
         lambda m: f"https://www.tiktok.com/embed/v2/{m['id']}",
         "www.tiktok.com", "video",
+        frozenset({"tiktok.com", "www.tiktok.com", "m.tiktok.com", "vm.tiktok.com"}),
     ),
 ]  # fmt: skip
 _MASTODON = re.compile(
@@ -108,6 +114,16 @@ def recognise(url: str, mastodon: Iterable[str]) -> tuple[Provider, str] | None:
     return None
 
 
+def page_of(url: str, mastodon: Iterable[str]) -> Provider | None:
+    """The provider whose page (a post, a video, a profile) ``url`` is; None for other hosts.
+    A Mastodon server may serve its photos from its own host: only its post URLs count."""
+    host = urlsplit(url).hostname or ""
+    for provider in PROVIDERS:
+        if host in provider.page_hosts:
+            return provider
+    return MASTODON if _MASTODON.match(url) and host in set(mastodon) else None
+
+
 def frame_sources(mastodon: Iterable[str]) -> list[str]:
     """The CSP frame-src of pages that show embeds: these providers' frames and nothing else."""
     hosts = [p.frame_host for p in PROVIDERS if p.frame_host] + list(mastodon)
@@ -120,7 +136,8 @@ def provider_of(key: str | None) -> Provider | None:
 
 def normalise(items: list[Media], mastodon: Iterable[str]) -> list[Media]:
     """Media as stored: an embed gets its provider and frame from the allowlist (never from the
-    client); a photo carries neither. A URL not on the list is InvalidField (422) at its item."""
+    client); a photo carries neither, is described (``alt``) or said to be decorative, and is
+    not a provider's page. Anything else is InvalidField (422) at its item."""
     hosts = list(mastodon)
     result = []
     for index, item in enumerate(items):
@@ -133,8 +150,20 @@ def normalise(items: list[Media], mastodon: Iterable[str]) -> list[Media]:
                 )
             provider, frame = found
             result.append(_replace(item, provider=provider.key, embed_url=frame))
-        else:
-            result.append(_replace(item, provider=None, embed_url=None))
+            continue
+        if (page := page_of(item.url, hosts)) is not None:
+            raise InvalidField(
+                f"$.media[{index}].url",
+                f'is a {page.name} page, not a photo: send a post or video as {{"type": "embed",'
+                f' "url": ...}}',
+            )
+        if not item.decorative and not (item.alt and item.alt.strip()):
+            raise InvalidField(
+                f"$.media[{index}].alt",
+                "is required for a photo: describe it for readers who cannot see it, or send"
+                ' "decorative": true',
+            )
+        result.append(_replace(item, provider=None, embed_url=None))
     return result
 
 

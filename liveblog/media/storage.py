@@ -30,8 +30,16 @@ class Storage(abc.ABC):
         """Store an object; storing the same name again is harmless (same content)."""
 
     @abc.abstractmethod
+    async def get(self, name: str) -> bytes | None:
+        """A stored object; None when there is none of that name."""
+
+    @abc.abstractmethod
     def url(self, name: str) -> str:
         """Where readers fetch it."""
+
+    @abc.abstractmethod
+    def name_of(self, url: str) -> str | None:
+        """The object a URL of :meth:`url` names; None for any other URL."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -49,6 +57,16 @@ class LocalStorage(Storage):
     async def put(self, name: str, data: bytes, media_type: str) -> None:
         await asyncio.to_thread(self._write, self.path(name), data)
 
+    async def get(self, name: str) -> bytes | None:
+        return await asyncio.to_thread(self._read, self.path(name))
+
+    @staticmethod
+    def _read(path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
         # Written aside and renamed: a reader never gets half a file.
@@ -64,6 +82,9 @@ class LocalStorage(Storage):
 
     def url(self, name: str) -> str:
         return LOCAL_PREFIX + name
+
+    def name_of(self, url: str) -> str | None:
+        return url.removeprefix(LOCAL_PREFIX) if url.startswith(LOCAL_PREFIX) else None
 
 
 class S3Storage(Storage):
@@ -104,8 +125,23 @@ class S3Storage(Storage):
             CacheControl=IMMUTABLE,
         )
 
+    async def get(self, name: str) -> bytes | None:
+        return await asyncio.to_thread(self._get, name)
+
+    def _get(self, name: str) -> bytes | None:
+        try:
+            answer = self._client.get_object(Bucket=self.bucket, Key=name)
+        except self._client.exceptions.NoSuchKey:
+            return None
+        body: bytes = answer["Body"].read()
+        return body
+
     def url(self, name: str) -> str:
         return f"{self.public_url}/{name}"
+
+    def name_of(self, url: str) -> str | None:
+        prefix = self.public_url + "/"
+        return url.removeprefix(prefix) if url.startswith(prefix) else None
 
     async def close(self) -> None:
         self._client.close()

@@ -13,14 +13,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the engine answers, the event subscription is up and every loop that
-    delivery depends on is running."""
+    """Ready when the engine answers, the event subscription is up, every loop that delivery
+    depends on is running, and Redis does not evict keys (or that is allowed)."""
     state = request.app.state
     hub = state.hub
+    eviction = state.eviction.problem
     checks = {
         "engine": "ok",
         "subscription": "ok" if hub.connected.is_set() else "down",
         "loops": "ok" if not hub.supervisor.down else "down: " + ", ".join(hub.supervisor.down),
+        "eviction": "ok" if eviction is None else eviction,
     }
     try:
         await state.engine.ping()

@@ -27,10 +27,15 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog.delivery.connections import SSE, WS, DirectConnection, Frame
+from liveblog.delivery import frames
+from liveblog.delivery.connections import COMPRESSED, SSE, WS, DirectConnection, Frame
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import Applied, Engine
+from liveblog.ops.eviction import UNKNOWN, EvictionGuard
 from liveblog.problems import Problem
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_STATUS_CLASSES = ("1xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 # Seconds: sub-millisecond resolution where a healthy server lives, up to a stalled one.
 LATENCY_BUCKETS = (
@@ -41,10 +46,50 @@ LATENCY_BUCKETS = (
 class HubCollector(Collector):
     """The hub's own counters and its connections, read at scrape time."""
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, eviction: EvictionGuard) -> None:
         self.hub = hub
+        self.eviction = eviction
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._engine()
+        yield from self._hub()
+
+    def _engine(self) -> Iterator[Metric]:
+        engine, eviction = self.hub.engine, self.eviction
+        yield GaugeMetricFamily(
+            "liveblog_ready",
+            "1 while /readyz would answer 200 as far as this process knows without asking Redis "
+            "(subscription up, no delivery loop down, Redis not evicting unless allowed).",
+            value=1 if self.hub.healthy and eviction.problem is None else 0,
+        )
+        yield GaugeMetricFamily(
+            "liveblog_redis_evicting",
+            "1 when a Redis server's maxmemory-policy may evict keys (checked every "
+            f"{eviction.interval:.0f} s; /readyz fails unless LIVEBLOG_ALLOW_EVICTING_REDIS=1).",
+            value=1 if eviction.evicting else 0,
+        )
+        policy = GaugeMetricFamily(
+            "liveblog_redis_maxmemory_policy",
+            "Each Redis server's maxmemory-policy as last read (policy=unknown: CONFIG GET "
+            "refused).",
+            labels=["server", "policy"],
+        )
+        if eviction.policies is not None:
+            for server, name in sorted(eviction.policies.by_server.items()):
+                policy.add_metric([server, name or UNKNOWN], 1)
+        yield policy
+        yield CounterMetricFamily(
+            "liveblog_replica_waits",
+            "Writes that waited for a replica to have them (Redis Cluster or Sentinel).",
+            value=engine.replica_waits,
+        )
+        yield CounterMetricFamily(
+            "liveblog_replica_wait_failures",
+            "Writes no replica confirmed in time: answered 503 (an idempotent retry settles it).",
+            value=engine.replica_wait_failures,
+        )
+
+    def _hub(self) -> Iterator[Metric]:
         hub, stats = self.hub, self.hub.stats
         connections = GaugeMetricFamily(
             "liveblog_connections",
@@ -69,6 +114,20 @@ class HubCollector(Collector):
             "Open streams on the fast path (written straight into their sockets).",
             value=sum(isinstance(conn, DirectConnection) for conn in hub.connections),
         )
+        yield GaugeMetricFamily(
+            "liveblog_compressed_connections",
+            "Open streams taking compressed events (SSE gzip, WebSocket permessage-deflate).",
+            value=sum(conn.encoding in COMPRESSED for conn in hub.connections),
+        )
+        compressions = CounterMetricFamily(
+            "liveblog_event_compressions",
+            "Deflate runs for live events in this process: one per event (or coalesced batch) "
+            "and compressed encoding, however many readers take it.",
+            labels=["transport"],
+        )
+        for kind in (SSE, WS):
+            compressions.add_metric([kind], frames.COMPRESSIONS[kind])
+        yield compressions
         yield GaugeMetricFamily(
             "liveblog_channels", "Blogs this process is subscribed to.", value=len(hub.channels)
         )
@@ -115,9 +174,23 @@ class Metrics:
     """The metrics of one app. ``on_latency`` also receives each fan-out latency (stats)."""
 
     def __init__(
-        self, engine: Engine, hub: Hub, *, on_latency: Callable[[float], None] | None = None
+        self,
+        engine: Engine,
+        hub: Hub,
+        eviction: EvictionGuard,
+        *,
+        on_latency: Callable[[float], None] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
+        self.responses = Counter(
+            "liveblog_http_responses",
+            "Responses to requests other than live streams, by method and status class (2xx..).",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+            for status in ("2xx", "4xx", "5xx"):
+                self.responses.labels(method, status)  # present at 0 before anything happens
         self.published = Counter(
             "liveblog_events_published",
             "Events published by this process's editor API (idempotent replays excluded).",
@@ -135,11 +208,17 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(HubCollector(hub))
+        self.registry.register(HubCollector(hub, eviction))
         ProcessCollector(registry=self.registry)
         self._on_latency = on_latency
         engine.observe_apply(self.on_applied)
         hub.observe_deliveries(self.on_deliver)
+
+    def on_response(self, method: str, status: int) -> None:
+        """Called once per request answered (not per live stream: those are counted above)."""
+        if method not in _METHODS:
+            method = "other"
+        self.responses.labels(method, _STATUS_CLASSES[min(status // 100, 5)]).inc()
 
     def on_applied(self, applied: Applied, seconds: float) -> None:
         """Called by the engine after each write (an idempotent replay publishes nothing)."""

@@ -80,6 +80,7 @@ class BlogStats(msgspec.Struct):
     last_entry_at: datetime | None
     seconds_since_last_entry: float | None
     quiet: Quiet | None  # for live blogs: how long since the last entry, against thresholds
+    time_zone: str = "UTC"  # the blog's: the dashboard shows its times there
 
 
 class Stats(msgspec.Struct):
@@ -251,6 +252,7 @@ async def _blog_stats(
         last_entry_at=None if last is None else datetime.fromtimestamp(last, UTC),
         seconds_since_last_entry=None if since is None else round(since, 3),
         quiet=quiet,
+        time_zone=blog.time_zone,
     )
 
 

@@ -24,6 +24,7 @@ _STEADY_SECONDS = 60.0
 
 TASKS = (
     "subscription", "housekeeping", "fill", "deliver", "stats-reporter", "scheduler", "rights",
+    "eviction-check",
 )  # fmt: skip
 
 

@@ -13,6 +13,8 @@ rendered once per *slot* (which page, for which URL base) and *version* (what it
   allowlist with a wildcard lets clients pick URL bases, so slots are theirs to multiply.
 
 Only 200 answers are kept; others are shared with the requests that waited for them, not kept.
+A kept page is compressed once per content coding too, the first time a reader accepts it
+(``Cached.response``): a crowd costs one render and one compression per coding, not one each.
 """
 
 from __future__ import annotations
@@ -24,13 +26,23 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.pages.urls import base_of
+from liveblog.serving.compression import (
+    MINIMUM_BYTES,
+    PER_RESPONSE,
+    compressible,
+    encode,
+    mark_coded,
+    request_coding,
+)
 
 MAX_SLOTS = 1024
 MAX_BYTES = 32 * 1024 * 1024  # an index of 200 blogs is ~100 KB, a reader page ~50 KB
+IDENTITY = "identity"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,15 +50,26 @@ class Cached:
     status: int
     raw_headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
+    coded: dict[str, bytes] = dataclasses.field(default_factory=dict)  # body by content coding
 
     @classmethod
     def of(cls, response: Response) -> Cached:
         return cls(response.status_code, tuple(response.raw_headers), bytes(response.body))
 
-    def response(self) -> Response:
-        """A fresh response per request: nothing later can change the shared copy."""
-        response = Response(self.body, self.status)
-        response.raw_headers = list(self.raw_headers)
+    def response(self, coding: str | None = None) -> Response:
+        """A fresh response per request (nothing later can change the shared copy), its body
+        in ``coding`` when the page is worth compressing: made once, then kept with the page.
+        ``coding`` is None when compression is off, ``IDENTITY`` when the client takes none."""
+        headers = MutableHeaders(raw=list(self.raw_headers))
+        body = self.body
+        if coding is not None and self.status == 200 and compressible(headers.get("content-type")):
+            if coding != IDENTITY and len(body) >= MINIMUM_BYTES:
+                body = self.coded.get(coding) or self.coded.setdefault(
+                    coding, encode(self.body, coding, PER_RESPONSE)
+                )
+            mark_coded(headers, coding if body is not self.body else None, len(body))
+        response = Response(body, self.status)
+        response.raw_headers = headers.raw
         return response
 
 
@@ -82,12 +105,14 @@ class PageCache:
         compute: Callable[[], Awaitable[Response]],
         *,
         ttl: float = math.inf,
+        coding: str | None = None,
     ) -> Response:
-        """The page in ``slot`` at ``version``, computed only when no fresh copy is kept."""
+        """The page in ``slot`` at ``version``, computed only when no fresh copy is kept, its
+        body in content ``coding`` (see ``coding_of``)."""
         found = self._slots.get(slot)
         if found is not None and found.version == version and self.clock() < found.expires:
             self._slots.move_to_end(slot)
-            return found.page.response()
+            return found.page.response(coding)
         key = (slot, version)
         flight = self._flights.get(key)
         if flight is None:
@@ -96,7 +121,7 @@ class PageCache:
             self._flights[key] = flight
             flight.add_done_callback(lambda done: self._landed(key, done))
         page = await asyncio.shield(flight)
-        return page.response()
+        return page.response(coding)
 
     async def _fill(
         self,
@@ -126,6 +151,14 @@ def of(request: Request) -> PageCache:
     return cache
 
 
+def coding_of(request: Request) -> str | None:
+    """The content coding this request's page is sent in: ``IDENTITY`` when the client accepts
+    none, None when compression is off (no ``Vary`` either)."""
+    if not request.app.state.settings.compression:
+        return None
+    return request_coding(request.scope) or IDENTITY
+
+
 async def blog_page(
     request: Request, name: str, compute: Callable[[], Awaitable[Response]]
 ) -> Response | None:
@@ -134,4 +167,5 @@ async def blog_page(
     position = await request.app.state.engine.position(slug)
     if position is None:
         return None
-    return await of(request).get((name, slug, base_of(request).url), str(position), compute)
+    slot = (name, slug, base_of(request).url)
+    return await of(request).get(slot, str(position), compute, coding=coding_of(request))

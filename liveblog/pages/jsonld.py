@@ -1,7 +1,9 @@
-"""schema.org ``LiveBlogPosting`` for search engines, as the reader page embeds it."""
+"""schema.org data for search engines: ``LiveBlogPosting`` on the reader page, ``BlogPosting``
+(one update, part of its live blog) on an entry's own page."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -13,11 +15,18 @@ from liveblog.pages.text import entry_title, plain_text
 from liveblog.pages.urls import Base
 
 
-def _update(entry: Entry, canonical: str, base: Base) -> dict[str, Any]:
+def modified_at(blog: Blog, latest: list[Entry]) -> datetime:
+    """When the blog last changed as readers see it: its own last update or its newest entry's.
+    JSON-LD's ``dateModified`` and the page's ``article:modified_time`` both say this."""
+    return max([blog.updated_at, *(e.updated_at or e.published_at for e in latest)])
+
+
+def _update(entry: Entry, base: Base) -> dict[str, Any]:
+    url = base.entry(entry.blog, entry.id)  # the update's own page
     item: dict[str, Any] = {
         "@type": "BlogPosting",
-        "@id": f"{canonical}#entry-{entry.id}",
-        "url": f"{canonical}#entry-{entry.id}",
+        "@id": url,
+        "url": url,
         "headline": entry_title(entry, 110),  # Google truncates headlines at 110 characters
         "datePublished": iso(entry.published_at),
         "dateModified": iso(entry.updated_at or entry.published_at),
@@ -39,14 +48,17 @@ def _update(entry: Entry, canonical: str, base: Base) -> dict[str, Any]:
     return item
 
 
+def _publisher(settings: Settings) -> dict[str, Any]:
+    publisher: dict[str, Any] = {"@type": "Organization", "name": settings.publisher_name}
+    if settings.publisher_logo:
+        publisher["logo"] = {"@type": "ImageObject", "url": settings.publisher_logo}
+    return publisher
+
+
 def live_blog_posting(
     blog: Blog, latest: list[Entry], base: Base, settings: Settings
 ) -> dict[str, Any]:
     canonical = base.blog(blog.slug)
-    modified = max([blog.updated_at, *(e.updated_at or e.published_at for e in latest)])
-    publisher: dict[str, Any] = {"@type": "Organization", "name": settings.publisher_name}
-    if settings.publisher_logo:
-        publisher["logo"] = {"@type": "ImageObject", "url": settings.publisher_logo}
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "LiveBlogPosting",
@@ -56,15 +68,33 @@ def live_blog_posting(
         "headline": blog.title,
         "description": blog.description,
         "datePublished": iso(blog.created_at),
-        "dateModified": iso(modified),
+        "dateModified": iso(modified_at(blog, latest)),
         "coverageStartTime": iso(blog.created_at),
-        "publisher": publisher,
-        "liveBlogUpdate": [_update(entry, canonical, base) for entry in latest],
+        "publisher": _publisher(settings),
+        "liveBlogUpdate": [_update(entry, base) for entry in latest],
     }
     if blog.status == "ended":
         # The end of coverage is when the blog was marked ended: its last blog update.
         data["coverageEndTime"] = iso(blog.updated_at)
     return data
+
+
+def blog_posting(entry: Entry, blog: Blog, base: Base, settings: Settings) -> dict[str, Any]:
+    """One update on its own page: the same ``BlogPosting`` the live blog lists, as the page's
+    main entity, part of its ``LiveBlogPosting``."""
+    canonical = base.blog(blog.slug)
+    return {
+        "@context": "https://schema.org",
+        **_update(entry, base),
+        "mainEntityOfPage": base.entry(blog.slug, entry.id),
+        "publisher": _publisher(settings),
+        "isPartOf": {
+            "@type": "LiveBlogPosting",
+            "@id": canonical,
+            "url": canonical,
+            "headline": blog.title,
+        },
+    }
 
 
 def script_json(data: Any) -> str:

@@ -20,7 +20,7 @@ from liveblog.config import Settings
 from liveblog.engine.base import BlogNotFound, Engine
 from liveblog.media import embeds
 from liveblog.models import Blog, Entry
-from liveblog.pages import cache, jsonld
+from liveblog.pages import cache, jsonld, oembed
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
 from liveblog.pages.timeline import (
@@ -115,7 +115,10 @@ async def index(request: Request) -> Response:
     """Every blog: one computation per ``page_cache_seconds``, however many readers ask."""
     settings, _ = _state(request)
     ttl = settings.page_cache_seconds
-    return await cache.of(request).get("index", None, lambda: _index(request), ttl=ttl)
+    coding = cache.coding_of(request)
+    return await cache.of(request).get(
+        "index", None, lambda: _index(request), ttl=ttl, coding=coding
+    )
 
 
 async def _index(request: Request) -> Response:
@@ -182,17 +185,24 @@ async def _blog_page(request: Request, before: str | None, key_only: bool = Fals
         "jsonld": jsonld.script_json(
             jsonld.live_blog_posting(view.blog, view.latest, base, settings)
         ),
-        "og_image": _og_image(view, base, settings),
+        "og_image": og_image(view, base, settings),
+        "modified_at": jsonld.modified_at(view.blog, view.latest),
+        "oembed": oembed.discovery(base, canonical) if not (view.archive or key_only) else None,
     }
     return base.vary(render(request, "reader.html", context))
 
 
-def _og_image(view: ReaderView, base: Base, settings: Settings) -> str | None:
-    """The first photo, as an absolute URL (Open Graph wants one): an uploaded photo's
-    ``/media/`` path only when the origin is known."""
-    for entry in [*view.pinned, *view.latest]:
+def first_photo(entries: list[Entry], base: Base) -> str | None:
+    """The first photo of these entries as an absolute URL (Open Graph wants one): an uploaded
+    photo's ``/media/`` path only when the origin is known."""
+    for entry in entries:
         for media in entry.media:
             url = base.resolve(media.url) if media.type != "embed" else ""
             if url.startswith(("https://", "http://")):
                 return url
-    return settings.publisher_logo
+    return None
+
+
+def og_image(view: ReaderView, base: Base, settings: Settings) -> str | None:
+    """The blog's image: its newest photo, else the publisher's logo."""
+    return first_photo([*view.pinned, *view.latest], base) or settings.publisher_logo

@@ -66,6 +66,9 @@ class SecureStaticFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         response.headers.update(COMMON_HEADERS)
+        # Public files. Module scripts are fetched in CORS mode, and a frame a host page
+        # sandboxes (WordPress's oEmbed frames) has no origin of its own: it needs this to run.
+        response.headers["Access-Control-Allow-Origin"] = "*"
         if scope.get("query_string"):
             # ?v=<hash> from static_url(): the content behind this URL never changes.
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"

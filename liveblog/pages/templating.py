@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import jinja2
-from babel import dates
 from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from liveblog import i18n
+from liveblog.i18n import times
 from liveblog.media import embeds
+from liveblog.models import Blog
 from liveblog.pages.assets import STATIC_DIR, TEMPLATES_DIR
 from liveblog.pages.text import entry_title
 
@@ -37,6 +40,42 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_file_version(path, stat.st_mtime_ns, stat.st_size)}"
 
 
+# A static import: ``import ... from "./x.js"``, ``export ... from "./x.js"``, ``import "./x.js"``.
+_IMPORT = re.compile(
+    r"""^\s*(?:import|export)\b[^'";]*?(?:\bfrom\s*)?["'](\.{1,2}/[^"']+\.js)["']""",
+    re.MULTILINE,
+)
+
+
+@lru_cache(maxsize=256)
+def _imports(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """The static/-relative paths ``path`` imports (mtime and size key the cache)."""
+    text = (STATIC_DIR / path).read_text(encoding="utf-8")
+    folder = posixpath.dirname(path)
+    return tuple(posixpath.normpath(posixpath.join(folder, spec)) for spec in _IMPORT.findall(text))
+
+
+def module_preloads(entry: str) -> list[str]:
+    """The URLs to ``<link rel="modulepreload">`` for the module script ``entry``: the script
+    (as ``static_url`` names it) and every module it imports, however deep, as the browser
+    resolves the imports (``/static/reader/i18n.js``, without a version: another URL would be
+    another module, fetched twice). A phone then asks for all of them at once, not one level of
+    imports after another."""
+    urls, seen, queue = [static_url(entry)], {entry}, [entry]
+    while queue:
+        path = queue.pop(0)
+        try:
+            stat = (STATIC_DIR / path).stat()
+        except OSError:
+            continue
+        for module in _imports(path, stat.st_mtime_ns, stat.st_size):
+            if module not in seen:
+                seen.add(module)
+                queue.append(module)
+                urls.append(f"/static/{module}")
+    return urls
+
+
 def iso(value: datetime | None) -> str:
     """RFC 3339 in UTC with a Z, as the API writes it."""
     if value is None:
@@ -45,36 +84,52 @@ def iso(value: datetime | None) -> str:
 
 
 def clock(value: datetime | None) -> str:
-    """HH:MM in the blog's zone, with the date when it is not today there; the page's script
-    rewrites it in the reader's own zone."""
+    """HH:MM in the blog's zone, with the date when it is not today there (liveblog.i18n.times);
+    the page's script draws the same text, or the reader's own zone when they choose it."""
     if value is None:
         return ""
-    zone, loc = i18n.current_zone(), i18n.locale(i18n.current_language())
-    local = value.astimezone(zone)
-    time = dates.format_time(local, "HH:mm", locale=loc)
-    if local.date() == datetime.now(zone).date():
-        return time
-    day_month = dates.format_skeleton("MMMd", local, locale=loc)
-    return str(loc.datetime_formats["short"]).format(time, day_month)  # "{1}, {0}" in English
+    language = i18n.locale(i18n.current_language())
+    return times.clock(value, i18n.current_zone(), language, datetime.now(UTC))
 
 
 def long_date(value: datetime | None) -> str:
-    """``25 June 2024, 14:05 EEST``: the full time in a tooltip and for readers without JS."""
+    """``June 25, 2024, 14:05``: the full date and time, in tooltips and accessible names."""
     if value is None:
         return ""
-    zone, loc = i18n.current_zone(), i18n.locale(i18n.current_language())
-    return dates.format_datetime(value.astimezone(zone), "long", tzinfo=zone, locale=loc)
+    return times.long_date(value, i18n.current_zone(), i18n.locale(i18n.current_language()))
 
 
 def day(value: datetime) -> str:
     """The day of a time in the blog's zone, as the timeline's day separators say it."""
-    local = value.astimezone(i18n.current_zone())
-    return dates.format_date(local, "full", locale=i18n.locale(i18n.current_language()))
+    return times.day(value, i18n.current_zone(), i18n.locale(i18n.current_language()))
 
 
 def day_key(value: datetime) -> str:
     """``2024-06-01``: the day in the blog's zone, for the script to tell separators apart."""
     return value.astimezone(i18n.current_zone()).date().isoformat()
+
+
+def zone_name() -> str:
+    """The blog's zone as its readers know it ("Kyiv Time", "OESZ"), never an IANA id."""
+    language = i18n.locale(i18n.current_language())
+    return times.zone_name(i18n.current_zone(), language, datetime.now(UTC))
+
+
+def blog_time(value: datetime, blog: Blog) -> str:
+    """A time in a blog's zone on a page of many blogs (the index), with the zone's name."""
+    language = i18n.locale(i18n.current_language())
+    zone = i18n.zone(blog.time_zone)
+    return f"{times.long_date(value, zone, language)} {times.zone_name(zone, language, value)}"
+
+
+def time_zone() -> str:
+    """The IANA id of the page's zone: for the script only, never shown."""
+    return i18n.current_zone().key
+
+
+def numbering() -> str:
+    """The digits the page's times are written in (``latn``, ``arab``...), for the script."""
+    return times.numbering_system(i18n.locale(i18n.current_language()))
 
 
 # Interface text the page's script writes (web/static/reader*): it gets the blog's catalogue
@@ -85,9 +140,19 @@ CLIENT_MESSAGES = (
     "This live blog has ended", "Pinned", "Updated", "By %(author)s", "Key event", "Breaking",
     "Photo: %(credit)s", "Load video", "Load post", "Open on %(provider)s",
     "The %(provider)s content loads only if you choose to, and then %(provider)s may set cookies.",
-    "Show all %(count)s key events", "just now", "Corrected",
+    "Show all %(count)s key events", "just now", "Corrected", "My time", "Time zone", "Share",
+    "Share: %(title)s", "Link copied", "Link to this update", "Copy the selected link",
+    "Could not load this update. Try again", "This update is no longer available.", "New",
+    "Jump to the first", "Dismiss", "More than %(count)s updates since your last visit",
 )  # fmt: skip
-CLIENT_PLURALS = {"new_updates": ("%(count)s new update", "%(count)s new updates")}
+CLIENT_PLURALS = {
+    "new_updates": ("%(count)s new update", "%(count)s new updates"),
+    "newer_updates": ("Show %(count)s newer update", "Show %(count)s newer updates"),
+    "since_last_visit": (
+        "%(count)s update since your last visit",
+        "%(count)s updates since your last visit",
+    ),
+}
 
 
 @lru_cache(maxsize=64)
@@ -130,10 +195,15 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters.update(
         iso=iso, clock=clock, long_date=long_date, label_text=label_text, entry_title=entry_title,
+        blog_time=blog_time,
         day=day, day_key=day_key, provider_name=provider_name, provider_kind=provider_kind,
     )  # fmt: skip
     env.globals["static_url"] = static_url
+    env.globals["module_preloads"] = module_preloads
     env.globals["client_messages"] = client_messages
+    env.globals["zone_name"] = zone_name
+    env.globals["numbering"] = numbering
+    env.globals["time_zone"] = time_zone
     # The language of the page being rendered: i18n.rendering() sets it around each render.
     env.globals["_"] = i18n.gettext
     env.globals["ngettext"] = i18n.ngettext

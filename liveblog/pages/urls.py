@@ -33,6 +33,10 @@ class Base:
     def blog(self, slug: str) -> str:
         return f"{self.url}/blogs/{slug}"
 
+    def entry(self, slug: str, entry_id: str) -> str:
+        """One entry's own page: the URL an update is shared by."""
+        return f"{self.url}/blogs/{slug}/entries/{entry_id}"
+
     def resolve(self, url: str) -> str:
         """A path on this server (an uploaded photo's ``/media/...``) as an absolute URL when
         the origin is known; other URLs (https photos, S3) are already absolute."""

@@ -1,10 +1,11 @@
 """How ``liveblog serve`` runs uvicorn: one set of options, used by the command line and by the test
 suite's servers alike, so that tests run what production runs.
 
-The fast path (``liveblog.delivery.fastpath``) and the request-head limits
-(``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
+The fast path (``liveblog.delivery.fastpath``) and the request limits (head and body pace,
+``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
 is checked: a uvicorn that lacks it serves on its own protocols (slower, and without the head
-limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry.
+limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry;
+``compression`` negotiates content codings and compresses the answers that pass the middleware.
 
 May import: ``config``, ``delivery`` (the protocols), ``problems``.
 """
@@ -22,7 +23,7 @@ from uvicorn.supervisors import Multiprocess
 
 from liveblog.config import Settings
 from liveblog.delivery import fastpath
-from liveblog.delivery.guard import GuardedHttpToolsProtocol, HeadLimits
+from liveblog.delivery.guard import BodyGate, BodyLimits, GuardedHttpToolsProtocol, HeadLimits
 
 logger = logging.getLogger("liveblog")
 
@@ -38,7 +39,7 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
     problem = fastpath.unsupported()
     if problem is not None:
         logger.warning(
-            "fast path off and request-head limits off (%s); streams take the plain ASGI path",
+            "fast path off and request limits off (%s); streams take the plain ASGI path",
             problem,
         )
         return PLAIN
@@ -56,10 +57,20 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
         max_headers=settings.max_request_headers,
         head_timeout=settings.request_head_timeout_seconds,
     )
+    # One per server process (each worker unpickles its own): the bodies it is receiving.
+    bodies = BodyGate(
+        BodyLimits(
+            timeout=settings.request_body_timeout_seconds,
+            min_rate=settings.request_body_min_rate,
+            max_bodies=settings.max_request_bodies,
+        )
+    )
     if not fast_path:
-        return functools.partial(GuardedHttpToolsProtocol, limits=limits), PLAIN[1]
-    http = functools.partial(fastpath.DirectHttpToolsProtocol, limits=limits)
-    return http, fastpath.DirectWebSocketProtocol
+        guarded = functools.partial(GuardedHttpToolsProtocol, limits=limits, bodies=bodies)
+        return guarded, PLAIN[1]
+    http = functools.partial(fastpath.DirectHttpToolsProtocol, limits=limits, bodies=bodies)
+    ws = functools.partial(fastpath.DirectWebSocketProtocol, deflate=settings.compression)
+    return http, ws
 
 
 def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
@@ -69,10 +80,13 @@ def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
         "loop": "uvloop",
         "http": http,
         "ws": ws,
-        "ws_per_message_deflate": False,  # one frame's bytes serve every reader
+        # Per socket, uvicorn would compress every message again; the fast path's protocol
+        # negotiates permessage-deflate itself, for frames compressed once for every reader.
+        "ws_per_message_deflate": False,
         "ws_max_size": WS_MAX_MESSAGE_BYTES,  # over it: close 1009
         "lifespan": "on",
-        "timeout_graceful_shutdown": 5,
+        "access_log": False,  # liveblog's own (liveblog.ops.access) has the request id
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
         "timeout_keep_alive": settings.keepalive_timeout_seconds,
         "proxy_headers": True,
     }

@@ -1,7 +1,8 @@
 """Live event streams: SSE and WebSocket, all fed by the process's Hub (their routes are in
 ``liveblog/routes.py``), and who may open one (``admission``).
 
-May import: ``models``, ``problems``, ``config``, ``engine`` (its errors), ``delivery``.
+May import: ``models``, ``problems``, ``config``, ``engine`` (its errors), ``delivery``,
+``serving.compression`` (which content coding a request accepts).
 Transports know no editor API.
 """
 

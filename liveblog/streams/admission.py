@@ -4,6 +4,11 @@ origins allowed. Checked before a stream takes anything from the hub or the engi
 The cap per process keeps a crowd (or two clients opening 10,000 streams each) from using up
 every file descriptor: past it a new stream gets 503 with ``Retry-After`` and open streams are
 untouched, and the server still answers ``/metrics``, ``/readyz`` and the editor API.
+
+Connections in the middle of a request body are not streams and are not counted here: the HTTP
+layer caps them per process on its own (``LIVEBLOG_MAX_REQUEST_BODIES``, 256, in
+``liveblog.delivery.guard``) out of the ``RESERVED_FILES`` this cap leaves aside, and cuts each
+that does not keep up the minimum rate, so streams and bodies together stay under the limit.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from starlette.types import Scope
 from liveblog.config import Settings
 from liveblog.problems import Problem
 
-RESERVED_FILES = 1024  # for the engine's pool, the API, pages, logs and whatever else opens one
+RESERVED_FILES = 1024  # the engine's pool, the API (request bodies: 256 of these), pages, logs
 
 
 class Admission:

@@ -3,28 +3,63 @@
 A plain ASGI app rather than a StreamingResponse. On the fast path (``liveblog.delivery.fastpath``)
 the hub writes each event's shared chunk straight into this response's socket and this coroutine
 only waits for the end; otherwise a writer loop sends what the hub queued, in batches.
+
+A request that accepts gzip gets ``Content-Encoding: gzip``: a gzip header, then each event (and
+heartbeat) as deflate blocks compressed once for every reader (``liveblog.delivery.frames``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import random
 
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
 from liveblog.delivery.connections import SSE, Connection, DirectConnection
 from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.frames import GZIP_HEADER, deflate_flushed
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError
 from liveblog.problems import engine_problem
+from liveblog.serving.compression import request_coding
 from liveblog.streams.admission import Admission
 
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # tell nginx-style proxies not to buffer the stream
+    # A public stream: the embed frame runs it from another origin, or from none at all when a
+    # host page sandboxes it (WordPress does: its origin is then "null").
+    (b"access-control-allow-origin", b"*"),
 ]
+_VARY = (b"vary", b"Accept-Encoding")
+_GZIP_HEADERS = [*_HEADERS, (b"content-encoding", b"gzip"), _VARY]
+
+
+# The reconnect hint differs per reader, among this many values spread evenly from half the
+# setting to one and a half times it. A browser's own EventSource waits exactly the hint after
+# a stream ends, with no jitter: when a process restarts, every reader that relies on it (a
+# page without the reader script, another site's client) would come back to the other
+# processes in the same instant (bench/storm.py --client native). Spread, they arrive over a
+# whole setting's worth of time, and on average after the setting.
+RETRY_VARIANTS = 16
+
+
+def retry_hints(retry_ms: int) -> list[int]:
+    """The reconnect hints readers get, in milliseconds."""
+    low, step = retry_ms / 2, retry_ms / (RETRY_VARIANTS - 1)
+    return sorted({round(low + step * i) for i in range(RETRY_VARIANTS)})
+
+
+@functools.cache
+def _preludes(retry_ms: int, gzip: bool) -> tuple[bytes, ...]:
+    """The body's first bytes, made once: a reconnect hint, and for gzip the member's header
+    before it (the stream's only per-connection part). A reader gets one of them at random."""
+    hints = (b"retry: %d\n\n" % hint for hint in retry_hints(retry_ms))
+    return tuple(GZIP_HEADER + deflate_flushed(h) if gzip else h for h in hints)
 
 
 def resume_id(scope: Scope) -> str | None:
@@ -52,7 +87,9 @@ class SSEStream:
             return
         slug: str = scope["path_params"]["slug"]
         hub: Hub = state.hub
-        conn = hub.connection(SSE, direct=direct_protocol(scope))
+        compression: bool = state.settings.compression
+        gzip = compression and request_coding(scope, ("gzip",)) == "gzip"
+        conn = hub.connection(SSE, direct=direct_protocol(scope), compressed=gzip)
         try:
             try:
                 # Attached before the headers go out: "live from the moment the headers are
@@ -64,9 +101,10 @@ class SSEStream:
                 await engine_problem(exc).response()(scope, receive, send)
                 return
 
-            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-            retry = b"retry: %d\n\n" % state.settings.sse_retry_ms
-            await send({"type": "http.response.body", "body": retry, "more_body": True})
+            headers = _GZIP_HEADERS if gzip else [*_HEADERS, _VARY] if compression else _HEADERS
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            prelude = random.choice(_preludes(state.settings.sse_retry_ms, gzip))
+            await send({"type": "http.response.body", "body": prelude, "more_body": True})
             shed_request_headers(scope)
             if isinstance(conn, DirectConnection):
                 conn.open()

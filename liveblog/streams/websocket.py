@@ -1,6 +1,7 @@
 """WebSocket streams: one blog per socket (``/blogs/{slug}/ws``) or many (``/ws``).
 
-Every event is one text frame holding the event JSON, the same bytes as SSE's ``data:``.
+Every event is one text frame holding the event JSON, the same bytes as SSE's ``data:``;
+deflated once for every reader whose handshake negotiated permessage-deflate (fast path).
 Close codes tell the client what to do: 1012 the server restarts, 1013 this reader fell too far
 behind; both mean "reconnect and resume from your last event id". On the fast path the hub
 writes each event's shared frame straight into the socket; otherwise a pump task sends what the
@@ -49,7 +50,9 @@ def _error(message: str, blog: str | None = None) -> str:
 def _connection(websocket: WebSocket, *, watcher: bool = False) -> Connection:
     hub: Hub = websocket.app.state.hub
     direct = websocket.scope.get("extensions", {}).get(EXTENSION)
-    return hub.connection(WS, direct=direct, watcher=watcher)
+    # Negotiated by the fast path's protocol only: the plain path sends plain frames.
+    deflated = direct is not None and direct.deflated
+    return hub.connection(WS, direct=direct, watcher=watcher, compressed=deflated)
 
 
 async def _pump(websocket: WebSocket, conn: Connection) -> None:

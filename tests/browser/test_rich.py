@@ -194,7 +194,7 @@ async def test_the_key_events_box_folds_past_a_few_and_the_view_stays_live(
 # --- days, zones and languages -------------------------------------------------------------
 
 
-async def test_day_headings_and_dates_follow_the_readers_zone(
+async def test_times_are_the_blogs_until_the_reader_chooses_their_own(
     server: str, newsroom: Newsroom, pages: Pages
 ) -> None:
     await newsroom.blog("night", "Overnight")  # the blog's zone is UTC
@@ -202,14 +202,25 @@ async def test_day_headings_and_dates_follow_the_readers_zone(
     first = await newsroom.post("night", headline="Evening", published_at="2024-06-01T12:00:00Z")
     second = await newsroom.post("night", headline="Late", published_at="2024-06-01T20:00:00Z")
 
-    plain, _ = await pages.open(f"{server}/blogs/night", javascript=False)
-    await expect(plain.locator(".day-separator")).to_have_count(0)  # one day in UTC
-
     page, _ = await pages.open(f"{server}/blogs/night")
     days = page.locator("#timeline > .day-separator")
-    await expect(days).to_have_text(["Sunday, 2 June 2024", "Saturday, 1 June 2024"])
-    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text("2 Jun, 01:30")
-    await expect(page.locator(f"#entry-{first['id']} .entry__clock")).to_have_text("1 Jun, 17:30")
+    # The blog's zone, as the server wrote it: one day, so no headings; its name in the header.
+    await expect(days).to_have_count(0)
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 20:00"
+    )
+    switch = page.locator("#lb-zone [role=group]")
+    await expect(switch.locator("button")).to_have_text(["UTC", "My time"])
+    await expect(switch.locator("[aria-pressed=true]")).to_have_text("UTC")
+
+    await switch.get_by_role("button", name="My time").click()
+    await expect(days).to_have_text(["Sunday, June 2, 2024", "Saturday, June 1, 2024"])
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 2, 2024, 01:30"
+    )
+    await expect(page.locator(f"#entry-{first['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 17:30"
+    )
     # Each heading sits right above the first entry of its day.
     order = await page.locator("#timeline > *").evaluate_all(
         "nodes => nodes.map(n => n.dataset.day || n.dataset.id)"
@@ -224,6 +235,16 @@ async def test_day_headings_and_dates_follow_the_readers_zone(
     await expect(page.locator(f"#entry-{now['id']} .entry__clock")).to_have_text(
         today.strftime("%H:%M")  # today: the time alone
     )
+    # Remembered in this browser: a reload keeps the reader's zone, until they switch back.
+    await page.reload()
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 2, 2024, 01:30"
+    )
+    await page.locator("#lb-zone").get_by_role("button", name="UTC").click()
+    await expect(page.locator(f"#entry-{second['id']} .entry__clock")).to_have_text(
+        "Jun 1, 2024, 20:00"
+    )
+    await expect(days).to_have_count(2)  # today and 1 June, in UTC
 
 
 async def test_live_text_speaks_the_blogs_language(
@@ -399,6 +420,27 @@ async def _signed_in(page: Page) -> None:
     await expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")
 
 
+async def _entry_page(page: Page) -> None:
+    """An update's own page: the one with the photo."""
+    article = page.locator(".entry").filter(has_text="A photo and a video")
+    await page.goto(await article.locator(".entry__share").evaluate("a => a.href"))
+
+
+async def _returning(page: Page) -> None:
+    """Back after the oldest entry, at a link to it: new ones marked, counted; it is marked."""
+    oldest = page.locator("#timeline > .entry").last
+    seen = await oldest.evaluate(
+        "n => ({id: n.dataset.id, key: `${String(Date.parse(n.dataset.published) * 1000)"
+        ".padStart(17, '0')}:${n.dataset.id}`})"
+    )
+    await page.evaluate("seen => localStorage.setItem('liveblog:seen:a11y', JSON.stringify(seen))",
+                        seen)  # fmt: skip
+    await page.goto(f"{page.url}#entry-{seen['id']}")
+    await page.reload()
+    await expect(page.locator("#catch-up")).to_be_visible()
+    await expect(page.locator(".entry--target")).to_be_visible()
+
+
 PAGES: dict[str, tuple[str, bool, Callable[[Page], Awaitable[None]] | None]] = {
     # name: (path, wait for the live stream, what to do first)
     "index": ("/", False, None),
@@ -406,6 +448,8 @@ PAGES: dict[str, tuple[str, bool, Callable[[Page], Awaitable[None]] | None]] = {
     "key-events": ("/blogs/a11y?view=key", True, None),
     "rtl": ("/blogs/gaza-ar", True, None),
     "embed": ("/blogs/a11y/embed", True, None),
+    "entry": ("/blogs/a11y", True, _entry_page),
+    "returning": ("/blogs/a11y", True, _returning),
     "editor": ("/editor?blog=a11y", False, _signed_in),
     "dashboard": ("/dashboard", False, None),
 }

@@ -30,7 +30,14 @@ async def test_the_timeline_is_all_there_without_javascript(
         author="Photo desk",
         labels=["breaking"],
         published_at=at(30),
-        media=[{"url": "https://img.example/p.jpg", "caption": "The square", "credit": "Agency"}],
+        media=[
+            {
+                "url": "https://img.example/p.jpg",
+                "caption": "The square",
+                "credit": "Agency",
+                "alt": "The square",
+            }
+        ],
     )
     await newsroom.edit("plain", photo["id"], headline="A picture, updated")
     pinned = await newsroom.post(

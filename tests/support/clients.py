@@ -1,7 +1,9 @@
 """Test clients that read the wire as a browser would: SSE over a raw socket, and WebSocket.
 
 The SSE reader speaks HTTP/1.1 itself (chunked decoding included), so tests see exactly the
-bytes the server framed.
+bytes the server framed. Asked to (``gzip=True``), it accepts gzip and inflates the body with
+zlib's own gzip decoder; the WebSocket reader offers permessage-deflate with ``deflate=True`` and
+lets the ``websockets`` library inflate: decoders the server does not share.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,9 +48,12 @@ class SSEReader:
     last_event_id: str | None = None
     use_header: bool = True
     extra_headers: dict[str, str] = field(default_factory=dict)
+    gzip: bool = False  # send Accept-Encoding: gzip (a gzip answer is inflated either way)
     events: list[Event] = field(default_factory=list)
     # Named events without an id: messages about the stream itself (why it ended).
     notices: list[dict[str, Any]] = field(default_factory=list)
+    wire_bytes: int = 0  # body bytes as they came, before any inflating
+    decoder: Any = None  # the gzip decoder, when the answer was gzip
     comments: int = 0
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
@@ -65,6 +71,8 @@ class SSEReader:
         self._writer = writer
         path = self.path
         headers = [f"Host: {parts.netloc}", "Accept: text/event-stream"]
+        if self.gzip:
+            headers.append("Accept-Encoding: gzip")
         headers += [f"{name}: {value}" for name, value in self.extra_headers.items()]
         if self.last_event_id is not None:
             if self.use_header:
@@ -85,11 +93,16 @@ class SSEReader:
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         buffer = b""
+        if self.headers.get("content-encoding") == "gzip":
+            self.decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip, header checked
         try:
             async for chunk in _chunks(reader, self.headers):
                 if not chunk:
                     self.clean_end = True
                     break
+                self.wire_bytes += len(chunk)
+                if self.decoder is not None:
+                    chunk = self.decoder.decompress(chunk)
                 buffer += chunk
                 while b"\n\n" in buffer:
                     block, buffer = buffer.split(b"\n\n", 1)
@@ -169,12 +182,14 @@ class WSReader:
     others: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
     ended: bool = False
+    deflate: bool = False  # offer permessage-deflate (the websockets library's default offer)
     _ws: Any = None
     _task: asyncio.Task[None] | None = None
 
     async def connect(self) -> WSReader:
         url = "ws" + self.base_url.removeprefix("http") + self.path
-        self._ws = await websockets.connect(url, max_size=2**22, compression=None)
+        compression = "deflate" if self.deflate else None
+        self._ws = await websockets.connect(url, max_size=2**22, compression=compression)
         self._task = asyncio.create_task(self._read())
         return self
 
@@ -199,6 +214,11 @@ class WSReader:
     def last_event_id(self) -> str | None:
         return self.events[-1].id if self.events else None
 
+    @property
+    def extensions(self) -> str | None:
+        """The Sec-WebSocket-Extensions the server answered."""
+        return self._ws.response.headers.get("Sec-WebSocket-Extensions")
+
     wait_for = SSEReader.wait_for
     wait_ended = SSEReader.wait_ended
 
@@ -211,7 +231,7 @@ class WSReader:
 
 
 async def stalled_reader(
-    base_url: str, path: str
+    base_url: str, path: str, headers: str = ""
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A reader that asks for a stream and then reads nothing, with a tiny receive window:
     a frozen tab on a slow link. Its server-side buffer fills once more bytes are published
@@ -221,7 +241,7 @@ async def stalled_reader(
     parts = urlsplit(base_url)
     sock.connect((parts.hostname, parts.port))
     reader, writer = await asyncio.open_connection(sock=sock)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{headers}\r\n".encode())
     await writer.drain()
     return reader, writer
 

@@ -11,9 +11,14 @@ async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
-    samples: dict[str, float] = {}
-    for family in text_string_to_metric_families(response.text):
+    return samples(response.text)
+
+
+def samples(exposition: str) -> dict[str, float]:
+    """``scrape`` for an exposition already fetched."""
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(exposition):
         for sample in family.samples:
             labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
-            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
-    return samples
+            found[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return found

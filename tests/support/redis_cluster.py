@@ -7,6 +7,7 @@ master's replica takes over after ``NODE_TIMEOUT_MS`` (short, so a failover test
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -34,9 +35,14 @@ def _is_free(port: int) -> bool:
 def free_cluster_ports(count: int) -> list[int]:
     """Ports whose bus port (+10000) is free too, both below the kernel's ephemeral range
     (32768 on), so an outgoing connection cannot take one before the node binds it."""
+    # Each pytest-xdist worker draws from a band of its own, so two workers starting their
+    # clusters at once cannot both find the same port free.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    band = int(worker) % 4 if worker.isdigit() else 0
+    low = 20000 + band * 650
     ports: list[int] = []
     while len(ports) < count:
-        port = random.randrange(20000, 32768 - _BUS_OFFSET)
+        port = random.randrange(low, low + 650)
         if port not in ports and _is_free(port) and _is_free(port + _BUS_OFFSET):
             ports.append(port)
     return ports

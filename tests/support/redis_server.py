@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import redis
@@ -22,7 +23,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    """``extra``: more redis-server arguments (``--maxmemory-policy allkeys-lru``)."""
+
+    def __init__(self, directory: Path, port: int | None = None, extra: Sequence[str] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -32,6 +35,7 @@ class RedisServer:
         self.binary = binary
         self.directory = directory
         self.port = port or free_port()
+        self.extra = list(extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,6 +49,7 @@ class RedisServer:
                 self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "yes", "--appendfsync", "always",
                 "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log"),
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

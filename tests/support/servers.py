@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -21,6 +25,10 @@ from liveblog.config import Settings
 from tests.support.redis_server import free_port
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"  # at least 32 characters
+# The upload slots of the suite's servers, shared by all of them (as processes on one host
+# share theirs) and by no one else: not the machine's default directory.
+SLOTS_DIR = tempfile.mkdtemp(prefix="liveblog-test-slots-")
+atexit.register(shutil.rmtree, SLOTS_DIR, True)
 
 
 @contextlib.asynccontextmanager
@@ -55,9 +63,20 @@ async def serve_app(app: Starlette, *, fast_path: bool = True) -> AsyncIterator[
 
 
 class ServerProcess:
-    """``python -m liveblog serve`` as a real process, restartable on the same port."""
+    """``python -m liveblog serve`` as a real process, restartable on the same port. ``log``:
+    a file that gets its stderr (its log); ``wrapper``: a command it runs under, which ends
+    with it (``process`` is then the wrapper's)."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        *,
+        log: Path | None = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        self.log = log
+        self.wrapper = list(wrapper)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = ADMIN_TOKEN
@@ -68,16 +87,29 @@ class ServerProcess:
             "LIVEBLOG_DEMO": "false",
             "LIVEBLOG_RATE_LIMIT_PER_SECOND": "10000",
             "LIVEBLOG_RATE_LIMIT_BURST": "10000",
+            "LIVEBLOG_MEDIA_SLOTS_DIR": SLOTS_DIR,
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        cmd = [sys.executable, "-m", "liveblog", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(
-            [*cmd, "--workers", str(self.workers)], env=self.env, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 20
+    @property
+    def command(self) -> list[str]:
+        serve = [sys.executable, "-m", "liveblog", "serve", "--port", str(self.port)]
+        return [*self.wrapper, *serve, "--workers", str(self.workers)]
+
+    def start(self, *, wait: bool = True) -> None:
+        stderr = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(self.command, env=self.env, stderr=stderr)
+        finally:
+            if self.log is not None:
+                stderr.close()  # type: ignore[union-attr]
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:

@@ -24,6 +24,8 @@
     frame.title = holder.getAttribute("data-title") || "Live blog";
     frame.loading = "lazy";
     frame.setAttribute("scrolling", "no");
+    // An entry's Share inside the frame: the share sheet, else the clipboard (both need leave).
+    frame.setAttribute("allow", "clipboard-write; web-share");
     frame.style.cssText = "display:block;width:100%;height:480px;border:0;overflow:hidden;";
     holder.appendChild(frame);
     frames.push(frame);

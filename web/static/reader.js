@@ -1,11 +1,16 @@
 // The reader's page, kept live: applies each event of the blog's stream to the rendered page.
 // Loaded as a module (deferred); the page is complete without it.
 
+import { localizeTimes, refreshRelativeTimes } from "./reader/clocks.js";
+import { reportHeight } from "./reader/frame.js";
 import { t, tn } from "./reader/i18n.js";
 import { entryTitle, renderEntry, renderKeyEvent } from "./reader/render.js";
 import { enableEmbeds, onEmbedClick } from "./reader/media.js";
+import { enableShare } from "./reader/share.js";
 import { LiveStream } from "./reader/stream.js";
-import { clock, dayKey, dayName, longDate, micros, orderKey, relative } from "./reader/times.js";
+import { clock, dayKey, dayName, longDate, micros, orderKey } from "./reader/times.js";
+import { lastSeen, remember } from "./reader/visits.js";
+import { zoneSwitch } from "./reader/zone.js";
 
 const PAGE_SIZE = 20;
 const HIGHLIGHT_MS = 2500;
@@ -18,6 +23,12 @@ const STATE_TEXT = {
   ended: "Ended",
 };
 const newUpdates = (count) => tn("new_updates", ["%(count)s new update", "%(count)s new updates"], count);
+const newerUpdates = (count) =>
+  tn("newer_updates", ["Show %(count)s newer update", "Show %(count)s newer updates"], count);
+const sinceLastVisit = (count) =>
+  tn("since_last_visit", ["%(count)s update since your last visit", "%(count)s updates since your last visit"], count);
+const ENTRY_HASH = /^#entry-([0-9a-z]{16})$/;
+const CATCH_UP_PAGES = 5; // of 100: "since your last visit" counts up to 500 itself
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 const $ = (id) => document.getElementById(id);
@@ -55,6 +66,10 @@ class LiveBlog {
     this.loadOlder = $("load-older");
     this.announcer = $("announcer");
     this.status = $("live-status");
+    this.slug = root.dataset.slug;
+    // What this browser showed on its last visit, read before this visit remembers anything.
+    this.seen = this.remembers() ? lastSeen(this.slug) : null;
+    this.unseenKey = null; // entries newer than this are marked new (set by catchUp)
     this.stream = new LiveStream(
       root.dataset.events,
       root.dataset.lastEventId,
@@ -64,7 +79,9 @@ class LiveBlog {
   }
 
   start() {
+    // The server wrote the times in the blog's zone; drawn again here, in the zone chosen.
     localizeTimes(document);
+    zoneSwitch($("lb-zone"), () => this.redrawTimes());
     refreshRelativeTimes();
     setInterval(refreshRelativeTimes, 60_000);
     this.newButton?.addEventListener("click", () => this.reveal({ scroll: true }));
@@ -80,8 +97,15 @@ class LiveBlog {
     enableEmbeds(document);
     this.root.addEventListener("click", onEmbedClick);
     window.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    if (this.mode === "embed") this.reportHeight();
+    if (this.mode === "embed") reportHeight();
     if (this.mode !== "archive" && this.root.dataset.status !== "ended") this.stream.start();
+    enableShare(this.root, (text) => this.announce(text));
+    this.root.addEventListener("click", (event) => {
+      const gap = event.target.closest(".timeline-gap__button");
+      if (gap) this.fillGap(gap.parentElement);
+    });
+    window.addEventListener("hashchange", () => this.land());
+    this.land().finally(() => this.catchUp());
   }
 
   // --- events ------------------------------------------------------------------------------
@@ -282,6 +306,8 @@ class LiveBlog {
       enableEmbeds(node);
       refreshRelativeTimes(node);
       if (highlight) this.highlight(node);
+      if (this.unseenKey && key > this.unseenKey) this.markUnseen(node);
+      if (old?.classList.contains("entry--target")) node.classList.add("entry--target");
     }
     this.updateKeyEvent(entry);
     this.trim();
@@ -344,6 +370,7 @@ class LiveBlog {
     this.drawDays();
     const empty = $("timeline-empty");
     if (empty) empty.hidden = entriesOf(this.timeline).length + this.pinned.children.length > 0;
+    this.rememberNewest();
   }
 
   /**
@@ -368,6 +395,15 @@ class LiveBlog {
       heading.append(time);
       node.before(heading);
     });
+  }
+
+  /** Every time on the page, in the zone now in use (the reader switched zones). */
+  redrawTimes() {
+    this.keepScroll(() => {
+      localizeTimes(document);
+      this.drawDays();
+    });
+    refreshRelativeTimes();
   }
 
   // --- scrolled-down readers ---------------------------------------------------------------
@@ -466,24 +502,299 @@ class LiveBlog {
     }
   }
 
-  /** A key event further back than the loaded timeline: load older pages until it is there. */
+  /** A key event, however far back: shown where it is, or loaded with the entries around it. */
   async followKeyEvent(event) {
     const link = event.target.closest("a");
     const item = event.target.closest("[data-id]");
     if (!link || !item || this.mode !== "page") return;
     const id = item.dataset.id;
     event.preventDefault();
-    for (let pages = 0; !this.findEntry(id) && pages < 50; pages += 1) {
-      if (!(await this.loadOlderPage())) break;
-    }
-    const target = this.findEntry(id);
-    if (!target) {
+    history.replaceState(null, "", `#entry-${id}`);
+    if (!(await this.showEntry(id, { smooth: true }))) {
       window.location.assign(link.href); // the server renders the older page holding it
+    }
+  }
+
+  // --- deep links: #entry-<id> of any entry, however old -------------------------------------
+
+  /** The entry the URL names (`#entry-<id>`), shown on load and whenever the hash changes. */
+  async land() {
+    const id = ENTRY_HASH.exec(window.location.hash)?.[1];
+    if (!id || this.mode === "embed") return;
+    await this.showEntry(id, { smooth: false });
+  }
+
+  /**
+   * One entry, scrolled into view, marked and focused. Not on the page (the live timeline
+   * holds the newest few): the API's page that starts with it is added below the newest, after
+   * a gap whose button loads the entries in between, a page at a time, from the entry up.
+   * Returns whether it is shown.
+   */
+  async showEntry(id, { smooth }) {
+    let target = this.findEntry(id);
+    if (!target && this.remembers()) {
+      try {
+        target = await this.loadAround(id);
+      } catch {
+        this.notice(t("Could not load this update. Try again"));
+        return false;
+      }
+      if (!target) this.notice(t("This update is no longer available."));
+    }
+    if (!target) return false;
+    for (const node of this.root.querySelectorAll(".entry--target")) node.classList.remove("entry--target");
+    target.classList.add("entry--target");
+    // With a gap right above it, the gap's button shows too: the newer entries, one tap away.
+    const top = this.gapAbove(target) ?? target;
+    top.scrollIntoView({ block: "start", behavior: smooth && !reducedMotion.matches ? "smooth" : "auto" });
+    target.focus({ preventScroll: true });
+    if (!smooth) this.holdInView(target);
+    return true;
+  }
+
+  /** The gap right above an entry (day headings aside), if there is one. */
+  gapAbove(node) {
+    let above = node.previousElementSibling;
+    while (above && !isEntry(above)) {
+      if (above.classList.contains("timeline-gap")) return above;
+      above = above.previousElementSibling;
+    }
+    return null;
+  }
+
+  /** The API's page that starts with an entry, placed below the entries shown; null if the
+   * entry is gone. */
+  async loadAround(id) {
+    const url = `${this.api}?around=${encodeURIComponent(id)}&limit=${PAGE_SIZE}`;
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error(`${url}: ${response.status}`);
+    const page = await response.json();
+    this.keepScroll(() => {
+      for (const entry of page.entries) {
+        if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
+          this.place(entry, { highlight: false, older: true });
+        }
+      }
+      // "Load older" goes on below the entry's page now.
+      this.next = page.next;
+      this.loadOlder.hidden = !this.next;
+      if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
+      this.updateGap(null, page);
+    });
+    return this.findEntry(id);
+  }
+
+  /**
+   * The gap above a page from the middle of the timeline (`page`: an `around` or `after`
+   * answer, newest first): there while some of the `newer_count` entries above it are not on
+   * the page, its button saying how many.
+   */
+  updateGap(gap, page) {
+    const first = page.entries[0];
+    const key = first ? orderKey(first.published_at, first.id) : null;
+    const shown = key ? this.shownEntries().filter((node) => keyOf(node) > key).length : 0;
+    const missing = page.newer === null || !key ? 0 : page.newer_count - shown;
+    if (missing <= 0) {
+      gap?.remove();
       return;
     }
-    history.replaceState(null, "", `#entry-${id}`);
-    target.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
-    target.focus({ preventScroll: true }); // the reader chose it
+    if (!gap) {
+      gap = document.createElement("div");
+      gap.className = "timeline-gap";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "timeline-gap__button";
+      gap.append(button);
+      const below = entriesOf(this.timeline).find((node) => keyOf(node) <= key);
+      this.timeline.insertBefore(gap, below ?? null);
+    }
+    gap.dataset.after = page.newer;
+    gap.firstElementChild.textContent = newerUpdates(missing);
+  }
+
+  /** The gap's button: the entries just above the ones below it, the gap staying in place. */
+  async fillGap(gap) {
+    if (gap.dataset.busy) return;
+    gap.dataset.busy = "1";
+    const button = gap.firstElementChild;
+    const label = button.textContent;
+    button.textContent = t("Loading…");
+    try {
+      const url = `${this.api}?after=${encodeURIComponent(gap.dataset.after)}&limit=${PAGE_SIZE}`;
+      const page = await this.fetchJSON(url);
+      this.keepPlace(gap, () => {
+        for (const entry of page.entries) {
+          if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) {
+            this.place(entry, { highlight: false, older: true });
+          }
+        }
+        this.updateGap(gap, page);
+      });
+      this.announce(newUpdates(page.entries.length));
+    } catch {
+      button.textContent = label;
+      this.announce(t("Could not load older updates. Try again"));
+    } finally {
+      delete gap.dataset.busy;
+    }
+  }
+
+  /** Run a change with `anchor` kept where it is on the screen. */
+  keepPlace(anchor, change) {
+    const top = anchor.getBoundingClientRect().top;
+    change();
+    if (!anchor.isConnected) return;
+    const moved = anchor.getBoundingClientRect().top - top;
+    if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+  }
+
+  /**
+   * After landing on an entry: photos above it that load late (no size known to reserve) must
+   * not push it away. It is held where it is until the reader scrolls themselves.
+   */
+  holdInView(target) {
+    const top = target.getBoundingClientRect().top;
+    const hold = new ResizeObserver(() => {
+      if (!target.isConnected) return release();
+      const moved = target.getBoundingClientRect().top - top;
+      if (Math.abs(moved) >= 1) window.scrollBy(0, moved);
+    });
+    const events = ["wheel", "touchstart", "keydown", "pointerdown"];
+    const release = () => {
+      hold.disconnect();
+      for (const type of events) window.removeEventListener(type, release, true);
+    };
+    for (const type of events) window.addEventListener(type, release, { capture: true, passive: true });
+    hold.observe(document.body);
+    setTimeout(release, 15_000);
+  }
+
+  /** A short note above the timeline (a link to an entry that is gone), said aloud. */
+  notice(text) {
+    let note = $("lb-notice");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "lb-notice";
+      note.className = "lb-notice";
+      this.keepScroll(() => (this.pinned ?? this.timeline).before(note));
+    }
+    note.textContent = text;
+    this.announce(text);
+  }
+
+  // --- since your last visit -----------------------------------------------------------------
+
+  /** Only the live timeline of all updates remembers (not older pages, the key view, frames). */
+  remembers() {
+    return this.mode === "page" && !this.keyOnly;
+  }
+
+  /** Entries on the page: pinned ones and the timeline's. */
+  shownEntries() {
+    return [...(this.pinned?.children ?? []), ...entriesOf(this.timeline)].filter(isEntry);
+  }
+
+  rememberNewest() {
+    if (!this.remembers()) return;
+    let newest = null;
+    for (const node of [...(this.pinned?.children ?? []), entriesOf(this.timeline)[0]]) {
+      if (isEntry(node) && (!newest || keyOf(node) > keyOf(newest))) newest = node;
+    }
+    if (newest) remember(this.slug, newest.dataset.id, keyOf(newest));
+  }
+
+  /**
+   * A reader back on the page: what arrived since the newest entry they were shown last time
+   * is marked, counted ("3 updates since your last visit") and one tap away. Nothing of what
+   * this browser remembers goes to the server: when more arrived than the page holds, the
+   * count comes from reading on down the timeline (what "Load older" asks for), at most
+   * CATCH_UP_PAGES pages.
+   */
+  async catchUp() {
+    const seen = this.seen;
+    if (!seen) return;
+    const unseen = this.shownEntries().filter((node) => keyOf(node) > seen.key);
+    if (!unseen.length) return;
+    this.unseenKey = seen.key;
+    for (const node of unseen) this.markUnseen(node);
+    let count = unseen.length;
+    let first = unseen.reduce((a, b) => (keyOf(a) < keyOf(b) ? a : b)).dataset.id;
+    const pages = [];
+    let more = false;
+    const oldest = entriesOf(this.timeline).at(-1);
+    if (this.next && oldest && keyOf(oldest) > seen.key) {
+      let cursor = this.next;
+      try {
+        while (cursor) {
+          if (pages.length === CATCH_UP_PAGES) {
+            more = true;
+            break;
+          }
+          const page = await this.fetchJSON(`${this.api}?limit=100&before=${encodeURIComponent(cursor)}`);
+          pages.push(page);
+          const isNew = (e) => orderKey(e.published_at, e.id) > seen.key;
+          const newer = page.entries.filter((e) => isNew(e) && !this.findEntry(e.id));
+          count += newer.length;
+          if (newer.length) first = newer[newer.length - 1].id;
+          if (!page.entries.every(isNew)) break; // down to what they saw
+          cursor = page.next;
+        }
+      } catch {
+        // count what is known
+      }
+    }
+    const message = more ? t("More than %(count)s updates since your last visit", { count }) : sinceLastVisit(count);
+    this.showCatchUp(message, async () => {
+      // The entries read for the count go on the page, down to the first new one.
+      this.keepScroll(() => {
+        for (const page of pages) {
+          for (const entry of page.entries) {
+            if (!this.findEntry(entry.id) && !this.pending.has(entry.id)) this.place(entry, { highlight: false, older: true });
+          }
+          this.next = page.next;
+        }
+        this.loadOlder.hidden = !this.next;
+        if (this.next) this.loadOlder.href = `?before=${encodeURIComponent(this.next)}`;
+      });
+      pages.length = 0;
+      history.replaceState(null, "", `#entry-${first}`);
+      return this.showEntry(first, { smooth: true });
+    });
+  }
+
+  markUnseen(node) {
+    if (node.classList.contains("entry--unseen")) return;
+    node.classList.add("entry--unseen");
+    const badge = document.createElement("span");
+    badge.className = "entry__unseen";
+    badge.textContent = t("New");
+    node.querySelector(".entry__time")?.append(badge);
+  }
+
+  showCatchUp(message, jumpToFirst) {
+    const box = document.createElement("div");
+    box.className = "catch-up";
+    box.id = "catch-up";
+    const text = document.createElement("p");
+    text.className = "catch-up__text";
+    text.textContent = message;
+    const jump = document.createElement("button");
+    jump.type = "button";
+    jump.className = "catch-up__jump";
+    jump.textContent = t("Jump to the first");
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "catch-up__close";
+    close.setAttribute("aria-label", t("Dismiss"));
+    close.textContent = "×";
+    box.append(text, jump, close);
+    jump.addEventListener("click", async () => {
+      if (await jumpToFirst()) box.remove();
+    });
+    close.addEventListener("click", () => box.remove());
+    this.keepScroll(() => (this.pinned ?? this.timeline).before(box));
+    this.announce(message);
   }
 
   // --- small things ------------------------------------------------------------------------
@@ -503,48 +814,6 @@ class LiveBlog {
 
   announce(text) {
     if (this.announcer) this.announcer.textContent = text;
-  }
-
-  /** In a frame: tell the host page (embed.js) how tall the content is. */
-  reportHeight() {
-    if (window.parent === window) return;
-    let last = 0;
-    const send = () => {
-      const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
-      if (height === last) return;
-      last = height;
-      window.parent.postMessage({ type: "liveblog:height", height }, "*");
-    };
-    new ResizeObserver(send).observe(document.documentElement);
-    send();
-  }
-}
-
-/** Server-rendered times are UTC; show them in the reader's zone. */
-function localizeTimes(scope) {
-  for (const time of scope.querySelectorAll("time[data-clock]")) {
-    const date = new Date(time.dateTime);
-    if (Number.isNaN(date.getTime())) continue;
-    time.textContent = clock(date);
-    time.title = longDate(date);
-  }
-  for (const link of scope.querySelectorAll(".entry__permalink")) {
-    const time = link.querySelector("time");
-    if (!time) continue;
-    link.title = time.title;
-    // "<time>: <headline>" (the server's, in the blog's zone): the time in the reader's, as
-    // shown (an accessible name holds the visible text).
-    const label = link.getAttribute("aria-label") ?? "";
-    const at = label.indexOf(": ");
-    if (at >= 0) link.setAttribute("aria-label", `${time.textContent}${label.slice(at)}`);
-  }
-}
-
-function refreshRelativeTimes(scope = document) {
-  const now = Date.now();
-  for (const node of scope.querySelectorAll("[data-ago]")) {
-    const date = new Date(node.dataset.ago);
-    if (!Number.isNaN(date.getTime())) node.textContent = relative(date, now);
   }
 }
 

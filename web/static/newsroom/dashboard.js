@@ -5,7 +5,7 @@ import { entryTitle } from "../reader/render.js";
 import { orderKey } from "../reader/times.js";
 import { api, blogPath } from "./api.js";
 import { MultiBlogSocket } from "./socket.js";
-import { duration, el, formatNumber, shortTime } from "./ui.js";
+import { duration, el, formatNumber, shortTime, wallClock, zoneName } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const LATEST = 5;
@@ -35,7 +35,7 @@ async function poll() {
     const { data } = await api("GET", "/api/stats", { auth: false });
     skew = Date.parse(data.generated_at) - Date.now();
     applyStats(data);
-    $("updated-at").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    $("updated-at").textContent = `Updated ${wallClock()}`;
     $("updated-at").classList.remove("nr-stale");
   } catch (error) {
     $("updated-at").textContent = `Stats unavailable: ${error.message}`;
@@ -106,7 +106,7 @@ function renderEnded(ended) {
         { className: "nr-ended__item" },
         el("span", { className: "nr-dot nr-dot--ended", "aria-hidden": "true" }),
         el("a", { href: `/blogs/${encodeURIComponent(b.slug)}` }, b.title),
-        el("span", { className: "nr-muted nr-small" }, b.last_entry_at ? `last entry ${shortTime(b.last_entry_at)}` : "no entries"),
+        el("span", { className: "nr-muted nr-small" }, b.last_entry_at ? `last entry ${shortTime(b.last_entry_at, b)} ${zoneName(b)}` : "no entries"),
       ),
     ),
   );
@@ -174,7 +174,7 @@ function renderLatest(known, fresh = new Set()) {
       return el(
         "li",
         { className: `nr-latest__item${breaking ? " nr-latest__item--breaking" : ""}${fresh.has(entry.id) ? " nr-latest__item--new" : ""}`, dataset: { id: entry.id } },
-        el("time", { className: "nr-latest__time", datetime: entry.published_at }, shortTime(entry.published_at)),
+        el("time", { className: "nr-latest__time", datetime: entry.published_at, title: zoneName(known.blog) }, shortTime(entry.published_at, known.blog)),
         el("span", { className: "nr-latest__title" }, entryTitle(entry, 80)),
         breaking ? el("span", { className: "label label--breaking" }, "Breaking") : null,
         entry.pinned ? el("span", { className: "label label--pinned" }, "Pinned") : null,
@@ -182,6 +182,7 @@ function renderLatest(known, fresh = new Set()) {
     }),
   );
   known.card.querySelector("[data-role=latest-empty]").hidden = known.entries.length > 0;
+  list.dataset.zone = zoneName(known.blog); // shown after the list: the zone of its times
 }
 
 // --- live events ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
 import { EntrySearch } from "./search.js";
 import { MultiBlogSocket } from "./socket.js";
-import { confirmDialog, el, toast } from "./ui.js";
+import { confirmDialog, el, toast, useBlogTimes } from "./ui.js";
 import { Workflow } from "./workflow.js";
 
 const $ = (id) => document.getElementById(id);
@@ -239,6 +239,7 @@ function renderBlogHeader() {
   const badge = $("blog-status");
   badge.textContent = live ? "Live" : "Ended";
   badge.className = `nr-badge nr-badge--${blog.status}`;
+  $("blog-zone").textContent = useBlogTimes(blog);
   $("blog-reader-link").href = `/blogs/${encodeURIComponent(blog.slug)}`;
   $("blog-toggle").textContent = live ? "End blog" : "Reopen blog";
   $("ended-note").hidden = live;

@@ -2,7 +2,7 @@
 // change a person's role and blogs, revoke. Uses the token the editor console signed in with.
 
 import { api, token } from "./api.js";
-import { confirmDialog, el, toast } from "./ui.js";
+import { confirmDialog, el, toast, wallDate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLES = { contributor: "Contributor", editor: "Editor", admin: "Admin" };
@@ -20,7 +20,7 @@ function avatar(person) {
 
 function seen(person) {
   if (!person.last_used_at) return "never";
-  return new Date(person.last_used_at).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  return wallDate(new Date(person.last_used_at));
 }
 
 function blogChoices(container, chosen, name) {

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the console and the dashboard: elements, toasts, confirmation.
 
-import { clock } from "../reader/times.js";
+import { currentZone, timesIn, useZone } from "../reader/times.js";
 
 /** el("p", {className: "x", dataset: {id: 1}}, "text", child…) */
 export function el(tag, props = {}, ...children) {
@@ -57,13 +57,38 @@ export function duration(seconds) {
   return `${Math.floor(h / 24)} days`;
 }
 
-const dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+/**
+ * "14:05" in the blog's zone ("Jun 3, 14:05" when not today there), as the reader page writes
+ * it: `blog` for a page of many blogs (the dashboard), else the zone in use (the console's
+ * chosen blog, see useBlogTimes).
+ */
+export function shortTime(iso, blog) {
+  return (blog ? timesIn(blog.time_zone) : currentZone()).clock(new Date(iso));
+}
 
-/** "14:05" as the reader page writes times, or "3 Jun 14:05" when not today. */
-export function shortTime(iso) {
-  const date = new Date(iso);
-  const today = new Date().toDateString() === date.toDateString();
-  return today ? clock(date) : `${dayFormat.format(date)} ${clock(date)}`;
+/** The blog's zone as readers know it ("Kyiv Time", "EDT"): the label of its times. */
+export function zoneName(blog) {
+  return timesIn(blog?.time_zone).name();
+}
+
+/** "14:05:33 India Time": a moment that belongs to no blog (when the dashboard last heard from
+ * the server), in the zone of the page, named like every other time. */
+export function wallClock(date = new Date()) {
+  const zone = currentZone();
+  return `${zone.timeWithSeconds(date)} ${zone.name(date)}`;
+}
+
+/** "Jun 2, 2024, 14:05 India Time": a date that belongs to no blog (a person's last visit). */
+export function wallDate(date) {
+  const zone = currentZone();
+  return `${zone.longDate(date)} ${zone.name(date)}`;
+}
+
+/** The console works on one blog: its times (previews included) in that blog's zone. Returns
+ * the zone's name, the label of those times. */
+export function useBlogTimes(blog) {
+  useZone(blog.time_zone);
+  return zoneName(blog);
 }
 
 export function formatNumber(n) {

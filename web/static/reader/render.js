@@ -47,6 +47,11 @@ export function entryTitle(entry, length = 90) {
   return `${space > 0 ? cut.slice(0, space) : cut}…`;
 }
 
+/** `/blogs/<slug>/entries/<id>`: an entry's own page. */
+export function entryPath(entry) {
+  return `/blogs/${encodeURIComponent(entry.blog)}/entries/${encodeURIComponent(entry.id)}`;
+}
+
 export function renderEntry(entry) {
   const article = el("article", "entry");
   if (entry.labels.includes("breaking")) article.classList.add("entry--breaking");
@@ -102,6 +107,15 @@ export function renderEntry(entry) {
     }
     byline.append(t("By %(author)s", { author: entry.author }));
     main.append(byline);
+  }
+  if (entry.id && entry.blog) {
+    // The entry's own page, the URL it is shared by; share.js offers the share sheet or a copy.
+    const share = el("a", "entry__share", t("Share"));
+    share.href = entryPath(entry);
+    share.setAttribute("aria-label", t("Share: %(title)s", { title: entryTitle(entry) }));
+    const actions = el("p", "entry__actions");
+    actions.append(share);
+    main.append(actions);
   }
   article.append(side, main);
   return article;
