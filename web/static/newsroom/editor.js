@@ -6,6 +6,7 @@ import { ApiError, api, blogPath, token } from "./api.js";
 import { EntryList } from "./entries.js";
 import { EntryForm } from "./form.js";
 import { Outbox } from "./outbox.js";
+import { EntrySearch } from "./search.js";
 import { MultiBlogSocket } from "./socket.js";
 import { mountDeleted } from "./deleted.js";
 import { confirmDialog, el, toast, useBlogTimes } from "./ui.js";
@@ -34,6 +35,7 @@ const state = {
   outbox: new Outbox(),
   ticker: null,
   socket: null,
+  search: null, // the entries search box (search.js)
 };
 
 // --- signing in -------------------------------------------------------------------------
@@ -201,6 +203,9 @@ async function selectBlog(slug) {
   });
   state.list = list;
   mountDeleted({ slug, after: $("load-older"), onRestored: (entry) => (entry.status === "published" ? state.list : state.workflow)?.upsert(entry) });
+  state.search?.stop();
+  state.search = new EntrySearch({ slug, form: $("entry-search"), results: $("search-results"), section: $("entry-list").closest("section") });
+  state.search.start();
   try {
     await list.start();
   } catch (error) {
