@@ -255,6 +255,12 @@ class Timeline(Struct):
     last_event_id: str
 
 
+class SearchResults(Timeline):
+    """A page of a search (``?q=``): a timeline page and how many entries match in all."""
+
+    total: int = 0
+
+
 class TimelineWindow(Timeline):
     """A page of the timeline somewhere in its middle (``?around=``, ``?after=``): ``next``
     continues older, ``newer`` (a cursor for ``?after=``) newer, ``newer_count`` entries are

@@ -17,6 +17,7 @@ from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing
+from liveblog.editorial import search as searching
 from liveblog.engine.base import NewerPage
 from liveblog.media import embeds, known
 from liveblog.media.upload import storage_of
@@ -25,6 +26,7 @@ from liveblog.models import (
     Entry,
     EntryCreate,
     EntryPatch,
+    SearchResults,
     Timeline,
     TimelineWindow,
     newsroom_channel,
@@ -179,6 +181,11 @@ async def timeline(request: Request) -> Response:
         raise invalid(given[1], f"cannot be combined with {given[0]}")
     if (around is not None or after is not None) and status not in (None, "published"):
         raise invalid("status", "must be published with around or after")
+    query = request.query_params.get("q")
+    if query is not None:
+        if around is not None or after is not None:
+            raise invalid("q", "cannot be combined with around or after")
+        return await _search(request, slug, query, status, limit, before)
     if around is not None:
         return await _around(request, slug, around, limit)
     if after is not None:
@@ -217,6 +224,36 @@ async def _workflow(
     return json_response(
         Timeline(page, encode_cursor(next_key), str(position)),
         headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _search(
+    request: Request, slug: str, text: str, status: str | None, limit: int, before: str | None
+) -> Response:
+    """``?q=``: the entries that hold every word, published ones; with ``status=all`` and a
+    token of the blog's staff, those of every status."""
+    if status not in (None, "published", "all"):
+        raise invalid("status", "must be published or all with q")
+    everything = status == "all"
+    token = (await auth.authenticate(request))[1] if everything else None
+    engine = request.app.state.engine
+    blog = await engine.get_blog(slug)
+    if blog is None:
+        raise Problem(404, f"No blog {slug!r} exists.")
+    if token is not None:
+        auth.require_editor_of(token, slug)
+    try:
+        query = searching.parse_query(text, blog.language)
+    except searching.InvalidQuery as exc:
+        raise invalid("q", str(exc)) from None
+    key = decode_cursor(before) if before else None
+    page = await searching.search(engine, blog, query, limit, key, everything=everything)
+    results = SearchResults(
+        page.entries, encode_cursor(page.next_key), str(page.position), total=page.total
+    )
+    # Readers' results are public, like the timeline; the staff's are for them only.
+    return json_response(
+        results, headers={"Cache-Control": "no-store"} if everything else PUBLIC_READ
     )
 
 

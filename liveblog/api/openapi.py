@@ -125,6 +125,9 @@ def document() -> dict[str, Any]:
     idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
     statuses = ["published", "draft", "submitted", "scheduled", "all"]
     status = _param("status", "query", {"enum": statuses}, "not published: token required")
+    words = {"type": "string", "maxLength": 200}
+    q = _param("q", "query", words, "search: entries that hold every word (a page of them and"
+               " `total`); with status=all and a token, of every status")  # fmt: skip
     if_match = _param("If-Match", "header", {"type": "string"}, '"3", W/"3", 3 or *')
     return {
         "openapi": "3.1.0",
@@ -174,7 +177,7 @@ def document() -> dict[str, Any]:
                 "parameters": [slug],
                 "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
                            " readers do not see", (200, Timeline), errors=(401, 403, 404, 422),
-                           params=(limit, before, around, after, status)),
+                           params=(limit, before, around, after, status, q)),
                 "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
                             body=EntryCreate, auth=True, errors=_WRITE,
                             params=(idempotency_key,)),

@@ -3,7 +3,9 @@
 Owns what a create, a PATCH or a delete means (``editing``: versions, workflow statuses,
 corrections, bylines, the event each change publishes), entry HTML cleaning (``sanitize``),
 the publication of scheduled entries (``scheduler``), the record each change leaves
-(``record``: revisions and audit events) and a blog's export and import (``transfer``).
+(``record``: revisions and audit events), a blog's export and import (``transfer``), and search:
+the terms the index keeps of an entry and a query asks for (``words``, ``search``), and the index
+made complete.
 
 May import: ``models``, ``events``, ``engine`` (its interface). Never HTTP, readers or
 transports: the API calls this, and this publishes through the engine, never to sockets.

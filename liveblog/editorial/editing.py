@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from liveblog import events
-from liveblog.editorial import record
+from liveblog.editorial import record, search
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
@@ -23,6 +23,7 @@ from liveblog.engine.base import (
     EntryNotFound,
     Idempotency,
     NotScheduled,
+    SearchTerms,
     VersionConflict,
 )
 from liveblog.models import (
@@ -105,8 +106,10 @@ async def update_blog(
             event=events.template("blog.updated", slug, stored),
             blog=encoder.encode(stored),
             audit=audit,
+            search=SearchTerms(stored.language),  # a new language: the index is made anew
         ),
     )
+    search.remember_language(engine, slug, stored.language)
     return msgspec.structs.replace(stored, last_event_id=str(applied.position))
 
 
@@ -236,6 +239,7 @@ async def create_entry(
             expect_version=0,
             idempotency=idem,
             **record.entry_record(slug, record.actor(token), None, entry),
+            search=await search.terms_of(engine, slug, entry),
         ),
     )
     if applied.replay is not None:
@@ -314,6 +318,7 @@ async def update_entry(
             **_old_keys(current),
             expect_version=current.version,
             **record.entry_record(slug, record.actor(token), current, entry),
+            search=await search.terms_of(engine, slug, entry),
         ),
     )
     return entry
@@ -346,6 +351,7 @@ async def publish_due(engine: Engine, slug: str, entry_id: str) -> Entry | None:
                 expect_version=current.version,
                 claim=True,
                 **record.entry_record(slug, record.SCHEDULER, current, entry),
+                search=await search.terms_of(engine, slug, entry),
             ),
         )
     except (NotScheduled, VersionConflict, EntryNotFound):
@@ -375,6 +381,7 @@ async def delete_entry(
                     **_old_keys(current),
                     expect_version=current.version,
                     **record.entry_record(slug, by, current, None, version=current.version + 1),
+                    search=await search.terms_of(engine, slug, None),
                 ),
             )
             return
@@ -459,6 +466,7 @@ async def restore_entry(
             **record.entry_record(
                 slug, record.actor(token), current, restored, restored_from=version
             ),
+            search=await search.terms_of(engine, slug, restored),
         ),
     )
     return restored

@@ -29,7 +29,7 @@ from typing import IO
 
 import msgspec
 
-from liveblog.editorial import record
+from liveblog.editorial import record, search
 from liveblog.editorial.editing import listing
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import BlogNotFound, Change, Engine
@@ -217,6 +217,7 @@ async def _write_entry(engine: Engine, slug: str, line: EntryLine) -> None:
                 entry=encoder.encode(entry),
                 entry_version=entry.version,
                 **listing(entry),
+                search=await search.terms_of(engine, slug, entry),
             ),
         )
     deleted_at = None if entry is not None else line.revisions[-1].at.timestamp()

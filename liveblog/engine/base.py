@@ -76,6 +76,18 @@ class Idempotency(Struct, frozen=True):
     response: bytes  # what the first request answered, returned on replays
 
 
+class SearchTerms(Struct, frozen=True):
+    """What the search index keeps of a change (``liveblog.editorial.search`` makes it): the
+    blog's language, which the stems depend on, and for a change of an entry its terms after
+    the change (none when it is deleted), listed under its order key.
+
+    The index is complete in one language: a change made in another (a process that had not
+    yet heard of a new language) marks it incomplete, and the next search mends it."""
+
+    language: str
+    terms: list[str] = []
+
+
 class Change(Struct, frozen=True):
     """One atomic write that publishes at most one event to readers and one to the newsroom.
 
@@ -106,6 +118,10 @@ class Change(Struct, frozen=True):
     # Apply only if the entry is still on the schedule (NotScheduled otherwise): the atomic
     # claim that makes a scheduled publication happen exactly once across processes.
     claim: bool = False
+    # --- search: the index kept by the same write (see SearchTerms) ---
+    # Every change of an entry carries its terms; None there takes the entry out of the
+    # index until a search indexes it again (a path that forgot them costs a pass, no result).
+    search: SearchTerms | None = None
     # --- the record (liveblog.editorial.record): written in the same atomic step ---------
     # A version of the entry, appended to its history (the first and the newest
     # ``max_revisions`` are kept). A change with entry None also marks the entry deleted.
@@ -155,6 +171,30 @@ class Highlights(Struct, frozen=True):
 
     pinned: list[Entry]
     key_events: list[Entry]
+
+
+class SearchQuery(Struct, frozen=True):
+    """Entries that hold every one of ``terms`` and, when ``prefix`` is set, also a term that
+    begins with it (at most ``expansions`` such terms of the blog count) or is
+    ``prefix_term``."""
+
+    terms: list[str]
+    prefix: str = ""
+    prefix_term: str = ""
+    expansions: int = 100
+
+
+class SearchPage(Struct, frozen=True):
+    entries: list[Entry]  # newest first
+    next_key: str | None
+    position: Position  # the readers' stream position the page reflects
+    total: int  # entries that match, on every page
+    indexed_in: str | None  # the language the index is complete in (None: not complete)
+
+
+class SearchBacklog(Struct, frozen=True):
+    entries: list[Entry]  # entries whose terms are not in the index in the language asked
+    cursor: str | None  # where the next step starts; None: this was the last
 
 
 class Subscription(abc.ABC):
@@ -305,6 +345,35 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def pending(self, slug: str) -> list[Entry]:
         """The entries readers do not see (drafts, submitted, scheduled), newest first."""
+
+    # --- search: an index of terms kept by ``apply`` (Change.search) ----------------------
+    @abc.abstractmethod
+    async def search(
+        self, slug: str, query: SearchQuery, limit: int, before: str | None, *, everything: bool
+    ) -> SearchPage:
+        """Entries that match, newest first, strictly after ``before`` (an order key): the
+        published ones, or with ``everything`` those of every status. BlogNotFound if none."""
+
+    @abc.abstractmethod
+    async def begin_search_index(self, slug: str, language: str) -> None:
+        """Mark the index as being made complete in ``language``: a change made in another
+        language from now on undoes the mark, so :meth:`finish_search_index` will not set it."""
+
+    @abc.abstractmethod
+    async def search_backlog(self, slug: str, language: str, cursor: str) -> SearchBacklog:
+        """One step through the blog's entries (``cursor`` '' starts): those whose terms are
+        not in the index in ``language`` (entries from before the index, or another
+        language's)."""
+
+    @abc.abstractmethod
+    async def index_search(self, slug: str, items: list[tuple[Entry, SearchTerms]]) -> None:
+        """Put each entry's terms in the index in place of its old ones, if it is still at
+        that version (a change since then indexed it already)."""
+
+    @abc.abstractmethod
+    async def finish_search_index(self, slug: str, language: str) -> bool:
+        """Mark the index complete in ``language`` unless a change undid the mark of
+        :meth:`begin_search_index` meanwhile (False: another pass is needed)."""
 
     # --- the schedule ---------------------------------------------------------------------
     @abc.abstractmethod

@@ -33,6 +33,10 @@ from liveblog.engine.base import (
     NewerPage,
     NotScheduled,
     Page,
+    SearchBacklog,
+    SearchPage,
+    SearchQuery,
+    SearchTerms,
     Subscription,
     VersionConflict,
     newest_first,
@@ -59,6 +63,75 @@ class _Flags(msgspec.Struct):
 
 
 _flags_decoder = msgspec.json.Decoder(_Flags)
+_BACKLOG_STEP = 200  # entries looked at per step of search_backlog
+
+
+class _SearchIndex:
+    """A blog's search index: per term, the order keys of the entries that hold it (of every
+    status); per entry, what was indexed of it; the terms in use, sorted (for prefixes); and
+    the language the index is complete in (apply.lua and search.lua keep the same in Redis)."""
+
+    __slots__ = ("language", "postings", "records", "terms")
+
+    def __init__(self) -> None:
+        self.postings: dict[str, set[str]] = {}
+        self.records: dict[str, tuple[str, str, list[str]]] = {}  # id -> language, key, terms
+        self.terms: list[str] = []
+        self.language: str | None = None  # '~<language>' while the backlog is indexed
+
+    def check_language(self, language: str) -> None:
+        """A change made in another language than the index's: the index is not complete."""
+        if self.language not in (None, language, "~" + language):
+            self.language = None
+
+    def change(self, entry_id: str, key: str | None, search: SearchTerms | None) -> None:
+        """An entry changed (``key`` None: deleted): its new terms replace its old ones."""
+        self.remove(entry_id)
+        if search is not None:
+            self.check_language(search.language)
+        if key is None:
+            return
+        if search is None:
+            self.language = None  # not indexed now: the next search indexes it
+            return
+        self.add(entry_id, search.language, key, search.terms)
+
+    def add(self, entry_id: str, language: str, key: str, terms: list[str]) -> None:
+        self.records[entry_id] = (language, key, terms)
+        for term in terms:
+            keys = self.postings.get(term)
+            if keys is None:
+                keys = self.postings[term] = set()
+                bisect.insort(self.terms, term)
+            keys.add(key)
+
+    def remove(self, entry_id: str) -> None:
+        record = self.records.pop(entry_id, None)
+        if record is None:
+            return
+        _, key, terms = record
+        for term in terms:
+            keys = self.postings[term]
+            keys.discard(key)
+            if not keys:
+                del self.postings[term]
+                _discard(self.terms, term)
+
+    def find(self, query: SearchQuery) -> set[str]:
+        """Order keys of the entries (of every status) that match ``query``."""
+        groups = [self.postings.get(term, set()) for term in query.terms]
+        if query.prefix:
+            names = [query.prefix_term] if query.prefix_term in self.postings else []
+            at = bisect.bisect_left(self.terms, query.prefix)
+            for term in self.terms[at : at + query.expansions]:
+                if not term.startswith(query.prefix):
+                    break
+                names.append(term)
+            groups.append(set().union(*(self.postings[name] for name in names)))
+        if not groups:
+            return set()
+        groups.sort(key=len)
+        return groups[0].intersection(*groups[1:])
 
 
 class _Stream:
@@ -76,7 +149,7 @@ class _BlogState:
     __slots__ = (
         "blog", "deleted", "entries", "epoch", "history", "idempotency", "importing",
         "key_events", "newsroom", "offset", "order", "pending", "pinned", "revisions",
-        "scheduled", "versions"
+        "scheduled", "search", "versions"
     )  # fmt: skip
 
     def __init__(self, blog: bytes, epoch: str, history_size: int) -> None:
@@ -93,6 +166,7 @@ class _BlogState:
         self.pinned: list[str] = []
         self.key_events: list[str] = []
         self.history: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=history_size)
+        self.search = _SearchIndex()
         # Insertion order is expiry order, so expired keys are trimmed from the front.
         self.idempotency: collections.OrderedDict[str, tuple[float, str, bytes]] = (
             collections.OrderedDict()
@@ -102,6 +176,12 @@ class _BlogState:
         self.revisions: dict[str, list[bytes]] = {}
         self.deleted: dict[str, float] = {}
         self.importing: tuple[str, float] | None = None
+
+
+def _contains(keys: list[str], key: str) -> bool:
+    """Whether a sorted list holds ``key``."""
+    at = bisect.bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
 
 
 def _discard(keys: list[str], key: str) -> None:
@@ -273,6 +353,11 @@ class MemoryEngine(Engine):
                     bisect.insort(state.pending, change.pending_key)
                 if change.scheduled_at is not None:
                     state.scheduled[change.entry_id] = change.scheduled_at
+            # --- search index: the entry's terms change with it (see _SearchIndex) ---
+            kept = None if change.entry is None else change.order_key or change.pending_key
+            state.search.change(change.entry_id, kept, change.search)
+        elif change.search is not None:
+            state.search.check_language(change.search.language)
         if change.blog is not None:
             state.blog = change.blog
         self._record(slug, state, change)
@@ -427,6 +512,60 @@ class MemoryEngine(Engine):
             raise BlogNotFound(slug)
         keys = state.pending[::-1]
         return [_entry_decoder.decode(state.entries[k.partition(":")[2]]) for k in keys]
+
+    # --- search --------------------------------------------------------------------------
+
+    async def search(
+        self, slug: str, query: SearchQuery, limit: int, before: str | None, *, everything: bool
+    ) -> SearchPage:
+        state = self._blogs.get(slug)
+        if state is None:
+            raise BlogNotFound(slug)
+        found = state.search.find(query)
+        if not everything:
+            found = {key for key in found if _contains(state.order, key)}
+        ranked = sorted(found)
+        end = len(ranked) if before is None else bisect.bisect_left(ranked, before)
+        keys = ranked[max(0, end - limit) : end][::-1]
+        ids = [key.partition(":")[2] for key in keys]
+        entries = [_entry_decoder.decode(state.entries[i]) for i in ids if i in state.entries]
+        next_key = keys[-1] if keys and end - limit > 0 else None
+        position = Position(state.epoch, state.offset)
+        return SearchPage(entries, next_key, position, len(ranked), state.search.language)
+
+    async def begin_search_index(self, slug: str, language: str) -> None:
+        state = self._blogs.get(slug)
+        if state is not None:
+            state.search.language = "~" + language
+
+    async def search_backlog(self, slug: str, language: str, cursor: str) -> SearchBacklog:
+        state = self._blogs.get(slug)
+        if state is None:
+            return SearchBacklog([], None)
+        ids = sorted(i for i in state.entries if i > cursor)[:_BACKLOG_STEP]
+        records = state.search.records
+        entries = [
+            _entry_decoder.decode(state.entries[i])
+            for i in ids
+            if i not in records or records[i][0] != language
+        ]
+        return SearchBacklog(entries, ids[-1] if len(ids) == _BACKLOG_STEP else None)
+
+    async def index_search(self, slug: str, items: list[tuple[Entry, SearchTerms]]) -> None:
+        state = self._blogs.get(slug)
+        if state is None:
+            return
+        for entry, search in items:
+            if state.versions.get(entry.id) == entry.version:
+                state.search.remove(entry.id)
+                state.search.add(entry.id, search.language, entry.order_key, search.terms)
+
+    async def finish_search_index(self, slug: str, language: str) -> bool:
+        state = self._blogs.get(slug)
+        if state is None or state.search.language not in (language, "~" + language):
+            return False
+        state.search.language = language
+        return True
 
     async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
         return [

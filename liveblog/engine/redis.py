@@ -44,6 +44,10 @@ from liveblog.engine.base import (
     NewerPage,
     NotScheduled,
     Page,
+    SearchBacklog,
+    SearchPage,
+    SearchQuery,
+    SearchTerms,
     Subscription,
     VersionConflict,
     newest_first,
@@ -162,6 +166,18 @@ _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
 # Short: it is the price of every publish on a healthy shard (docs/benchmarks.md), and a 503
 # past it is safe to retry.
 REPLICA_WAIT_MS = 500
+
+_SEARCH_STEP = 200  # entries looked at per step of search_backlog
+
+# The search index is complete in ARGV[1] now, unless a change in another language undid the
+# '~<language>' mark meanwhile (see search_index.lua). KEYS: search mark. Returns 1 or 0.
+_FINISH_SEARCH_INDEX = """
+local mark = redis.call('GET', KEYS[1])
+if mark == ARGV[1] then return 1 end
+if mark ~= '~' .. ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 # Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
@@ -195,6 +211,11 @@ def _script(name: str) -> str:
     return importlib.resources.files("liveblog.engine").joinpath("lua", name).read_text()
 
 
+def _with_search(name: str) -> str:
+    """A script that writes the search index: search_index.lua's functions, then the script."""
+    return _script("search_index.lua") + _script(name)
+
+
 class _Keys:
     """The keys of one blog. ``{slug}`` is the Cluster hash tag.
 
@@ -205,7 +226,8 @@ class _Keys:
     __slots__ = (
         "audit", "blog", "channel", "deleted", "entries", "highlights", "history", "importing",
         "key_events", "newsroom_channel", "newsroom_history", "newsroom_pos", "order", "pending",
-        "pinned", "pos", "presence", "revisions_of", "scheduled", "versions"
+        "pinned", "pos", "presence", "revisions_of", "scheduled", "search_mark",
+        "search_records", "search_terms", "versions"
     )  # fmt: skip
 
     def __init__(self, name: str) -> None:
@@ -222,6 +244,11 @@ class _Keys:
         self.pinned = f"{base}:pinned"
         self.key_events = f"{base}:key-events"
         self.highlights = f"{base}:highlights"
+        # The search index (search_index.lua): what was indexed of each entry, the language
+        # the index is complete in, and the terms in use (term T's entries: search_term(T)).
+        self.search_records = f"{base}:search:records"
+        self.search_mark = f"{base}:search"
+        self.search_terms = f"{base}:search:terms"
         self.newsroom_pos = f"{base}:newsroom:pos"
         self.newsroom_history = f"{base}:newsroom:history"
         self.newsroom_channel = f"{base}:newsroom:events"
@@ -242,6 +269,10 @@ class _Keys:
     def idempotency(self, key: str) -> str:
         return f"{self.blog}:idem:{key}"
 
+    def search_term(self, term: str) -> str:
+        """The sorted set of the entries that hold ``term`` (search_index.lua names it so)."""
+        return f"{self.search_terms}:{term}"
+
     def revisions(self, entry_id: str) -> str:
         return self.revisions_of + entry_id
 
@@ -250,7 +281,7 @@ class _Keys:
         return [
             self.entries, self.versions, self.order, self.history, self.pending, self.scheduled,
             self.newsroom_pos, self.newsroom_history, self.pinned, self.key_events,
-            self.highlights, self.deleted,
+            self.highlights, self.deleted, self.search_records, self.search_mark, self.search_terms,
         ]  # fmt: skip
 
 
@@ -299,7 +330,7 @@ class RedisEngine(Engine):
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
         self._redis: Any = self._connect(url, max_connections)
-        self._apply = self._redis.register_script(_script("apply.lua"))
+        self._apply = self._redis.register_script(_with_search("apply.lua"))
         self._timeline = self._redis.register_script(_script("timeline.lua"))
         self._newer = self._redis.register_script(_script("newer.lua"))
         self._create_blog = self._redis.register_script(_script("create_blog.lua"))
@@ -320,6 +351,9 @@ class RedisEngine(Engine):
         self._import_begin = self._redis.register_script(_script("import_begin.lua"))
         self._import_finish = self._redis.register_script(_script("import_finish.lua"))
         self._import_revisions = self._redis.register_script(_IMPORT_REVISIONS)
+        self._search = self._redis.register_script(_script("search.lua"))
+        self._index_search = self._redis.register_script(_with_search("index_search.lua"))
+        self._finish_search_index = self._redis.register_script(_FINISH_SEARCH_INDEX)
 
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
@@ -518,6 +552,7 @@ class RedisEngine(Engine):
             change.old_pending_key or "",
             "" if change.scheduled_at is None else repr(change.scheduled_at),
             "1" if change.claim else "",
+            _search_argument(change),
             0 if change.event is None else len(change.event),
             # the record (apply.lua's own block): ARGV 22-26
             change.revision or "",
@@ -530,7 +565,7 @@ class RedisEngine(Engine):
         all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
         more_keys = [
             keys.newsroom_pos, keys.newsroom_history, keys.pending, keys.scheduled,
-            keys.pinned, keys.key_events,
+            keys.pinned, keys.key_events, keys.search_records, keys.search_mark, keys.search_terms,
         ]  # fmt: skip
         record_keys = [keys.revisions(change.entry_id or ""), keys.deleted, keys.audit]
         reply = await self._write(
@@ -598,6 +633,63 @@ class RedisEngine(Engine):
         ids = [key.partition(b":")[2] for key in order_keys]
         raws = await self._call(self._redis.hmget(keys.entries, ids))
         return [_entry_decoder.decode(raw) for raw in raws if raw is not None]
+
+    # --- search (search.lua reads the index apply.lua keeps) -------------------------------
+
+    async def search(
+        self, slug: str, query: SearchQuery, limit: int, before: str | None, *, everything: bool
+    ) -> SearchPage:
+        keys = _Keys(slug)
+        search_keys = [keys.blog, keys.pos, keys.entries, keys.order, keys.search_terms,
+                       keys.search_mark]  # fmt: skip
+        args = [before or "", limit, "1" if everything else "", query.prefix,
+                query.prefix_term, query.expansions, *query.terms]  # fmt: skip
+        reply = await self._call(self._search(keys=search_keys, args=args))
+        if reply is None:
+            raise BlogNotFound(slug)
+        epoch, offset, next_key, total, mark, *entries = reply
+        return SearchPage(
+            entries=[_entry_decoder.decode(raw) for raw in entries if raw is not None],
+            next_key=next_key.decode() or None,
+            position=Position(epoch.decode(), int(offset)),
+            total=int(total),
+            indexed_in=mark.decode() or None,
+        )
+
+    async def begin_search_index(self, slug: str, language: str) -> None:
+        await self._call(self._redis.set(_Keys(slug).search_mark, "~" + language))
+
+    async def search_backlog(self, slug: str, language: str, cursor: str) -> SearchBacklog:
+        keys = _Keys(slug)
+        after, found = await self._call(
+            self._redis.hscan(keys.entries, int(cursor or 0), count=_SEARCH_STEP)
+        )
+        if not found:
+            return SearchBacklog([], None if after == 0 else str(after))
+        ids = list(found)
+        records = await self._call(self._redis.hmget(keys.search_records, ids))
+        prefix = language.encode() + b"\n"
+        entries = [
+            _entry_decoder.decode(found[entry_id])
+            for entry_id, record in zip(ids, records, strict=True)
+            if record is None or not record.startswith(prefix)
+        ]
+        return SearchBacklog(entries, None if after == 0 else str(after))
+
+    async def index_search(self, slug: str, items: list[tuple[Entry, SearchTerms]]) -> None:
+        if not items:
+            return
+        keys = _Keys(slug)
+        args: list[Any] = []
+        for entry, search in items:
+            args += [entry.id, entry.version, _search_record(search, entry.order_key)]
+        index_keys = [keys.versions, keys.search_records, keys.search_terms]
+        await self._write(self._index_search, index_keys, args)
+
+    async def finish_search_index(self, slug: str, language: str) -> bool:
+        keys = _Keys(slug)
+        done = await self._write(self._finish_search_index, [keys.search_mark], [language])
+        return bool(done)
 
     async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
         if rescan:
@@ -847,6 +939,22 @@ class RedisEngine(Engine):
             if minute.isdigit():
                 history.setdefault(int(minute), []).append(counts)
         return history
+
+
+def _search_argument(change: Change) -> str:
+    """apply.lua's search argument: '' (no terms), the blog's language for a change of the
+    blog, or '<language>\n<terms>' for a change of an entry."""
+    search = change.search
+    if search is None:
+        return ""
+    if change.entry_id is None:
+        return search.language
+    return f"{search.language}\n{' '.join(search.terms)}"
+
+
+def _search_record(search: SearchTerms, order_key: str) -> str:
+    """What search_index.lua keeps of an indexed entry."""
+    return f"{search.language}\n{order_key}\n{' '.join(search.terms)}"
 
 
 def _address(url: str) -> str:

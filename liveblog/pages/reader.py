@@ -150,6 +150,10 @@ def key_event_links(view: ReaderView) -> list[tuple[str, Any]]:
 
 
 async def blog_page(request: Request) -> Response:
+    if "q" in request.query_params:  # the search box (liveblog/pages/search.py)
+        from liveblog.pages.search import search_page
+
+        return await search_page(request)
     if request.query_params.get("view") == "key":
         # Every key event, however old: one page, shared per stream position like the first.
         page = await cache.blog_page(request, "reader-key", lambda: _blog_page(request, None, True))

@@ -117,7 +117,9 @@ def _save(name: str, data: bytes) -> None:
 async def _settle(page: Page) -> None:
     await page.wait_for_load_state("load")
     await page.evaluate("document.fonts.ready")
+    # A lazy image below the fold would never load (and never be waited for): load them all.
     await page.evaluate(
+        "[...document.images].forEach(i => { i.loading = 'eager' });"
         "Promise.all([...document.images].filter(i => !i.complete)"
         ".map(i => new Promise(r => { i.onload = i.onerror = r })))"
     )

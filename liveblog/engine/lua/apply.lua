@@ -6,6 +6,7 @@
 --       8 newsroom pos, 9 newsroom history, 10 pending (entries readers do not see),
 --       11 scheduled (entry id by due unix time), 12 pinned, 13 key events (the order keys
 --       of the timeline's pinned entries and key events: see highlights.lua)
+--       14 search records, 15 search mark, 16 search terms (see search_index.lua)
 -- ARGV: 1 channel, 2 history size, 3 new epoch (used only if the position was lost),
 --       4 idempotency fingerprint ('' = none), 5 idempotency response, 6 idempotency ttl,
 --       7 entry id ('' = none), 8 entry json ('' = delete), 9 entry version, 10 order key,
@@ -14,11 +15,12 @@
 --       15 publish command (PUBLISH; SPUBLISH on a cluster, where the channel shares the slot),
 --       16 newsroom channel, 17 pending key, 18 old pending key, 19 due time ('' = not
 --       scheduled), 20 claim ('1': only if the entry is still scheduled),
---       21 the readers' event's part count (0 = none), then its parts, then the newsroom
+--       21 search terms (see the search block below),
+--       22 the readers' event's part count (0 = none), then its parts, then the newsroom
 --       event's parts (none = no newsroom event); events are split where their id goes
--- The record (its own block below) adds KEYS 14-16 and ARGV 22-26, before the events' parts,
--- which therefore start at ARGV[EVENTS] (27).
-local EVENTS = 27
+-- The record (its own block below) adds KEYS 17-19 and ARGV 23-27, before the events' parts,
+-- which therefore start at ARGV[EVENTS] (28).
+local EVENTS = 28
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'NOBLOG'} end
 
 local fingerprint = ARGV[4]
@@ -99,32 +101,53 @@ if entry_id ~= '' then
 end
 if ARGV[13] ~= '' then redis.call('SET', KEYS[1], ARGV[13]) end
 
+-- >>> search: the index changes with the entry (functions from search_index.lua, which the
+-- engine puts before this script). ARGV[21]: '' = no terms; '<language>' with a change of the
+-- blog; '<language>\n<terms separated by spaces>' with a change of an entry: its terms after
+-- the change. An entry changed without terms leaves the index, which is then not complete:
+-- the next search indexes it.
+local search = ARGV[21]
+local split = string.find(search, '\n', 1, true)
+local language = split and string.sub(search, 1, split - 1) or search
+if language ~= '' then search_language(KEYS[15], language) end
+if entry_id ~= '' then
+  local key = ARGV[10] ~= '' and ARGV[10] or ARGV[17]
+  if ARGV[8] ~= '' and key ~= '' and split then
+    local record = language .. '\n' .. key .. '\n' .. string.sub(search, split + 1)
+    search_put(KEYS[14], KEYS[16], entry_id, record)
+  else
+    search_put(KEYS[14], KEYS[16], entry_id, nil)
+    if ARGV[8] ~= '' then redis.call('DEL', KEYS[15]) end  -- kept, but not indexed now
+  end
+end
+-- <<< search
+
 -- === The record: the entry's history and the audit log ===================================
--- KEYS: 14 the entry's revisions (a list, oldest first), 15 the blog's deleted entries (id by
---       when), 16 the blog's audit log (a stream, ids by the time of writing)
--- ARGV: 22 the revision ('' = none), 23 versions kept per entry (the first and the newest),
---       24 the audit event ('' = none), 25 the audit log's oldest id kept (unix ms), 26 its
+-- KEYS: 17 the entry's revisions (a list, oldest first), 18 the blog's deleted entries (id by
+--       when), 19 the blog's audit log (a stream, ids by the time of writing)
+-- ARGV: 23 the revision ('' = none), 24 versions kept per entry (the first and the newest),
+--       25 the audit event ('' = none), 26 the audit log's oldest id kept (unix ms), 27 its
 --       hard cap. Plain appends, trims and marks: nothing here can fail.
 if entry_id ~= '' then
-  if ARGV[8] == '' then redis.call('ZADD', KEYS[15], ARGV[14], entry_id)
-  else redis.call('ZREM', KEYS[15], entry_id) end
-  if ARGV[22] ~= '' then
-    local kept = tonumber(ARGV[23])
-    if redis.call('RPUSH', KEYS[14], ARGV[22]) > kept then
+  if ARGV[8] == '' then redis.call('ZADD', KEYS[18], ARGV[14], entry_id)
+  else redis.call('ZREM', KEYS[18], entry_id) end
+  if ARGV[23] ~= '' then
+    local kept = tonumber(ARGV[24])
+    if redis.call('RPUSH', KEYS[17], ARGV[23]) > kept then
       -- The first version stays (what was first said), then the newest.
-      local first = redis.call('LINDEX', KEYS[14], 0)
-      redis.call('LTRIM', KEYS[14], 1 - kept, -1)
-      redis.call('LPUSH', KEYS[14], first)
+      local first = redis.call('LINDEX', KEYS[17], 0)
+      redis.call('LTRIM', KEYS[17], 1 - kept, -1)
+      redis.call('LPUSH', KEYS[17], first)
     end
   end
 end
-if ARGV[24] ~= '' then
-  redis.call('XADD', KEYS[16], 'MINID', '~', ARGV[25], '*', 'e', ARGV[24])
-  redis.call('XTRIM', KEYS[16], 'MAXLEN', '~', ARGV[26])
+if ARGV[25] ~= '' then
+  redis.call('XADD', KEYS[19], 'MINID', '~', ARGV[26], '*', 'e', ARGV[25])
+  redis.call('XTRIM', KEYS[19], 'MAXLEN', '~', ARGV[27])
 end
 -- === end of the record ===================================================================
 
-local parts = tonumber(ARGV[21])
+local parts = tonumber(ARGV[22])
 if parts > 0 then publish(KEYS[2], KEYS[6], ARGV[1], EVENTS, EVENTS - 1 + parts) end
 if #ARGV > EVENTS - 1 + parts then
   publish(KEYS[8], KEYS[9], ARGV[16], EVENTS + parts, #ARGV)

@@ -11,6 +11,7 @@ import { Outbox } from "./outbox.js";
 import { alertText, alerts } from "./alerts.js";
 import { Presence, renderPeople } from "./presence.js";
 import { installable } from "./pwa.js";
+import { EntrySearch } from "./search.js";
 import { MultiBlogSocket } from "./socket.js";
 import { mountDeleted } from "./deleted.js";
 import { confirmDialog, el, toast, useBlogTimes } from "./ui.js";
@@ -49,6 +50,7 @@ const state = {
   waiting: 0, // contributions in the queue: the tab's title counts them
   ticker: null,
   socket: null,
+  search: null, // the entries search box (search.js)
 };
 
 // --- signing in -------------------------------------------------------------------------
@@ -326,6 +328,9 @@ async function selectBlog(slug) {
   });
   state.list = list;
   mountDeleted({ slug, after: $("load-older"), onRestored: (entry) => (entry.status === "published" ? state.list : state.workflow)?.upsert(entry) });
+  state.search?.stop();
+  state.search = new EntrySearch({ slug, form: $("entry-search"), results: $("search-results"), section: $("entry-list").closest("section") });
+  state.search.start();
   try {
     await list.start();
   } catch (error) {
