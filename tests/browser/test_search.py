@@ -197,7 +197,7 @@ async def test_staff_search_every_status_in_the_console(
         str(waiting["id"]): "submitted", str(scheduled["id"]): "scheduled",
     }  # fmt: skip
     await expect(page.locator("#search-results [data-role=summary]")).to_contain_text(
-        "4 entries match “turnout”"
+        "4 entries match \u2068“turnout”"  # the query set apart from the sentence
     )
     await expect(live).to_be_hidden()
     # The box and the results fit their column (the console itself is made to fit a phone

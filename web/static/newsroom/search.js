@@ -4,11 +4,13 @@
 
 import { renderEntry } from "../reader/render.js";
 import { ApiError, api, blogPath } from "./api.js";
-import { el, shortTime } from "./ui.js";
+import { contentAttributes } from "./form.js";
+import { t, tn } from "./i18n.js";
+import { el, isolated, shortTime } from "./ui.js";
 
 const PAGE_SIZE = 30;
 const WORD = /[\p{L}\p{N}]/u; // what the server searches for: a query without one is refused
-const STATUS_TEXT = { published: "Published", submitted: "Awaiting approval", draft: "Draft", scheduled: "Scheduled" };
+const STATUS_TEXT = { published: () => t("Published"), submitted: () => t("Awaiting approval"), draft: () => t("Draft"), scheduled: () => t("Scheduled") };
 
 export class EntrySearch {
   /**
@@ -77,10 +79,10 @@ export class EntrySearch {
     this.older.hidden = true;
     if (!WORD.test(text)) {
       this.asked += 1;
-      this.summary.textContent = "Nothing to search for: type a word (letters or digits).";
+      this.summary.textContent = t("Nothing to search for: type a word (letters or digits).");
       return;
     }
-    this.summary.textContent = "Searching…";
+    this.summary.textContent = t("Searching…");
     await this.fetchPage(null);
   }
 
@@ -104,29 +106,34 @@ export class EntrySearch {
       for (const entry of data.entries) this.list.append(this.renderResult(entry));
       this.next = data.next;
       this.older.hidden = !data.next;
-      const count = data.total === 1 ? "1 entry matches" : `${data.total} entries match`;
+      const query = isolated(`“${this.query}”`);
       this.summary.textContent = data.total
-        ? `${count} “${this.query}”, of every status, newest first. Results do not change live: search again to refresh.`
-        : `No entry matches “${this.query}”.`;
+        ? tn(
+          "%(count)s entry matches %(query)s, of every status, newest first. Results do not change live: search again to refresh.",
+          "%(count)s entries match %(query)s, of every status, newest first. Results do not change live: search again to refresh.",
+          data.total,
+          { query },
+        )
+        : t("No entry matches %(query)s.", { query });
     } catch (error) {
       if (asked !== this.asked) return;
       const why = error instanceof ApiError && error.status === 422 ? error.messages.join(" ") : error.message;
-      this.summary.textContent = `Could not search: ${why}`;
+      this.summary.textContent = t("Could not search: %(reason)s", { reason: why });
     }
   }
 
   renderResult(entry) {
     const status = entry.status || "published";
     const meta = [`v${entry.version}`];
-    if (entry.updated_at) meta.push(`edited ${shortTime(entry.updated_at)}`);
+    if (entry.updated_at) meta.push(t("edited %(time)s", { time: shortTime(entry.updated_at) }));
     return el(
       "article",
       { className: "nr-entry nr-search-result", dataset: { id: entry.id, status } },
-      el("div", { className: "nr-entry__view" }, renderEntry(entry)),
+      el("div", { className: "nr-entry__view", ...contentAttributes() }, renderEntry(entry)),
       el(
         "div",
         { className: "nr-entry__bar" },
-        el("span", { className: `nr-badge nr-search-status nr-search-status--${status}` }, STATUS_TEXT[status] ?? status),
+        el("span", { className: `nr-badge nr-search-status nr-search-status--${status}` }, STATUS_TEXT[status]?.() ?? status),
         el("span", { className: "nr-entry__version" }, meta.join(" · ")),
       ),
     );
