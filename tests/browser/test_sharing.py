@@ -75,7 +75,9 @@ async def test_share_opens_the_system_share_sheet_where_there_is_one(
 
     page, _ = await pages.open(f"{server}/blogs/share", viewport=PHONE, before_load=phone_browser)
     await page.locator(f"#entry-{entry['id']} .entry__share").click()
-    await page.wait_for_function("window.shared.length === 1")
+    # A function, not an expression: polling an expression evals it in the page, which the
+    # page's CSP refuses (only seen when the first check comes too early, on a busy machine).
+    await page.wait_for_function("() => window.shared.length === 1")
     shared = await page.evaluate("window.shared[0]")
     assert shared == {
         "title": "Worth sharing",
