@@ -19,6 +19,9 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.tom
 COPY README.md ./
 COPY liveblog ./liveblog
 COPY web ./web
+# The newsroom's guide and its screenshots, served at /newsroom/guide.
+COPY docs/newsroom.md ./docs/newsroom.md
+COPY docs/screenshots/guide ./docs/screenshots/guide
 RUN pip install --no-deps --no-build-isolation . && rm -rf /app/build
 USER liveblog
 EXPOSE 8000

@@ -61,7 +61,10 @@ async def test_every_script_imports_its_siblings_by_their_version(
         plain = await client.get(static_url(name), headers={"Accept-Encoding": "identity"})
         source = (STATIC_DIR / name).read_text()
         assert re.sub(r"\?v=[0-9a-f]{12}", "", plain.text) == source, name
-        assert plain.text.count("?v=") == code.text.count("?v="), name
+        # Every version the plain file carries, the minified one carries too (comments may
+        # speak of "?v=" without a version; only real versions count).
+        versioned = re.compile(r"\?v=[0-9a-f]{12}")
+        assert len(versioned.findall(plain.text)) == len(versioned.findall(code.text)), name
     assert len(imported) >= 10  # the reader's and the console's modules
     for url in imported:
         response = await client.get(url)
