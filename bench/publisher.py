@@ -77,6 +77,9 @@ class PublishResult:
     last_sent: float = 0.0  # when the last POST was handed a connection
     finished: float = 0.0
     first_body: bytes = b""
+    # Sequence numbers the server did not acknowledge (no answer, or not 2xx): nothing is owed
+    # to readers for them.
+    unacknowledged: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -156,15 +159,19 @@ class Publisher:
                         continue
                     result.errors[type(exc).__name__] += 1
                     result.failed += 1
+                    result.unacknowledged.append(seq)
                     return
                 result.post_ms.append((time.monotonic() - t0) * 1000.0)
                 result.statuses[status] += 1
-                if not result.first_body and not 200 <= status < 300:
-                    result.first_body = body[:300]
+                if not 200 <= status < 300:
+                    result.unacknowledged.append(seq)
+                    if not result.first_body:
+                        result.first_body = body[:300]
                 return
         except OSError as exc:  # could not connect
             result.errors[f"connect: {type(exc).__name__}"] += 1
             result.failed += 1
+            result.unacknowledged.append(seq)
             conn = None
         finally:
             result.sent += 1
