@@ -47,226 +47,77 @@ class Surface:
     uses: tuple[str, ...] = ()  # names the function's code must set or read
 
 
+def _rows(
+    feature: str, package: str, module: str, rows: list[tuple[str, tuple[str, ...], str]]
+) -> tuple[Surface, ...]:
+    """Surfaces of one module: (attribute, names its code must set or read, why)."""
+    return tuple(Surface(feature, package, f"{module}:{a}", why, uses) for a, uses, why in rows)
+
+
 SURFACES: tuple[Surface, ...] = (
     # liveblog.delivery.guard: GuardedHttpToolsProtocol subclasses uvicorn's httptools protocol.
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.__init__",
-        "timers on its loop",
-        ("loop",),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.connection_made",
-        "the head timer starts with the connection; writes 431/408",
-        ("transport", "flow"),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.connection_lost",
-        "timers stop with the connection",
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.data_received",
-        "head bytes counted before parsing; a callback's error ends in send_400_response",
-        ("parser", "send_400_response"),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_message_begin",
-        "a request's counts restart",
-        ("scope",),
-    ),
-    Surface(REQUEST_LIMITS, "uvicorn", f"{_HTTP}:HttpToolsProtocol.on_header", "headers counted"),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_headers_complete",
-        "the head is in: its timer stops",
-        ("cycle",),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_body",
-        "body bytes counted for its pace",
-        ("cycle", "flow"),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_message_complete",
-        "the next head is watched",
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.send_400_response",
-        "too many headers answer 431, not 400",
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_FLOW}:FlowControl.__init__",
-        "a body the server is not reading is not the client's time",
-        ("read_paused",),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:RequestResponseCycle.receive",
-        "a slow body ends the app's reads",
-        ("message_event", "waiting_for_100_continue"),
-    ),
-    Surface(
-        REQUEST_LIMITS,
-        "uvicorn",
-        f"{_HTTP}:RequestResponseCycle.send",
-        "a slow body ends the app's writes",
-        ("disconnected", "response_started", "response_complete"),
-    ),
-    # liveblog.delivery.fastpath: the protocols that hand the hub their transport.
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.__init__",
-        "a list for the pipeline deque",
-        ("pipeline",),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_headers_complete",
-        "a lighter flag for the cycle's Event",
-        ("cycle",),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.on_response_complete",
-        "the pipeline list is used as a deque",
-        ("pipeline",),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_HTTP}:HttpToolsProtocol.pause_writing",
-        "a full socket closes its reader",
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_FLOW}:FlowControl.__init__",
-        "a lighter flag for its Event",
-        ("_is_writable_event",),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_HTTP}:RequestResponseCycle.receive",
-        "the cycle's Event swapped for a flag",
-        ("message_event",),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_WS}:WebSocketsSansIOProtocol.__init__",
-        "lighter inbox and flag; keepalive is the hub's",
-        ("queue", "writable", "ping_interval", "conn"),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_WS}:WebSocketsSansIOProtocol.handle_connect",
-        "the protocol goes into the scope; handshake kept until accept",
-        ("request", "response", "scope"),
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_WS}:WebSocketsSansIOProtocol.data_received",
-        "a peer heard from answers the hub's ping",
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_WS}:WebSocketsSansIOProtocol.pause_writing",
-        "a full socket closes its reader",
-    ),
-    Surface(
-        FAST_PATH,
-        "uvicorn",
-        f"{_WS}:WebSocketsSansIOProtocol.send",
-        "the handshake's request and response dropped at accept",
-    ),
-    Surface(
-        FAST_PATH,
-        "websockets",
-        "websockets.server:ServerProtocol.__init__",
-        "one shared permessage-deflate offer",
-        ("available_extensions",),
-    ),
-    Surface(
-        FAST_PATH,
-        "websockets",
-        "websockets.protocol:Protocol.__init__",
-        "whether a socket negotiated deflate",
-        ("extensions",),
-    ),
-    Surface(
-        FAST_PATH,
-        "websockets",
-        f"{_DEFLATE}:PerMessageDeflate.__init__",
-        "an idle socket's agreement kept on its class",
-        (
-            "remote_no_context_takeover",
-            "local_no_context_takeover",
-            "remote_max_window_bits",
-            "local_max_window_bits",
-            "compress_settings",
-        ),
-    ),
-    Surface(
-        FAST_PATH,
-        "websockets",
-        f"{_DEFLATE}:PerMessageDeflate.decode",
-        "a client's message inflated alone",
-        ("remote_no_context_takeover", "remote_max_window_bits"),
-    ),
+    *_rows(REQUEST_LIMITS, "uvicorn", _HTTP, [
+        ("HttpToolsProtocol.__init__", ("loop",), "timers on its loop"),
+        ("HttpToolsProtocol.connection_made", ("transport", "flow"), "the head's timer starts"),
+        ("HttpToolsProtocol.connection_lost", (), "the timers stop"),
+        # A parser callback's exception (too many headers) ends in send_400_response.
+        ("HttpToolsProtocol.data_received", ("parser", "send_400_response"), "bytes counted"),
+        ("HttpToolsProtocol.on_message_begin", ("scope",), "a request's counts restart"),
+        ("HttpToolsProtocol.on_header", (), "headers counted"),
+        ("HttpToolsProtocol.on_headers_complete", ("cycle",), "the head's timer stops"),
+        ("HttpToolsProtocol.on_body", ("cycle", "flow"), "a body's bytes counted"),
+        ("HttpToolsProtocol.on_message_complete", (), "the next head is watched"),
+        ("HttpToolsProtocol.send_400_response", (), "too many headers answer 431, not 400"),
+        ("RequestResponseCycle.receive", ("message_event", "waiting_for_100_continue"),
+         "a slow body ends the app's reads; 100 Continue is not the client's time"),
+        ("RequestResponseCycle.send", ("disconnected", "response_started", "response_complete"),
+         "a slow body ends the app's writes"),
+    ]),
+    *_rows(REQUEST_LIMITS, "uvicorn", _FLOW, [
+        ("FlowControl.__init__", ("read_paused",), "a body the server is not reading is not late"),
+    ]),
+    # liveblog.delivery.fastpath: the protocols that hand the hub their transport, lighter.
+    *_rows(FAST_PATH, "uvicorn", _HTTP, [
+        ("HttpToolsProtocol.__init__", ("pipeline",), "a list stands in for the deque"),
+        ("HttpToolsProtocol.on_headers_complete", ("cycle",), "a flag for the cycle's Event"),
+        ("HttpToolsProtocol.on_response_complete", ("pipeline",), "the list used as a deque"),
+        ("HttpToolsProtocol.pause_writing", (), "a full socket closes its reader"),
+        ("RequestResponseCycle.receive", ("message_event",), "the flag used as an Event"),
+    ]),
+    *_rows(FAST_PATH, "uvicorn", _FLOW, [
+        ("FlowControl.__init__", ("_is_writable_event",), "a flag stands in for its Event"),
+    ]),
+    *_rows(FAST_PATH, "uvicorn", _WS, [
+        ("WebSocketsSansIOProtocol.__init__", ("queue", "writable", "ping_interval", "conn"),
+         "lighter inbox and flag; the keepalive is the hub's"),
+        ("WebSocketsSansIOProtocol.handle_connect", ("request", "response", "scope"),
+         "the protocol put in the scope; the handshake dropped at accept"),
+        ("WebSocketsSansIOProtocol.data_received", (), "a peer heard answers the hub's ping"),
+        ("WebSocketsSansIOProtocol.pause_writing", (), "a full socket closes its reader"),
+        ("WebSocketsSansIOProtocol.send", (), "the handshake's request and response dropped"),
+    ]),
+    *_rows(FAST_PATH, "websockets", "websockets.server", [
+        ("ServerProtocol.__init__", ("available_extensions",), "one deflate offer for all"),
+    ]),
+    *_rows(FAST_PATH, "websockets", "websockets.protocol", [
+        ("Protocol.__init__", ("extensions",), "whether a socket negotiated deflate"),
+    ]),
+    *_rows(FAST_PATH, "websockets", _DEFLATE, [
+        ("PerMessageDeflate.__init__", ("remote_no_context_takeover", "local_no_context_takeover",
+         "remote_max_window_bits", "local_max_window_bits", "compress_settings"),
+         "an idle socket's agreement kept on its class"),
+        ("PerMessageDeflate.decode", ("remote_no_context_takeover", "remote_max_window_bits"),
+         "a client's message inflated alone"),
+    ]),
     # liveblog.engine.cluster: a write and its WAIT in one round trip, on the slot's master.
-    Surface(
-        CLUSTER,
-        "redis",
-        f"{_CLUSTER}:PipelineCommand.__init__",
-        "EVALSHA, ASKING and WAIT in one pipeline",
-        ("result",),
-    ),
-    Surface(
-        CLUSTER,
-        "redis",
-        f"{_CLUSTER}:ClusterNode.execute_pipeline",
-        "the pipeline sent to one node",
-    ),
-    Surface(
-        CLUSTER,
-        "redis",
-        f"{_CLUSTER}:NodesManager.__init__",
-        "a slot's master and replicas",
-        ("slots_cache",),
-    ),
-    Surface(
-        CLUSTER, "redis", f"{_CLUSTER}:NodesManager.move_slot", "a MOVED reply updates the slot map"
-    ),
-    Surface(
-        CLUSTER, "redis", f"{_CLUSTER}:RedisCluster.__init__", "its slot map", ("nodes_manager",)
-    ),
-)
+    *_rows(CLUSTER, "redis", _CLUSTER, [
+        ("RedisCluster.__init__", ("nodes_manager",), "its slot map"),
+        ("NodesManager.__init__", ("slots_cache",), "a slot's master and replicas"),
+        ("NodesManager.move_slot", (), "a MOVED reply updates the slot map"),
+        ("PipelineCommand.__init__", ("result",), "EVALSHA, ASKING and WAIT in one pipeline"),
+        ("ClusterNode.execute_pipeline", (), "the pipeline sent to one node"),
+    ]),
+)  # fmt: skip
 
 
 def _lookup(path: str) -> object:
