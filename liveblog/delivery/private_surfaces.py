@@ -125,7 +125,7 @@ def _lookup(path: str) -> object:
     module_name, _, qualname = path.partition(":")
     try:
         found: object = importlib.import_module(module_name)
-    except ImportError as exc:
+    except Exception as exc:  # moved, or broken on import: missing either way
         raise LookupError(f"module {module_name} ({exc})") from None
     for part in qualname.split("."):
         try:

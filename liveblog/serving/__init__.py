@@ -52,8 +52,8 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
             GuardedHttpToolsProtocol,
             HeadLimits,
         )
-    except ImportError as exc:
-        _refuse(private_surfaces.REQUEST_LIMITS, str(exc))
+    except Exception as exc:  # a class layout uvicorn changed fails here, not only an import
+        _refuse(private_surfaces.REQUEST_LIMITS, repr(exc))
     limits = HeadLimits(
         max_head_bytes=settings.max_request_head_bytes,
         max_headers=settings.max_request_headers,
@@ -74,8 +74,8 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
     if problem is None:
         try:
             from liveblog.delivery import fastpath
-        except ImportError as exc:
-            problem = str(exc)
+        except Exception as exc:  # as for the guard
+            problem = repr(exc)
     if problem is not None:
         logger.warning(
             "fast path off (%s): streams take the plain ASGI path, request limits on", problem
