@@ -128,9 +128,9 @@ async def _archive(settings: Settings, args: argparse.Namespace, url: str | None
     else:
         engine = make_engine(settings)
         try:
-            lines = await transfer.export_blog(engine, args.slug)
+            exported = await transfer.export_blog(engine, args.slug)
             done = await archive.write_archive(
-                lines, args.directory, settings, per_page=args.per_page
+                exported, args.directory, settings, per_page=args.per_page
             )
         finally:
             await engine.close()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 import msgspec
@@ -45,13 +46,13 @@ class Problem(Exception):
         detail: str,
         *,
         errors: list[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.errors = errors
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
     def response(self) -> Response:
         phrase = HTTPStatus(self.status).phrase

@@ -63,7 +63,7 @@ def _api(path: str, **methods: Endpoint) -> Route:
     return Route(path, endpoint, methods=list(methods))
 
 
-STREAMS: list[BaseRoute] = [
+STREAMS: list[Route | WebSocketRoute] = [
     Route("/blogs/{slug:slug}/events", streams.sse_events, methods=["GET"]),
     WebSocketRoute("/blogs/{slug:slug}/ws", streams.blog_socket),
     WebSocketRoute("/ws", streams.dashboard_socket),
@@ -134,7 +134,7 @@ def table(static: StaticAssets | None = None) -> list[BaseRoute]:
 
 # The shape of each stream's path, with any name where the slug goes: a request of that shape
 # that matched no route is a stream's 404 (problem+json), not a page's.
-_STREAM_SHAPES = [compile_path(route.path_format)[0] for route in STREAMS]  # type: ignore[attr-defined]
+_STREAM_SHAPES = [compile_path(route.path_format)[0] for route in STREAMS]
 
 
 def is_stream_path(path: str) -> bool:
@@ -158,6 +158,5 @@ def stream_endpoint(scope: Scope) -> ASGIApp | None:
         match, child = route.matches(scope)
         if match is Match.FULL:
             scope.update(child)
-            app: ASGIApp = route.app  # type: ignore[attr-defined]
-            return app
+            return route.app
     return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
 import os
 import socket
 import struct
@@ -20,7 +19,7 @@ import uvloop
 from liveblog import serving
 from liveblog.app import create_app
 from liveblog.config import Settings
-from liveblog.delivery import fastpath
+from liveblog.delivery import private_surfaces
 from liveblog.delivery.fastpath import (
     DirectHttpToolsProtocol,
     DirectWebSocketProtocol,
@@ -231,31 +230,12 @@ async def test_streams_run_on_uvloop_and_the_fast_path(
 
 
 def test_the_installed_uvicorn_offers_what_the_fast_path_relies_on() -> None:
-    assert fastpath.unsupported() is None
+    """(A uvicorn without it: tests/test_private_surfaces.py.)"""
+    assert private_surfaces.check(private_surfaces.FAST_PATH) is None
     http, ws = serving.protocols(Settings())
     assert (http.func, ws.func) == (DirectHttpToolsProtocol, DirectWebSocketProtocol)
     assert ws.keywords == {"deflate": True}
     assert serving.protocols(Settings(compression=False))[1].keywords == {"deflate": False}
-
-
-def test_a_uvicorn_without_the_relied_on_surface_turns_the_fast_path_off(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    class OlderProtocol:
-        def connection_made(self, transport: object) -> None:
-            self.sock = transport  # not "transport": what the fast path reads is gone
-
-    relied_on = (
-        (OlderProtocol, "connection_made", ("transport",)),
-        (OlderProtocol, "pause_writing", ()),
-    )
-    monkeypatch.setattr(fastpath, "_RELIED_ON", relied_on)
-    problem = fastpath.unsupported()
-    assert problem is not None
-    assert "OlderProtocol.transport" in problem and "OlderProtocol.pause_writing" in problem
-    with caplog.at_level(logging.WARNING, logger="liveblog"):
-        assert serving.protocols(Settings()) == ("httptools", "websockets-sansio")
-    assert any("fast path off" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])

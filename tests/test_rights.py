@@ -20,8 +20,7 @@ from starlette.websockets import WebSocket
 from liveblog.api import auth
 from liveblog.app import create_app
 from liveblog.config import Settings
-from liveblog.delivery.connections import SSE, WS
-from liveblog.delivery.fastpath import EXTENSION
+from liveblog.delivery.connections import EXTENSION, SSE, WS
 from liveblog.delivery.hub import Hub
 from liveblog.delivery.rights import Grant
 from liveblog.engine.memory import MemoryEngine
@@ -232,7 +231,7 @@ async def _socket_holding_a_token(websocket: WebSocket) -> None:
     direct = websocket.scope.get("extensions", {}).get(EXTENSION)
     conn = app.state.hub.connection(WS, direct=direct, watcher=True, grant=grant)
     await app.state.hub.attach(conn, "desk", None)
-    await sockets._session(websocket, app.state.hub, conn, on_message=None)
+    await sockets._session(websocket, websocket.receive, app.state.hub, conn, on_message=None)
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "plain"])

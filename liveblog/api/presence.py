@@ -92,10 +92,10 @@ def people(records: dict[str, bytes]) -> list[Person]:
             continue  # a record of another version: it expires soon
     found = []
     for token_id, console in consoles.items():
-        edit = edits.get(token_id)
-        since = edit.since if edit else console.since
+        editing = edits.get(token_id)
+        since = editing.since if editing else console.since
         found.append(Person(token_id, console.name, console.avatar_url,
-                            edit.editing if edit else None, since))  # fmt: skip
+                            editing.editing if editing else None, since))  # fmt: skip
     found.sort(key=lambda person: (person.name.casefold(), person.token_id))
     return found
 

@@ -5,8 +5,9 @@ blog's delivery state machine (``channel``: live readers, resumes, gap fills, co
 connections as the hub sees them and the ``Frame`` each event is encoded into once
 (``connections``), and the adapters of uvicorn's protocols: the fast path that
 hands the hub each socket's transport (``fastpath``) and the bounds on a request's head
-(``guard``); and the streams that hold a token's rights, ended when the token loses them
-(``rights``).
+(``guard``), with the one table of what they, and the Redis Cluster engine, use below other
+packages' public API (``private_surfaces``, checked at start-up before either is imported); and
+the streams that hold a token's rights, ended when the token loses them (``rights``).
 
 May import: ``models``, ``events``, ``engine`` (its interface), ``ops.supervisor``. Never the
 editor API, pages, streams or editorial code: fan-out knows no editor API or pages.

@@ -18,7 +18,7 @@ the last event id it received.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -38,6 +38,18 @@ if TYPE_CHECKING:
     from liveblog.delivery.rights import Grant
 
 SSE, WS = "sse", "ws"
+# The scope extension under which the fast path's protocols (``fastpath``) hand a stream their
+# socket. Here, not in ``fastpath``: the streams read it without importing uvicorn's internals.
+EXTENSION = "liveblog.direct"
+
+
+def shed_request_headers(scope: MutableMapping[str, Any]) -> None:
+    """Empty the request's header list once a stream is live: a reader's connection lasts for
+    hours and nothing reads its headers after the start, while browsers send a KiB or more
+    (cookies, user agent) per request. Emptied in place, as uvicorn's protocol holds the list."""
+    scope["headers"].clear()
+
+
 # Close codes that tell a WebSocket reader why, and that it should resume.
 CLOSE_CODES = {
     "shutdown": (1012, "server restarting: resume"),

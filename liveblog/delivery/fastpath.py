@@ -19,36 +19,30 @@ Without these protocols (another ASGI server, HTTP/1.0) the streams use the plai
 
 An idle reader's socket lives for hours, so the WebSocket protocol also sheds per-socket weight
 uvicorn does not need for it (see ``DirectWebSocketProtocol``).
+
+What these classes rely on below uvicorn's and websockets' public API is listed, and checked at
+start-up, in ``private_surfaces`` (feature ``FAST_PATH``): only ``liveblog.serving`` imports
+this module, after that check.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import uvicorn
-from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import NegotiationError
-from websockets.extensions.base import Extension, ExtensionParameter
+from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
+from websockets.typing import ExtensionParameter
 
+from liveblog.delivery.connections import EXTENSION
 from liveblog.delivery.guard import GuardedHttpToolsProtocol
-
-EXTENSION = "liveblog.direct"
-
-
-def shed_request_headers(scope: dict[str, Any]) -> None:
-    """Empty the request's header list once a stream is live: a reader's connection lasts for
-    hours and nothing reads its headers after the start, while browsers send a KiB or more
-    (cookies, user agent) per request. Emptied in place, as uvicorn's protocol holds the list."""
-    scope["headers"].clear()
 
 
 class _Inbox:
@@ -154,11 +148,15 @@ class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_pause = None
+        # The stand-ins below have the part of the deque's, Event's API uvicorn uses (listed in
+        # private_surfaces), not its type: hence each ``type: ignore[assignment]``.
         self.pipeline = _Pipeline()  # type: ignore[assignment]
 
+    # uvicorn's own signature, narrower than asyncio.Protocol's BaseTransport: a stream
+    # server's transports are Transports.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.flow._is_writable_event = _Flag()  # type: ignore[assignment]
+        self.flow._is_writable_event = _Flag()  # type: ignore[assignment]  # a stand-in
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -166,12 +164,14 @@ class DirectHttpToolsProtocol(_Direct, GuardedHttpToolsProtocol):
         # Its ASGI task is created, not yet run: nothing waits on the Event yet. A request
         # refused in the head (or an upgrade) has no new cycle.
         if cycle is not None and type(cycle.message_event) is asyncio.Event:
-            cycle.message_event = _Flag(on=cycle.message_event.is_set())  # type: ignore[assignment]
+            flag = _Flag(on=cycle.message_event.is_set())
+            cycle.message_event = flag  # type: ignore[assignment]  # a stand-in
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.on_pause = None  # one per request on a keep-alive connection
-        self.scope["extensions"] = {EXTENSION: self}
+        extensions: dict[str, Any] = {EXTENSION: self}  # uvicorn types its values as dicts
+        self.scope["extensions"] = extensions
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -211,7 +211,9 @@ class _IdleDeflate(PerMessageDeflate):
     # Inflating with the widest window takes whatever window the client deflated with.
     remote_max_window_bits = 15
     local_max_window_bits = 15
-    compress_settings: Mapping[str, Any] = MappingProxyType({})
+    # Read-only, as it is shared by every socket; websockets only unpacks it into
+    # zlib.compressobj(**...), though it types it as a dict.
+    compress_settings: dict[str, Any] = MappingProxyType({})  # type: ignore[assignment]
     decode_cont_data = False  # websockets >= 15
     decode_cont_data_frame = False  # websockets 14
 
@@ -241,6 +243,7 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
         self.on_pause = None
         if deflate:  # offered to every handshake; the extension list itself is shared
             self.conn.available_extensions = _SHARED_DEFLATE
+        # Stand-ins with the part of the Queue's and Event's API uvicorn uses, not their types.
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Flag()  # type: ignore[assignment]
         # Keepalive is the hub's: one shared ping frame per heartbeat for every socket
@@ -275,61 +278,5 @@ class DirectWebSocketProtocol(_Direct, WebSocketsSansIOProtocol):
             # the socket's whole life; nothing reads them after the accept. The parser's frame
             # holds the request too, so its headers are emptied in place.
             self.request.headers.clear()
-            self.request = self.response = None
-
-
-# --- what these classes rely on in uvicorn ------------------------------------------------------
-# The versions this module was tested on: [first, last). Outside them the surface below is still
-# checked at start-up; inside them it is known to hold.
-TESTED_UVICORN = ((0, 52, 1), (0, 55, 0))
-
-# (uvicorn class, its method, attributes that method must set or use): what the subclasses
-# above and liveblog.delivery.guard read, replace or hook. A uvicorn without one of them would
-# crash or slow down silently.
-_RELIED_ON: tuple[tuple[type, str, tuple[str, ...]], ...] = (
-    (HttpToolsProtocol, "__init__", ("loop", "pipeline")),
-    (HttpToolsProtocol, "connection_made", ("transport", "flow")),
-    (HttpToolsProtocol, "connection_lost", ()),
-    (HttpToolsProtocol, "data_received", ("parser",)),
-    (HttpToolsProtocol, "on_message_begin", ("scope",)),
-    (HttpToolsProtocol, "on_header", ()),
-    (HttpToolsProtocol, "on_headers_complete", ("cycle",)),
-    (HttpToolsProtocol, "on_response_complete", ("pipeline",)),
-    (FlowControl, "__init__", ("_is_writable_event", "read_paused")),
-    (RequestResponseCycle, "receive", ("message_event", "waiting_for_100_continue")),
-    (RequestResponseCycle, "send", ("disconnected", "response_started", "response_complete")),
-    (HttpToolsProtocol, "on_body", ("cycle", "flow")),
-    (HttpToolsProtocol, "on_message_complete", ()),
-    (HttpToolsProtocol, "send_400_response", ()),
-    (HttpToolsProtocol, "pause_writing", ()),
-    (WebSocketsSansIOProtocol, "__init__", ("queue", "writable", "ping_interval", "conn")),
-    (WebSocketsSansIOProtocol, "handle_connect", ("request", "response", "scope")),
-    (WebSocketsSansIOProtocol, "data_received", ()),
-    (WebSocketsSansIOProtocol, "pause_writing", ()),
-    (WebSocketsSansIOProtocol, "send", ()),
-)
-
-
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".")[:3] if part.isascii() and part.isdigit())
-
-
-def unsupported() -> str | None:
-    """Why the fast path cannot run on the installed uvicorn, or None when it can."""
-    missing = []
-    for cls, method, attributes in _RELIED_ON:
-        function = getattr(cls, method, None)
-        code = getattr(function, "__code__", None)
-        if code is None:
-            missing.append(f"{cls.__name__}.{method}")
-            continue
-        # Attribute names a function sets or reads are in its code's names.
-        missing += [f"{cls.__name__}.{name}" for name in attributes if name not in code.co_names]
-    if missing:
-        return f"uvicorn {uvicorn.__version__} lacks {', '.join(missing)}"
-    return None
-
-
-def untested() -> bool:
-    first, last = TESTED_UVICORN
-    return not first <= _version(uvicorn.__version__) < last
+            # uvicorn types both as always set: nothing of it reads them after the accept.
+            self.request = self.response = None  # type: ignore[assignment]

@@ -115,6 +115,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._head_timer: asyncio.TimerHandle | None = None
 
+    # uvicorn's own signature, narrower than asyncio.Protocol's BaseTransport: a stream
+    # server's transports are Transports.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._start_head_timer()  # a socket that never sends a whole head is let go

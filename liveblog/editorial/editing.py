@@ -40,6 +40,7 @@ from liveblog.models import (
     Entry,
     EntryCreate,
     EntryPatch,
+    EventType,
     Revision,
     Token,
     encoder,
@@ -176,7 +177,7 @@ def _events(slug: str, before: Entry | None, after: Entry | None) -> dict[str, A
         if before is not None and not was:
             newsroom = events.template("entry.deleted", slug, {"id": before.id})
     elif not now or (before is not None and not was):  # not for readers, or its publication
-        kind = "entry.created" if before is None else "entry.updated"
+        kind: EventType = "entry.created" if before is None else "entry.updated"
         newsroom = events.template(kind, slug, after)
     return {"event": public, "newsroom_event": newsroom}
 
@@ -268,7 +269,7 @@ async def update_entry(
     if if_match is not None and if_match != current.version:
         raise VersionConflict(current.version)
     now = utcnow()
-    changes = given_fields(patch)
+    changes: dict[str, Any] = given_fields(patch)  # each field checked below, by its name
     correction = changes.pop("correction", None)
     if token is not None and not token.may_publish:
         if changes.get("status") in ("published", "scheduled"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -131,6 +131,13 @@ def entry_detail(
     return detail | extra
 
 
+class EntryRecord(TypedDict):
+    """The record's part of a ``Change`` of an entry (its fields of the same names)."""
+
+    revision: bytes
+    audit: bytes
+
+
 def entry_record(
     slug: str,
     by: Actor,
@@ -139,7 +146,7 @@ def entry_record(
     *,
     version: int | None = None,
     restored_from: int | None = None,
-) -> dict[str, bytes]:
+) -> EntryRecord:
     """The ``revision`` and ``audit`` of a Change of an entry (``version``: of a delete)."""
     action: AuditAction = "entry.restored" if restored_from else entry_action(before, after)
     shown = after or before

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -99,13 +100,19 @@ def on_uvicorn_exit(callback: Callable[[], None], grace: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
-        if not isinstance(getattr(previous, "__self__", None), uvicorn.Server):
+        server = getattr(previous, "__self__", None)
+        if not isinstance(server, uvicorn.Server) or not callable(previous):
             continue  # not running under uvicorn's handlers (tests, other servers)
 
-        def handler(signum: int, frame: FrameType | None, previous: Callable = previous) -> None:  # type: ignore[type-arg]
+        def handler(
+            signum: int,
+            frame: FrameType | None,
+            previous: Callable[[int, FrameType | None], Any] = previous,
+            server: uvicorn.Server = server,
+        ) -> None:
             # As a shell reports a process ended by this signal.
             deadline.arm(grace + DEADLINE_AFTER_GRACE, 128 + signum)
-            loop.call_soon_threadsafe(_stop_accepting, previous.__self__)
+            loop.call_soon_threadsafe(_stop_accepting, server)
             loop.call_soon_threadsafe(callback)
             previous(signum, frame)
 

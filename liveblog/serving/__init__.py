@@ -3,9 +3,11 @@ suite's servers alike, so that tests run what production runs.
 
 The fast path (``liveblog.delivery.fastpath``) and the request limits (head and body pace,
 ``liveblog.delivery.guard``) subclass uvicorn's private protocol classes. At start-up their surface
-is checked: a uvicorn that lacks it serves on its own protocols (slower, and without the head
-limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry;
-``compression`` negotiates content codings and compresses the answers that pass the middleware.
+(``liveblog.delivery.private_surfaces``) is checked before either module is imported: without the
+fast path's, streams take the plain ASGI path, still behind the request limits; without the
+limits' (or a Redis Cluster engine's), the server refuses to start rather than run unprotected.
+``hosts`` checks the Host header at the app's entry; ``compression`` negotiates content codings
+and compresses the answers that pass the middleware.
 
 May import: ``config``, ``delivery`` (the protocols), ``problems``.
 """
@@ -16,42 +18,42 @@ import functools
 import logging
 import resource
 import socket
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from liveblog.config import Settings
-from liveblog.delivery import fastpath
-from liveblog.delivery.guard import BodyGate, BodyLimits, GuardedHttpToolsProtocol, HeadLimits
+from liveblog.delivery import private_surfaces
 
 logger = logging.getLogger("liveblog")
 
-PLAIN = ("httptools", "websockets-sansio")
+PLAIN_WS = "websockets-sansio"  # uvicorn's own WebSocket protocol: the plain path's
 # What a client may send in one WebSocket message: a dashboard's op is under 200 bytes and a
 # reader sends nothing, while uvicorn's default (16 MiB) lets anyone park that much per socket.
 WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
-    """uvicorn's ``http`` and ``ws`` protocols: the fast path's when it can run, and the head
-    limits of ``settings`` whenever uvicorn offers what they hook."""
-    problem = fastpath.unsupported()
-    if problem is not None:
+    """uvicorn's ``http`` and ``ws`` protocols: always behind the request limits of
+    ``settings``, the fast path's when it can run. Refuses (``SystemExit``) when the limits
+    cannot be installed, and when a Redis Cluster engine's surface is missing."""
+    _require(private_surfaces.REQUEST_LIMITS)
+    if settings.redis_cluster and settings.redis_url:  # liveblog.engine.make_engine
+        _require(private_surfaces.CLUSTER)
+    for line in private_surfaces.untested():
         logger.warning(
-            "fast path off and request limits off (%s); streams take the plain ASGI path",
-            problem,
+            "%s: outside the versions liveblog was tested on; its surface checks out", line
         )
-        return PLAIN
-    if fastpath.untested():
-        first, last = fastpath.TESTED_UVICORN
-        logger.warning(
-            "uvicorn %s is outside the versions the fast path was tested on (%s to before %s); "
-            "its surface checks out, so the fast path is on",
-            uvicorn.__version__,
-            ".".join(map(str, first)),
-            ".".join(map(str, last)),
+    try:
+        from liveblog.delivery.guard import (
+            BodyGate,
+            BodyLimits,
+            GuardedHttpToolsProtocol,
+            HeadLimits,
         )
+    except Exception as exc:  # a class layout uvicorn changed fails here, not only an import
+        _refuse(private_surfaces.REQUEST_LIMITS, repr(exc))
     limits = HeadLimits(
         max_head_bytes=settings.max_request_head_bytes,
         max_headers=settings.max_request_headers,
@@ -65,12 +67,39 @@ def protocols(settings: Settings, *, fast_path: bool = True) -> tuple[Any, Any]:
             max_bodies=settings.max_request_bodies,
         )
     )
+    guarded = functools.partial(GuardedHttpToolsProtocol, limits=limits, bodies=bodies)
     if not fast_path:
-        guarded = functools.partial(GuardedHttpToolsProtocol, limits=limits, bodies=bodies)
-        return guarded, PLAIN[1]
+        return guarded, PLAIN_WS
+    problem = private_surfaces.check(private_surfaces.FAST_PATH)
+    if problem is None:
+        try:
+            from liveblog.delivery import fastpath
+        except Exception as exc:  # as for the guard
+            problem = repr(exc)
+    if problem is not None:
+        logger.warning(
+            "fast path off (%s): streams take the plain ASGI path, request limits on", problem
+        )
+        return guarded, PLAIN_WS
     http = functools.partial(fastpath.DirectHttpToolsProtocol, limits=limits, bodies=bodies)
     ws = functools.partial(fastpath.DirectWebSocketProtocol, deflate=settings.compression)
     return http, ws
+
+
+def _require(feature: str) -> None:
+    problem = private_surfaces.check(feature)
+    if problem is not None:
+        _refuse(feature, problem)
+
+
+def _refuse(feature: str, problem: str) -> NoReturn:
+    logger.critical(
+        "refusing to start: the %s cannot run on the installed packages (%s); "
+        "install the versions pyproject.toml names",
+        feature,
+        problem,
+    )
+    raise SystemExit(1)
 
 
 def options(settings: Settings, *, fast_path: bool = True) -> dict[str, Any]:
@@ -109,6 +138,7 @@ def run_workers(app: str, *, host: str, port: int, workers: int, **kwargs: Any) 
     reservation = _reuse_port_socket(host, port)
     try:
         listener = _WorkerListener(host, port, config.backlog)
+        # A stand-in, not a socket: uvicorn pickles it to each worker, where it is one.
         Multiprocess(config, sockets=[listener]).run()  # type: ignore[list-item]
     finally:
         reservation.close()

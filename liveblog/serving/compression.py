@@ -76,13 +76,14 @@ def request_coding(scope: Scope, offered: tuple[str, ...] = CODINGS) -> str | No
 
 
 def compressible(content_type: str | None) -> bool:
-    return bool(content_type) and content_type.lower().startswith(_COMPRESSIBLE)  # type: ignore[union-attr]
+    return content_type is not None and content_type.lower().startswith(_COMPRESSIBLE)
 
 
 def encode(body: bytes, coding: str, effort: Effort) -> bytes:
     quality, level = _LEVELS[effort]
     if coding == "br":
-        return brotli.compress(body, mode=brotli.MODE_TEXT, quality=quality)
+        compressed: bytes = brotli.compress(body, mode=brotli.MODE_TEXT, quality=quality)
+        return compressed
     if coding == "gzip":
         return gzip.compress(body, compresslevel=level, mtime=0)
     raise ValueError(f"unknown content coding {coding!r}")

@@ -22,9 +22,11 @@ class _BareSession:
     """Starlette's ``websocket_session`` without its exception-handler layers: their frames
     would stay in memory for as long as the reader stays, and the endpoints answer their own
     errors (anything else reaches uvicorn, which logs it and closes with 1011). A socket the
-    admission refuses gets an HTTP answer to its handshake (403, or 503 with Retry-After)."""
+    admission refuses gets an HTTP answer to its handshake (403, or 503 with Retry-After).
+    The endpoint also gets the ASGI ``receive`` itself, to wait for messages without reaching
+    into the ``WebSocket``'s private ``_receive``."""
 
-    def __init__(self, func: Callable[[WebSocket], Awaitable[None]]) -> None:
+    def __init__(self, func: Callable[[WebSocket, Receive], Awaitable[None]]) -> None:
         self.func = func
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,7 +37,7 @@ class _BareSession:
             await websocket.send_denial_response(refusal.response())
             return
         try:
-            await self.func(websocket)
+            await self.func(websocket, receive)
         finally:
             admission.leave(scope)
 

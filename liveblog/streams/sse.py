@@ -18,8 +18,13 @@ import random
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Receive, Scope, Send
 
-from liveblog.delivery.connections import SSE, Connection, DirectConnection
-from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.connections import (
+    EXTENSION,
+    SSE,
+    Connection,
+    DirectConnection,
+    shed_request_headers,
+)
 from liveblog.delivery.frames import GZIP_HEADER, deflate_flushed
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import EngineError

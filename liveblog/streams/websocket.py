@@ -16,10 +16,17 @@ from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import msgspec
+from starlette.types import Receive
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from liveblog.delivery.connections import CLOSE_CODES, WS, Connection, DirectConnection
-from liveblog.delivery.fastpath import EXTENSION, shed_request_headers
+from liveblog.delivery.connections import (
+    CLOSE_CODES,
+    EXTENSION,
+    WS,
+    Connection,
+    DirectConnection,
+    shed_request_headers,
+)
 from liveblog.delivery.hub import Hub
 from liveblog.engine.base import BlogNotFound, EngineError
 from liveblog.models import Slug
@@ -79,7 +86,7 @@ async def _start_writing(websocket: WebSocket, conn: Connection) -> asyncio.Task
     return asyncio.create_task(_pump(websocket, conn))
 
 
-async def blog_socket(websocket: WebSocket) -> None:
+async def blog_socket(websocket: WebSocket, receive: Receive) -> None:
     slug: str = websocket.path_params["slug"]
     hub: Hub = websocket.app.state.hub
     conn = _connection(websocket)
@@ -97,38 +104,40 @@ async def blog_socket(websocket: WebSocket) -> None:
             await websocket.close(1013, "store unavailable: retry")
             return
         # Readers have nothing to say on a single-blog socket: what they send is ignored.
-        await _session(websocket, hub, conn, on_message=None)
+        await _session(websocket, receive, hub, conn, on_message=None)
     finally:
         conn.close("disconnect")  # whatever failed, no phantom reader stays registered
         hub.detach(conn)
 
 
-async def multi_blog_socket(websocket: WebSocket) -> None:
+async def multi_blog_socket(websocket: WebSocket, receive: Receive) -> None:
     hub: Hub = websocket.app.state.hub
     conn = _connection(websocket, watcher=True)  # /ws is the newsroom's (docs/api.md): not a reader
 
     async def on_message(raw: str | bytes) -> None:
         await _handle_op(hub, conn, raw)
 
-    await _session(websocket, hub, conn, on_message=on_message)
+    await _session(websocket, receive, hub, conn, on_message=on_message)
 
 
 async def _session(
     websocket: WebSocket,
+    receive: Receive,
     hub: Hub,
     conn: Connection,
     *,
     on_message: Callable[[str | bytes], Awaitable[None]] | None,
 ) -> None:
-    """Accept, let the hub write, hand each message to ``on_message`` until the end."""
+    """Accept, let the hub write, hand each message to ``on_message`` until the end.
+
+    ``receive`` is the ASGI receive the socket's session was called with: read directly, as
+    ``websocket.receive()`` would add one more coroutine frame held by every idle socket, and
+    this loop ends at the disconnect anyway (Starlette's state checks have nothing to do)."""
     pump = None
     try:
         await websocket.accept()
         shed_request_headers(websocket.scope)
         pump = await _start_writing(websocket, conn)
-        # The ASGI receive itself: Starlette's checks around it would be one more coroutine
-        # frame held by every idle socket, and this loop ends at the disconnect anyway.
-        receive = websocket._receive
         while (message := await receive())["type"] != "websocket.disconnect":
             if on_message is not None:
                 await on_message(message.get("text") or message.get("bytes") or b"")
