@@ -24,11 +24,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from liveblog import streams
-from liveblog.api import blogs, entries, newsroom, openapi, presence, record, stats, tokens
-from liveblog.media import serve, upload
+from liveblog.api import blogs, entries, media, newsroom, openapi, presence, record, stats, tokens
 from liveblog.models import SLUG_REGEX
 from liveblog.ops import health, metrics
-from liveblog.pages import embed, entry, feed, guide, oembed, reader
+from liveblog.pages import embed, entry, feed, guide, media_files, oembed, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.static import StaticAssets
 
@@ -102,9 +101,9 @@ def table(static: StaticAssets | None = None) -> list[BaseRoute]:
             PATCH=entries.update_entry,
             DELETE=entries.delete_entry,
         ),
-        _api("/api/blogs/{slug:slug}/media", POST=upload.upload),
+        _api("/api/blogs/{slug:slug}/media", POST=media.upload),
         _api("/api/blogs/{slug:slug}/presence", PUT=presence.put_presence),
-        Route("/api/blogs/{slug:slug}/newsroom/events", newsroom.NewsroomEvents(), methods=["GET"]),
+        Route("/api/blogs/{slug:slug}/newsroom/events", newsroom.newsroom_events, methods=["GET"]),
         # live streams
         *STREAMS,
         # pages: readers'
@@ -118,7 +117,7 @@ def table(static: StaticAssets | None = None) -> list[BaseRoute]:
         Route("/blogs/{slug:slug}/entries/{entry_id}/embed", entry.entry_embed, methods=PAGE),
         Route("/oembed", oembed.oembed, methods=PAGE, name="oembed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
-        Route("/media/{name:path}", serve.media_file, methods=PAGE),
+        Route("/media/{name:path}", media_files.media_file, methods=PAGE),
         Mount("/static", app=static or StaticAssets(), name="static"),
         # pages: the newsroom's
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),

@@ -32,8 +32,8 @@ from liveblog.delivery.connections import Connection
 from liveblog.delivery.frames import sse_chunk
 from liveblog.engine.base import Engine, EngineError
 from liveblog.models import Person, Presence, PresenceUpdate, Token, encoder, utcnow
-from liveblog.ops.supervisor import Supervisor
 from liveblog.problems import Problem
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.api.presence")
 

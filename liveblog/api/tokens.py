@@ -13,6 +13,7 @@ from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import record
+from liveblog.editorial.tokens import hash_token, issue_token, token_audit, token_id
 from liveblog.engine.base import Engine
 from liveblog.models import Token, TokenCreate, TokenList, TokenPatch, given_fields, utcnow
 from liveblog.problems import Problem
@@ -39,7 +40,7 @@ async def create_token(request: Request) -> Response:
         raise invalid("$.expires_at", "must be in the future")
     if data.expires_at is not None and data.expires_at >= _LATEST_EXPIRY:
         raise invalid("$.expires_at", "must be before 3000-01-01T00:00:00Z")
-    created = await auth.issue_token(request.app.state.engine, data, by=record.actor(admin))
+    created = await issue_token(request.app.state.engine, data, by=record.actor(admin))
     return json_response(created, 201, headers=_NO_STORE)
 
 
@@ -47,7 +48,7 @@ async def list_tokens(request: Request) -> Response:
     await _admin(request)
     engine: Engine = request.app.state.engine
     tokens = [
-        msgspec.structs.replace(token, id=auth.token_id(token_hash))
+        msgspec.structs.replace(token, id=token_id(token_hash))
         for token_hash, token in (await engine.list_tokens()).items()
     ]
     tokens.sort(key=_oldest_first)
@@ -65,7 +66,7 @@ async def update_token(request: Request) -> Response:
     patch, _ = await json_body(request, TokenPatch)
     wanted: str = request.path_params["token_id"]
     engine: Engine = request.app.state.engine
-    found = [(h, t) for h, t in (await engine.list_tokens()).items() if auth.token_id(h) == wanted]
+    found = [(h, t) for h, t in (await engine.list_tokens()).items() if token_id(h) == wanted]
     if not found:
         _refuse_bootstrap(request, wanted)
         raise Problem(404, f"No token {wanted!r} exists.")
@@ -74,7 +75,7 @@ async def update_token(request: Request) -> Response:
     # One atomic step on the stored token: a revoke racing this edit is never undone by it.
     def audit(before: Token, after: Token) -> bytes:
         changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
-        detail = {**auth.token_audit(after), "changes": changed}
+        detail = {**token_audit(after), "changes": changed}
         return record.audit_event("token.updated", record.actor(admin), detail=detail)
 
     token = await engine.update_token(
@@ -87,7 +88,7 @@ async def update_token(request: Request) -> Response:
 
 def _refuse_bootstrap(request: Request, wanted: str) -> None:
     admin_token: str | None = request.app.state.settings.admin_token
-    if admin_token and wanted == auth.token_id(auth.hash_token(admin_token)):
+    if admin_token and wanted == token_id(hash_token(admin_token)):
         raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
 
 
@@ -96,14 +97,12 @@ async def delete_token(request: Request) -> Response:
     wanted: str = request.path_params["token_id"]
     engine: Engine = request.app.state.engine
     admin_token: str | None = request.app.state.settings.admin_token
-    if admin_token and wanted == auth.token_id(auth.hash_token(admin_token)):
+    if admin_token and wanted == token_id(hash_token(admin_token)):
         raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
-    found = [(h, t) for h, t in (await engine.list_tokens()).items() if auth.token_id(h) == wanted]
+    found = [(h, t) for h, t in (await engine.list_tokens()).items() if token_id(h) == wanted]
     by = record.actor(admin)
     deleted = [
-        await engine.delete_token(
-            h, record.audit_event("token.revoked", by, detail=auth.token_audit(t))
-        )
+        await engine.delete_token(h, record.audit_event("token.revoked", by, detail=token_audit(t)))
         for h, t in found
     ]
     if not any(deleted):

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from liveblog import events
-from liveblog.editorial import record, search
+from liveblog.editorial import blogs, record, search
+from liveblog.editorial.refusals import InvalidField, NotAllowed
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
@@ -50,19 +51,6 @@ from liveblog.models import (
 )
 
 
-class NotAllowed(Exception):
-    """The token's role does not allow this change (API: 403)."""
-
-
-class InvalidField(ValueError):
-    """A field is acceptable JSON but not acceptable content (API: 422 at ``path``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{message} - at `{path}`")
-        self.path = path
-        self.message = message
-
-
 def _clean_body(html: str) -> str:
     body = clean_html(html)
     if len(body.encode()) > MAX_BODY_BYTES:
@@ -81,10 +69,20 @@ def fingerprint(raw_request: bytes) -> str:
     return hashlib.sha256(raw_request).hexdigest()
 
 
-async def create_blog(engine: Engine, data: BlogCreate, *, by: Actor = record.SYSTEM) -> Blog:
+async def create_blog(
+    engine: Engine,
+    data: BlogCreate,
+    *,
+    by: Actor = record.SYSTEM,
+    defaults: blogs.Defaults = blogs.ENGLISH_UTC,
+) -> Blog:
+    """A new blog: checked, and what it does not say taken from ``defaults`` (the settings'
+    ``Defaults.of(settings)`` in the API, the command line and the demo)."""
+    data = blogs.checked(data)
     now = utcnow()
     blog = Blog(data.slug, data.title, data.description, data.status, now, now,
-                language=data.language or "en", time_zone=data.time_zone or "UTC")  # fmt: skip
+                language=data.language or defaults.language,
+                time_zone=data.time_zone or defaults.time_zone)  # fmt: skip
     detail = {"title": blog.title, "status": blog.status}
     audit = record.audit_event("blog.created", by, blog=blog.slug, detail=detail, at=now)
     return await engine.create_blog(blog, new_epoch(), audit)
@@ -93,6 +91,7 @@ async def create_blog(engine: Engine, data: BlogCreate, *, by: Actor = record.SY
 async def update_blog(
     engine: Engine, slug: str, patch: BlogPatch, *, by: Actor = record.SYSTEM
 ) -> Blog:
+    patch = blogs.checked(patch)
     blog = await engine.get_blog(slug)
     if blog is None:
         raise BlogNotFound(slug)

@@ -2,7 +2,8 @@
 ``redis`` (production; Lua scripts in ``lua/``), ``cluster`` (Redis Cluster, sharded pub/sub)
 and ``sentinel`` (the master a set of Redis Sentinels names, followed across failovers).
 
-May import: ``models``, ``events``, ``config``. Storage knows no readers, transports or HTTP.
+May import: models, events, config.
+Storage knows no readers, transports or HTTP.
 """
 
 from __future__ import annotations

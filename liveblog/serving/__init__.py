@@ -7,7 +7,8 @@ is checked: a uvicorn that lacks it serves on its own protocols (slower, and wit
 limits), and the log says so loudly. ``hosts`` checks the Host header at the app's entry;
 ``compression`` negotiates content codings and compresses the answers that pass the middleware.
 
-May import: ``config``, ``delivery`` (the protocols), ``problems``.
+May import: config, delivery, problems.
+(``delivery`` for the protocols.)
 """
 
 from __future__ import annotations
