@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         drop_grace_seconds=settings.drop_grace_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         coalesce_seconds=settings.coalesce_ms / 1000,
+        channel_linger_seconds=settings.channel_linger_seconds,
         supervisor=supervisor,
     )
     reporter = stats.Reporter(engine, hub, supervisor)

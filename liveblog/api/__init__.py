@@ -1,5 +1,6 @@
 """The editor REST API under /api (docs/api.md): auth and tokens, blogs, entries, the
-newsroom's own stream (who may open it), a photo's upload, presence, stats, the OpenAPI document; problem+json for every error.
+newsroom's own stream (who may open it), a photo's upload, presence, stats, the OpenAPI
+document; problem+json for every error.
 
 May import: models, problems, config, engine, editorial, delivery, streams, media, ops,
 supervisor.

@@ -27,6 +27,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            max_connections=settings.redis_max_connections,
             **_record_bounds(settings),
         )
     if settings.redis_url:
@@ -42,6 +43,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            max_connections=settings.redis_max_connections,
             **_record_bounds(settings),
         )
     from liveblog.engine.memory import MemoryEngine
