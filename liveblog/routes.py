@@ -1,7 +1,7 @@
 """Every route of the server, in one table: operations, the editor API, live streams, pages.
 
-Every ``/api`` route is here and in the OpenAPI document (``liveblog.api.openapi``; a test
-compares them). The live streams are also dispatched straight from this table, past the
+The OpenAPI document is made from the ``/api`` routes here (``liveblog.api.openapi``: each
+endpoint describes itself). The live streams are also dispatched straight from this table, past the
 middleware stack (``stream_endpoint``): a reader holds its request for hours, and every frame of
 the stack in between would stay in memory all that time.
 
@@ -59,6 +59,7 @@ def _api(path: str, **methods: Endpoint) -> Route:
     async def endpoint(request: Request) -> Response:
         return await methods["GET" if request.method == "HEAD" else request.method](request)
 
+    endpoint.endpoints = methods  # type: ignore[attr-defined]  # each described (api.openapi)
     return Route(path, endpoint, methods=list(methods))
 
 

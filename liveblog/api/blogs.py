@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, editor_write, json_body
+from liveblog.api.openapi import WRITE, operation
 from liveblog.api.responses import json_response
 from liveblog.editorial import blogs, editing, record
 from liveblog.editorial.refusals import InvalidField, NotAllowed
@@ -25,6 +26,9 @@ async def _checked(work: Awaitable[Blog]) -> Blog:
         raise invalid(exc.path, exc.message) from None
 
 
+@operation(
+    "Create a blog", status=201, answer=Blog, body=BlogCreate, auth=True, errors=(*WRITE, 409)
+)
 async def create_blog(request: Request) -> Response:
     admin = await admin_write(request)
     data, _ = await json_body(request, BlogCreate)
@@ -36,10 +40,12 @@ async def create_blog(request: Request) -> Response:
     return json_response(blog, 201, headers={"Location": f"/api/blogs/{blog.slug}"})
 
 
+@operation("List blogs", answer=BlogList)
 async def list_blogs(request: Request) -> Response:
     return json_response(BlogList(await request.app.state.engine.list_blogs()))
 
 
+@operation("Read a blog", answer=Blog, errors=(404,))
 async def get_blog(request: Request) -> Response:
     slug = request.path_params["slug"]
     blog = await request.app.state.engine.get_blog(slug)
@@ -48,6 +54,7 @@ async def get_blog(request: Request) -> Response:
     return json_response(blog)
 
 
+@operation("Update a blog", answer=Blog, body=BlogPatch, auth=True, errors=WRITE)
 async def update_blog(request: Request) -> Response:
     slug = request.path_params["slug"]
     token = await editor_write(request, slug)

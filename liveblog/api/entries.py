@@ -12,6 +12,7 @@ from starlette.responses import Response
 from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
+from liveblog.api.openapi import BEFORE, IDEMPOTENCY_KEY, IF_MATCH, LIMIT, WRITE, operation, param
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing, embeds
 from liveblog.editorial import search as searching
@@ -40,6 +41,25 @@ _STATUSES = ("draft", "submitted", "scheduled")
 PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 T = TypeVar("T")
 
+_AROUND = param(
+    "around",
+    "query",
+    {"type": "string"},
+    "an entry id: the page holding it, however old (a TimelineWindow)",
+)
+_AFTER = param(
+    "after",
+    "query",
+    {"type": "string"},
+    "a `newer` cursor this API returned: the entries just newer (a TimelineWindow)",
+)
+_STATUS = param(
+    "status", "query", {"enum": ["published", *_STATUSES, "all"]}, "not published: token required"
+)
+_QUERY = param("q", "query", {"type": "string", "maxLength": 200},
+               "search: entries that hold every word (a page of them and `total`); with "
+               "status=all and a token, of every status")  # fmt: skip
+
 _MAX_IDEMPOTENCY_KEY = 255
 _entry_decoder = msgspec.json.Decoder(Entry)
 
@@ -48,6 +68,15 @@ def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"', "Location": f"/api/blogs/{slug}/entries/{entry_id}"}
 
 
+@operation(
+    "Publish an entry (Idempotency-Key honoured)",
+    status=201,
+    answer=Entry,
+    body=EntryCreate,
+    auth=True,
+    errors=WRITE,
+    params=(IDEMPOTENCY_KEY,),
+)
 async def create_entry(request: Request) -> Response:
     slug = request.path_params["slug"]
     token = await editor_write(request, slug)
@@ -81,6 +110,14 @@ def parse_if_match(value: str | None) -> int | None:
     return 0 if version is None else version
 
 
+@operation(
+    "Edit an entry (If-Match)",
+    answer=Entry,
+    body=EntryPatch,
+    auth=True,
+    errors=(*WRITE, 412),
+    params=(IF_MATCH,),
+)
 async def update_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     token = await editor_write(request, slug)
@@ -95,6 +132,7 @@ async def update_entry(request: Request) -> Response:
     return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
 
 
+@operation("Delete an entry", status=204, auth=True, errors=WRITE)
 async def delete_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     token = await editor_write(request, slug, with_body=False)
@@ -102,6 +140,7 @@ async def delete_entry(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("Read an entry", answer=Entry, errors=(404,))
 async def get_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     engine = request.app.state.engine
@@ -163,6 +202,13 @@ def _window(
     return json_response(window, headers=PUBLIC_READ)
 
 
+@operation(
+    "The timeline, newest first; with a token, ?status= lists the entries readers do not see",
+    answer=Timeline,
+    errors=(401, 403, 404, 422),
+    mentions=(TimelineWindow,),
+    params=(LIMIT, BEFORE, _AROUND, _AFTER, _STATUS, _QUERY),
+)
 async def timeline(request: Request) -> Response:
     slug = request.path_params["slug"]
     limit = parse_decimal(request.query_params.get("limit", "20"), 3)

@@ -14,16 +14,26 @@ from starlette.responses import Response
 
 from liveblog.api import auth
 from liveblog.api.body import check_length
+from liveblog.api.openapi import WRITE, operation
 from liveblog.api.responses import json_response
 from liveblog.editorial.record import actor, audit_event
 from liveblog.media import images
 from liveblog.media.slots import SlotsBusy
 from liveblog.media.storage import storage_of
 from liveblog.media.upload import MAX_UPLOAD_BYTES, process, store, work_of
+from liveblog.models import MediaUpload
 from liveblog.problems import Problem
 
 logger = logging.getLogger("liveblog.media")
 _TOO_LARGE = f"The image is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB."
+# The raw image is the body, not JSON.
+_IMAGE_BODY = {
+    "required": True,
+    "content": {
+        media_type: {"schema": {"type": "string", "format": "binary"}}
+        for media_type in sorted(images.ACCEPTED_TYPES)
+    },
+}
 _BUSY = "Too many photos are being uploaded to this server at the moment; try again shortly."
 
 
@@ -45,6 +55,14 @@ async def _read(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+@operation(
+    "Upload a photo (at most 20 MiB); its sizes are stored and served",
+    status=201,
+    answer=MediaUpload,
+    auth=True,
+    errors=WRITE,
+    request_body=_IMAGE_BODY,
+)
 async def upload(request: Request) -> Response:
     slug = request.path_params["slug"]
     _check_envelope(request)

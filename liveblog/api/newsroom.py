@@ -17,6 +17,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from liveblog.api import auth
+from liveblog.api.openapi import operation
 from liveblog.delivery.rights import Grant
 from liveblog.models import Token
 from liveblog.problems import Problem
@@ -34,4 +35,9 @@ async def _authorise(request: Request, slug: str) -> tuple[Token, Grant | None]:
     return token, grant
 
 
-newsroom_events = NewsroomEvents(_authorise)
+newsroom_events = operation(
+    "The blog's newsroom stream (Server-Sent Events): changes to entries readers do not see,"
+    " their publication, and who is on the blog (`presence`)",
+    auth=True,
+    errors=(401, 403, 404, 503),
+)(NewsroomEvents(_authorise))

@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
+from liveblog.api.openapi import WRITE, operation
 from liveblog.api.responses import json_response
 from liveblog.delivery.connections import Connection
 from liveblog.delivery.frames import sse_chunk
@@ -270,6 +271,13 @@ class PresenceBoard:
         await self._update(slug, put=put, touch=touch)
 
 
+@operation(
+    "Say what the caller edits now (null: nothing); the people on the blog",
+    answer=Presence,
+    body=PresenceUpdate,
+    auth=True,
+    errors=WRITE,
+)
 async def put_presence(request: Request) -> Response:
     """``PUT /api/blogs/{slug}/presence`` ``{"editing": entry_id | null}`` (any staff token of
     the blog): what the caller edits now. Answers the people on the blog."""

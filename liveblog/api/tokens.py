@@ -11,11 +11,20 @@ from starlette.responses import Response
 from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, json_body
+from liveblog.api.openapi import ADMIN_READ, WRITE, operation
 from liveblog.api.responses import json_response
 from liveblog.editorial import record
 from liveblog.editorial.tokens import hash_token, issue_token, token_audit, token_id
 from liveblog.engine.base import Engine
-from liveblog.models import Token, TokenCreate, TokenList, TokenPatch, given_fields, utcnow
+from liveblog.models import (
+    Token,
+    TokenCreate,
+    TokenCreated,
+    TokenList,
+    TokenPatch,
+    given_fields,
+    utcnow,
+)
 from liveblog.problems import Problem
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -33,6 +42,14 @@ async def _admin(request: Request) -> Token:
     return token
 
 
+@operation(
+    "Issue a token (its secret is shown once)",
+    status=201,
+    answer=TokenCreated,
+    body=TokenCreate,
+    auth=True,
+    errors=WRITE,
+)
 async def create_token(request: Request) -> Response:
     admin = await admin_write(request)
     data, _ = await json_body(request, TokenCreate)
@@ -44,6 +61,7 @@ async def create_token(request: Request) -> Response:
     return json_response(created, 201, headers=_NO_STORE)
 
 
+@operation("List tokens (never their secrets)", answer=TokenList, auth=True, errors=ADMIN_READ)
 async def list_tokens(request: Request) -> Response:
     await _admin(request)
     engine: Engine = request.app.state.engine
@@ -60,6 +78,13 @@ def _oldest_first(token: Token) -> tuple[str, str, str]:
     return created, token.name, token.id
 
 
+@operation(
+    "Change a person's name, avatar, role or blogs",
+    answer=Token,
+    body=TokenPatch,
+    auth=True,
+    errors=(*WRITE, 409),
+)
 async def update_token(request: Request) -> Response:
     """Change a person's name, avatar, role or blogs; the secret stays the same."""
     admin = await admin_write(request)
@@ -92,6 +117,12 @@ def _refuse_bootstrap(request: Request, wanted: str) -> None:
         raise Problem(409, "This is LIVEBLOG_ADMIN_TOKEN: change the setting to revoke it.")
 
 
+@operation(
+    "Revoke a token, at once on every server process",
+    status=204,
+    auth=True,
+    errors=(*ADMIN_READ, 404, 409),
+)
 async def delete_token(request: Request) -> Response:
     admin = await _admin(request)
     wanted: str = request.path_params["token_id"]
@@ -110,6 +141,7 @@ async def delete_token(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("The calling token (never its secret)", answer=Token, auth=True, errors=(401, 503))
 async def me(request: Request) -> Response:
     """The calling token's name, role and blogs (``null``: every blog); 401 if it is not valid."""
     _, token = await auth.authenticate(request)
