@@ -14,6 +14,8 @@ import msgspec
 from starlette.requests import Request
 
 from liveblog.delivery.rights import Grant
+from liveblog.editorial import roles
+from liveblog.editorial.refusals import NotAllowed
 from liveblog.editorial.tokens import hash_token, token_id
 from liveblog.engine.base import Engine
 from liveblog.models import Token, utcnow
@@ -55,13 +57,19 @@ async def authenticate(request: Request) -> tuple[str, Token]:
 
 
 def require_admin(token: Token) -> None:
-    if token.role != "admin":
-        raise Problem(403, "Only an admin token may do this.")
+    allowed(roles.require_admin, token)
 
 
 def require_editor_of(token: Token, slug: str) -> None:
-    if not token.may_edit(slug):
-        raise Problem(403, f"This token may not edit the blog {slug!r}.")
+    allowed(roles.require_editor_of, token, slug)
+
+
+def allowed(rule: Callable[..., None], *args: object) -> None:
+    """A role's rule (``liveblog.editorial.roles``), its refusal answered 403."""
+    try:
+        rule(*args)
+    except NotAllowed as exc:
+        raise Problem(403, str(exc)) from None
 
 
 def grant(

@@ -8,12 +8,13 @@ from collections.abc import Awaitable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import admin_write, editor_write, json_body
 from liveblog.api.openapi import WRITE, operation
 from liveblog.api.responses import json_response
-from liveblog.editorial import blogs, editing, record
-from liveblog.editorial.refusals import InvalidField, NotAllowed
+from liveblog.editorial import blogs, editing, record, roles
+from liveblog.editorial.refusals import InvalidField
 from liveblog.models import Blog, BlogCreate, BlogList, BlogPatch
 from liveblog.problems import Problem
 
@@ -58,10 +59,7 @@ async def get_blog(request: Request) -> Response:
 async def update_blog(request: Request) -> Response:
     slug = request.path_params["slug"]
     token = await editor_write(request, slug)
-    try:
-        blogs.require_may_change(token)
-    except NotAllowed as exc:
-        raise Problem(403, str(exc)) from None
+    auth.allowed(roles.require_may_change_blog, token)
     patch, _ = await json_body(request, BlogPatch)
     engine = request.app.state.engine
     blog = await _checked(editing.update_blog(engine, slug, patch, by=record.actor(token)))

@@ -19,7 +19,7 @@ from liveblog.api.entries import parse_if_match
 from liveblog.api.guards import editor_write
 from liveblog.api.openapi import BEFORE, IF_MATCH, LIMIT, WRITE, operation, param, ref
 from liveblog.api.responses import json_response
-from liveblog.editorial import editing, record, transfer
+from liveblog.editorial import editing, record, roles, transfer
 from liveblog.engine.base import Engine, EntryNotFound
 from liveblog.models import (
     SLUG_PATTERN,
@@ -87,10 +87,8 @@ async def revisions(request: Request) -> Response:
     token = await _staff(request, slug)
     entry_id = _entry_id(request)
     history = await editing.entry_history(request.app.state.engine, slug, entry_id)
-    if not token.may_publish:
-        owner = next((r.entry.created_by for r in reversed(history) if r.entry), None)
-        if not owner or owner != token.id:
-            raise Problem(403, "A contributor may read the history of its own entries only.")
+    written = next((r.entry for r in reversed(history) if r.entry), None)
+    auth.allowed(roles.require_may_read_history, token, written)
     return json_response(RevisionList(history), headers=_NO_STORE)
 
 
@@ -113,8 +111,7 @@ async def restore(request: Request) -> Response:
         "transfer-encoding" in request.headers
     )
     token = await editor_write(request, slug, with_body=has_body)
-    if not token.may_publish:
-        raise Problem(403, "Only an editor or an admin restores a version.")
+    auth.allowed(roles.require_may_publish, token, "restores a version")
     entry_id = _entry_id(request)
     version = parse_decimal(request.path_params["version"], 18)
     if version is None or version < 1:
@@ -154,7 +151,7 @@ async def deleted(request: Request) -> Response:
         if last.entry is not None:
             continue  # restored meanwhile
         shown = next((r.entry for r in reversed(history) if r.entry is not None), None)
-        if not token.may_publish and (shown is None or shown.created_by != token.id):
+        if not roles.may_see_record(token, shown):
             continue  # a contributor sees its own
         found.append(DeletedEntry(entry_id, last.at, last.by, shown))
     return json_response(DeletedList(found), headers=_NO_STORE)
@@ -243,8 +240,7 @@ async def export(request: Request) -> Response:
     """The blog as NDJSON, streamed as it is read (editor or admin of the blog)."""
     slug = request.path_params["slug"]
     token = await _staff(request, slug, limited=True)
-    if not token.may_publish:
-        raise Problem(403, "Only an editor or an admin exports a blog.")
+    auth.allowed(roles.require_may_publish, token, "exports a blog")
     lines = await transfer.export_blog(request.app.state.engine, slug)
     headers = {
         **_NO_STORE,

@@ -6,7 +6,7 @@ the publication of scheduled entries (``scheduler``), the record each change lea
 (``record``: revisions and audit events), a blog's export and import (``transfer``), and search:
 the terms the index keeps of an entry and a query asks for (``words``, ``search``), and the index
 made complete. And the rules every caller (the API, the command line, the demo) shares: a blog's
-defaults, validation and who may change it (``blogs``), tokens and how one is issued
+defaults and validation (``blogs``), who may do what (``roles``), tokens and how one is issued
 (``tokens``), the embeds an entry may hold (``embeds``), and the two refusals (``refusals``).
 
 May import: models, events, engine, config, i18n.

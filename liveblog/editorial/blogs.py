@@ -1,6 +1,6 @@
 """A blog's rules, for the API, the command line and the demo alike: what a new blog takes from
 the settings when it does not say (``Defaults``), what its language and time zone must be
-(``checked``), and who may change it (``require_may_change``)."""
+(``checked``). Who may change it: ``roles``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import TypeVar
 
 from liveblog import i18n
 from liveblog.config import Settings
-from liveblog.editorial.refusals import InvalidField, NotAllowed
-from liveblog.models import BlogCreate, BlogPatch, Token
+from liveblog.editorial.refusals import InvalidField
+from liveblog.models import BlogCreate, BlogPatch
 
 T = TypeVar("T", BlogCreate, BlogPatch)
 
@@ -38,9 +38,3 @@ def checked(data: T) -> T:
     if isinstance(data.time_zone, str) and not i18n.is_time_zone(data.time_zone):
         raise InvalidField("$.time_zone", "must be an IANA time zone such as Europe/Kyiv or UTC")
     return data
-
-
-def require_may_change(token: Token) -> None:
-    """A blog's title, status, language and zone are its editors' (and admins') to change."""
-    if token.role == "contributor":
-        raise NotAllowed("Only an admin or an editor of this blog may change it.")

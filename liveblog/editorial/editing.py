@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from liveblog import events
-from liveblog.editorial import blogs, record, search
+from liveblog.editorial import blogs, record, roles, search
 from liveblog.editorial.refusals import InvalidField, NotAllowed
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
@@ -246,13 +246,6 @@ async def create_entry(
     return encoded, False
 
 
-def _check_contributor(token: Token | None, entry: Entry) -> None:
-    if token is None or token.may_publish:
-        return
-    if entry.published or not entry.created_by or entry.created_by != token.id:
-        raise NotAllowed("A contributor may change only its own entries that are not published.")
-
-
 async def update_entry(
     engine: Engine,
     slug: str,
@@ -263,7 +256,7 @@ async def update_entry(
     token: Token | None = None,
 ) -> Entry:
     current = await _existing_entry(engine, slug, entry_id)
-    _check_contributor(token, current)
+    roles.require_may_change_entry(token, current)
     if if_match is not None and if_match != current.version:
         raise VersionConflict(current.version)
     now = utcnow()
@@ -368,7 +361,7 @@ async def delete_entry(
     again), so the history's last revision is the delete of the version it followed."""
     for _ in range(_DELETE_TRIES):
         current = await _existing_entry(engine, slug, entry_id)
-        _check_contributor(token, current)
+        roles.require_may_change_entry(token, current)
         by = record.actor(token)
         try:
             await engine.apply(
