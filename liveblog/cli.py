@@ -22,7 +22,7 @@ from liveblog.editorial.refusals import InvalidField
 from liveblog.editorial.tokens import issue_token
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
-from liveblog.models import BlogCreate, TokenCreate
+from liveblog.models import BlogCreate, TokenCreate, in_words
 from liveblog.ops import demo, eviction, logs
 
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                 TokenCreate,
             )  # fmt: skip
         except msgspec.ValidationError as exc:
-            sys.exit(f"liveblog: {exc}")
+            sys.exit(f"liveblog: {in_words(exc)}")
         url = args.url or ("http://127.0.0.1:8000" if settings.engine_name == "memory" else None)
         if url:
             _create_token_through(url, settings.admin_token, request)
@@ -185,5 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_create_token(request))
         else:
             asyncio.run(_create_blog(args.slug, args.title, args.description))
-    except (EngineError, msgspec.ValidationError, InvalidField) as exc:
+    except msgspec.ValidationError as exc:
+        sys.exit(f"liveblog: {in_words(exc)}")
+    except (EngineError, InvalidField) as exc:
         sys.exit(f"liveblog: {exc}")

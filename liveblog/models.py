@@ -50,6 +50,17 @@ PATTERN_HINTS = {
 }
 
 
+def in_words(exc: msgspec.ValidationError) -> msgspec.ValidationError:
+    """``Expected `str` matching regex '...'`` becomes what the pattern means (the API's 422s
+    and the command line's refusals alike)."""
+    message = str(exc)
+    for pattern, hint in PATTERN_HINTS.items():
+        regex = f"Expected `str` matching regex {pattern!r}"
+        if message.startswith(regex):
+            return msgspec.ValidationError(hint + message.removeprefix(regex))
+    return exc
+
+
 def is_slug(text: str) -> bool:
     return SLUG_PATTERN.match(text) is not None
 

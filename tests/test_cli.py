@@ -52,6 +52,10 @@ def test_token_and_blog_from_the_command_line(redis_url: str) -> None:
 
     again = liveblog("blog", "create", "from-cli", "--title", "Again", redis_url=redis_url)
     assert again.returncode != 0 and "from-cli" in again.stderr
+    # Refused in the API's words, not a regex.
+    bad = liveblog("blog", "create", "From CLI", "--title", "Bad", redis_url=redis_url)
+    assert bad.returncode != 0
+    assert "must be 1-64 lower-case letters, digits or hyphens" in bad.stderr, bad.stderr
 
 
 def test_a_blog_from_the_command_line_takes_the_default_language_and_zone(
