@@ -102,6 +102,12 @@ def test_settings_from_environment() -> None:
     assert settings.engine_name == "memory"
     with pytest.raises(ValueError, match="LIVEBLOG_HEARTBEAT_SECONDS"):
         Settings.from_env({"LIVEBLOG_HEARTBEAT_SECONDS": "soon"})
+    with pytest.raises(ValueError, match="LIVEBLOG_REDIS_MAX_CONNECTIONS must be at least 1"):
+        Settings.from_env({"LIVEBLOG_REDIS_MAX_CONNECTIONS": "0"})
+    tuned = Settings.from_env(
+        {"LIVEBLOG_REDIS_MAX_CONNECTIONS": "16", "LIVEBLOG_CHANNEL_LINGER_SECONDS": "5"}
+    )
+    assert (tuned.redis_max_connections, tuned.channel_linger_seconds) == (16, 5.0)
 
 
 def test_the_demos_curl_at_start_up_reaches_this_very_server(tmp_path: Path) -> None:
