@@ -25,7 +25,6 @@ from liveblog.editorial.scheduler import Scheduler
 from liveblog.engine import Engine, make_engine
 from liveblog.ops import access, demo, metrics, quietlog, shutdown, stats
 from liveblog.ops.eviction import EvictionGuard
-from liveblog.ops.supervisor import Supervisor
 from liveblog.pages.cache import PageCache
 from liveblog.pages.reader import not_found
 from liveblog.pages.static import StaticAssets
@@ -33,6 +32,7 @@ from liveblog.problems import Problem, problem_handler
 from liveblog.serving import hosts
 from liveblog.serving.compression import CompressionMiddleware
 from liveblog.streams.admission import Admission
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog")
 
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         drop_grace_seconds=settings.drop_grace_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         coalesce_seconds=settings.coalesce_ms / 1000,
+        channel_linger_seconds=settings.channel_linger_seconds,
         supervisor=supervisor,
     )
     reporter = stats.Reporter(engine, hub, supervisor)

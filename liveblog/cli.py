@@ -15,13 +15,14 @@ import msgspec
 import uvicorn
 
 from liveblog import serving
-from liveblog.api.auth import issue_token
 from liveblog.cli_record import add_record_commands, run_record_command
 from liveblog.config import Settings
-from liveblog.editorial import editing, record
+from liveblog.editorial import blogs, editing, record
+from liveblog.editorial.refusals import InvalidField
+from liveblog.editorial.tokens import issue_token
 from liveblog.engine import make_engine
 from liveblog.engine.base import EngineError
-from liveblog.models import BlogCreate, TokenCreate
+from liveblog.models import BlogCreate, TokenCreate, in_words
 from liveblog.ops import demo, eviction, logs
 
 
@@ -103,12 +104,14 @@ def _create_token_through(url: str, admin_token: str | None, request: TokenCreat
 
 
 async def _create_blog(slug: str, title: str, description: str) -> None:
-    engine = make_engine(Settings.from_env())
+    settings = Settings.from_env()
+    engine = make_engine(settings)
     try:
         data = msgspec.convert(
             {"slug": slug, "title": title, "description": description}, BlogCreate
         )
-        blog = await editing.create_blog(engine, data, by=record.COMMAND_LINE)
+        defaults = blogs.Defaults.of(settings)
+        blog = await editing.create_blog(engine, data, by=record.COMMAND_LINE, defaults=defaults)
     finally:
         await engine.close()
     print(msgspec.json.encode(blog).decode())
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                 TokenCreate,
             )  # fmt: skip
         except msgspec.ValidationError as exc:
-            sys.exit(f"liveblog: {exc}")
+            sys.exit(f"liveblog: {in_words(exc)}")
         url = args.url or ("http://127.0.0.1:8000" if settings.engine_name == "memory" else None)
         if url:
             _create_token_through(url, settings.admin_token, request)
@@ -182,5 +185,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(_create_token(request))
         else:
             asyncio.run(_create_blog(args.slug, args.title, args.description))
-    except (EngineError, msgspec.ValidationError) as exc:
+    except msgspec.ValidationError as exc:
+        sys.exit(f"liveblog: {in_words(exc)}")
+    except (EngineError, InvalidField) as exc:
         sys.exit(f"liveblog: {exc}")

@@ -58,6 +58,12 @@ class Settings:
     rate_limit_burst: int = 100
     # Redis calls give up after this long, so a down engine answers 503 within 5 s.
     redis_timeout_seconds: float = 2.0
+    # Connections to Redis per process (per node on a cluster): calls past it wait for one, up
+    # to the timeout. The subscription holds one more of its own.
+    redis_max_connections: int = 64
+    # A blog's channel stays this long after its last reader leaves (its subscription and
+    # position kept), so readers that come back soon (a reload, a blip) find it open.
+    channel_linger_seconds: float = 30.0
     # SIGTERM: readers are told to reconnect at once; requests in flight get this long; the
     # process is gone at most 2 s later, whatever state Redis is in.
     shutdown_grace_seconds: float = 5.0
@@ -197,7 +203,8 @@ class Settings:
             raise ValueError(
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
             )
-        for name in ("media_uploads_at_once", "media_decodes_at_once", "max_request_bodies"):
+        for name in ("media_uploads_at_once", "media_decodes_at_once", "max_request_bodies",
+                     "redis_max_connections"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{_PREFIX}{name.upper()} must be at least 1")
         if not 0.1 <= self.media_kept_megapixels <= 50:

@@ -6,6 +6,8 @@ the input Structs, and every response and event is encoded from the output Struc
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 import time
@@ -46,6 +48,17 @@ PATTERN_HINTS = {
     PLAIN_TEXT_PATTERN.pattern: "must not contain control characters other than tab and line"
     " breaks, nor bidi embedding, override or isolate characters (U+202A-U+202E, U+2066-U+2069)",
 }
+
+
+def in_words(exc: msgspec.ValidationError) -> msgspec.ValidationError:
+    """``Expected `str` matching regex '...'`` becomes what the pattern means (the API's 422s
+    and the command line's refusals alike)."""
+    message = str(exc)
+    for pattern, hint in PATTERN_HINTS.items():
+        regex = f"Expected `str` matching regex {pattern!r}"
+        if message.startswith(regex):
+            return msgspec.ValidationError(hint + message.removeprefix(regex))
+    return exc
 
 
 def is_slug(text: str) -> bool:
@@ -133,6 +146,22 @@ LATEST_PUBLISHED = datetime(3000, 1, 1, tzinfo=UTC)  # excluded
 # A cursor holds an order key; "~" after it (sorting after any id) makes a page start with that
 # entry itself (the reader page's links to key events, pages/timeline.py).
 ORDER_KEY_PATTERN = re.compile(r"^[0-9]{17}:[0-9a-z]{16}~?\Z")
+ENTRY_ID_PATTERN = re.compile(r"^[0-9a-z]{16}\Z")  # new_entry_id
+
+
+def encode_cursor(order_key: str) -> str:
+    """The timeline's cursor for "entries older than this order key" (``before``; ``after``
+    for newer ones): the API's and the pages' alike."""
+    return base64.urlsafe_b64encode(order_key.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str | None:
+    """The order key in a cursor; None when it is not one this server made."""
+    try:
+        key = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return key if ORDER_KEY_PATTERN.match(key) is not None else None
 
 
 def utcnow() -> datetime:
@@ -152,7 +181,7 @@ class Media(Struct, forbid_unknown_fields=True):
 
     A photo's ``width``, ``height`` and ``variants`` come from its upload's answer; they let the
     page reserve its space and pick a size. An embed's ``provider`` and ``embed_url`` (the
-    player or post frame) are set by the server from the URL (liveblog/media/embeds.py).
+    player or post frame) are set by the server from the URL (liveblog/editorial/embeds.py).
     """
 
     url: MediaUrl

@@ -1,7 +1,7 @@
 """Every route of the server, in one table: operations, the editor API, live streams, pages.
 
-Every ``/api`` route is here and in the OpenAPI document (``liveblog.api.openapi``; a test
-compares them). The live streams are also dispatched straight from this table, past the
+The OpenAPI document is made from the ``/api`` routes here (``liveblog.api.openapi``: each
+endpoint describes itself). The live streams are also dispatched straight from this table, past the
 middleware stack (``stream_endpoint``): a reader holds its request for hours, and every frame of
 the stack in between would stay in memory all that time.
 
@@ -24,11 +24,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from liveblog import streams
-from liveblog.api import blogs, entries, newsroom, openapi, presence, record, stats, tokens
-from liveblog.media import serve, upload
+from liveblog.api import blogs, entries, media, newsroom, openapi, presence, record, stats, tokens
 from liveblog.models import SLUG_REGEX
 from liveblog.ops import health, metrics
-from liveblog.pages import embed, entry, feed, guide, oembed, reader
+from liveblog.pages import embed, entry, feed, guide, media_files, oembed, reader
 from liveblog.pages import newsroom as newsroom_pages
 from liveblog.pages.static import StaticAssets
 
@@ -60,6 +59,7 @@ def _api(path: str, **methods: Endpoint) -> Route:
     async def endpoint(request: Request) -> Response:
         return await methods["GET" if request.method == "HEAD" else request.method](request)
 
+    endpoint.endpoints = methods  # type: ignore[attr-defined]  # each described (api.openapi)
     return Route(path, endpoint, methods=list(methods))
 
 
@@ -102,9 +102,9 @@ def table(static: StaticAssets | None = None) -> list[BaseRoute]:
             PATCH=entries.update_entry,
             DELETE=entries.delete_entry,
         ),
-        _api("/api/blogs/{slug:slug}/media", POST=upload.upload),
+        _api("/api/blogs/{slug:slug}/media", POST=media.upload),
         _api("/api/blogs/{slug:slug}/presence", PUT=presence.put_presence),
-        Route("/api/blogs/{slug:slug}/newsroom/events", newsroom.NewsroomEvents(), methods=["GET"]),
+        Route("/api/blogs/{slug:slug}/newsroom/events", newsroom.newsroom_events, methods=["GET"]),
         # live streams
         *STREAMS,
         # pages: readers'
@@ -118,7 +118,7 @@ def table(static: StaticAssets | None = None) -> list[BaseRoute]:
         Route("/blogs/{slug:slug}/entries/{entry_id}/embed", entry.entry_embed, methods=PAGE),
         Route("/oembed", oembed.oembed, methods=PAGE, name="oembed"),
         Route("/embed.js", embed.embed_script, methods=PAGE, name="embed_js"),
-        Route("/media/{name:path}", serve.media_file, methods=PAGE),
+        Route("/media/{name:path}", media_files.media_file, methods=PAGE),
         Mount("/static", app=static or StaticAssets(), name="static"),
         # pages: the newsroom's
         Route("/editor", newsroom_pages.editor, methods=PAGE, name="editor"),

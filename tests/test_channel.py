@@ -21,7 +21,7 @@ from liveblog.delivery.channel import COALESCE_MAX_BYTES, Channel, HubStats
 from liveblog.delivery.connections import Connection, Frame
 from liveblog.engine.base import EngineUnavailable
 from liveblog.models import Position
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 
 SLUG = "blog"
 

@@ -18,8 +18,10 @@ from tests.support.redis_server import free_port
 from tests.support.servers import ServerProcess
 
 
-def liveblog(*args: str, redis_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVEBLOG_REDIS_URL": redis_url or ""}
+def liveblog(
+    *args: str, redis_url: str | None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LIVEBLOG_REDIS_URL": redis_url or "", **settings}
     return subprocess.run(
         [sys.executable, "-m", "liveblog", *args], env=env, capture_output=True, text=True
     )
@@ -50,6 +52,34 @@ def test_token_and_blog_from_the_command_line(redis_url: str) -> None:
 
     again = liveblog("blog", "create", "from-cli", "--title", "Again", redis_url=redis_url)
     assert again.returncode != 0 and "from-cli" in again.stderr
+    # Refused in the API's words, not a regex.
+    bad = liveblog("blog", "create", "From CLI", "--title", "Bad", redis_url=redis_url)
+    assert bad.returncode != 0
+    assert "must be 1-64 lower-case letters, digits or hyphens" in bad.stderr, bad.stderr
+
+
+def test_a_blog_from_the_command_line_takes_the_default_language_and_zone(
+    redis_url: str,
+) -> None:
+    """LIVEBLOG_DEFAULT_LANGUAGE and LIVEBLOG_DEFAULT_TIME_ZONE hold for `liveblog blog create`
+    as for the API: the blog's pages then speak French, in Paris time."""
+    made = liveblog(
+        "blog", "create", "en-direct", "--title", "En direct", redis_url=redis_url,
+        LIVEBLOG_DEFAULT_LANGUAGE="fr", LIVEBLOG_DEFAULT_TIME_ZONE="Europe/Paris",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    blog = json.loads(made.stdout)
+    assert (blog["language"], blog["time_zone"]) == ("fr", "Europe/Paris")
+
+    server = ServerProcess({"LIVEBLOG_REDIS_URL": redis_url})
+    server.start()
+    try:
+        stored = httpx.get(f"{server.url}/api/blogs/en-direct").json()
+        page = httpx.get(f"{server.url}/blogs/en-direct").text
+    finally:
+        server.stop()
+    assert (stored["language"], stored["time_zone"]) == ("fr", "Europe/Paris")
+    assert '<html lang="fr"' in page
 
 
 def test_memory_engine_refuses_what_it_cannot_do() -> None:
@@ -72,6 +102,12 @@ def test_settings_from_environment() -> None:
     assert settings.engine_name == "memory"
     with pytest.raises(ValueError, match="LIVEBLOG_HEARTBEAT_SECONDS"):
         Settings.from_env({"LIVEBLOG_HEARTBEAT_SECONDS": "soon"})
+    with pytest.raises(ValueError, match="LIVEBLOG_REDIS_MAX_CONNECTIONS must be at least 1"):
+        Settings.from_env({"LIVEBLOG_REDIS_MAX_CONNECTIONS": "0"})
+    tuned = Settings.from_env(
+        {"LIVEBLOG_REDIS_MAX_CONNECTIONS": "16", "LIVEBLOG_CHANNEL_LINGER_SECONDS": "5"}
+    )
+    assert (tuned.redis_max_connections, tuned.channel_linger_seconds) == (16, 5.0)
 
 
 def test_the_demos_curl_at_start_up_reaches_this_very_server(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ async def test_the_page_shows_a_card_and_loads_nothing_from_the_provider(editor:
 def test_the_console_gets_the_allowlist_in_javascripts_syntax() -> None:
     """The editor page hands the console these patterns (liveblog/pages/newsroom.py): the same
     allowlist, with JavaScript's named groups and end of text."""
-    from liveblog.media import embeds
+    from liveblog.editorial import embeds
 
     data = embeds.client_providers(["mastodon.social"])
     keys = [p["key"] for p in data["providers"]]  # type: ignore[index]

@@ -17,12 +17,12 @@ import pytest
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from liveblog.api import auth
 from liveblog.app import create_app
 from liveblog.config import Settings
 from liveblog.delivery.connections import EXTENSION, SSE, WS
 from liveblog.delivery.hub import Hub
 from liveblog.delivery.rights import Grant
+from liveblog.editorial import tokens
 from liveblog.engine.memory import MemoryEngine
 from liveblog.models import Token
 from liveblog.streams import websocket as sockets
@@ -224,7 +224,7 @@ async def _socket_holding_a_token(websocket: WebSocket) -> None:
     """A WebSocket stream of the kind a future feature might add: opened with a token, it
     passes its grant to the hub, and nothing else."""
     app = websocket.app
-    token_hash = auth.hash_token(websocket.query_params["token"])
+    token_hash = tokens.hash_token(websocket.query_params["token"])
     token = await app.state.engine.find_token(token_hash)
     assert token is not None
     grant = Grant(token_hash, token.expires_at, lambda current: current.may_edit("desk"), "desk")

@@ -13,7 +13,7 @@ import httpx
 from liveblog.delivery.hub import Hub
 from liveblog.engine.memory import MemoryEngine
 from liveblog.ops import stats
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 from tests.support.clients import Editor, SSEReader, WSReader
 from tests.support.servers import ADMIN_TOKEN, ServerProcess
 

@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-from liveblog.api import auth
+from liveblog.api import auth, openapi
 from liveblog.app import create_app
 from liveblog.config import Settings
 from tests.conftest import ALL_ENGINES, make_settings
@@ -299,3 +301,14 @@ async def test_the_openapi_document_lists_every_api_route(editor: Editor) -> Non
     schemas = document["components"]["schemas"]
     assert set(schemas["Token"]["properties"]) == LISTED_FIELDS
     assert "token" not in schemas["TokenList"]["properties"]
+
+
+def test_an_api_route_that_says_nothing_of_itself_fails_the_document() -> None:
+    """The document is made from the routes: a route it could not describe is an error, not a
+    hole in it."""
+
+    async def undescribed(request: Request) -> Response:
+        return Response()
+
+    with pytest.raises(LookupError, match="GET /api/new"):
+        openapi.document([Route("/api/new", undescribed)])

@@ -1,72 +1,31 @@
-"""Bearer tokens: admins, editors and contributors, each a person (name, avatar).
+"""Bearer tokens on a request: who is calling (``authenticate``), what their role allows
+(``require_admin``, ``require_editor_of``) and the right a stream holds (``grant``).
 
-Tokens are stored as SHA-256 hashes, shown once.
-
-A token is named by its id, the first 12 hex digits of that hash: enough to list and revoke it,
-useless to sign in with. Every request reads the token from the store (no cache), so a
-revocation counts at once on every server process.
+Every request reads the token from the store (no cache), so a revocation counts at once on every
+server process. What a token is and how one is issued: ``liveblog.editorial.tokens``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Callable
-from datetime import UTC
 
 import msgspec
 from starlette.requests import Request
 
 from liveblog.delivery.rights import Grant
-from liveblog.editorial import record
+from liveblog.editorial import roles
+from liveblog.editorial.refusals import NotAllowed
+from liveblog.editorial.tokens import hash_token, token_id
 from liveblog.engine.base import Engine
-from liveblog.models import Actor, Token, TokenCreate, TokenCreated, utcnow
+from liveblog.models import Token, utcnow
 from liveblog.problems import Problem
 
 _BOOTSTRAP = Token(name="admin (LIVEBLOG_ADMIN_TOKEN)", role="admin", blogs=None)
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="liveblog"'}
 _EXPIRED = {"WWW-Authenticate": 'Bearer realm="liveblog", error="invalid_token"'}
-ID_LENGTH = 12
 # A token's last use is written at most this often: authenticating stays one read.
 TOUCH_SECONDS = 60.0
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_id(token_hash: str) -> str:
-    return token_hash[:ID_LENGTH]
-
-
-def token_audit(token: Token) -> dict[str, object]:
-    """Who a token is, as the audit log names the subject of a token event."""
-    return {"token_id": token.id, "name": token.name, "role": token.role, "blogs": token.blogs}
-
-
-async def issue_token(
-    engine: Engine, request: TokenCreate, *, by: Actor = record.SYSTEM
-) -> TokenCreated:
-    secret = "lb_" + secrets.token_urlsafe(32)
-    digest = hash_token(secret)
-    expires_at = None if request.expires_at is None else request.expires_at.astimezone(UTC)
-    token = Token(
-        request.name,
-        request.role,
-        request.blogs,
-        id=token_id(digest),
-        created_at=utcnow(),
-        expires_at=expires_at,
-        avatar_url=request.avatar_url,
-    )
-    audit = record.audit_event("token.created", by, detail=token_audit(token), at=token.created_at)
-    await engine.store_token(digest, token, audit)
-    assert token.created_at is not None
-    return TokenCreated(
-        secret, token.id, token.name, token.role, token.blogs, token.created_at, expires_at,
-        token.avatar_url,
-    )  # fmt: skip
 
 
 async def authenticate(request: Request) -> tuple[str, Token]:
@@ -98,13 +57,19 @@ async def authenticate(request: Request) -> tuple[str, Token]:
 
 
 def require_admin(token: Token) -> None:
-    if token.role != "admin":
-        raise Problem(403, "Only an admin token may do this.")
+    allowed(roles.require_admin, token)
 
 
 def require_editor_of(token: Token, slug: str) -> None:
-    if not token.may_edit(slug):
-        raise Problem(403, f"This token may not edit the blog {slug!r}.")
+    allowed(roles.require_editor_of, token, slug)
+
+
+def allowed(rule: Callable[..., None], *args: object) -> None:
+    """A role's rule (``liveblog.editorial.roles``), its refusal answered 403."""
+    try:
+        rule(*args)
+    except NotAllowed as exc:
+        raise Problem(403, str(exc)) from None
 
 
 def grant(

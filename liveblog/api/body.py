@@ -7,7 +7,7 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 
-from liveblog.models import PATTERN_HINTS, parse_decimal
+from liveblog.models import in_words, parse_decimal
 from liveblog.problems import FieldError, Problem, from_validation_error
 
 T = TypeVar("T")
@@ -48,19 +48,9 @@ def decode(raw: bytes, type: type[T]) -> T:
     try:
         return msgspec.json.decode(raw, type=type)
     except msgspec.ValidationError as exc:  # well-formed JSON, wrong fields
-        raise from_validation_error(_in_words(exc)) from None
+        raise from_validation_error(in_words(exc)) from None
     except msgspec.DecodeError as exc:
         raise Problem(400, f"The body is not valid JSON: {exc}") from None
-
-
-def _in_words(exc: msgspec.ValidationError) -> msgspec.ValidationError:
-    """``Expected `str` matching regex '...'`` becomes what the pattern means."""
-    message = str(exc)
-    for pattern, hint in PATTERN_HINTS.items():
-        regex = f"Expected `str` matching regex {pattern!r}"
-        if message.startswith(regex):
-            return msgspec.ValidationError(hint + message.removeprefix(regex))
-    return exc
 
 
 def invalid(path: str, message: str) -> Problem:

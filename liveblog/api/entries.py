@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -15,31 +12,53 @@ from starlette.responses import Response
 from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
+from liveblog.api.openapi import BEFORE, IDEMPOTENCY_KEY, IF_MATCH, LIMIT, WRITE, operation, param
 from liveblog.api.responses import json_response
-from liveblog.editorial import editing
+from liveblog.editorial import editing, embeds
 from liveblog.editorial import search as searching
+from liveblog.editorial.refusals import NotAllowed
 from liveblog.engine.base import NewerPage
-from liveblog.media import embeds, known
-from liveblog.media.upload import storage_of
+from liveblog.media import known
+from liveblog.media.storage import storage_of
 from liveblog.models import (
-    ORDER_KEY_PATTERN,
+    ENTRY_ID_PATTERN,
     Entry,
     EntryCreate,
     EntryPatch,
     SearchResults,
     Timeline,
     TimelineWindow,
+    decode_cursor,
+    encode_cursor,
     newsroom_channel,
     parse_decimal,
 )
 from liveblog.problems import Problem
 
 _STATUSES = ("draft", "submitted", "scheduled")
-ENTRY_ID_PATTERN = re.compile(r"^[0-9a-z]{16}\Z")  # models.new_entry_id
 # What readers see may be read from any origin (the embed frame; a sandboxed one has none).
 # Never with credentials: a token is a header, which a cross-origin page cannot send unasked.
 PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 T = TypeVar("T")
+
+_AROUND = param(
+    "around",
+    "query",
+    {"type": "string"},
+    "an entry id: the page holding it, however old (a TimelineWindow)",
+)
+_AFTER = param(
+    "after",
+    "query",
+    {"type": "string"},
+    "a `newer` cursor this API returned: the entries just newer (a TimelineWindow)",
+)
+_STATUS = param(
+    "status", "query", {"enum": ["published", *_STATUSES, "all"]}, "not published: token required"
+)
+_QUERY = param("q", "query", {"type": "string", "maxLength": 200},
+               "search: entries that hold every word (a page of them and `total`); with "
+               "status=all and a token, of every status")  # fmt: skip
 
 _MAX_IDEMPOTENCY_KEY = 255
 _entry_decoder = msgspec.json.Decoder(Entry)
@@ -49,6 +68,15 @@ def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"', "Location": f"/api/blogs/{slug}/entries/{entry_id}"}
 
 
+@operation(
+    "Publish an entry (Idempotency-Key honoured)",
+    status=201,
+    answer=Entry,
+    body=EntryCreate,
+    auth=True,
+    errors=WRITE,
+    params=(IDEMPOTENCY_KEY,),
+)
 async def create_entry(request: Request) -> Response:
     slug = request.path_params["slug"]
     token = await editor_write(request, slug)
@@ -58,7 +86,7 @@ async def create_entry(request: Request) -> Response:
     data, raw = await json_body(request, EntryCreate)
     settings = request.app.state.settings
     data = embeds.checked(data, settings.mastodon_hosts)
-    data = await known.filled(data, storage_of(request), settings)
+    data = await known.filled(data, storage_of(request.app.state), settings)
     encoded, replayed = await _allowed(
         editing.create_entry(
             request.app.state.engine, slug, data, token=token, idempotency_key=key,
@@ -82,6 +110,14 @@ def parse_if_match(value: str | None) -> int | None:
     return 0 if version is None else version
 
 
+@operation(
+    "Edit an entry (If-Match)",
+    answer=Entry,
+    body=EntryPatch,
+    auth=True,
+    errors=(*WRITE, 412),
+    params=(IF_MATCH,),
+)
 async def update_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     token = await editor_write(request, slug)
@@ -89,13 +125,14 @@ async def update_entry(request: Request) -> Response:
     patch, _ = await json_body(request, EntryPatch)
     settings = request.app.state.settings
     patch = embeds.checked(patch, settings.mastodon_hosts)
-    patch = await known.filled(patch, storage_of(request), settings)
+    patch = await known.filled(patch, storage_of(request.app.state), settings)
     entry = await _allowed(
         editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match, token=token)
     )
     return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
 
 
+@operation("Delete an entry", status=204, auth=True, errors=WRITE)
 async def delete_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     token = await editor_write(request, slug, with_body=False)
@@ -103,6 +140,7 @@ async def delete_entry(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation("Read an entry", answer=Entry, errors=(404,))
 async def get_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
     engine = request.app.state.engine
@@ -119,16 +157,13 @@ async def get_entry(request: Request) -> Response:
     return json_response(entry, headers=headers)
 
 
-def encode_cursor(order_key: str | None) -> str | None:
-    return None if order_key is None else base64.urlsafe_b64encode(order_key.encode()).decode()
+def _cursor(order_key: str | None) -> str | None:
+    return None if order_key is None else encode_cursor(order_key)
 
 
-def decode_cursor(cursor: str, parameter: str = "before") -> str:
-    try:
-        key = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        key = ""
-    if ORDER_KEY_PATTERN.match(key) is None:
+def _order_key(cursor: str, parameter: str = "before") -> str:
+    key = decode_cursor(cursor)
+    if key is None:
         raise invalid(parameter, "is not a cursor this API returned")
     return key
 
@@ -161,12 +196,19 @@ async def _after(request: Request, slug: str, key: str, limit: int) -> Response:
 def _window(
     entries: list[Entry], newer_count: int, next_key: str | None, read: NewerPage
 ) -> Response:
-    newer = encode_cursor(entries[0].order_key) if entries and newer_count else None
-    window = TimelineWindow(entries, encode_cursor(next_key), str(read.position), newer,
+    newer = _cursor(entries[0].order_key) if entries and newer_count else None
+    window = TimelineWindow(entries, _cursor(next_key), str(read.position), newer,
                             newer_count)  # fmt: skip
     return json_response(window, headers=PUBLIC_READ)
 
 
+@operation(
+    "The timeline, newest first; with a token, ?status= lists the entries readers do not see",
+    answer=Timeline,
+    errors=(401, 403, 404, 422),
+    mentions=(TimelineWindow,),
+    params=(LIMIT, BEFORE, _AROUND, _AFTER, _STATUS, _QUERY),
+)
 async def timeline(request: Request) -> Response:
     slug = request.path_params["slug"]
     limit = parse_decimal(request.query_params.get("limit", "20"), 3)
@@ -189,13 +231,13 @@ async def timeline(request: Request) -> Response:
     if around is not None:
         return await _around(request, slug, around, limit)
     if after is not None:
-        return await _after(request, slug, decode_cursor(after, "after"), limit)
+        return await _after(request, slug, _order_key(after, "after"), limit)
     if status is not None and status != "published":
         return await _workflow(request, slug, status, limit, before)
     page = await request.app.state.engine.timeline(
-        slug, limit, decode_cursor(before) if before else None
+        slug, limit, _order_key(before) if before else None
     )
-    timeline = Timeline(page.entries, encode_cursor(page.next_key), str(page.position))
+    timeline = Timeline(page.entries, _cursor(page.next_key), str(page.position))
     return json_response(timeline, headers=PUBLIC_READ)
 
 
@@ -213,7 +255,7 @@ async def _workflow(
     if position is None:
         raise Problem(404, f"No blog {slug!r} exists.")
     auth.require_editor_of(token, slug)
-    key = decode_cursor(before) if before else None
+    key = _order_key(before) if before else None
     entries = [
         e
         for e in await engine.pending(slug)
@@ -222,7 +264,7 @@ async def _workflow(
     page, more = entries[:limit], len(entries) > limit
     next_key = page[-1].order_key if more else None
     return json_response(
-        Timeline(page, encode_cursor(next_key), str(position)),
+        Timeline(page, _cursor(next_key), str(position)),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -246,10 +288,10 @@ async def _search(
         query = searching.parse_query(text, blog.language)
     except searching.InvalidQuery as exc:
         raise invalid("q", str(exc)) from None
-    key = decode_cursor(before) if before else None
+    key = _order_key(before) if before else None
     page = await searching.search(engine, blog, query, limit, key, everything=everything)
     results = SearchResults(
-        page.entries, encode_cursor(page.next_key), str(page.position), total=page.total
+        page.entries, _cursor(page.next_key), str(page.position), total=page.total
     )
     # Readers' results are public, like the timeline; the staff's are for them only.
     return json_response(
@@ -271,5 +313,5 @@ async def _is_staff(request: Request, slug: str) -> bool:
 async def _allowed(work: Awaitable[T]) -> T:
     try:
         return await work
-    except editing.NotAllowed as exc:
+    except NotAllowed as exc:
         raise Problem(403, str(exc)) from None

@@ -1,134 +1,142 @@
-"""OpenAPI 3.1 description of the API, with schemas generated from the msgspec models."""
+"""The OpenAPI 3.1 document of the API, made from what serves it: its paths and methods from the
+app's route table (``liveblog/routes.py``), each operation from what its endpoint says of itself
+(``@operation``: a summary, its answer, its body, its errors), and the schemas from the msgspec
+models those name (``msgspec.json.schema_components``). An ``/api`` route whose endpoint says
+nothing fails the document, so no route goes undescribed."""
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from liveblog import __version__
-from liveblog.models import (
-    SLUG_REGEX,
-    AuditPage,
-    Blog,
-    BlogCreate,
-    BlogList,
-    BlogPatch,
-    DeletedList,
-    Entry,
-    EntryCreate,
-    EntryPatch,
-    MediaUpload,
-    Presence,
-    PresenceUpdate,
-    RestoreRequest,
-    RevisionList,
-    Timeline,
-    TimelineWindow,
-    Token,
-    TokenCreate,
-    TokenCreated,
-    TokenList,
-    TokenPatch,
-)
+from liveblog.models import SLUG_REGEX
 from liveblog.problems import ProblemBody
 
-_MODELS = [Blog, BlogCreate, BlogList, BlogPatch, Entry, EntryCreate, EntryPatch, MediaUpload,
-           Presence, PresenceUpdate, Timeline, TimelineWindow, Token, TokenCreate, TokenCreated,
-           TokenList, TokenPatch, ProblemBody]  # fmt: skip
-_RECORD_MODELS = [AuditPage, DeletedList, RestoreRequest, RevisionList]
-_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+F = TypeVar("F", bound=Callable[..., Any])
+WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
+ADMIN_READ = (401, 403, 429, 503)
+_SCHEMAS = "#/components/schemas/{name}"
 
 
-def _ref(model: type) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def param(name: str, where: str, schema: dict[str, Any], about: str = "") -> dict[str, Any]:
+    """An optional query or header parameter (path ones come from the route's path)."""
+    found = {"name": name, "in": where, "required": False, "schema": schema}
+    return found | {"description": about} if about else found
 
 
-def _op(
-    summary: str,
-    ok: tuple[int, type | None],
-    *,
-    body: type | None = None,
-    auth: bool = False,
-    errors: tuple[int, ...] = (),
-    params: tuple[dict[str, Any], ...] = (),
-) -> dict[str, Any]:
-    status, model = ok
-    responses: dict[str, Any] = {str(status): {"description": "OK"}}
-    if model is not None:
-        responses[str(status)]["content"] = {"application/json": {"schema": _ref(model)}}
-    problem = {"application/problem+json": {"schema": _ref(ProblemBody)}}
-    for code in errors:
-        responses[str(code)] = {"description": "Problem", "content": problem}
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if params:
-        op["parameters"] = list(params)
-    if body is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(body)}},
-        }
-    if auth:
-        op["security"] = [{"bearer": []}]
-    return op
+LIMIT = param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100})
+BEFORE = param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
+IF_MATCH = param("If-Match", "header", {"type": "string"}, '"3", W/"3", 3 or *')
+IDEMPOTENCY_KEY = param("Idempotency-Key", "header",
+                        {"type": "string", "minLength": 1, "maxLength": 255},
+                        "1-255 printable characters")  # fmt: skip
+# Every name in an /api path, by what it matches (any other name is 404: liveblog/routes.py).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "slug": {"type": "string", "pattern": f"^{SLUG_REGEX}$"},
+    "entry_id": {"type": "string"},
+    "token_id": {"type": "string"},
+    "version": {"type": "integer", "minimum": 1},
+}
 
 
-def _param(name: str, where: str, schema: dict[str, Any], about: str = "") -> dict[str, Any]:
-    """An optional query or header parameter (path ones are required, and spelled out)."""
-    param = {"name": name, "in": where, "required": False, "schema": schema}
-    return param | {"description": about} if about else param
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Operation:
+    """What an endpoint says of itself in the document."""
+
+    summary: str
+    status: int = 200
+    answer: type | None = None  # a model answered as application/json
+    body: type | None = None  # a model sent as application/json, required
+    auth: bool = False
+    errors: tuple[int, ...] = ()
+    params: tuple[dict[str, Any], ...] = ()
+    # Bodies and answers that are not one JSON model (a photo, NDJSON): the OpenAPI objects.
+    request_body: dict[str, Any] | None = None
+    content: dict[str, Any] | None = None
+    mentions: tuple[type, ...] = ()  # models it may also answer with (their schemas listed)
+
+    def models(self) -> list[type]:
+        return [m for m in (self.answer, self.body, *self.mentions) if m is not None]
+
+    def described(self) -> dict[str, Any]:
+        ok: dict[str, Any] = {"description": "OK"}
+        if self.answer is not None:
+            ok["content"] = {"application/json": {"schema": ref(self.answer)}}
+        if self.content is not None:
+            ok["content"] = self.content
+        responses = {str(self.status): ok}
+        problem = {"application/problem+json": {"schema": ref(ProblemBody)}}
+        for code in self.errors:
+            responses[str(code)] = {"description": "Problem", "content": problem}
+        found: dict[str, Any] = {"summary": self.summary, "responses": responses}
+        if self.params:
+            found["parameters"] = list(self.params)
+        if self.body is not None:
+            schema = {"schema": ref(self.body)}
+            found["requestBody"] = {"required": True, "content": {"application/json": schema}}
+        if self.request_body is not None:
+            found["requestBody"] = self.request_body
+        if self.auth:
+            found["security"] = [{"bearer": []}]
+        return found
 
 
-_WRITE = (400, 401, 403, 404, 413, 415, 422, 429, 503)
+def operation(summary: str, **described: Any) -> Callable[[F], F]:
+    """Describe an endpoint: ``@operation("Read a blog", answer=Blog, errors=(404,))``."""
+
+    def describe(endpoint: F) -> F:
+        endpoint.operation = Operation(summary=summary, **described)  # type: ignore[attr-defined]
+        return endpoint
+
+    return describe
 
 
-def _upload() -> dict[str, Any]:
-    """POST media: the raw image is the body, not JSON."""
-    op = _op("Upload a photo (at most 20 MiB); its sizes are stored and served", (201, MediaUpload),
-             auth=True, errors=_WRITE)  # fmt: skip
-    image = {"schema": {"type": "string", "format": "binary"}}
-    op["requestBody"] = {"required": True, "content": dict.fromkeys(_IMAGE_TYPES, image)}
-    return op
+def ref(model: type) -> dict[str, Any]:
+    return {"$ref": _SCHEMAS.format(name=model.__name__)}
 
 
-@functools.cache
-def document() -> dict[str, Any]:
-    from liveblog.ops.stats import Stats  # here: liveblog.ops.stats imports this package
-
-    _, components = msgspec.json.schema_components(
-        [*_MODELS, *_RECORD_MODELS, Stats], ref_template="#/components/schemas/{name}"
+def operations(route: Route) -> dict[str, Operation]:
+    """A route's operations by method (lower case), from its endpoints (one per method when
+    the route dispatches by method: ``endpoints``, set by liveblog/routes.py)."""
+    methods = sorted(set(route.methods or ()) - {"HEAD"})
+    endpoints: dict[str, Any] = getattr(route.endpoint, "endpoints", None) or dict.fromkeys(
+        methods, route.endpoint
     )
-    # Any other name is 404 on every route (liveblog/routes.py).
-    slug_schema = {"type": "string", "pattern": f"^{SLUG_REGEX}$"}
-    slug = {"name": "slug", "in": "path", "required": True, "schema": slug_schema}
-    entry_id = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    token_id = {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    admin_read = (401, 403, 429, 503)
-    limit = _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100})
-    before = _param("before", "query", {"type": "string"}, "a `next` cursor this API returned")
-    around = _param(
-        "around",
-        "query",
-        {"type": "string"},
-        "an entry id: the page holding it, however old (a TimelineWindow)",
-    )
-    after = _param(
-        "after",
-        "query",
-        {"type": "string"},
-        "a `newer` cursor this API returned: the entries just newer (a TimelineWindow)",
-    )
-    key = {"type": "string", "minLength": 1, "maxLength": 255}
-    idempotency_key = _param("Idempotency-Key", "header", key, "1-255 printable characters")
-    statuses = ["published", "draft", "submitted", "scheduled", "all"]
-    status = _param("status", "query", {"enum": statuses}, "not published: token required")
-    words = {"type": "string", "maxLength": 200}
-    q = _param("q", "query", words, "search: entries that hold every word (a page of them and"
-               " `total`); with status=all and a token, of every status")  # fmt: skip
-    if_match = _param("If-Match", "header", {"type": "string"}, '"3", W/"3", 3 or *')
+    found = {}
+    for method in methods:
+        described = getattr(endpoints[method], "operation", None)
+        if not isinstance(described, Operation):
+            raise LookupError(f"{method} {route.path} says nothing of itself (@operation)")
+        found[method.lower()] = described
+    return found
+
+
+def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    models: list[type] = [ProblemBody]
+    for route in routes:
+        if not isinstance(route, Route) or not route.path.startswith("/api/"):
+            continue
+        item: dict[str, Any] = {}
+        names = re.findall(r"{(\w+)}", route.path_format)
+        if names:
+            item["parameters"] = [
+                {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
+                for name in names
+            ]
+        for method, described in operations(route).items():
+            item[method] = described.described()
+            models.extend(m for m in described.models() if m not in models)
+        paths[route.path_format] = item
+    _, components = msgspec.json.schema_components(models, ref_template=_SCHEMAS)
     return {
         "openapi": "3.1.0",
         "info": {"title": "liveblog", "version": __version__},
@@ -136,150 +144,14 @@ def document() -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {
-            "/api/openapi.json": {
-                "get": _op("This document", (200, None)),
-            },
-            "/api/me": {
-                "get": _op("The calling token (never its secret)", (200, Token), auth=True,
-                           errors=(401, 503)),
-            },
-            "/api/stats": {
-                "get": _op("Readers, latency and blogs, summed over every server process",
-                           (200, Stats), errors=(503,)),
-            },
-            "/api/tokens": {
-                "get": _op("List tokens (never their secrets)", (200, TokenList), auth=True,
-                           errors=admin_read),
-                "post": _op("Issue a token (its secret is shown once)", (201, TokenCreated),
-                            body=TokenCreate, auth=True, errors=_WRITE),
-            },
-            "/api/tokens/{token_id}": {
-                "parameters": [token_id],
-                "patch": _op("Change a person's name, avatar, role or blogs", (200, Token),
-                             body=TokenPatch, auth=True, errors=(*_WRITE, 409)),
-                "delete": _op("Revoke a token, at once on every server process", (204, None),
-                              auth=True, errors=(*admin_read, 404, 409)),
-            },
-            "/api/blogs": {
-                "get": _op("List blogs", (200, BlogList)),
-                "post": _op("Create a blog", (201, Blog), body=BlogCreate, auth=True,
-                            errors=(*_WRITE, 409)),
-            },
-            "/api/blogs/{slug}": {
-                "parameters": [slug],
-                "get": _op("Read a blog", (200, Blog), errors=(404,)),
-                "patch": _op("Update a blog", (200, Blog), body=BlogPatch, auth=True,
-                             errors=_WRITE),
-            },
-            "/api/blogs/{slug}/media": {"parameters": [slug], "post": _upload()},
-            "/api/blogs/{slug}/entries": {
-                "parameters": [slug],
-                "get": _op("The timeline, newest first; with a token, ?status= lists the entries"
-                           " readers do not see", (200, Timeline), errors=(401, 403, 404, 422),
-                           params=(limit, before, around, after, status, q)),
-                "post": _op("Publish an entry (Idempotency-Key honoured)", (201, Entry),
-                            body=EntryCreate, auth=True, errors=_WRITE,
-                            params=(idempotency_key,)),
-            },
-            "/api/blogs/{slug}/newsroom/events": {
-                "parameters": [slug],
-                "get": _op("The blog's newsroom stream (Server-Sent Events): changes to entries"
-                           " readers do not see, their publication, and who is on the blog"
-                           " (`presence`)", (200, None), auth=True,
-                           errors=(401, 403, 404, 503)),
-            },
-            "/api/blogs/{slug}/presence": {
-                "parameters": [slug],
-                "put": _op("Say what the caller edits now (null: nothing); the people on the"
-                           " blog", (200, Presence), body=PresenceUpdate, auth=True,
-                           errors=_WRITE),
-            },
-            "/api/blogs/{slug}/entries/{entry_id}": {
-                "parameters": [slug, entry_id],
-                "get": _op("Read an entry", (200, Entry), errors=(404,)),
-                "patch": _op("Edit an entry (If-Match)", (200, Entry), body=EntryPatch,
-                             auth=True, errors=(*_WRITE, 412), params=(if_match,)),
-                "delete": _op("Delete an entry", (204, None), auth=True, errors=_WRITE),
-            },
-            **_record_paths(slug, entry_id, limit, before, if_match),
-        },
-    }  # fmt: skip
-
-
-def _record_paths(
-    slug: dict[str, Any],
-    entry_id: dict[str, Any],
-    limit: dict[str, Any],
-    before: dict[str, Any],
-    if_match: dict[str, Any],
-) -> dict[str, Any]:
-    """The record: revisions, restore, deleted entries, the audit log, export and import."""
-    version = {
-        "name": "version",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
+        "paths": paths,
     }
-    ndjson = {"application/x-ndjson": {"schema": {"type": "string"}}}
-    # The smallest export: a blog with no entries (its header and its end).
-    example = (
-        '{"type":"blog","format":"liveblog-export","version":1,"blog":{"slug":"imported",'
-        '"title":"Imported","description":"","status":"ended","created_at":"2024-06-01T08:00:00Z",'
-        '"updated_at":"2024-06-01T08:00:00Z"}}\n{"type":"end","entries":0}\n'
-    )
-    export = _op(
-        "The blog as NDJSON: the blog, every entry with its revisions, photos",
-        (200, None),
-        auth=True,
-        errors=(401, 403, 404, 503),
-    )
-    export["responses"]["200"]["content"] = ndjson
-    imported = _op(
-        "Import an export as a new blog (?slug= another name); 409 if it exists",
-        (201, Blog),
-        auth=True,
-        errors=(*_WRITE, 409),
-        params=(_param("slug", "query", {"type": "string"}),),
-    )
-    imported["requestBody"] = {
-        "required": True,
-        "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": example}},
-    }
-    audit_params = (
-        _param("blog", "query", {"type": "string"}, "one blog's events"),
-        _param("by", "query", {"type": "string"}, "one person's events (a token id)"),
-        {**limit, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
-        before,
-    )
-    return {
-        "/api/audit": {
-            "get": _op("The audit log, newest first (admin)", (200, AuditPage), auth=True,
-                       errors=(401, 403, 422, 429, 503), params=audit_params),
-        },
-        "/api/blogs/import": {"post": imported},
-        "/api/blogs/{slug}/export": {"parameters": [slug], "get": export},
-        "/api/blogs/{slug}/deleted": {
-            "parameters": [slug],
-            "get": _op("The latest deleted entries, with who deleted them", (200, DeletedList),
-                       auth=True, errors=(401, 403, 404, 503)),
-        },
-        "/api/blogs/{slug}/entries/{entry_id}/revisions": {
-            "parameters": [slug, entry_id],
-            "get": _op("An entry's versions, oldest first (and its delete)", (200, RevisionList),
-                       auth=True, errors=(401, 403, 404, 503)),
-        },
-        "/api/blogs/{slug}/entries/{entry_id}/revisions/{version}/restore": {
-            "parameters": [slug, entry_id, version],
-            "post": {
-                **_op("A new version with that version's content (If-Match)", (200, Entry),
-                      auth=True, errors=(*_WRITE, 412), params=(if_match,)),
-                "requestBody": {"required": False, "content": {
-                    "application/json": {"schema": _ref(RestoreRequest)}}},
-            },
-        },
-    }  # fmt: skip
 
 
+@operation("This document")
 async def openapi_json(request: Request) -> Response:
-    return Response(msgspec.json.encode(document()), media_type="application/json")
+    state = request.app.state
+    body: bytes | None = getattr(state, "openapi_document", None)
+    if body is None:  # made once per app, from the routes it serves
+        body = state.openapi_document = msgspec.json.encode(document(request.app.routes))
+    return Response(body, media_type="application/json")

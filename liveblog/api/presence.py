@@ -25,15 +25,17 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog.api import auth
 from liveblog.api.body import invalid
 from liveblog.api.guards import editor_write, json_body
+from liveblog.api.openapi import WRITE, operation
 from liveblog.api.responses import json_response
 from liveblog.delivery.connections import Connection
 from liveblog.delivery.frames import sse_chunk
+from liveblog.editorial import roles
 from liveblog.engine.base import Engine, EngineError
 from liveblog.models import Person, Presence, PresenceUpdate, Token, encoder, utcnow
-from liveblog.ops.supervisor import Supervisor
-from liveblog.problems import Problem
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.api.presence")
 
@@ -270,6 +272,13 @@ class PresenceBoard:
         await self._update(slug, put=put, touch=touch)
 
 
+@operation(
+    "Say what the caller edits now (null: nothing); the people on the blog",
+    answer=Presence,
+    body=PresenceUpdate,
+    auth=True,
+    errors=WRITE,
+)
 async def put_presence(request: Request) -> Response:
     """``PUT /api/blogs/{slug}/presence`` ``{"editing": entry_id | null}`` (any staff token of
     the blog): what the caller edits now. Answers the people on the blog."""
@@ -280,10 +289,7 @@ async def put_presence(request: Request) -> Response:
         entry = await request.app.state.engine.get_entry(slug, data.editing)
         if entry is None:
             raise invalid("$.editing", "is not an entry of this blog")
-        if not token.may_publish and (entry.published or entry.created_by != token.id):
-            raise Problem(
-                403, "A contributor edits only its own entries, until they are published."
-            )
+        auth.allowed(roles.require_may_edit, token, entry)
     board: PresenceBoard = request.app.state.presence
     found = await board.set_editing(slug, token, data.editing)
     return json_response(Presence(found), headers={"Cache-Control": "no-store"})

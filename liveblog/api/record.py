@@ -17,15 +17,18 @@ from liveblog.api import auth
 from liveblog.api.body import check_length, decode, invalid, read_body
 from liveblog.api.entries import parse_if_match
 from liveblog.api.guards import editor_write
+from liveblog.api.openapi import BEFORE, IF_MATCH, LIMIT, WRITE, operation, param, ref
 from liveblog.api.responses import json_response
-from liveblog.editorial import editing, record, transfer
+from liveblog.editorial import editing, record, roles, transfer
 from liveblog.engine.base import Engine, EntryNotFound
 from liveblog.models import (
     SLUG_PATTERN,
     AuditEvent,
     AuditPage,
+    Blog,
     DeletedEntry,
     DeletedList,
+    Entry,
     RestoreRequest,
     RevisionList,
     Token,
@@ -57,6 +60,14 @@ async def _staff(request: Request, slug: str, *, limited: bool = False) -> Token
     return token
 
 
+# The smallest export, as the document's example: a blog with no entries (its header, its end).
+_EXAMPLE = (
+    '{"type":"blog","format":"liveblog-export","version":1,"blog":{"slug":"imported",'
+    '"title":"Imported","description":"","status":"ended","created_at":"2024-06-01T08:00:00Z",'
+    '"updated_at":"2024-06-01T08:00:00Z"}}\n{"type":"end","entries":0}\n'
+)
+
+
 def _entry_id(request: Request) -> str:
     entry_id: str = request.path_params["entry_id"]
     if _ENTRY_ID.match(entry_id) is None:
@@ -64,19 +75,35 @@ def _entry_id(request: Request) -> str:
     return entry_id
 
 
+@operation(
+    "An entry's versions, oldest first (and its delete)",
+    answer=RevisionList,
+    auth=True,
+    errors=(401, 403, 404, 503),
+)
 async def revisions(request: Request) -> Response:
     """Every kept version of an entry, oldest first, and its delete (``entry: null``)."""
     slug = request.path_params["slug"]
     token = await _staff(request, slug)
     entry_id = _entry_id(request)
     history = await editing.entry_history(request.app.state.engine, slug, entry_id)
-    if not token.may_publish:
-        owner = next((r.entry.created_by for r in reversed(history) if r.entry), None)
-        if not owner or owner != token.id:
-            raise Problem(403, "A contributor may read the history of its own entries only.")
+    written = next((r.entry for r in reversed(history) if r.entry), None)
+    auth.allowed(roles.require_may_read_history, token, written)
     return json_response(RevisionList(history), headers=_NO_STORE)
 
 
+@operation(
+    "A new version with that version's content (If-Match)",
+    answer=Entry,
+    auth=True,
+    errors=(*WRITE, 412),
+    params=(IF_MATCH,),
+    mentions=(RestoreRequest,),
+    request_body={
+        "required": False,
+        "content": {"application/json": {"schema": ref(RestoreRequest)}},
+    },
+)
 async def restore(request: Request) -> Response:
     """A new version with an older version's content (an edit: If-Match, entry.updated)."""
     slug = request.path_params["slug"]
@@ -84,8 +111,7 @@ async def restore(request: Request) -> Response:
         "transfer-encoding" in request.headers
     )
     token = await editor_write(request, slug, with_body=has_body)
-    if not token.may_publish:
-        raise Problem(403, "Only an editor or an admin restores a version.")
+    auth.allowed(roles.require_may_publish, token, "restores a version")
     entry_id = _entry_id(request)
     version = parse_decimal(request.path_params["version"], 18)
     if version is None or version < 1:
@@ -104,6 +130,12 @@ async def restore(request: Request) -> Response:
     return json_response(entry, 200, headers)
 
 
+@operation(
+    "The latest deleted entries, with who deleted them",
+    answer=DeletedList,
+    auth=True,
+    errors=(401, 403, 404, 503),
+)
 async def deleted(request: Request) -> Response:
     """The blog's latest deleted entries (for the console's way back to them)."""
     slug = request.path_params["slug"]
@@ -119,7 +151,7 @@ async def deleted(request: Request) -> Response:
         if last.entry is not None:
             continue  # restored meanwhile
         shown = next((r.entry for r in reversed(history) if r.entry is not None), None)
-        if not token.may_publish and (shown is None or shown.created_by != token.id):
+        if not roles.may_see_record(token, shown):
             continue  # a contributor sees its own
         found.append(DeletedEntry(entry_id, last.at, last.by, shown))
     return json_response(DeletedList(found), headers=_NO_STORE)
@@ -146,6 +178,18 @@ def _decode_cursor(cursor: str) -> tuple[int, int, str]:
     return key
 
 
+@operation(
+    "The audit log, newest first (admin)",
+    answer=AuditPage,
+    auth=True,
+    errors=(401, 403, 422, 429, 503),
+    params=(
+        param("blog", "query", {"type": "string"}, "one blog's events"),
+        param("by", "query", {"type": "string"}, "one person's events (a token id)"),
+        {**LIMIT, "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        BEFORE,
+    ),
+)
 async def audit(request: Request) -> Response:
     """``GET /api/audit?blog=&by=&limit=&before=`` (admin): newest first."""
     token_hash, token = await auth.authenticate(request)
@@ -186,12 +230,17 @@ async def audit(request: Request) -> Response:
 # --- export and import -----------------------------------------------------------------------
 
 
+@operation(
+    "The blog as NDJSON: the blog, every entry with its revisions, photos",
+    auth=True,
+    errors=(401, 403, 404, 503),
+    content={"application/x-ndjson": {"schema": {"type": "string"}}},
+)
 async def export(request: Request) -> Response:
     """The blog as NDJSON, streamed as it is read (editor or admin of the blog)."""
     slug = request.path_params["slug"]
     token = await _staff(request, slug, limited=True)
-    if not token.may_publish:
-        raise Problem(403, "Only an editor or an admin exports a blog.")
+    auth.allowed(roles.require_may_publish, token, "exports a blog")
     lines = await transfer.export_blog(request.app.state.engine, slug)
     headers = {
         **_NO_STORE,
@@ -200,6 +249,18 @@ async def export(request: Request) -> Response:
     return StreamingResponse(lines, media_type=transfer.MEDIA_TYPE, headers=headers)
 
 
+@operation(
+    "Import an export as a new blog (?slug= another name); 409 if it exists",
+    status=201,
+    answer=Blog,
+    auth=True,
+    errors=(*WRITE, 409),
+    params=(param("slug", "query", {"type": "string"}),),
+    request_body={
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+    },
+)
 async def import_blog(request: Request) -> Response:
     """``POST /api/blogs/import[?slug=NEW]`` (admin): the body is an export. It is read to a
     temporary file first (bounded by LIVEBLOG_MAX_IMPORT_BYTES), checked whole, then written."""

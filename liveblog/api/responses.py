@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 
-from liveblog.editorial.editing import InvalidField
+from liveblog.editorial.refusals import InvalidField
 from liveblog.engine.base import EngineError
 from liveblog.problems import FieldError, Problem, engine_problem
 

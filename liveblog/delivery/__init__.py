@@ -9,6 +9,6 @@ hands the hub each socket's transport (``fastpath``) and the bounds on a request
 packages' public API (``private_surfaces``, checked at start-up before either is imported); and
 the streams that hold a token's rights, ended when the token loses them (``rights``).
 
-May import: ``models``, ``events``, ``engine`` (its interface), ``ops.supervisor``. Never the
-editor API, pages, streams or editorial code: fan-out knows no editor API or pages.
+May import: models, events, engine, supervisor.
+Never the editor API, pages, streams or editorial code: fan-out knows no editor API or pages.
 """

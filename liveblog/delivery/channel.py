@@ -29,7 +29,7 @@ from liveblog import events
 from liveblog.delivery.connections import WS, Batch, Connection, Frame
 from liveblog.engine.base import EngineError
 from liveblog.models import Position
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.delivery.channel")
 

@@ -7,7 +7,7 @@ per event; with the transport in hand the hub writes those shared bytes straight
 socket, one C call per reader, no task and no queue per delivery.
 
 What these subclasses add to uvicorn's httptools and websockets-sansio protocols:
-- ``scope["extensions"]["liveblog.direct"]``: the protocol itself, for ``DirectStream``.
+- ``scope["extensions"]["liveblog.direct"]``: the protocol itself, for ``DirectConnection``.
 - ``pause_writing``: also tells the stream, so a reader whose transport buffer passes its bound
   is closed at once (the transport's high-water mark *is* the reader's buffer bound).
 - WebSocket ``permessage-deflate``, negotiated so that one compressed frame serves every reader

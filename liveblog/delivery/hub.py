@@ -34,7 +34,7 @@ from liveblog.engine.base import (
     Subscription,
 )
 from liveblog.models import is_newsroom_channel, is_slug, split_channel
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.delivery.hub")
 HEARTBEAT_SLICE = 500  # heartbeats written per loop turn (~2-3 ms of writes)

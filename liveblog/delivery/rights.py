@@ -31,7 +31,7 @@ import msgspec
 from liveblog.delivery.connections import Connection, Notice
 from liveblog.engine.base import Engine, EngineError
 from liveblog.models import Token, utcnow
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.delivery.rights")
 

@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from liveblog import events
-from liveblog.editorial import record, search
+from liveblog.editorial import blogs, record, roles, search
+from liveblog.editorial.refusals import InvalidField, NotAllowed
 from liveblog.editorial.sanitize import clean_html
 from liveblog.engine.base import (
     Applied,
@@ -51,19 +52,6 @@ from liveblog.models import (
 )
 
 
-class NotAllowed(Exception):
-    """The token's role does not allow this change (API: 403)."""
-
-
-class InvalidField(ValueError):
-    """A field is acceptable JSON but not acceptable content (API: 422 at ``path``)."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{message} - at `{path}`")
-        self.path = path
-        self.message = message
-
-
 def _clean_body(html: str) -> str:
     body = clean_html(html)
     if len(body.encode()) > MAX_BODY_BYTES:
@@ -82,10 +70,20 @@ def fingerprint(raw_request: bytes) -> str:
     return hashlib.sha256(raw_request).hexdigest()
 
 
-async def create_blog(engine: Engine, data: BlogCreate, *, by: Actor = record.SYSTEM) -> Blog:
+async def create_blog(
+    engine: Engine,
+    data: BlogCreate,
+    *,
+    by: Actor = record.SYSTEM,
+    defaults: blogs.Defaults = blogs.ENGLISH_UTC,
+) -> Blog:
+    """A new blog: checked, and what it does not say taken from ``defaults`` (the settings'
+    ``Defaults.of(settings)`` in the API, the command line and the demo)."""
+    data = blogs.checked(data)
     now = utcnow()
     blog = Blog(data.slug, data.title, data.description, data.status, now, now,
-                language=data.language or "en", time_zone=data.time_zone or "UTC")  # fmt: skip
+                language=data.language or defaults.language,
+                time_zone=data.time_zone or defaults.time_zone)  # fmt: skip
     detail = {"title": blog.title, "status": blog.status}
     audit = record.audit_event("blog.created", by, blog=blog.slug, detail=detail, at=now)
     return await engine.create_blog(blog, new_epoch(), audit)
@@ -94,6 +92,7 @@ async def create_blog(engine: Engine, data: BlogCreate, *, by: Actor = record.SY
 async def update_blog(
     engine: Engine, slug: str, patch: BlogPatch, *, by: Actor = record.SYSTEM
 ) -> Blog:
+    patch = blogs.checked(patch)
     blog = await engine.get_blog(slug)
     if blog is None:
         raise BlogNotFound(slug)
@@ -248,13 +247,6 @@ async def create_entry(
     return encoded, False
 
 
-def _check_contributor(token: Token | None, entry: Entry) -> None:
-    if token is None or token.may_publish:
-        return
-    if entry.published or not entry.created_by or entry.created_by != token.id:
-        raise NotAllowed("A contributor may change only its own entries that are not published.")
-
-
 async def update_entry(
     engine: Engine,
     slug: str,
@@ -265,7 +257,7 @@ async def update_entry(
     token: Token | None = None,
 ) -> Entry:
     current = await _existing_entry(engine, slug, entry_id)
-    _check_contributor(token, current)
+    roles.require_may_change_entry(token, current)
     if if_match is not None and if_match != current.version:
         raise VersionConflict(current.version)
     now = utcnow()
@@ -370,7 +362,7 @@ async def delete_entry(
     again), so the history's last revision is the delete of the version it followed."""
     for _ in range(_DELETE_TRIES):
         current = await _existing_entry(engine, slug, entry_id)
-        _check_contributor(token, current)
+        roles.require_may_change_entry(token, current)
         by = record.actor(token)
         try:
             await engine.apply(

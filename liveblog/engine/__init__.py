@@ -2,7 +2,8 @@
 ``redis`` (production; Lua scripts in ``lua/``), ``cluster`` (Redis Cluster, sharded pub/sub)
 and ``sentinel`` (the master a set of Redis Sentinels names, followed across failovers).
 
-May import: ``models``, ``events``, ``config``. Storage knows no readers, transports or HTTP.
+May import: models, events, config.
+Storage knows no readers, transports or HTTP.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            max_connections=settings.redis_max_connections,
             **_record_bounds(settings),
         )
     if settings.redis_url:
@@ -41,6 +43,7 @@ def make_engine(settings: Settings) -> Engine:
             history_size=settings.history_size,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
+            max_connections=settings.redis_max_connections,
             **_record_bounds(settings),
         )
     from liveblog.engine.memory import MemoryEngine

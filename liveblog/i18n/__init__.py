@@ -9,6 +9,8 @@ screen's (their templates and scripts; ``newsroom.cfg``). A blog's
 English (the source text) when there is none. Templates call ``_()`` (a Jinja global), which
 reads the language of the page being rendered from a context variable that ``render`` sets, so
 imported macros translate too.
+
+May import: nothing.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Rich entries: uploaded photos (``images``, ``storage``, ``upload``, ``serve``; ``known``
-fills in an entry's own uploads' sizes) and posts or videos of other sites behind a reader's
-click (``embeds``).
+"""Uploaded photos, below HTTP: their sizes made (``images``) within the host's slots
+(``slots``, ``upload``), stored on disk or in a bucket (``storage``), and an entry's own
+uploads' sizes filled in (``known``). Their endpoints are the API's (``liveblog.api.media``)
+and the pages' (``liveblog.pages.media_files``, ``/media/``).
 
-May import: ``models``, ``problems``, ``config``, ``engine``, ``api`` (auth and responses for the
-upload endpoint), ``editorial`` (the audit event of an upload). Never streams or the hub.
+May import: models, config.
 """

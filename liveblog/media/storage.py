@@ -46,7 +46,7 @@ class Storage(abc.ABC):
 
 
 class LocalStorage(Storage):
-    """Files under ``directory``; ``liveblog.media.serve`` answers ``/media/<name>``."""
+    """Files under ``directory``; ``liveblog.pages.media_files`` answers ``/media/<name>``."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).resolve()
@@ -151,3 +151,12 @@ def make_storage(settings: Settings) -> Storage:
     if settings.media_storage == "s3":
         return S3Storage(settings)
     return LocalStorage(settings.media_dir)
+
+
+def storage_of(state: Any) -> Storage:
+    """The app's media storage (``state``: the app's state, which holds its settings), made on
+    first use: the S3 client is not free to build."""
+    storage: Storage | None = getattr(state, "media_storage", None)
+    if storage is None:
+        storage = state.media_storage = make_storage(state.settings)
+    return storage

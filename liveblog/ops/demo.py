@@ -12,9 +12,9 @@ import logging
 import os
 from datetime import timedelta
 
-from liveblog.api.auth import issue_token
 from liveblog.config import Settings
-from liveblog.editorial import editing
+from liveblog.editorial import blogs, editing
+from liveblog.editorial.tokens import issue_token
 from liveblog.engine.base import BlogExists, Engine
 from liveblog.models import BlogCreate, EntryCreate, Media, TokenCreate, utcnow
 
@@ -72,6 +72,7 @@ async def seed(engine: Engine, settings: Settings) -> None:
                 title="Harbour regatta, live",
                 description="A demo live blog: post to it with the token printed at start-up.",
             ),
+            defaults=blogs.Defaults.of(settings),
         )
     except BlogExists:
         return

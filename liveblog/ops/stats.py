@@ -31,7 +31,7 @@ from liveblog.delivery.hub import Hub
 from liveblog.engine.base import Engine, EngineError
 from liveblog.models import Blog
 from liveblog.ops import latency
-from liveblog.ops.supervisor import Supervisor
+from liveblog.supervisor import Supervisor
 
 logger = logging.getLogger("liveblog.ops.stats")
 

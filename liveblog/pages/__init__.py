@@ -5,6 +5,8 @@ Their routes are in ``liveblog/routes.py``. Shared helpers other page modules re
 ``assets`` (where ``web/`` is), ``templating`` (the Jinja environment, module preloads),
 ``security`` (headers); ``static`` answers ``/static/`` from the table ``static_files`` holds
 (each file, its versions from ``versions`` and its forms compressed once, scripts and
-stylesheets minified first by ``minify``).
-May import anything but ``streams`` (pages link to streams; they never hold one).
+stylesheets minified first by ``minify``); ``media_files`` answers ``/media/`` from the disk.
+
+May import: models, config, problems, engine, editorial, media, i18n, serving.
+Never streams (pages link to streams; they never hold one), the API or the hub.
 """

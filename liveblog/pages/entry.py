@@ -14,10 +14,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from liveblog.api.entries import ENTRY_ID_PATTERN
 from liveblog.config import Settings
 from liveblog.engine.base import Engine
-from liveblog.models import Entry
+from liveblog.models import ENTRY_ID_PATTERN, Entry
 from liveblog.pages import cache, jsonld, oembed
 from liveblog.pages.reader import first_photo, not_found, og_image, render
 from liveblog.pages.text import plain_text

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from liveblog import i18n
 from liveblog.config import Settings
-from liveblog.media import embeds
+from liveblog.editorial import embeds
 from liveblog.pages import newsroom_words
 from liveblog.pages.assets import STATIC_DIR
 from liveblog.pages.reader import render

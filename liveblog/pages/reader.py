@@ -17,16 +17,15 @@ from starlette.responses import Response
 
 from liveblog import i18n
 from liveblog.config import Settings
+from liveblog.editorial import embeds
 from liveblog.engine.base import BlogNotFound, Engine
-from liveblog.media import embeds
-from liveblog.models import Blog, Entry
+from liveblog.models import Blog, Entry, decode_cursor
 from liveblog.pages import cache, jsonld, oembed
 from liveblog.pages.security import page_headers
 from liveblog.pages.templating import templates
 from liveblog.pages.timeline import (
     ReaderView,
     cursor_including,
-    decode_cursor,
     key_events_only,
     load_view,
 )

@@ -20,10 +20,10 @@ from starlette.responses import RedirectResponse, Response
 
 from liveblog.editorial import search as searching
 from liveblog.engine.base import Engine
-from liveblog.models import Entry
+from liveblog.models import Entry, decode_cursor, encode_cursor
 from liveblog.pages import cache
 from liveblog.pages.reader import not_found, render
-from liveblog.pages.timeline import PAGE_SIZE, cursor_including, decode_cursor, encode_cursor
+from liveblog.pages.timeline import PAGE_SIZE, cursor_including
 from liveblog.pages.urls import base_of
 
 _MAX_CURSOR = 256

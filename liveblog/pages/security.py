@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.responses import Response
-
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data:; media-src *; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
@@ -51,8 +49,3 @@ def page_headers(
         # For browsers without frame-ancestors; it cannot express a list, so only then.
         headers["X-Frame-Options"] = "SAMEORIGIN" if sources == "'self'" else "DENY"
     return headers
-
-
-def secure(response: Response, headers: dict[str, str]) -> Response:
-    response.headers.update(headers)
-    return response

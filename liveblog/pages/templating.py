@@ -15,8 +15,8 @@ from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from liveblog import i18n
+from liveblog.editorial import embeds
 from liveblog.i18n import times
-from liveblog.media import embeds
 from liveblog.models import Blog
 from liveblog.pages.assets import TEMPLATES_DIR
 from liveblog.pages.static_files import static_files

@@ -11,10 +11,8 @@ import collections
 import dataclasses
 from typing import Generic, TypeVar
 
-from liveblog.api import entries as api_entries
 from liveblog.engine.base import BlogNotFound, Engine, Highlights, Page
-from liveblog.models import Blog, Entry
-from liveblog.problems import Problem
+from liveblog.models import Blog, Entry, encode_cursor
 
 PAGE_SIZE = 20
 _SCAN_PAGE = 100
@@ -22,19 +20,6 @@ _CACHE_SIZE = 256
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-def encode_cursor(order_key: str) -> str:
-    """The API's ``before`` cursor for "entries older than this order key"."""
-    return api_entries.encode_cursor(order_key) or ""
-
-
-def decode_cursor(cursor: str) -> str | None:
-    """The order key in an API cursor; None when it is not one."""
-    try:
-        return api_entries.decode_cursor(cursor)
-    except Problem:
-        return None
 
 
 def cursor_including(entry: Entry) -> str:

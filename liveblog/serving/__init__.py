@@ -9,7 +9,8 @@ limits' (or a Redis Cluster engine's), the server refuses to start rather than r
 ``hosts`` checks the Host header at the app's entry; ``compression`` negotiates content codings
 and compresses the answers that pass the middleware.
 
-May import: ``config``, ``delivery`` (the protocols), ``problems``.
+May import: config, delivery, problems.
+(``delivery`` for the protocols.)
 """
 
 from __future__ import annotations

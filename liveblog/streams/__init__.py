@@ -1,9 +1,10 @@
 """Live event streams: SSE and WebSocket, all fed by the process's Hub (their routes are in
-``liveblog/routes.py``), and who may open one (``admission``).
+``liveblog/routes.py``), the newsroom's SSE stream (``newsroom``: authorised by the API, which
+hands it the check), and who may open one (``admission``).
 
-May import: ``models``, ``problems``, ``config``, ``engine`` (its errors), ``delivery``,
-``serving.compression`` (which content coding a request accepts).
-Transports know no editor API.
+May import: models, problems, config, engine, delivery, serving.
+``engine`` for its errors, ``serving`` for which content coding a request accepts. Transports
+know no editor API.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from liveblog.problems import engine_problem
 from liveblog.serving.compression import request_coding
 from liveblog.streams.admission import Admission
 
-_HEADERS = [
+HEADERS = [  # a stream's response headers (the newsroom's too, liveblog.streams.newsroom)
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),  # tell nginx-style proxies not to buffer the stream
@@ -41,7 +41,7 @@ _HEADERS = [
     (b"access-control-allow-origin", b"*"),
 ]
 _VARY = (b"vary", b"Accept-Encoding")
-_GZIP_HEADERS = [*_HEADERS, (b"content-encoding", b"gzip"), _VARY]
+_GZIP_HEADERS = [*HEADERS, (b"content-encoding", b"gzip"), _VARY]
 
 
 # The reconnect hint differs per reader, among this many values spread evenly from half the
@@ -106,7 +106,7 @@ class SSEStream:
                 await engine_problem(exc).response()(scope, receive, send)
                 return
 
-            headers = _GZIP_HEADERS if gzip else [*_HEADERS, _VARY] if compression else _HEADERS
+            headers = _GZIP_HEADERS if gzip else [*HEADERS, _VARY] if compression else HEADERS
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             prelude = random.choice(_preludes(state.settings.sse_retry_ms, gzip))
             await send({"type": "http.response.body", "body": prelude, "more_body": True})
@@ -119,7 +119,7 @@ class SSEStream:
                 while (await receive())["type"] != "http.disconnect":
                     pass
             else:
-                await _serve_queued(conn, receive, send)
+                await serve_queued(conn, receive, send)
         finally:
             # Whatever ended the request (a disconnect, a failed send, a bug), the reader
             # leaves the hub, and the admission: no phantom reader stays registered.
@@ -128,7 +128,8 @@ class SSEStream:
             admission.leave(scope)
 
 
-async def _serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
+async def serve_queued(conn: Connection, receive: Receive, send: Send) -> None:
+    """The plain path: send what the hub queued for ``conn`` until the stream ends."""
     watcher = asyncio.create_task(_close_on_disconnect(receive, conn))
     try:
         while (batch := await conn.next_batch()) is not None:

@@ -1,4 +1,5 @@
-"""Screenshots of the reader's page: desktop and mobile width, light and dark.
+"""Screenshots of the reader's page: desktop and mobile width, light and dark. Each test first
+asserts what its picture must show (the README shows them), then takes it.
 
 Always written to ``test-artifacts/screenshots/``; with ``LIVEBLOG_UPDATE_SCREENSHOTS=1`` also to
 ``docs/screenshots/``, the ones the README shows. The content is invented for the pictures.
@@ -125,6 +126,43 @@ async def _settle(page: Page) -> None:
     )
 
 
+async def _assert_the_picture_shows(page: Page, scheme: str, width: int) -> int:
+    """The blog's title, its pinned summary, the key events, the newest entry, the edited one
+    as edited and the photo, loaded; in the colour scheme asked for; and nothing wider than the
+    window. Returns the picture's height: down to the end of the photo."""
+    await expect(page.locator("#lb-title")).to_have_text(
+        "Storm Iris reaches the coast: live updates"
+    )
+    await expect(page.locator("#pinned .entry__headline")).to_have_text("What we know so far")
+    await expect(page.locator("#key-events-list .key-events__title")).to_have_text(
+        ["Power cuts spread inland", "Red warning issued for the northern coast"]
+    )
+    await expect(page.locator(".entry--breaking .entry__headline")).to_have_text(
+        "Coastal road closed after a landslip"
+    )
+    await expect(page.locator(".entry__body").filter(has_text="up from 25,000")).to_have_count(1)
+    photo = page.locator("figure.entry__media").first
+    await expect(photo).to_contain_text("Waves breaking over the harbour wall")
+    loaded = await photo.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    assert loaded, "the photo shows as a broken image"
+    newest = page.locator("article.entry:not(.entry--pinned) .entry__headline").first
+    await expect(newest).to_have_text("Peak gust of 126 km/h recorded at the lighthouse")
+    # The page's own background: dark in dark mode, light in light mode.
+    luminance = await page.evaluate(
+        """() => {
+          const rgb = getComputedStyle(document.body).backgroundColor.match(/[0-9.]+/g);
+          const [r, g, b] = rgb.slice(0, 3).map(Number);
+          return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+        }"""
+    )
+    assert (luminance < 0.3) if scheme == "dark" else (luminance > 0.7), luminance
+    scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px window"
+    box = await photo.bounding_box()
+    assert box is not None
+    return round(box["y"] + box["height"] + 24)
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize(("width_name", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
 async def test_screenshot(
@@ -140,8 +178,9 @@ async def test_screenshot(
         f"{server}/blogs/{SLUG}", viewport=viewport, color_scheme=scheme, reduced_motion="reduce"
     )
     await _settle(page)
-    # Taller than the window: the pictures show the timeline down to the photo.
-    height = 1500 if width_name == "desktop" else 1700
+    # Taller than the window: the pictures show the timeline down to the photo, however much
+    # the page above it grows.
+    height = await _assert_the_picture_shows(page, scheme, viewport["width"])
     clip = {"x": 0, "y": 0, "width": viewport["width"], "height": height}
     shot = await page.screenshot(full_page=True, clip=clip)  # type: ignore[arg-type]
     _save(f"reader-{width_name}-{scheme}.png", shot)

@@ -1,5 +1,5 @@
 // Links of the sites whose posts and videos the server embeds. The editor page carries the
-// server's own allowlist (liveblog/media/embeds.py) in <script id="embed-providers">, so a link
+// server's own allowlist (liveblog/editorial/embeds.py) in <script id="embed-providers">, so a link
 // is recognised the moment it is pasted, offline too; the server still checks every entry.
 
 function load() {

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from liveblog.editorial.editing import InvalidField
+from liveblog.editorial.refusals import InvalidField
 from liveblog.models import EntryCreate, EntryPatch, Media
 
 
