@@ -46,7 +46,8 @@ if "PILLOW_BLOCK_SIZE" not in os.environ:
     # Pillow allocates pixels in blocks of 16 MiB, which glibc's malloc soon serves from its
     # heap and keeps once freed: after three large photos the process stayed 170 MiB larger.
     # Blocks over 32 MiB are mapped and unmapped by themselves, and go back to the system.
-    Image.core.set_block_size(64 * 1024 * 1024)
+    # Pillow documents set_block_size (its "block allocator"), but its stubs do not export core.
+    Image.core.set_block_size(64 * 1024 * 1024)  # type: ignore[attr-defined]
 
 MAX_PIXELS = 50_000_000  # docs/api.md: an image that claims more is 422
 WIDTHS = (480, 960, 1600)  # responsive variants, each made only when smaller than the image

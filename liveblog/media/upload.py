@@ -85,6 +85,8 @@ async def store(storage: Storage, slug: str, photo: images.Processed) -> MediaUp
         height=photo.height,
         type=photo.media_type,
         variants=[
+            # media_type is one of images.FORMATS' types, every one an ImageType; the pixels'
+            # side does not import the models' Literal for it.
             MediaVariant(storage.url(prefix + r.name), r.width, r.media_type)  # type: ignore[arg-type]
             for r in photo.variants
         ],

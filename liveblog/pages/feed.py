@@ -96,7 +96,8 @@ def _build_feed(blog: Blog, entries: list[Entry], base: Base, settings: Settings
             else:
                 body += _figure(base.resolve(media.url), media.alt, media.caption, media.credit)
         _sub(item, "content", body, type="html")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)  # bytes for an encoding
+    return xml
 
 
 def _figure(url: str, alt: str | None, caption: str | None, credit: str | None) -> str:

@@ -28,4 +28,5 @@ def minify(path: str, body: bytes) -> bytes:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return body
-    return minifier(text).encode("utf-8")
+    minified: str = minifier(text)  # rjsmin and rcssmin ship no type hints
+    return minified.encode("utf-8")

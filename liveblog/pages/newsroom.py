@@ -51,7 +51,8 @@ def newsroom_page(request: Request, name: str, context: dict[str, Any]) -> Respo
 def _own_names() -> tuple[tuple[str, str], ...]:
     """The newsroom's languages, each named in itself ("Deutsch", "العربية")."""
     return tuple(
-        (code, _capital(i18n.locale(code).get_display_name(code))) for code in i18n.LANGUAGES
+        (code, _capital(i18n.locale(code).get_display_name(code) or code))
+        for code in i18n.LANGUAGES
     )
 
 

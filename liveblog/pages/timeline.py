@@ -107,6 +107,7 @@ async def load_view(
         return None
     found = await highlights(engine, slug, newest)
     shown = [entry for entry in page.entries if not entry.pinned]
+    next_cursor: str | None
     if len(shown) > limit:
         # At least one more entry follows the last one shown.
         shown = shown[:limit]
