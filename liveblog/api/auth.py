@@ -3,8 +3,10 @@
 Tokens are stored as SHA-256 hashes, shown once.
 
 A token is named by its id, the first 12 hex digits of that hash: enough to list and revoke it,
-useless to sign in with. Every request reads the token from the store (no cache), so a
-revocation counts at once on every server process.
+useless to sign in with. A process keeps the tokens it read until the engine announces a
+change of one (``liveblog.delivery.tokens``), so a revocation counts on every server process as
+soon as it hears of it (and at once on the one that made it), and an ordinary request reads
+nothing from the store to authenticate.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import msgspec
 from starlette.requests import Request
 
 from liveblog.delivery.rights import Grant
+from liveblog.delivery.tokens import TokenCache
 from liveblog.editorial import record
-from liveblog.engine.base import Engine
+from liveblog.engine.base import Tokens
 from liveblog.models import Actor, Token, TokenCreate, TokenCreated, utcnow
 from liveblog.problems import Problem
 
@@ -46,7 +49,7 @@ def token_audit(token: Token) -> dict[str, object]:
 
 
 async def issue_token(
-    engine: Engine, request: TokenCreate, *, by: Actor = record.SYSTEM
+    engine: Tokens, request: TokenCreate, *, by: Actor = record.SYSTEM
 ) -> TokenCreated:
     secret = "lb_" + secrets.token_urlsafe(32)
     digest = hash_token(secret)
@@ -79,8 +82,9 @@ async def authenticate(request: Request) -> tuple[str, Token]:
     admin_token: str | None = request.app.state.settings.admin_token
     if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
         return digest, msgspec.structs.replace(_BOOTSTRAP, id=token_id(digest))
-    engine: Engine = request.app.state.engine
-    token = await engine.find_token(digest)
+    engine: Tokens = request.app.state.engine
+    cache = token_cache(request)
+    token = await cache.find(digest, engine.find_token)
     if token is None:
         raise Problem(401, "The token is not valid.", headers=_CHALLENGE)
     now = utcnow()
@@ -94,7 +98,14 @@ async def authenticate(request: Request) -> tuple[str, Token]:
         changes["last_used_at"] = now
     if changes:
         token = msgspec.structs.replace(token, **changes)
+        cache.touched(digest, token)
     return digest, token
+
+
+def token_cache(request: Request) -> TokenCache:
+    """This process's tokens, kept while its hub hears their changes."""
+    cache: TokenCache = request.app.state.hub.rights.tokens
+    return cache
 
 
 def require_admin(token: Token) -> None:

@@ -8,13 +8,12 @@ import re
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.api import auth
 from liveblog.api.body import invalid
-from liveblog.api.guards import editor_write, json_body
+from liveblog.api.guards import blog_write, editor_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing
 from liveblog.editorial import search as searching
@@ -42,7 +41,6 @@ PUBLIC_READ = {"Access-Control-Allow-Origin": "*"}
 T = TypeVar("T")
 
 _MAX_IDEMPOTENCY_KEY = 255
-_entry_decoder = msgspec.json.Decoder(Entry)
 
 
 def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
@@ -51,25 +49,27 @@ def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
 
 async def create_entry(request: Request) -> Response:
     slug = request.path_params["slug"]
-    token = await editor_write(request, slug)
-    key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
-        raise invalid("Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters")
-    data, raw = await json_body(request, EntryCreate)
-    settings = request.app.state.settings
-    data = embeds.checked(data, settings.mastodon_hosts)
-    data = await known.filled(data, storage_of(request), settings)
-    encoded, replayed = await _allowed(
-        editing.create_entry(
-            request.app.state.engine, slug, data, token=token, idempotency_key=key,
-            raw_request=raw,
-        )
-    )  # fmt: skip
-    entry_id = _entry_decoder.decode(encoded).id
-    headers = _entry_headers(slug, entry_id, 1)
-    if replayed:
+    # One store call when the token is known here: the write itself finds a missing blog.
+    async with blog_write(request, slug) as token:
+        key = request.headers.get("idempotency-key")
+        if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
+            raise invalid(
+                "Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters"
+            )
+        data, raw = await json_body(request, EntryCreate)
+        settings = request.app.state.settings
+        data = embeds.checked(data, settings.mastodon_hosts)
+        data = await known.filled(data, storage_of(request), settings)
+        created = await _allowed(
+            editing.create_entry(
+                request.app.state.engine, slug, data, token=token, idempotency_key=key,
+                raw_request=raw,
+            )
+        )  # fmt: skip
+    headers = _entry_headers(slug, created.entry_id, 1)
+    if created.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(encoded, 201, headers)
+    return json_response(created.encoded, 201, headers)
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -5,8 +5,8 @@ blog's delivery state machine (``channel``: live readers, resumes, gap fills, co
 connections as the hub sees them and the ``Frame`` each event is encoded into once
 (``connections``), and the adapters of uvicorn's protocols: the fast path that
 hands the hub each socket's transport (``fastpath``) and the bounds on a request's head
-(``guard``); and the streams that hold a token's rights, ended when the token loses them
-(``rights``).
+(``guard``); the streams that hold a token's rights, ended when the token loses them
+(``rights``), and the tokens requests read lately, kept until a change is heard (``tokens``).
 
 May import: ``models``, ``events``, ``engine`` (its interface), ``ops.supervisor``. Never the
 editor API, pages, streams or editorial code: fan-out knows no editor API or pages.
