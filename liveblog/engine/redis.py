@@ -106,12 +106,15 @@ class _ApplyArgs(msgspec.Struct, omit_defaults=True):
     at: str  # publish unix time, as it goes on pub/sub
     history_size: int
     epoch: str
+    version: int  # the stored entry's (with an entry)
+    kept: int  # revisions kept per entry
+    audit_minid: int  # the audit log's oldest id kept (unix ms)
+    audit_cap: int  # and its hard cap
     fingerprint: str | None = None
     response: msgspec.Raw | None = None
     ttl: int | None = None
     entry_id: str | None = None
     entry: msgspec.Raw | None = None
-    version: int = 0
     order_key: str | None = None
     old_order_key: str | None = None
     expect: int | None = None
@@ -123,10 +126,7 @@ class _ApplyArgs(msgspec.Struct, omit_defaults=True):
     language: str | None = None
     terms: str | None = None
     revision: msgspec.Raw | None = None
-    kept: int = 0
     audit: msgspec.Raw | None = None
-    audit_minid: int = 0
-    audit_cap: int = 0
     event: list[msgspec.Raw] | None = None
     newsroom_event: list[msgspec.Raw] | None = None
 
