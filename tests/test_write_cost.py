@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import make_settings
 from tests.support.clients import Editor
-from tests.support.servers import serve_in_process
+from tests.support.servers import ServerProcess, serve_in_process
 
 POSTS = 20
 
@@ -115,5 +116,31 @@ async def test_a_missing_blog_is_answered_first_though_the_write_reads_nothing_b
         bad_key = {"Idempotency-Key": "k" * 300}
         refused = await person.post("/api/blogs/none/entries", json=entry, headers=bad_key)
         assert refused.status_code == 404
+        await person.aclose()
+        await admin.close()
+
+
+async def test_a_token_kept_by_one_process_is_refused_there_once_another_revokes_it(
+    server_process: Callable[..., ServerProcess],
+) -> None:
+    first, second = server_process(), server_process()
+    admin = Editor(first.url)
+    await admin.create_blog("kept")
+    issued = (await admin.http.post("/api/tokens", json={"name": "Cy", "role": "editor"})).json()
+    person = httpx.AsyncClient(
+        base_url=second.url, headers={"Authorization": f"Bearer {issued['token']}"}
+    )
+    try:
+        for n in range(3):  # the second process now keeps the token
+            posted = await person.post("/api/blogs/kept/entries", json={"body": f"<p>{n}</p>"})
+            assert posted.status_code == 201
+        assert (await admin.http.delete(f"/api/tokens/{issued['id']}")).status_code == 204
+        deadline = asyncio.get_running_loop().time() + 2.0
+        while (await person.get("/api/me")).status_code != 401:
+            assert asyncio.get_running_loop().time() < deadline, "the revoke went unheard"
+            await asyncio.sleep(0.02)
+        refused = await person.post("/api/blogs/kept/entries", json={"body": "<p>x</p>"})
+        assert refused.status_code == 401
+    finally:
         await person.aclose()
         await admin.close()
