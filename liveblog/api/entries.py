@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from liveblog.api import auth
 from liveblog.api.body import invalid
-from liveblog.api.guards import blog_write, editor_write, json_body
+from liveblog.api.guards import blog_write, json_body
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing
 from liveblog.editorial import search as searching
@@ -84,22 +84,24 @@ def parse_if_match(value: str | None) -> int | None:
 
 async def update_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    token = await editor_write(request, slug)
-    if_match = parse_if_match(request.headers.get("if-match"))
-    patch, _ = await json_body(request, EntryPatch)
-    settings = request.app.state.settings
-    patch = embeds.checked(patch, settings.mastodon_hosts)
-    patch = await known.filled(patch, storage_of(request), settings)
-    entry = await _allowed(
-        editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match, token=token)
-    )
+    async with blog_write(request, slug) as token:  # the entry's read finds a missing blog
+        if_match = parse_if_match(request.headers.get("if-match"))
+        patch, _ = await json_body(request, EntryPatch)
+        settings = request.app.state.settings
+        patch = embeds.checked(patch, settings.mastodon_hosts)
+        patch = await known.filled(patch, storage_of(request), settings)
+        engine = request.app.state.engine
+        entry = await _allowed(
+            editing.update_entry(engine, slug, entry_id, patch, if_match, token=token)
+        )
     return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
 
 
 async def delete_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    token = await editor_write(request, slug, with_body=False)
-    await _allowed(editing.delete_entry(request.app.state.engine, slug, entry_id, token=token))
+    async with blog_write(request, slug, with_body=False) as token:
+        engine = request.app.state.engine
+        await _allowed(editing.delete_entry(engine, slug, entry_id, token=token))
     return Response(status_code=204)
 
 

@@ -29,13 +29,16 @@ async def editor_write(request: Request, slug: str, *, with_body: bool = True) -
 
 
 @contextlib.asynccontextmanager
-async def blog_write(request: Request, slug: str) -> AsyncIterator[Token]:
-    """:func:`editor_write` for a write that needs no read before it (creating an entry),
-    without reading the blog first: the engine's write finds it missing itself, so an ordinary
-    write is one store call. The answers stay those of :func:`editor_write`, in its order:
+async def blog_write(
+    request: Request, slug: str, *, with_body: bool = True
+) -> AsyncIterator[Token]:
+    """:func:`editor_write` for a write to the blog's entries, without reading the blog
+    first: the engine's write (or the entry's read) finds it missing itself, so an ordinary
+    POST is one store call. The answers stay those of :func:`editor_write`, in its order:
     whatever else the request is refused for inside this block (403, 422, 429...), the blog
     is read then, and a missing one is a 404 instead (a refused write also costs no rate)."""
-    body.check_envelope(request)
+    if with_body:
+        body.check_envelope(request)
     token_hash, token = await auth.authenticate(request)
     limiter = request.app.state.rate_limiter
     counted = False  # the rate limiter took this write
@@ -46,7 +49,9 @@ async def blog_write(request: Request, slug: str) -> AsyncIterator[Token]:
         yield token
     except (ClientDisconnect, EngineError) as exc:
         if not isinstance(exc, BlogNotFound):
-            raise  # nobody to answer; or the engine answered (a 503, a 412...): the blog is
+            # Nobody to answer; or the engine's own answer (a 412, a 404 of the entry: the
+            # blog exists), or the store is away (503: nothing can be read).
+            raise
     except Exception:
         if await request.app.state.engine.position(slug) is not None:
             raise
