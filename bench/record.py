@@ -71,7 +71,7 @@ async def post_many(engine: Engine, slug: str, count: int, edits_every: int = 0)
 
     async def one(n: int) -> None:
         async with lanes:
-            raw, _ = await editing.create_entry(engine, slug, entry(n), token=EDITOR)
+            raw, *_ = await editing.create_entry(engine, slug, entry(n), token=EDITOR)
             entry_id: str = json.loads(raw)["id"]
             ids.append(entry_id)
             if edits_every and n % edits_every == 0:

@@ -134,7 +134,7 @@ async def _retry_settles(redis_cluster: RedisCluster, engine: Engine) -> None:
         # The same key again, until the cluster gives up on the hung replica: the stored answer.
         for _ in range(100):  # bounded: 20 s
             try:
-                _, replayed = await editing.create_entry(
+                _, replayed, _ = await editing.create_entry(
                     engine, "wait", data, idempotency_key="k", raw_request=b"1"
                 )
                 break

@@ -50,7 +50,7 @@ async def new_blog(engine: Engine, slug: str = "b") -> Position:
 
 async def post(engine: Engine, slug: str = "b", **fields: object) -> dict[str, object]:
     fields.setdefault("body", "<p>x</p>")
-    encoded, _ = await editing.create_entry(engine, slug, msgspec.convert(fields, EntryCreate))
+    encoded, *_ = await editing.create_entry(engine, slug, msgspec.convert(fields, EntryCreate))
     return msgspec.json.decode(encoded)
 
 
@@ -94,7 +94,7 @@ async def test_versions_and_idempotency_are_checked_atomically(engine: Engine) -
     data = EntryCreate(body="<p>same</p>")
     first = await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"1")
     again = await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"1")
-    assert first == (again[0], False) and again[1] is True
+    assert again == (first.encoded, True, first.entry_id) and not first.replayed
     with pytest.raises(IdempotencyMismatch):
         await editing.create_entry(engine, "b", data, idempotency_key="k", raw_request=b"2")
     # The same key on another blog is another key.

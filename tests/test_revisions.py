@@ -36,7 +36,7 @@ async def engine(
 
 async def create(engine: Engine, token: Token = ANN, **fields: Any) -> str:
     fields.setdefault("body", "<p>First words.</p>")
-    raw, _ = await editing.create_entry(engine, "desk", EntryCreate(**fields), token=token)
+    raw, *_ = await editing.create_entry(engine, "desk", EntryCreate(**fields), token=token)
     entry_id: str = msgspec.json.decode(raw)["id"]
     return entry_id
 

@@ -80,7 +80,7 @@ async def _find(engine: Engine, text: str, slug: str = "b", everything: bool = F
 
 
 async def _entry(engine: Engine, body: str, slug: str = "b") -> Entry:
-    raw, _ = await editing.create_entry(engine, slug, EntryCreate(body=body))
+    raw, *_ = await editing.create_entry(engine, slug, EntryCreate(body=body))
     return msgspec.json.decode(raw, type=Entry)
 
 

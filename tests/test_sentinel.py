@@ -75,7 +75,7 @@ async def test_a_write_no_replica_confirms_is_503_until_its_retry_settles_it(
             # The same key again, until the Sentinels judge the replica down: the stored answer.
             for _ in range(100):  # bounded: 20 s
                 try:
-                    _, replayed = await editing.create_entry(
+                    _, replayed, _ = await editing.create_entry(
                         engine, "wait", data, idempotency_key="k", raw_request=b"1"
                     )
                     break

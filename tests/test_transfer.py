@@ -318,7 +318,7 @@ async def test_an_export_comes_back_under_another_name_on_every_engine(
         await editing.create_blog(engine, BlogCreate(slug="desk", title="Desk"))
         ids = []
         for n in range(5):
-            raw, _ = await editing.create_entry(
+            raw, *_ = await editing.create_entry(
                 engine, "desk", EntryCreate(headline=f"Entry {n}", body="<p>Text.</p>")
             )
             ids.append(json.loads(raw)["id"])

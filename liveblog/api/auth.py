@@ -1,8 +1,10 @@
 """Bearer tokens on a request: who is calling (``authenticate``), what their role allows
 (``require_admin``, ``require_editor_of``) and the right a stream holds (``grant``).
 
-Every request reads the token from the store (no cache), so a revocation counts at once on every
-server process. What a token is and how one is issued: ``liveblog.editorial.tokens``.
+A process keeps the tokens it read until the engine announces a change of one
+(``liveblog.delivery.tokens``), so a revocation counts on every server process as soon as it
+hears of it (and at once on the one that made it), and an ordinary request reads nothing from
+the store to authenticate. What a token is and how one is issued: ``liveblog.editorial.tokens``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import msgspec
 from starlette.requests import Request
 
 from liveblog.delivery.rights import Grant
+from liveblog.delivery.tokens import TokenCache
 from liveblog.editorial import roles
 from liveblog.editorial.refusals import NotAllowed
 from liveblog.editorial.tokens import hash_token, token_id
-from liveblog.engine.base import Engine
+from liveblog.engine.base import Tokens
 from liveblog.models import Token, utcnow
 from liveblog.problems import Problem
 
@@ -38,8 +41,9 @@ async def authenticate(request: Request) -> tuple[str, Token]:
     admin_token: str | None = request.app.state.settings.admin_token
     if admin_token and hmac.compare_digest(secret.encode(), admin_token.encode()):
         return digest, msgspec.structs.replace(_BOOTSTRAP, id=token_id(digest))
-    engine: Engine = request.app.state.engine
-    token = await engine.find_token(digest)
+    engine: Tokens = request.app.state.engine
+    cache = token_cache(request)
+    token = await cache.find(digest, engine.find_token)
     if token is None:
         raise Problem(401, "The token is not valid.", headers=_CHALLENGE)
     now = utcnow()
@@ -53,7 +57,14 @@ async def authenticate(request: Request) -> tuple[str, Token]:
         changes["last_used_at"] = now
     if changes:
         token = msgspec.structs.replace(token, **changes)
+        cache.touched(digest, token)
     return digest, token
+
+
+def token_cache(request: Request) -> TokenCache:
+    """This process's tokens, kept while its hub hears their changes."""
+    cache: TokenCache = request.app.state.hub.rights.tokens
+    return cache
 
 
 def require_admin(token: Token) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from liveblog.api import auth
 from liveblog.api.body import invalid
-from liveblog.api.guards import editor_write, json_body
+from liveblog.api.guards import blog_write, json_body
 from liveblog.api.openapi import BEFORE, IDEMPOTENCY_KEY, IF_MATCH, LIMIT, WRITE, operation, param
 from liveblog.api.responses import json_response
 from liveblog.editorial import editing, embeds
@@ -61,7 +60,6 @@ _QUERY = param("q", "query", {"type": "string", "maxLength": 200},
                "status=all and a token, of every status")  # fmt: skip
 
 _MAX_IDEMPOTENCY_KEY = 255
-_entry_decoder = msgspec.json.Decoder(Entry)
 
 
 def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
@@ -79,25 +77,27 @@ def _entry_headers(slug: str, entry_id: str, version: int) -> dict[str, str]:
 )
 async def create_entry(request: Request) -> Response:
     slug = request.path_params["slug"]
-    token = await editor_write(request, slug)
-    key = request.headers.get("idempotency-key")
-    if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
-        raise invalid("Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters")
-    data, raw = await json_body(request, EntryCreate)
-    settings = request.app.state.settings
-    data = embeds.checked(data, settings.mastodon_hosts)
-    data = await known.filled(data, storage_of(request.app.state), settings)
-    encoded, replayed = await _allowed(
-        editing.create_entry(
-            request.app.state.engine, slug, data, token=token, idempotency_key=key,
-            raw_request=raw,
-        )
-    )  # fmt: skip
-    entry_id = _entry_decoder.decode(encoded).id
-    headers = _entry_headers(slug, entry_id, 1)
-    if replayed:
+    # One store call when the token is known here: the write itself finds a missing blog.
+    async with blog_write(request, slug) as token:
+        key = request.headers.get("idempotency-key")
+        if key is not None and not (0 < len(key) <= _MAX_IDEMPOTENCY_KEY and key.isprintable()):
+            raise invalid(
+                "Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable characters"
+            )
+        data, raw = await json_body(request, EntryCreate)
+        settings = request.app.state.settings
+        data = embeds.checked(data, settings.mastodon_hosts)
+        data = await known.filled(data, storage_of(request.app.state), settings)
+        created = await _allowed(
+            editing.create_entry(
+                request.app.state.engine, slug, data, token=token, idempotency_key=key,
+                raw_request=raw,
+            )
+        )  # fmt: skip
+    headers = _entry_headers(slug, created.entry_id, 1)
+    if created.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return json_response(encoded, 201, headers)
+    return json_response(created.encoded, 201, headers)
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -120,23 +120,25 @@ def parse_if_match(value: str | None) -> int | None:
 )
 async def update_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    token = await editor_write(request, slug)
-    if_match = parse_if_match(request.headers.get("if-match"))
-    patch, _ = await json_body(request, EntryPatch)
-    settings = request.app.state.settings
-    patch = embeds.checked(patch, settings.mastodon_hosts)
-    patch = await known.filled(patch, storage_of(request.app.state), settings)
-    entry = await _allowed(
-        editing.update_entry(request.app.state.engine, slug, entry_id, patch, if_match, token=token)
-    )
+    async with blog_write(request, slug) as token:  # the entry's read finds a missing blog
+        if_match = parse_if_match(request.headers.get("if-match"))
+        patch, _ = await json_body(request, EntryPatch)
+        settings = request.app.state.settings
+        patch = embeds.checked(patch, settings.mastodon_hosts)
+        patch = await known.filled(patch, storage_of(request.app.state), settings)
+        engine = request.app.state.engine
+        entry = await _allowed(
+            editing.update_entry(engine, slug, entry_id, patch, if_match, token=token)
+        )
     return json_response(entry, 200, _entry_headers(slug, entry.id, entry.version))
 
 
 @operation("Delete an entry", status=204, auth=True, errors=WRITE)
 async def delete_entry(request: Request) -> Response:
     slug, entry_id = request.path_params["slug"], request.path_params["entry_id"]
-    token = await editor_write(request, slug, with_body=False)
-    await _allowed(editing.delete_entry(request.app.state.engine, slug, entry_id, token=token))
+    async with blog_write(request, slug, with_body=False) as token:
+        engine = request.app.state.engine
+        await _allowed(editing.delete_entry(engine, slug, entry_id, token=token))
     return Response(status_code=204)
 
 

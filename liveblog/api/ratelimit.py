@@ -28,3 +28,9 @@ class RateLimiter:
                 headers={"Retry-After": str(max(1, wait))},
             )
         self._buckets[key] = (tokens - 1.0, now)
+
+    def refund(self, key: str) -> None:
+        """Give back what :meth:`check` took: the write it allowed was refused after all."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            self._buckets[key] = (min(float(self.burst), bucket[0] + 1.0), bucket[1])

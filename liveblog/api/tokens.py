@@ -106,6 +106,7 @@ async def update_token(request: Request) -> Response:
     token = await engine.update_token(
         found[0][0], lambda stored: msgspec.structs.replace(stored, **changes, id=wanted), audit
     )
+    auth.token_cache(request).forget(found[0][0])  # here at once; elsewhere when heard
     if token is None:
         raise Problem(404, f"No token {wanted!r} exists.")
     return json_response(token, headers=_NO_STORE)
@@ -136,6 +137,8 @@ async def delete_token(request: Request) -> Response:
         await engine.delete_token(h, record.audit_event("token.revoked", by, detail=token_audit(t)))
         for h, t in found
     ]
+    for h, _ in found:
+        auth.token_cache(request).forget(h)  # here at once; elsewhere when heard
     if not any(deleted):
         raise Problem(404, f"No token {wanted!r} exists.")
     return Response(status_code=204)

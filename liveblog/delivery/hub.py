@@ -315,6 +315,7 @@ class Hub:
                 logger.warning("event subscription down: %s", exc)
             finally:
                 self.connected.clear()
+                self.rights.tokens.reset(live=False)  # changes go unheard until reconnected
                 self._subscription = None
                 if runner is not None:
                     runner.cancel()

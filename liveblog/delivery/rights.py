@@ -29,7 +29,8 @@ from typing import Literal
 import msgspec
 
 from liveblog.delivery.connections import Connection, Notice
-from liveblog.engine.base import Engine, EngineError
+from liveblog.delivery.tokens import TokenCache
+from liveblog.engine.base import EngineError, Tokens
 from liveblog.models import Token, utcnow
 from liveblog.supervisor import Supervisor
 
@@ -83,7 +84,7 @@ def verdict(grant: Grant, token: Token | None, now: datetime) -> Reason | None:
 class Rights:
     """This process's streams held by tokens, by token; ends them when their right ends."""
 
-    def __init__(self, engine: Engine, supervisor: Supervisor) -> None:
+    def __init__(self, engine: Tokens, supervisor: Supervisor) -> None:
         self.engine = engine
         self.supervisor = supervisor
         self._held: dict[str, set[Connection]] = {}  # token hash -> its streams here
@@ -91,6 +92,8 @@ class Rights:
         self._due: set[str] = set()  # token hashes to read again
         self._wake = asyncio.Event()
         self.ended: dict[str, int] = dict.fromkeys(MESSAGES, 0)  # streams ended, by reason
+        # Tokens requests read lately, forgotten as changes are heard here (api.auth reads it).
+        self.tokens = TokenCache()
 
     def start(self) -> None:
         self.supervisor.loop("rights", self._run)
@@ -149,12 +152,15 @@ class Rights:
 
     def changed(self, token_hash: str) -> None:
         """The engine says this token changed: check its streams here again."""
+        self.tokens.forget(token_hash)
         if token_hash in self._held:
             self._due.add(token_hash)
             self._wake.set()
 
     def recheck_all(self) -> None:
-        """Token changes may have been missed (the subscription was down): check them all."""
+        """Token changes may have been missed (the subscription was down): check them all.
+        Called on every (re)connect: from now on changes are heard again."""
+        self.tokens.reset(live=True)
         if self._held:
             self._due.update(self._held)
             self._wake.set()

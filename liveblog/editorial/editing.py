@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -50,6 +50,23 @@ from liveblog.models import (
     new_epoch,
     utcnow,
 )
+
+
+class Created(NamedTuple):
+    """What creating an entry answers: the encoded Entry (a replay's is the first answer),
+    whether it is a replay, and the entry's id (for Location: nobody decodes the answer)."""
+
+    encoded: bytes
+    replayed: bool
+    entry_id: str
+
+
+class _EntryId(msgspec.Struct):
+    id: str
+
+
+# A replay's answer is the stored first one: only its id is read from it.
+_replayed_id = msgspec.json.Decoder(_EntryId)
 
 
 def _clean_body(html: str) -> str:
@@ -189,8 +206,8 @@ async def create_entry(
     token: Token | None = None,
     idempotency_key: str | None = None,
     raw_request: bytes = b"",
-) -> tuple[bytes, bool]:
-    """Create an entry; returns (the encoded Entry answered, whether it is a replay)."""
+) -> Created:
+    """Create an entry (with ``idempotency_key``, once: a repeat gets the first answer)."""
     now = utcnow()
     status = data.status
     if token is not None and not token.may_publish:
@@ -243,8 +260,8 @@ async def create_entry(
         ),
     )
     if applied.replay is not None:
-        return applied.replay, True
-    return encoded, False
+        return Created(applied.replay, True, _replayed_id.decode(applied.replay).id)
+    return Created(encoded, False, entry.id)
 
 
 async def update_entry(
@@ -476,6 +493,7 @@ async def _existing_entry(engine: Engine, slug: str, entry_id: str) -> Entry:
 
 __all__ = [
     "Applied",
+    "Created",
     "InvalidField",
     "NotAllowed",
     "RevisionNotFound",

@@ -1,6 +1,7 @@
-"""Storage and pub/sub behind one interface (``base``): ``memory`` (one process, no service),
-``redis`` (production; Lua scripts in ``lua/``), ``cluster`` (Redis Cluster, sharded pub/sub)
-and ``sentinel`` (the master a set of Redis Sentinels names, followed across failovers).
+"""Storage and pub/sub behind one interface (``base``: a protocol per concern, and ``Engine``,
+all of them): ``memory`` (one process, no service), ``redis`` (production; its key names in
+``keys``, every Lua script in ``lua/``), ``cluster`` (Redis Cluster, sharded pub/sub) and
+``sentinel`` (the master a set of Redis Sentinels names, followed across failovers).
 
 May import: models, events, config.
 Storage knows no readers, transports or HTTP.

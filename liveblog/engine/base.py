@@ -1,7 +1,10 @@
-"""The engine interface: storage and pub/sub for blogs, entries, tokens and events.
+"""The engine interface, one protocol per concern (:class:`Health`, :class:`Blogs`,
+:class:`Events`, :class:`Tokens`, :class:`Schedule`, :class:`Search`, :class:`Record`,
+:class:`Presence`, :class:`Reports`), and :class:`Engine`, which is all of them in one store.
+A caller types against the narrowest protocol it uses.
 
 Every change that readers must see is ONE :class:`Change` applied atomically by
-:meth:`Engine.apply`: idempotency check, version check, offset, stored state, history, publish.
+:meth:`Blogs.apply`: idempotency check, version check, offset, stored state, history, publish.
 The editorial rules (what a PATCH means, sanitising, versions) live in
 ``liveblog.editorial.editing``; engines only make a Change durable and visible, all or nothing.
 """
@@ -12,6 +15,7 @@ import abc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from msgspec import Struct
 
@@ -218,27 +222,28 @@ class Subscription(abc.ABC):
     async def close(self) -> None: ...
 
 
-class Engine(abc.ABC):
+# --- The interface, one protocol per concern ------------------------------------------------
+# An engine implements them all (:class:`Engine`); a caller asks for the one it uses. Each is
+# small enough to read on its own: the store's health, blogs and entries, the event stream,
+# tokens, the schedule, search, the record, presence and process reports.
+
+
+class Health(Protocol):
+    """The store itself: connecting, reachability, where it is, what it may evict."""
+
     name: str
-    history_size: int
     # Writes that waited for a replica (a cluster, Sentinel), and those no replica confirmed
     # in time (answered 503): counted for the metrics.
-    replica_waits = 0
-    replica_wait_failures = 0
-    # The record's bounds (settings max_revisions, audit_days, audit_max_events).
-    max_revisions: int = 50
-    audit_days: int = 400
-    audit_max_events: int = 100_000
+    replica_waits: int
+    replica_wait_failures: int
 
-    def audit_cutoff_ms(self) -> int:
-        """Audit events written before this unix time (ms) are past keeping."""
-        return int((time.time() - self.audit_days * 86400) * 1000)
-
-    async def start(self) -> None:  # noqa: B027 - optional hook
+    async def start(self) -> None:
         """Connect; called once at application start-up."""
+        return None
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release connections; called at shutdown."""
+        return None
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -253,7 +258,86 @@ class Engine(abc.ABC):
         (CONFIG refused). Empty: nothing to evict (the memory engine)."""
         return {}
 
-    # --- tokens (keyed by the SHA-256 of the secret; the secret is never stored) ----------
+
+class Blogs(Protocol):
+    """Blogs and entries: reads, and every change readers must see as ONE :class:`Change`
+    (see the module docstring)."""
+
+    @abc.abstractmethod
+    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
+        """Store a new blog at position ``<epoch>-0`` (with its ``audit`` event); BlogExists
+        if the slug is taken."""
+
+    @abc.abstractmethod
+    async def get_blog(self, slug: str) -> Blog | None:
+        """The blog with ``last_event_id`` set to its current position."""
+
+    @abc.abstractmethod
+    async def list_blogs(self) -> list[Blog]: ...
+
+    @abc.abstractmethod
+    async def get_entry(self, slug: str, entry_id: str) -> Entry | None: ...
+
+    @abc.abstractmethod
+    async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
+        """Entries newest first strictly after ``before`` (an order key), with the position
+        the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
+        """The ``limit`` entries just newer than ``after`` (an order key), newest first, and
+        how many are newer still, read atomically. BlogNotFound if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def apply(self, slug: str, change: Change) -> Applied:
+        """Apply one change atomically and publish its event (see the module docstring).
+        ``Applied.position`` is the readers' stream position after it. BlogNotFound if the
+        blog does not exist: a write needs no read of the blog before it."""
+
+    @abc.abstractmethod
+    async def highlights(self, slug: str) -> Highlights:
+        """All pinned entries and key events of the blog (BlogNotFound if none), from an
+        index ``apply`` keeps of the entries on the timeline (with an order key), read from the
+        stored entry itself (``pinned``; ``"key"`` in ``labels``): never a scan of the
+        timeline."""
+
+    @abc.abstractmethod
+    async def pending(self, slug: str) -> list[Entry]:
+        """The entries readers do not see (drafts, submitted, scheduled), newest first."""
+
+
+class Events(Protocol):
+    """Each blog's event stream (and its newsroom's, ``<slug>~newsroom``): positions, the
+    history readers resume from, and the pub/sub that carries live events."""
+
+    history_size: int
+
+    @abc.abstractmethod
+    async def position(self, slug: str) -> Position | None:
+        """The blog's current position; None if the blog does not exist."""
+
+    @abc.abstractmethod
+    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
+        """Start a new epoch if the blog is still in ``seen.epoch`` but below ``seen.offset``:
+        the store lost events that readers already got (a crash between fsyncs), so ids of
+        that epoch can no longer be trusted. Returns the position after; None if no blog."""
+
+    @abc.abstractmethod
+    async def history(self, slug: str, after: int) -> list[bytes] | None:
+        """Encoded events with offset > after, oldest first (at most ``history_size``).
+
+        None when the history no longer reaches back to ``after + 1``, or when ``after`` is
+        beyond the current position (an id this epoch never issued)."""
+
+    @abc.abstractmethod
+    def subscription(self, handler: MessageHandler) -> Subscription:
+        """A new, not yet connected pub/sub connection delivering to ``handler``."""
+
+
+class Tokens(Protocol):
+    """People's tokens, keyed by the SHA-256 of the secret (the secret is never stored).
+    Every change and revoke is told to every process on ``TOKEN_CHANGES``."""
+
     @abc.abstractmethod
     async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
         """Store a new token (and its ``audit`` event, in the same step)."""
@@ -273,7 +357,7 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def find_token(self, token_hash: str) -> Token | None:
         """The token with its ``last_used_at``; None if unknown or revoked. Read from the
-        store on every call: a revocation counts at once on every process."""
+        store on every call (a process that keeps tokens forgets them on TOKEN_CHANGES)."""
 
     @abc.abstractmethod
     async def touch_token(self, token_hash: str, at: datetime) -> None:
@@ -288,65 +372,30 @@ class Engine(abc.ABC):
         """Revoke a token and tell every process on ``TOKEN_CHANGES`` (with its ``audit``
         event, in the same step); False if there was none."""
 
-    # --- blogs ----------------------------------------------------------------------------
-    @abc.abstractmethod
-    async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
-        """Store a new blog at position ``<epoch>-0`` (with its ``audit`` event); BlogExists
-        if the slug is taken."""
+
+class Schedule(Protocol):
+    """Which blogs hold scheduled entries that are due (``Change.scheduled_at`` puts an entry
+    on the schedule, ``Change.claim`` takes it off exactly once)."""
 
     @abc.abstractmethod
-    async def get_blog(self, slug: str) -> Blog | None:
-        """The blog with ``last_event_id`` set to its current position."""
+    async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
+        """Blogs that may hold entries due by ``now`` (unix time), as (slug, mark) to hand
+        back to :meth:`settle_due`. ``rescan`` looks at every blog rather than the index (at
+        start-up, and now and then: an index write lost in a crash is mended)."""
 
     @abc.abstractmethod
-    async def list_blogs(self) -> list[Blog]: ...
-
-    # --- entries --------------------------------------------------------------------------
-    @abc.abstractmethod
-    async def get_entry(self, slug: str, entry_id: str) -> Entry | None: ...
+    async def due_entries(self, slug: str, now: float) -> list[str]:
+        """Ids of the blog's scheduled entries due by ``now``, earliest first."""
 
     @abc.abstractmethod
-    async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
-        """Entries newest first strictly after ``before`` (an order key), with the position
-        the page reflects, read atomically. BlogNotFound if the blog does not exist."""
+    async def settle_due(self, slug: str, mark: str) -> None:
+        """After the blog's due entries were claimed: index its next due time, if any."""
 
-    @abc.abstractmethod
-    async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
-        """The ``limit`` entries just newer than ``after`` (an order key), newest first, and
-        how many are newer still, read atomically. BlogNotFound if the blog does not exist."""
 
-    # Told of every applied change with how long the engine took (metrics listen here).
-    apply_observers: tuple[Callable[[Applied, float], None], ...] = ()
+class Search(Protocol):
+    """An index of terms kept by ``apply`` (``Change.search``), and the steps that make it
+    complete in a blog's language."""
 
-    def observe_apply(self, observer: Callable[[Applied, float], None]) -> None:
-        self.apply_observers = (*self.apply_observers, observer)
-
-    async def apply(self, slug: str, change: Change) -> Applied:
-        """Apply one change atomically and publish its event (see the module docstring).
-        ``Applied.position`` is the readers' stream position after it."""
-        start = time.perf_counter()
-        applied = await self._apply_change(slug, change)
-        seconds = time.perf_counter() - start
-        for observer in self.apply_observers:
-            observer(applied, seconds)
-        return applied
-
-    @abc.abstractmethod
-    async def _apply_change(self, slug: str, change: Change) -> Applied:
-        """``apply`` as each engine does it."""
-
-    @abc.abstractmethod
-    async def highlights(self, slug: str) -> Highlights:
-        """All pinned entries and key events of the blog (BlogNotFound if none), from an
-        index ``apply`` keeps of the entries on the timeline (with an order key), read from the
-        stored entry itself (``pinned``; ``"key"`` in ``labels``): never a scan of the
-        timeline."""
-
-    @abc.abstractmethod
-    async def pending(self, slug: str) -> list[Entry]:
-        """The entries readers do not see (drafts, submitted, scheduled), newest first."""
-
-    # --- search: an index of terms kept by ``apply`` (Change.search) ----------------------
     @abc.abstractmethod
     async def search(
         self, slug: str, query: SearchQuery, limit: int, before: str | None, *, everything: bool
@@ -375,61 +424,16 @@ class Engine(abc.ABC):
         """Mark the index complete in ``language`` unless a change undid the mark of
         :meth:`begin_search_index` meanwhile (False: another pass is needed)."""
 
-    # --- the schedule ---------------------------------------------------------------------
-    @abc.abstractmethod
-    async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
-        """Blogs that may hold entries due by ``now`` (unix time), as (slug, mark) to hand
-        back to :meth:`settle_due`. ``rescan`` looks at every blog rather than the index (at
-        start-up, and now and then: an index write lost in a crash is mended)."""
 
-    @abc.abstractmethod
-    async def due_entries(self, slug: str, now: float) -> list[str]:
-        """Ids of the blog's scheduled entries due by ``now``, earliest first."""
+class Record(Protocol):
+    """The record: entries' revisions and the audit log (written by ``apply`` in the same
+    step as the change they record), export and import."""
 
-    @abc.abstractmethod
-    async def settle_due(self, slug: str, mark: str) -> None:
-        """After the blog's due entries were claimed: index its next due time, if any."""
+    # The record's bounds (settings max_revisions, audit_days, audit_max_events).
+    max_revisions: int
+    audit_days: int
+    audit_max_events: int
 
-    # --- the event stream -----------------------------------------------------------------
-    @abc.abstractmethod
-    async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
-        """Start a new epoch if the blog is still in ``seen.epoch`` but below ``seen.offset``:
-        the store lost events that readers already got (a crash between fsyncs), so ids of
-        that epoch can no longer be trusted. Returns the position after; None if no blog."""
-
-    @abc.abstractmethod
-    async def position(self, slug: str) -> Position | None:
-        """The blog's current position; None if the blog does not exist."""
-
-    @abc.abstractmethod
-    async def history(self, slug: str, after: int) -> list[bytes] | None:
-        """Encoded events with offset > after, oldest first (at most ``history_size``).
-
-        None when the history no longer reaches back to ``after + 1``, or when ``after`` is
-        beyond the current position (an id this epoch never issued)."""
-
-    @abc.abstractmethod
-    def subscription(self, handler: MessageHandler) -> Subscription:
-        """A new, not yet connected pub/sub connection delivering to ``handler``."""
-
-    # --- presence: who has a blog open in a console (ephemeral: never in any history) ------
-    @abc.abstractmethod
-    async def update_presence(
-        self,
-        slug: str,
-        put: Mapping[str, tuple[float, bytes]],
-        drop: Sequence[str] = (),
-        touch: Mapping[str, tuple[float, bytes]] | None = None,
-    ) -> tuple[bool, dict[str, bytes]]:
-        """In the blog's presence map, atomically: forget the records whose time is up, put
-        each field of ``put`` (``(ttl seconds, value)``: it is forgotten that long after its
-        last put), give the records of ``touch`` that still hold that value more time (never
-        bringing one back), drop the fields ``drop``. Returns whether the set of records
-        changed, and the records held now. When it changed, the notice
-        ``events.PRESENCE_NOTICE`` goes to every process on the blog's newsroom channel
-        (``<slug>~newsroom``)."""
-
-    # --- the record: revisions, the audit log, export and import ---------------------------
     @abc.abstractmethod
     async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
         """The entry's stored revisions, oldest first ([] if it has none, deleted entries
@@ -485,7 +489,31 @@ class Engine(abc.ABC):
         """End the import: a fresh epoch (readers who watched start clean), the blog listed,
         its ``audit`` event written. ImportLost if the lease is no longer ours."""
 
-    # --- process reports (GET /api/stats sums them over every server process) ------------
+
+class Presence(Protocol):
+    """Who has a blog open in a console: ephemeral, never in any history."""
+
+    @abc.abstractmethod
+    async def update_presence(
+        self,
+        slug: str,
+        put: Mapping[str, tuple[float, bytes]],
+        drop: Sequence[str] = (),
+        touch: Mapping[str, tuple[float, bytes]] | None = None,
+    ) -> tuple[bool, dict[str, bytes]]:
+        """In the blog's presence map, atomically: forget the records whose time is up, put
+        each field of ``put`` (``(ttl seconds, value)``: it is forgotten that long after its
+        last put), give the records of ``touch`` that still hold that value more time (never
+        bringing one back), drop the fields ``drop``. Returns whether the set of records
+        changed, and the records held now. When it changed, the notice
+        ``events.PRESENCE_NOTICE`` goes to every process on the blog's newsroom channel
+        (``<slug>~newsroom``)."""
+
+
+class Reports(Protocol):
+    """What every server process reports (GET /api/stats sums them) and the readers it saw
+    by minute (the dashboard's chart)."""
+
     @abc.abstractmethod
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
         """Store one process's report; it is forgotten ``ttl`` seconds after its last report
@@ -499,7 +527,6 @@ class Engine(abc.ABC):
     async def forget_stats(self, process: str) -> None:
         """Drop a process's report at once (it is shutting down)."""
 
-    # --- readers over time (the dashboard's chart): every process, by minute -------------
     @abc.abstractmethod
     async def record_readers(
         self, minute: int, process: str, counts: bytes, *, keep_from: int | None = None
@@ -511,3 +538,38 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     async def readers_history(self) -> dict[int, list[bytes]]:
         """Every process's records, by minute."""
+
+
+class Engine(Health, Blogs, Events, Tokens, Schedule, Search, Record, Presence, Reports):
+    """Every protocol above, in one store: what ``make_engine`` returns and each engine
+    (``memory``, ``redis``, ``cluster``, ``sentinel``) implements. It adds what all engines
+    share: the observers of ``apply`` and the audit log's age limit."""
+
+    name: str
+    history_size: int
+    replica_waits = 0
+    replica_wait_failures = 0
+    max_revisions: int = 50
+    audit_days: int = 400
+    audit_max_events: int = 100_000
+    # Told of every applied change with how long the engine took (metrics listen here).
+    apply_observers: tuple[Callable[[Applied, float], None], ...] = ()
+
+    def audit_cutoff_ms(self) -> int:
+        """Audit events written before this unix time (ms) are past keeping."""
+        return int((time.time() - self.audit_days * 86400) * 1000)
+
+    def observe_apply(self, observer: Callable[[Applied, float], None]) -> None:
+        self.apply_observers = (*self.apply_observers, observer)
+
+    async def apply(self, slug: str, change: Change) -> Applied:
+        start = time.perf_counter()
+        applied = await self._apply_change(slug, change)
+        seconds = time.perf_counter() - start
+        for observer in self.apply_observers:
+            observer(applied, seconds)
+        return applied
+
+    @abc.abstractmethod
+    async def _apply_change(self, slug: str, change: Change) -> Applied:
+        """``apply`` as each engine does it."""

@@ -32,20 +32,20 @@ from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 import redis.exceptions as rx
-from redis.asyncio.cluster import PRIMARY, ClusterNode, PipelineCommand
+from redis.asyncio.cluster import ClusterNode, PipelineCommand
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.cluster import PRIMARY
 from redis.commands.core import AsyncScript
 
 from liveblog.engine.base import EngineError, EngineUnavailable, MessageHandler, Subscription
+from liveblog.engine.keys import channel_of, slug_of_channel
 from liveblog.engine.redis import (
-    _UNAVAILABLE,
     REPLICA_WAIT_MS,
+    UNAVAILABLE,
     RedisEngine,
-    _address,
-    _policy_in,
-    _slug_of_channel,
-    channel_of,
+    address,
+    policy_in,
 )
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ _TOPOLOGY_MAX_AGE = 30.0
 _REDIRECTS = 5  # MOVED/ASK/TRYAGAIN/NOSCRIPT in a row before giving up (the script never ran)
 
 _CLUSTER_UNAVAILABLE = (
-    *_UNAVAILABLE,
+    *UNAVAILABLE,
     rx.ClusterError,  # CLUSTERDOWN, "TTL exhausted"
     rx.RedisClusterException,  # no reachable node, slots not covered
     rx.TryAgainError,  # a slot mid-migration
@@ -120,7 +120,7 @@ class RedisClusterEngine(RedisEngine):
         return cluster.nodes_manager
 
     def describe(self) -> str:
-        return f"the Redis Cluster of {_address(self._url)}"
+        return f"the Redis Cluster of {address(self._url)}"
 
     async def maxmemory_policies(self) -> dict[str, str | None]:
         """Every master's: each holds a share of the blogs."""
@@ -137,7 +137,7 @@ class RedisClusterEngine(RedisEngine):
             if isinstance(exc.__cause__, rx.ResponseError):
                 return None  # CONFIG refused (renamed, or not allowed to this user)
             raise
-        return _policy_in(reply)
+        return policy_in(reply)
 
     async def ping(self) -> None:
         """Every master answers: a write to any blog could go through now."""
@@ -286,9 +286,10 @@ class _ClusterSubscription(Subscription):
             waiters.append(self._probes.setdefault(probe, self._new_future()))
             await self._call(shard.pubsub.ping(probe))
         answered = asyncio.gather(*waiters)
+        either: list[asyncio.Future[Any]] = [self._failed, answered]
         try:
             async with asyncio.timeout(5.0):
-                await asyncio.wait([self._failed, answered], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         except TimeoutError:
             error = EngineUnavailable("Redis Cluster did not confirm the subscriptions")
             self._fail(error)
@@ -327,7 +328,7 @@ class _ClusterSubscription(Subscription):
                     continue
                 kind = message["type"]
                 if kind == "smessage":
-                    handler(_slug_of_channel(message["channel"]), message["data"])
+                    handler(slug_of_channel(message["channel"]), message["data"])
                 elif kind == "pong":
                     waiter = self._probes.get(message["data"])
                     if waiter is not None and not waiter.done():

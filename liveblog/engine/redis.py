@@ -52,154 +52,34 @@ from liveblog.engine.base import (
     VersionConflict,
     newest_first,
 )
-from liveblog.models import Blog, Entry, Position, Token, new_epoch, split_channel
+from liveblog.engine.keys import (
+    BLOGS,
+    DUE,
+    DUE_MARKS,
+    READERS,
+    STATS,
+    TOKEN_CHANNEL,
+    TOKENS,
+    TOKENS_AUDIT,
+    TOKENS_USED,
+    BlogKeys,
+    audit_key,
+    channel_of,
+    slug_of_channel,
+)
+from liveblog.models import Blog, Entry, Position, Token, new_epoch
 
 T = TypeVar("T")
-_TOKENS = "lb:tokens"  # token hash -> Token JSON
-_TOKENS_USED = "lb:tokens:used"  # token hash -> when it was last used (JSON time)
-# Where token changes are published (TOKEN_CHANGES): the hash tag puts the channel in the slot
-# of lb:tokens, so on a cluster the scripts below may SPUBLISH it.
-_TOKEN_CHANNEL = "{lb:tokens}:changed"
-_TOKEN_CHANNEL_BYTES = _TOKEN_CHANNEL.encode()
 _TOKEN_TRIES = 16  # compare-and-set rounds before an edit gives up (503: try again)
-# The audit log of people's tokens, in the slot of lb:tokens: the token scripts write to it.
-_TOKENS_AUDIT = "{lb:tokens}:audit"
-
-# Append an audit event (ARGV[a] = '' : none) to the stream KEYS[k]: trimmed by age (ARGV[a+1],
-# the oldest id kept, unix ms) and by a hard cap (ARGV[a+2]). Shared by the token scripts.
-_AUDIT_LUA = """
-local function audit(k, a)
-  if ARGV[a] == '' then return end
-  redis.call('XADD', KEYS[k], 'MINID', '~', ARGV[a + 1], '*', 'e', ARGV[a])
-  redis.call('XTRIM', KEYS[k], 'MAXLEN', '~', ARGV[a + 2])
-end
-"""
-
-# Store a new token. KEYS: tokens, tokens' audit log. ARGV: hash, token, audit (3 args).
-_STORE_TOKEN = (
-    _AUDIT_LUA
-    + """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-audit(2, 3)
-"""
-)
-
-# Replace a token only if it is still what the caller read: a revoke (or another edit) in
-# between is never undone. KEYS: tokens, tokens' audit log. ARGV: hash, the token read, the
-# token to write, publish command, channel, audit (3 args). Returns 1 (written), 0 (no such
-# token), -1 (changed meanwhile).
-_UPDATE_TOKEN = (
-    _AUDIT_LUA
-    + """
-local stored = redis.call('HGET', KEYS[1], ARGV[1])
-if not stored then return 0 end
-if stored ~= ARGV[2] then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call(ARGV[4], ARGV[5], ARGV[1])
-audit(2, 6)
-return 1
-"""
-)
-
-# Revoke a token and tell every process. KEYS: tokens, tokens' audit log. ARGV: hash, publish
-# command, channel, audit (3 args).
-_DELETE_TOKEN = (
-    _AUDIT_LUA
-    + """
-local deleted = redis.call('HDEL', KEYS[1], ARGV[1])
-if deleted == 1 then
-  redis.call(ARGV[2], ARGV[3], ARGV[1])
-  audit(2, 4)
-end
-return deleted
-"""
-)
-
-# Replace an entry's history (an import). KEYS: its revisions, the blog's deleted entries.
-# ARGV: entry id, when it was deleted ('' = it was not), then its revisions, oldest first.
-_IMPORT_REVISIONS = """
-redis.call('DEL', KEYS[1])
-if #ARGV > 2 then redis.call('RPUSH', KEYS[1], unpack(ARGV, 3)) end
-if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
-"""
 _EXPORT_STEP = 200  # entries read in one atomic step of an export
-_BLOGS = "lb:blogs"
-_STATS = "lb:stats"  # process id -> "<expires> <report>" (see lua/stats_*.lua)
-_READERS = "lb:readers"  # "<minute>:<process>" -> readers per blog (see lua/readers_record.lua)
-# The schedule's index across blogs (both keys in one slot: the scripts below touch both):
-# blog slug -> the earliest time one of its entries may be due, and a counter per blog that
-# every scheduling write bumps (see settle_due).
-_DUE = "lb:{scheduled}:due"
-_DUE_MARKS = "lb:{scheduled}:marks"
-
-# A blog has an entry due at ARGV[2] (after the write that scheduled it): bump its mark, so a
-# scheduler that read the index before cannot drop it. KEYS: due, marks. ARGV: slug, due time.
-_INDEX_DUE = """
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
-"""
-
-# Blogs due by ARGV[1], with their marks. KEYS: due, marks. Returns {slug, mark, ...}.
-_DUE_BLOGS = """
-local slugs = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, 1000)
-local result = {}
-for i = 1, #slugs do
-  result[#result + 1] = slugs[i]
-  result[#result + 1] = redis.call('HGET', KEYS[2], slugs[i]) or '0'
-end
-return result
-"""
-
-# After a scheduler claimed a blog's due entries: index its next due time (ARGV[3], '' =
-# none). If nothing scheduled meanwhile (the mark is still ARGV[2]), that is the truth; if
-# something did, only an earlier time may replace the index's. KEYS: due, marks.
-_SETTLE_DUE = """
-if (redis.call('HGET', KEYS[2], ARGV[1]) or '0') == ARGV[2] then
-  if ARGV[3] == '' then redis.call('ZREM', KEYS[1], ARGV[1])
-  else redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1]) end
-elseif ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
-end
-"""
 _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
 # How long a 2xx waits for a replica to have the write (on a cluster, or behind Sentinel).
 # Short: it is the price of every publish on a healthy shard (docs/benchmarks.md), and a 503
 # past it is safe to retry.
 REPLICA_WAIT_MS = 500
-
 _SEARCH_STEP = 200  # entries looked at per step of search_backlog
-
-# The search index is complete in ARGV[1] now, unless a change in another language undid the
-# '~<language>' mark meanwhile (see search_index.lua). KEYS: search mark. Returns 1 or 0.
-_FINISH_SEARCH_INDEX = """
-local mark = redis.call('GET', KEYS[1])
-if mark == ARGV[1] then return 1 end
-if mark ~= '~' .. ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-"""
-_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-# Start a new epoch unless one was started meanwhile. KEYS: pos, history. ARGV: epoch.
-_NEW_EPOCH = """
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'offset', 0)
-  redis.call('DEL', KEYS[2])
-end
-"""
-
-# The store is behind what readers saw: a new epoch. KEYS: pos, history.
-# ARGV: the epoch seen, the offset seen, a new epoch. Returns {epoch, offset} after.
-_RENEW_EPOCH = """
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
-if epoch == ARGV[1] and offset < tonumber(ARGV[2]) then
-  epoch = ARGV[3]
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
-  redis.call('DEL', KEYS[2])
-end
-return {epoch, offset}
-"""
+# Errors that mean "Redis cannot be reached now" (API: 503), not a bug.
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
 _entry_decoder = msgspec.json.Decoder(Entry)
 _blog_decoder = msgspec.json.Decoder(Blog)
@@ -207,100 +87,74 @@ _token_decoder = msgspec.json.Decoder(Token)
 _time_decoder = msgspec.json.Decoder(datetime)
 
 
-def _script(name: str) -> str:
-    return importlib.resources.files("liveblog.engine").joinpath("lua", name).read_text()
+def _script(*names: str) -> str:
+    """The Lua script ``names[-1]`` of ``lua/``, after the files of functions it uses
+    (``audit.lua``, ``search_index.lua``): Redis runs one script, so they are joined."""
+    lua = importlib.resources.files("liveblog.engine").joinpath("lua")
+    return "".join(lua.joinpath(name).read_text() for name in names)
 
 
-def _with_search(name: str) -> str:
-    """A script that writes the search index: search_index.lua's functions, then the script."""
-    return _script("search_index.lua") + _script(name)
+class _ApplyArgs(msgspec.Struct, omit_defaults=True):
+    """apply.lua's one argument: a :class:`Change` with what the engine adds (channels, the
+    publish command, times, bounds), msgpack-encoded (the script decodes it with cmsgpack).
+    A field left at None is left out: nil in the script. Stored bytes go as they are, as
+    msgpack strings (see :func:`_lua_string`)."""
+
+    channel: str
+    newsroom_channel: str
+    publish: str
+    at: str  # publish unix time, as it goes on pub/sub
+    history_size: int
+    epoch: str
+    version: int  # the stored entry's (with an entry)
+    kept: int  # revisions kept per entry
+    audit_minid: int  # the audit log's oldest id kept (unix ms)
+    audit_cap: int  # and its hard cap
+    fingerprint: str | None = None
+    response: msgspec.Raw | None = None
+    ttl: int | None = None
+    entry_id: str | None = None
+    entry: msgspec.Raw | None = None
+    order_key: str | None = None
+    old_order_key: str | None = None
+    expect: int | None = None
+    blog: msgspec.Raw | None = None
+    pending_key: str | None = None
+    old_pending_key: str | None = None
+    due: str | None = None
+    claim: bool = False
+    language: str | None = None
+    terms: str | None = None
+    revision: msgspec.Raw | None = None
+    audit: msgspec.Raw | None = None
+    event: list[msgspec.Raw] | None = None
+    newsroom_event: list[msgspec.Raw] | None = None
 
 
-class _Keys:
-    """The keys of one blog. ``{slug}`` is the Cluster hash tag.
-
-    ``<slug>~newsroom`` names the blog's newsroom stream: the same blog, whose position,
-    history and channel are its ``newsroom:`` keys, in the same slot.
-    """
-
-    __slots__ = (
-        "audit", "blog", "channel", "deleted", "entries", "highlights", "history", "importing",
-        "key_events", "newsroom_channel", "newsroom_history", "newsroom_pos", "order", "pending",
-        "pinned", "pos", "presence", "revisions_of", "scheduled", "search_mark",
-        "search_records", "search_terms", "versions"
-    )  # fmt: skip
-
-    def __init__(self, name: str) -> None:
-        slug, newsroom = split_channel(name)
-        base = f"lb:{{{slug}}}"
-        self.blog = f"{base}:blog"
-        self.entries = f"{base}:entries"
-        self.versions = f"{base}:versions"
-        self.order = f"{base}:order"
-        self.pending = f"{base}:pending"
-        self.scheduled = f"{base}:scheduled"
-        # Subsets of order kept by apply.lua: pinned entries and key events (order keys), and
-        # a mark that they are complete (blogs from before them are indexed once, on a read).
-        self.pinned = f"{base}:pinned"
-        self.key_events = f"{base}:key-events"
-        self.highlights = f"{base}:highlights"
-        # The search index (search_index.lua): what was indexed of each entry, the language
-        # the index is complete in, and the terms in use (term T's entries: search_term(T)).
-        self.search_records = f"{base}:search:records"
-        self.search_mark = f"{base}:search"
-        self.search_terms = f"{base}:search:terms"
-        self.newsroom_pos = f"{base}:newsroom:pos"
-        self.newsroom_history = f"{base}:newsroom:history"
-        self.newsroom_channel = f"{base}:newsroom:events"
-        self.presence = f"{base}:presence"  # who has the blog open in a console (presence.lua)
-        # The record: deleted entries (id by when), the audit log, an import's lease; and each
-        # entry's revisions (``revisions(id)``).
-        self.deleted = f"{base}:deleted"
-        self.revisions_of = f"{base}:rev:"
-        self.audit = f"{base}:audit"
-        self.importing = f"{base}:importing"
-        if newsroom:
-            self.pos, self.history = self.newsroom_pos, self.newsroom_history
-            self.channel = self.newsroom_channel
-        else:
-            self.pos, self.history = f"{base}:pos", f"{base}:history"
-            self.channel = f"{base}:events"
-
-    def idempotency(self, key: str) -> str:
-        return f"{self.blog}:idem:{key}"
-
-    def search_term(self, term: str) -> str:
-        """The sorted set of the entries that hold ``term`` (search_index.lua names it so)."""
-        return f"{self.search_terms}:{term}"
-
-    def revisions(self, entry_id: str) -> str:
-        return self.revisions_of + entry_id
-
-    def cleared(self) -> list[str]:
-        """The keys a new blog starts without (its audit log and entries' histories stay)."""
-        return [
-            self.entries, self.versions, self.order, self.history, self.pending, self.scheduled,
-            self.newsroom_pos, self.newsroom_history, self.pinned, self.key_events,
-            self.highlights, self.deleted, self.search_records, self.search_mark, self.search_terms,
-        ]  # fmt: skip
+def _lua_string(raw: bytes) -> msgspec.Raw:
+    """``raw`` as an encoded msgpack string, which the script's cmsgpack gives it as a Lua
+    string of the same bytes. Redis's cmsgpack knows no binary type, and some of these bytes
+    are not text (a revision is compressed); a string's bytes are never checked, so they go
+    as they are, with no copy through ``str``."""
+    size = len(raw)
+    if size < 32:
+        head = bytes((0xA0 | size,))  # fixstr
+    elif size < 0x100:
+        head = b"\xd9" + size.to_bytes(1, "big")  # str 8
+    elif size < 0x10000:
+        head = b"\xda" + size.to_bytes(2, "big")  # str 16
+    else:
+        head = b"\xdb" + size.to_bytes(4, "big")  # str 32
+    return msgspec.Raw(head + raw)
 
 
-def _audit_key(source: str | None) -> str:
-    """The audit log of a blog, or of people's tokens (None or TOKEN_CHANGES)."""
-    return _TOKENS_AUDIT if source in (None, TOKEN_CHANGES) else _Keys(source).audit
+def _given(raw: bytes | None) -> msgspec.Raw | None:
+    """A stored value for the script; None or empty: none (nil there)."""
+    return _lua_string(raw) if raw else None
 
 
-def channel_of(name: str) -> str:
-    """The pub/sub channel of a blog, of its newsroom, or of token changes."""
-    return _TOKEN_CHANNEL if name == TOKEN_CHANGES else _Keys(name).channel
-
-
-def _slug_of_channel(channel: bytes) -> str:
-    # b"lb:{slug}:events" -> "slug"; b"lb:{slug}:newsroom:events" -> "slug~newsroom"
-    if channel == _TOKEN_CHANNEL_BYTES:
-        return TOKEN_CHANGES
-    slug = channel[4 : channel.index(b"}")].decode()
-    return slug + "~newsroom" if channel.endswith(b":newsroom:events") else slug
+def _lua_strings(parts: list[bytes] | None) -> list[msgspec.Raw] | None:
+    return None if parts is None else [_lua_string(part) for part in parts]
 
 
 class RedisEngine(Engine):
@@ -308,7 +162,7 @@ class RedisEngine(Engine):
     # How the apply script publishes; the cluster engine's channel lives in the blog's slot.
     publish_command = "PUBLISH"
     # Errors that mean "the store cannot be reached now" (API: 503), not a bug.
-    unavailable: tuple[type[BaseException], ...] = _UNAVAILABLE
+    unavailable: tuple[type[BaseException], ...] = UNAVAILABLE
 
     def __init__(
         self,
@@ -330,30 +184,31 @@ class RedisEngine(Engine):
         self._idempotency_ttl = idempotency_ttl
         self._timeout = timeout
         self._redis: Any = self._connect(url, max_connections)
-        self._apply = self._redis.register_script(_with_search("apply.lua"))
-        self._timeline = self._redis.register_script(_script("timeline.lua"))
-        self._newer = self._redis.register_script(_script("newer.lua"))
-        self._create_blog = self._redis.register_script(_script("create_blog.lua"))
-        self._new_epoch = self._redis.register_script(_NEW_EPOCH)
-        self._renew_epoch = self._redis.register_script(_RENEW_EPOCH)
-        self._report_stats = self._redis.register_script(_script("stats_report.lua"))
-        self._collect_stats = self._redis.register_script(_script("stats_collect.lua"))
-        self._presence = self._redis.register_script(_script("presence.lua"))
-        self._record_readers = self._redis.register_script(_script("readers_record.lua"))
-        self._highlights = self._redis.register_script(_script("highlights.lua"))
-        self._index_step = self._redis.register_script(_script("index_highlights.lua"))
-        self._index_due = self._redis.register_script(_INDEX_DUE)
-        self._due_blogs = self._redis.register_script(_DUE_BLOGS)
-        self._settle_due = self._redis.register_script(_SETTLE_DUE)
-        self._update_token = self._redis.register_script(_UPDATE_TOKEN)
-        self._delete_token = self._redis.register_script(_DELETE_TOKEN)
-        self._store_token = self._redis.register_script(_STORE_TOKEN)
-        self._import_begin = self._redis.register_script(_script("import_begin.lua"))
-        self._import_finish = self._redis.register_script(_script("import_finish.lua"))
-        self._import_revisions = self._redis.register_script(_IMPORT_REVISIONS)
-        self._search = self._redis.register_script(_script("search.lua"))
-        self._index_search = self._redis.register_script(_with_search("index_search.lua"))
-        self._finish_search_index = self._redis.register_script(_FINISH_SEARCH_INDEX)
+        register = self._redis.register_script
+        self._apply = register(_script("audit.lua", "search_index.lua", "apply.lua"))
+        self._timeline = register(_script("timeline.lua"))
+        self._newer = register(_script("newer.lua"))
+        self._create_blog = register(_script("audit.lua", "create_blog.lua"))
+        self._new_epoch = register(_script("epoch_new.lua"))
+        self._renew_epoch = register(_script("epoch_renew.lua"))
+        self._report_stats = register(_script("stats_report.lua"))
+        self._collect_stats = register(_script("stats_collect.lua"))
+        self._presence = register(_script("presence.lua"))
+        self._record_readers = register(_script("readers_record.lua"))
+        self._highlights = register(_script("highlights.lua"))
+        self._index_step = register(_script("index_highlights.lua"))
+        self._index_due = register(_script("due_index.lua"))
+        self._due_blogs = register(_script("due_blogs.lua"))
+        self._settle_due = register(_script("due_settle.lua"))
+        self._update_token = register(_script("audit.lua", "token_update.lua"))
+        self._delete_token = register(_script("audit.lua", "token_delete.lua"))
+        self._store_token = register(_script("audit.lua", "token_store.lua"))
+        self._import_begin = register(_script("import_begin.lua"))
+        self._import_finish = register(_script("audit.lua", "import_finish.lua"))
+        self._import_revisions = register(_script("import_revisions.lua"))
+        self._search = register(_script("search.lua"))
+        self._index_search = register(_script("search_index.lua", "index_search.lua"))
+        self._finish_search_index = register(_script("search_finish.lua"))
 
     def _connect(self, url: str, max_connections: int) -> Any:
         # A bounded pool that makes callers wait for a free connection (up to the timeout)
@@ -382,14 +237,15 @@ class RedisEngine(Engine):
             raise EngineError(f"Redis error: {exc}") from exc
 
     async def _write(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
-        """Run a script that writes. The cluster engine also waits for a replica here."""
+        """Run a script that writes. The cluster and Sentinel engines also wait for a replica
+        here."""
         return await self._call(script(keys=keys, args=args))
 
     async def ping(self) -> None:
         await self._call(self._redis.ping())
 
     def describe(self) -> str:
-        return f"Redis at {_address(self._url)}"
+        return f"Redis at {address(self._url)}"
 
     async def maxmemory_policies(self) -> dict[str, str | None]:
         try:
@@ -398,36 +254,36 @@ class RedisEngine(Engine):
             raise EngineUnavailable(f"Redis is unavailable: {exc}") from exc
         except redis.exceptions.ResponseError:
             reply = None  # CONFIG refused: renamed (managed services), or not this user's
-        return {await self._node_name(): None if reply is None else _policy_in(reply)}
+        return {await self._node_name(): None if reply is None else policy_in(reply)}
 
     async def _node_name(self) -> str:
-        return _address(self._url)
+        return address(self._url)
 
     def _audit_args(self, event: bytes | None) -> list[Any]:
-        """An audit event's three arguments to a script (see _AUDIT_LUA)."""
+        """An audit event's three arguments to a script (see lua/audit.lua)."""
         return [event or "", self.audit_cutoff_ms(), self.audit_max_events]
 
     async def store_token(self, token_hash: str, token: Token, audit: bytes | None = None) -> None:
         args = [token_hash, msgspec.json.encode(token), *self._audit_args(audit)]
-        await self._write(self._store_token, [_TOKENS, _TOKENS_AUDIT], args)
+        await self._write(self._store_token, [TOKENS, TOKENS_AUDIT], args)
 
     async def find_token(self, token_hash: str) -> Token | None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
+            pipe.hget(TOKENS, token_hash).hget(TOKENS_USED, token_hash)
             raw, used = await self._call(pipe.execute())
         return None if raw is None else _token_with_use(raw, used)
 
     async def touch_token(self, token_hash: str, at: datetime) -> None:
         # Its own hash, not a rewrite of the token's record: a use recorded while the token is
         # being revoked cannot bring it back (a stray field is pruned by list_tokens).
-        await self._call(self._redis.hset(_TOKENS_USED, token_hash, msgspec.json.encode(at)))
+        await self._call(self._redis.hset(TOKENS_USED, token_hash, msgspec.json.encode(at)))
 
     async def list_tokens(self) -> dict[str, Token]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(_TOKENS).hgetall(_TOKENS_USED)
+            pipe.hgetall(TOKENS).hgetall(TOKENS_USED)
             tokens, used = await self._call(pipe.execute())
         if stale := used.keys() - tokens.keys():
-            await self._call(self._redis.hdel(_TOKENS_USED, *stale))
+            await self._call(self._redis.hdel(TOKENS_USED, *stale))
         return {h.decode(): _token_with_use(raw, used.get(h)) for h, raw in tokens.items()}
 
     async def update_token(
@@ -438,7 +294,7 @@ class RedisEngine(Engine):
     ) -> Token | None:
         for _ in range(_TOKEN_TRIES):
             async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hget(_TOKENS, token_hash).hget(_TOKENS_USED, token_hash)
+                pipe.hget(TOKENS, token_hash).hget(TOKENS_USED, token_hash)
                 raw, used = await self._call(pipe.execute())
             if raw is None:
                 return None
@@ -446,9 +302,9 @@ class RedisEngine(Engine):
             after = change(before)
             new = msgspec.json.encode(after)
             event = None if audit is None else audit(before, after)
-            args = [token_hash, raw, new, self.publish_command, _TOKEN_CHANNEL]
+            args = [token_hash, raw, new, self.publish_command, TOKEN_CHANNEL]
             args += self._audit_args(event)
-            written = await self._write(self._update_token, [_TOKENS, _TOKENS_AUDIT], args)
+            written = await self._write(self._update_token, [TOKENS, TOKENS_AUDIT], args)
             if written == 0:
                 return None
             if written == 1:
@@ -456,17 +312,17 @@ class RedisEngine(Engine):
         raise EngineUnavailable("the token kept changing while it was edited: try again")
 
     async def delete_token(self, token_hash: str, audit: bytes | None = None) -> bool:
-        args = [token_hash, self.publish_command, _TOKEN_CHANNEL, *self._audit_args(audit)]
-        deleted = await self._write(self._delete_token, [_TOKENS, _TOKENS_AUDIT], args)
-        await self._call(self._redis.hdel(_TOKENS_USED, token_hash))
+        args = [token_hash, self.publish_command, TOKEN_CHANNEL, *self._audit_args(audit)]
+        deleted = await self._write(self._delete_token, [TOKENS, TOKENS_AUDIT], args)
+        await self._call(self._redis.hdel(TOKENS_USED, token_hash))
         return bool(deleted)
 
     async def create_blog(self, blog: Blog, epoch: str, audit: bytes | None = None) -> Blog:
-        keys = _Keys(blog.slug)
+        keys = BlogKeys(blog.slug)
         stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
         # Listed first: a create that fails half-way leaves at worst a listed-but-absent slug,
         # which list_blogs skips, never a blog that cannot be found.
-        await self._call(self._redis.sadd(_BLOGS, blog.slug))
+        await self._call(self._redis.sadd(BLOGS, blog.slug))
         all_keys = [keys.blog, keys.pos, *keys.cleared(), keys.audit]
         args = [stored, epoch, *self._audit_args(audit)]
         created = await self._write(self._create_blog, all_keys, args)
@@ -475,17 +331,17 @@ class RedisEngine(Engine):
         return msgspec.structs.replace(blog, last_event_id=f"{epoch}-0")
 
     async def get_blog(self, slug: str) -> Blog | None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(keys.blog).hmget(keys.pos, "epoch", "offset")
             raw, (epoch, offset) = await self._call(pipe.execute())
         return None if raw is None else _blog_with_position(raw, epoch, offset)
 
     async def list_blogs(self) -> list[Blog]:
-        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(_BLOGS)))
+        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(BLOGS)))
         async with self._redis.pipeline(transaction=False) as pipe:
             for slug in slugs:
-                keys = _Keys(slug)
+                keys = BlogKeys(slug)
                 pipe.get(keys.blog).hmget(keys.pos, "epoch", "offset")
             replies = await self._call(pipe.execute())
         blogs = []
@@ -495,11 +351,11 @@ class RedisEngine(Engine):
         return blogs
 
     async def get_entry(self, slug: str, entry_id: str) -> Entry | None:
-        raw = await self._call(self._redis.hget(_Keys(slug).entries, entry_id))
+        raw = await self._call(self._redis.hget(BlogKeys(slug).entries, entry_id))
         return None if raw is None else _entry_decoder.decode(raw)
 
     async def timeline(self, slug: str, limit: int, before: str | None) -> Page:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         reply = await self._call(
             self._timeline(
                 keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[before or "", limit]
@@ -515,7 +371,7 @@ class RedisEngine(Engine):
         )
 
     async def newer(self, slug: str, limit: int, after: str) -> NewerPage:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         reply = await self._call(
             self._newer(keys=[keys.blog, keys.pos, keys.entries, keys.order], args=[after, limit])
         )
@@ -529,61 +385,58 @@ class RedisEngine(Engine):
         )
 
     async def _apply_change(self, slug: str, change: Change) -> Applied:
-        keys = _Keys(slug)
-        idem = change.idempotency
-        args: list[Any] = [
-            keys.channel,
-            self.history_size,
-            new_epoch(),
-            idem.fingerprint if idem else "",
-            idem.response if idem else "",
-            self._idempotency_ttl,
-            change.entry_id or "",
-            change.entry or "",
-            change.entry_version,
-            change.order_key or "",
-            change.old_order_key or "",
-            "" if change.expect_version is None else change.expect_version,
-            change.blog or "",
-            repr(time.time()),
-            self.publish_command,
-            keys.newsroom_channel,
-            change.pending_key or "",
-            change.old_pending_key or "",
-            "" if change.scheduled_at is None else repr(change.scheduled_at),
-            "1" if change.claim else "",
-            _search_argument(change),
-            0 if change.event is None else len(change.event),
-            # the record (apply.lua's own block): ARGV 22-26
-            change.revision or "",
-            self.max_revisions,
-            *self._audit_args(change.audit),
-            *(change.event or ()),
-            *(change.newsroom_event or ()),
-        ]
-        idem_key = keys.idempotency(idem.key) if idem else keys.idempotency("")
-        all_keys = [keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history]
-        more_keys = [
-            keys.newsroom_pos, keys.newsroom_history, keys.pending, keys.scheduled,
-            keys.pinned, keys.key_events, keys.search_records, keys.search_mark, keys.search_terms,
-        ]  # fmt: skip
-        record_keys = [keys.revisions(change.entry_id or ""), keys.deleted, keys.audit]
-        reply = await self._write(
-            self._apply, [*all_keys, idem_key, *more_keys, *record_keys], args
+        keys = BlogKeys(slug)
+        idem, search = change.idempotency, change.search
+        args = _ApplyArgs(
+            channel=keys.channel,
+            newsroom_channel=keys.newsroom_channel,
+            publish=self.publish_command,
+            at=repr(time.time()),
+            history_size=self.history_size,
+            epoch=new_epoch(),
+            fingerprint=idem.fingerprint if idem else None,
+            response=_lua_string(idem.response) if idem else None,
+            ttl=self._idempotency_ttl if idem else None,
+            entry_id=change.entry_id or None,
+            entry=_given(change.entry),
+            version=change.entry_version,
+            order_key=change.order_key or None,
+            old_order_key=change.old_order_key or None,
+            expect=change.expect_version,
+            blog=_given(change.blog),
+            pending_key=change.pending_key or None,
+            old_pending_key=change.old_pending_key or None,
+            due=None if change.scheduled_at is None else repr(change.scheduled_at),
+            claim=change.claim,
+            language=(search.language or None) if search else None,
+            terms=" ".join(search.terms) if search and change.entry_id else None,
+            revision=_given(change.revision),
+            kept=self.max_revisions,
+            audit=_given(change.audit),
+            audit_minid=self.audit_cutoff_ms(),
+            audit_cap=self.audit_max_events,
+            event=_lua_strings(change.event),
+            newsroom_event=_lua_strings(change.newsroom_event),
         )
+        apply_keys = [
+            keys.blog, keys.pos, keys.entries, keys.versions, keys.order, keys.history,
+            keys.idempotency(idem.key if idem else ""), keys.newsroom_pos,
+            keys.newsroom_history, keys.pending, keys.scheduled, keys.pinned, keys.key_events,
+            keys.search_records, keys.search_mark, keys.search_terms,
+            keys.revisions(change.entry_id or ""), keys.deleted, keys.audit,
+        ]  # fmt: skip
+        reply = await self._write(self._apply, apply_keys, [msgspec.msgpack.encode(args)])
         status = reply[0]
         if status == b"OK":
             if change.scheduled_at is not None:
                 # After the write, before the 2xx: the index can only point too early (a
                 # crash in between is mended by the scheduler's rescan).
                 await self._call(
-                    self._index_due(keys=[_DUE, _DUE_MARKS], args=[slug, change.scheduled_at])
+                    self._index_due(keys=[DUE, DUE_MARKS], args=[slug, change.scheduled_at])
                 )
             return Applied(Position(reply[1].decode(), int(reply[2])))
         if status == b"REPLAY":
-            position = await self.position(slug)
-            assert position is not None
-            return Applied(position, replay=reply[1])
+            return Applied(Position(reply[2].decode(), int(reply[3] or 0)), replay=reply[1])
         if status == b"NOBLOG":
             raise BlogNotFound(slug)
         if status == b"NOENTRY":
@@ -597,7 +450,7 @@ class RedisEngine(Engine):
         raise EngineError(f"unexpected reply from apply.lua: {reply!r}")
 
     async def highlights(self, slug: str) -> Highlights:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         if not await self._call(self._redis.exists(keys.highlights)):
             await self._index_highlights(keys)
         reply = await self._call(
@@ -610,7 +463,7 @@ class RedisEngine(Engine):
         key_events = [_entry_decoder.decode(raw) for raw in raws[count:] if raw is not None]
         return Highlights(pinned, key_events)
 
-    async def _index_highlights(self, keys: _Keys) -> None:
+    async def _index_highlights(self, keys: BlogKeys) -> None:
         """Index a blog's highlights from its timeline, in steps that each read the entries'
         current state atomically (apply.lua keeps the index meanwhile), then mark it done."""
         after = ""
@@ -622,7 +475,7 @@ class RedisEngine(Engine):
         await self._call(self._redis.set(keys.highlights, "1"))
 
     async def pending(self, slug: str) -> list[Entry]:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.exists(keys.blog).zrange(keys.pending, "+", "-", bylex=True, desc=True)
             exists, order_keys = await self._call(pipe.execute())
@@ -639,7 +492,7 @@ class RedisEngine(Engine):
     async def search(
         self, slug: str, query: SearchQuery, limit: int, before: str | None, *, everything: bool
     ) -> SearchPage:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         search_keys = [keys.blog, keys.pos, keys.entries, keys.order, keys.search_terms,
                        keys.search_mark]  # fmt: skip
         args = [before or "", limit, "1" if everything else "", query.prefix,
@@ -657,10 +510,10 @@ class RedisEngine(Engine):
         )
 
     async def begin_search_index(self, slug: str, language: str) -> None:
-        await self._call(self._redis.set(_Keys(slug).search_mark, "~" + language))
+        await self._call(self._redis.set(BlogKeys(slug).search_mark, "~" + language))
 
     async def search_backlog(self, slug: str, language: str, cursor: str) -> SearchBacklog:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         after, found = await self._call(
             self._redis.hscan(keys.entries, int(cursor or 0), count=_SEARCH_STEP)
         )
@@ -679,7 +532,7 @@ class RedisEngine(Engine):
     async def index_search(self, slug: str, items: list[tuple[Entry, SearchTerms]]) -> None:
         if not items:
             return
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         args: list[Any] = []
         for entry, search in items:
             args += [entry.id, entry.version, _search_record(search, entry.order_key)]
@@ -687,50 +540,51 @@ class RedisEngine(Engine):
         await self._write(self._index_search, index_keys, args)
 
     async def finish_search_index(self, slug: str, language: str) -> bool:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         done = await self._write(self._finish_search_index, [keys.search_mark], [language])
         return bool(done)
 
     async def due_blogs(self, now: float, *, rescan: bool = False) -> list[tuple[str, str]]:
         if rescan:
             await self._rescan_due()
-        flat = await self._call(self._due_blogs(keys=[_DUE, _DUE_MARKS], args=[repr(now)]))
+        flat = await self._call(self._due_blogs(keys=[DUE, DUE_MARKS], args=[repr(now)]))
         return [(s.decode(), m.decode()) for s, m in zip(flat[::2], flat[1::2], strict=True)]
 
     async def _rescan_due(self) -> None:
         """Index every blog's earliest scheduled entry (mends an index write lost in a crash)."""
-        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(_BLOGS)))
+        slugs = sorted(s.decode() for s in await self._call(self._redis.smembers(BLOGS)))
         async with self._redis.pipeline(transaction=False) as pipe:
             for slug in slugs:
-                pipe.zrange(_Keys(slug).scheduled, 0, 0, withscores=True)
+                pipe.zrange(BlogKeys(slug).scheduled, 0, 0, withscores=True)
             firsts = await self._call(pipe.execute())
         for slug, first in zip(slugs, firsts, strict=True):
             if first:
                 args = [slug, repr(first[0][1])]
-                await self._call(self._index_due(keys=[_DUE, _DUE_MARKS], args=args))
+                await self._call(self._index_due(keys=[DUE, DUE_MARKS], args=args))
 
     async def due_entries(self, slug: str, now: float) -> list[str]:
         ids = await self._call(
-            self._redis.zrange(_Keys(slug).scheduled, "-inf", repr(now), byscore=True)
+            self._redis.zrange(BlogKeys(slug).scheduled, "-inf", repr(now), byscore=True)
         )
         return [i.decode() for i in ids]
 
     async def settle_due(self, slug: str, mark: str) -> None:
-        first = await self._call(self._redis.zrange(_Keys(slug).scheduled, 0, 0, withscores=True))
+        scheduled = BlogKeys(slug).scheduled
+        first = await self._call(self._redis.zrange(scheduled, 0, 0, withscores=True))
         due = repr(first[0][1]) if first else ""
-        await self._call(self._settle_due(keys=[_DUE, _DUE_MARKS], args=[slug, mark, due]))
+        await self._call(self._settle_due(keys=[DUE, DUE_MARKS], args=[slug, mark, due]))
 
     async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
         if await self.position(slug) is None:
             return None
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         epoch, offset = await self._write(
             self._renew_epoch, [keys.pos, keys.history], [seen.epoch, seen.offset, new_epoch()]
         )
         return Position(epoch.decode(), int(offset))
 
     async def position(self, slug: str) -> Position | None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.exists(keys.blog).hmget(keys.pos, "epoch", "offset")
             exists, (epoch, offset) = await self._call(pipe.execute())
@@ -744,7 +598,7 @@ class RedisEngine(Engine):
         return Position(epoch.decode(), int(offset or 0))
 
     async def history(self, slug: str, after: int) -> list[bytes] | None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hget(keys.pos, "offset")
             pipe.xrange(keys.history, min=f"{after + 1}-0", count=self.history_size)
@@ -760,7 +614,7 @@ class RedisEngine(Engine):
         return [fields[b"e"] for _, fields in records]
 
     def subscription(self, handler: MessageHandler) -> Subscription:
-        return _RedisSubscription(self._subscriber(), handler)
+        return RedisSubscription(self._subscriber(), handler)
 
     def _subscriber(self) -> Any:
         """A client of its own for one pub/sub connection. Every call on it is bounded (reads of
@@ -777,14 +631,14 @@ class RedisEngine(Engine):
 
     # --- the record ------------------------------------------------------------------------
     async def revisions(self, slug: str, entry_id: str) -> list[bytes] | None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.exists(keys.blog).lrange(keys.revisions(entry_id), 0, -1)
             exists, revisions = await self._call(pipe.execute())
         return list(revisions) if exists else None
 
     async def deleted_entries(self, slug: str, limit: int) -> list[tuple[str, float]]:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.exists(keys.blog).zrange(keys.deleted, 0, limit - 1, desc=True, withscores=True)
             exists, deleted = await self._call(pipe.execute())
@@ -793,7 +647,7 @@ class RedisEngine(Engine):
         return [(entry_id.decode(), float(at)) for entry_id, at in deleted]
 
     async def entry_ids(self, slug: str) -> list[str] | None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.exists(keys.blog).hkeys(keys.entries).zrange(keys.deleted, 0, -1)
             exists, live, deleted = await self._call(pipe.execute())
@@ -804,7 +658,7 @@ class RedisEngine(Engine):
     async def export_entries(
         self, slug: str, entry_ids: list[str]
     ) -> list[tuple[bytes | None, list[bytes]]]:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         found: list[tuple[bytes | None, list[bytes]]] = []
         for start in range(0, len(entry_ids), _EXPORT_STEP):
             ids = entry_ids[start : start + _EXPORT_STEP]
@@ -817,7 +671,7 @@ class RedisEngine(Engine):
         return found
 
     async def record_audit(self, slug: str | None, event: bytes) -> None:
-        key = _audit_key(slug)
+        key = audit_key(slug)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(key, {"e": event}, minid=self.audit_cutoff_ms(), approximate=True)
             pipe.xtrim(key, maxlen=self.audit_max_events, approximate=True)
@@ -829,7 +683,7 @@ class RedisEngine(Engine):
         if blog is not None:
             sources = [blog]
         else:
-            slugs = await self._call(self._redis.smembers(_BLOGS))
+            slugs = await self._call(self._redis.smembers(BLOGS))
             sources = [TOKEN_CHANGES, *sorted(s.decode() for s in slugs)]
         oldest = f"{self.audit_cutoff_ms()}-0"
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -840,7 +694,7 @@ class RedisEngine(Engine):
                     # the logs that sort before the cursor's still have events to give.
                     ms, seq, after = before
                     newest = f"{ms}-{seq}" if source < after else f"({ms}-{seq}"
-                pipe.xrevrange(_audit_key(source), newest, oldest, count=limit)
+                pipe.xrevrange(audit_key(source), newest, oldest, count=limit)
             pages = await self._call(pipe.execute())
         records = []
         for source, page in zip(sources, pages, strict=True):
@@ -850,7 +704,7 @@ class RedisEngine(Engine):
         return newest_first(records, limit)
 
     async def begin_import(self, blog: Blog, epoch: str, lease: str, until: float) -> None:
-        keys = _Keys(blog.slug)
+        keys = BlogKeys(blog.slug)
         stored = msgspec.json.encode(msgspec.structs.replace(blog, last_event_id=""))
         all_keys = [keys.blog, keys.pos, keys.importing, *keys.cleared()]
         args = [stored, epoch, lease, repr(time.time()), repr(until)]
@@ -861,7 +715,7 @@ class RedisEngine(Engine):
             raise ImportInProgress(blog.slug)
 
     async def _import_step(self, slug: str, lease: str, until: str, audit: bytes | None) -> None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         step_keys = [keys.importing, keys.pos, keys.history, keys.audit]
         args = [lease, new_epoch(), until, *self._audit_args(audit)]
         if not await self._write(self._import_finish, step_keys, args):
@@ -873,7 +727,7 @@ class RedisEngine(Engine):
     async def import_revisions(
         self, slug: str, entry_id: str, revisions: list[bytes], deleted_at: float | None
     ) -> None:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         deleted = "" if deleted_at is None else repr(deleted_at)
         await self._write(
             self._import_revisions,
@@ -883,7 +737,7 @@ class RedisEngine(Engine):
 
     async def finish_import(self, slug: str, lease: str, audit: bytes | None) -> Blog:
         await self._import_step(slug, lease, "", audit)
-        await self._call(self._redis.sadd(_BLOGS, slug))
+        await self._call(self._redis.sadd(BLOGS, slug))
         blog = await self.get_blog(slug)
         if blog is None:
             raise BlogNotFound(slug)
@@ -896,7 +750,7 @@ class RedisEngine(Engine):
         drop: Sequence[str] = (),
         touch: Mapping[str, tuple[float, bytes]] | None = None,
     ) -> tuple[bool, dict[str, bytes]]:
-        keys = _Keys(slug)
+        keys = BlogKeys(slug)
         notice = b"%r %s" % (time.time(), events.PRESENCE_NOTICE)
         touch = touch or {}
         args: list[Any] = [
@@ -916,40 +770,29 @@ class RedisEngine(Engine):
         return bool(changed), {field.decode(): value for field, value in pairs}
 
     async def report_stats(self, process: str, report: bytes, ttl: float) -> None:
-        await self._call(self._report_stats(keys=[_STATS], args=[process, ttl, report]))
+        await self._call(self._report_stats(keys=[STATS], args=[process, ttl, report]))
 
     async def collect_stats(self) -> dict[str, bytes]:
-        flat = await self._call(self._collect_stats(keys=[_STATS]))
+        flat = await self._call(self._collect_stats(keys=[STATS]))
         pairs = zip(flat[::2], flat[1::2], strict=True)
         return {process.decode(): report for process, report in pairs}
 
     async def forget_stats(self, process: str) -> None:
-        await self._call(self._redis.hdel(_STATS, process))
+        await self._call(self._redis.hdel(STATS, process))
 
     async def record_readers(
         self, minute: int, process: str, counts: bytes, *, keep_from: int | None = None
     ) -> None:
         args = [f"{minute}:{process}", counts, "" if keep_from is None else keep_from]
-        await self._call(self._record_readers(keys=[_READERS], args=args))
+        await self._call(self._record_readers(keys=[READERS], args=args))
 
     async def readers_history(self) -> dict[int, list[bytes]]:
         history: dict[int, list[bytes]] = {}
-        for field, counts in (await self._call(self._redis.hgetall(_READERS))).items():
+        for field, counts in (await self._call(self._redis.hgetall(READERS))).items():
             minute, _, _ = field.partition(b":")
             if minute.isdigit():
                 history.setdefault(int(minute), []).append(counts)
         return history
-
-
-def _search_argument(change: Change) -> str:
-    """apply.lua's search argument: '' (no terms), the blog's language for a change of the
-    blog, or '<language>\n<terms>' for a change of an entry."""
-    search = change.search
-    if search is None:
-        return ""
-    if change.entry_id is None:
-        return search.language
-    return f"{search.language}\n{' '.join(search.terms)}"
 
 
 def _search_record(search: SearchTerms, order_key: str) -> str:
@@ -957,13 +800,13 @@ def _search_record(search: SearchTerms, order_key: str) -> str:
     return f"{search.language}\n{order_key}\n{' '.join(search.terms)}"
 
 
-def _address(url: str) -> str:
+def address(url: str) -> str:
     """host:port of a Redis URL, without its credentials (for logs and messages)."""
     parsed = urllib.parse.urlsplit(url)
     return f"{parsed.hostname or 'localhost'}:{parsed.port or 6379}"
 
 
-def _policy_in(reply: Any) -> str | None:
+def policy_in(reply: Any) -> str | None:
     """The value of CONFIG GET maxmemory-policy, as redis-py returns it (a dict, or pairs)."""
     if isinstance(reply, list):
         reply = dict(zip(reply[::2], reply[1::2], strict=False))
@@ -986,7 +829,7 @@ def _blog_with_position(raw: bytes, epoch: bytes | None, offset: bytes | None) -
     return msgspec.structs.replace(blog, last_event_id=position)
 
 
-class _RedisSubscription(Subscription):
+class RedisSubscription(Subscription):
     """A dedicated pub/sub connection. Any failure surfaces as EngineUnavailable from run().
 
     A connection that went silent (a blackholed network, a half-open TCP connection, a Redis
@@ -1020,7 +863,7 @@ class _RedisSubscription(Subscription):
     async def _call(self, awaitable: Awaitable[T]) -> T:
         try:
             return await awaitable
-        except _UNAVAILABLE as exc:
+        except UNAVAILABLE as exc:
             raise EngineUnavailable(f"Redis pub/sub is unavailable: {exc}") from exc
 
     async def subscribe(self, slug: str) -> None:
@@ -1068,7 +911,7 @@ class _RedisSubscription(Subscription):
                         if waiter is not None and not waiter.done():
                             waiter.set_result(None)
                     else:
-                        handler(_slug_of_channel(channel), message["data"])
+                        handler(slug_of_channel(channel), message["data"])
             elif now - heard >= self.SILENCE_SECONDS:
                 if pinged:
                     raise EngineUnavailable(
@@ -1083,9 +926,9 @@ class _RedisSubscription(Subscription):
 
     async def close(self) -> None:
         # Bounded: a close that waits on a dead peer must not hold up a restart.
-        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+        with contextlib.suppress(*UNAVAILABLE, TimeoutError):
             async with asyncio.timeout(1.0):
                 await self._pubsub.aclose()
-        with contextlib.suppress(*_UNAVAILABLE, TimeoutError):
+        with contextlib.suppress(*UNAVAILABLE, TimeoutError):
             async with asyncio.timeout(1.0):
                 await self._client.aclose()

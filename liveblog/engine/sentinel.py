@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from liveblog.engine.base import EngineUnavailable, MessageHandler, Subscription
-from liveblog.engine.redis import REPLICA_WAIT_MS, RedisEngine, _RedisSubscription
+from liveblog.engine.redis import REPLICA_WAIT_MS, RedisEngine, RedisSubscription
 
 # How long the master's word on its replicas (and the Sentinels' on the master) is believed
 # before asking again. A WAIT that no replica answered, or a new master, asks again at once.
@@ -42,10 +42,13 @@ class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionP
     """Sentinel's pool (connections go to the master the Sentinels name) that makes callers
     wait for a free connection, up to its timeout, like the plain engine's pool."""
 
+    master_address: tuple[str, int] | None  # set by redis-py, which does not annotate it
+
 
 class RedisSentinelEngine(RedisEngine):
     name = "redis-sentinel"
     wait_for_replica = True
+    _pool: _BlockingSentinelPool
 
     def __init__(
         self,
@@ -66,7 +69,9 @@ class RedisSentinelEngine(RedisEngine):
     def _server_options(self) -> dict[str, Any]:
         """Database, credentials and TLS from the URL (its host and port mean nothing here)."""
         parsed = parse_url(self._url)
-        options = {k: parsed[k] for k in ("db", "username", "password") if k in parsed}
+        options: dict[str, Any] = {
+            k: parsed[k] for k in ("db", "username", "password") if k in parsed
+        }
         if self._url.startswith("rediss://"):
             options["ssl"] = True
         return options
@@ -86,7 +91,8 @@ class RedisSentinelEngine(RedisEngine):
                 "socket_connect_timeout": self._timeout,
             },
         )
-        self._pool = _BlockingSentinelPool(
+        # redis-py's SentinelConnectionPool.__init__ has no annotations: an untyped call.
+        self._pool = _BlockingSentinelPool(  # type: ignore[no-untyped-call]
             self._master,
             self._sentinel,
             max_connections=max_connections,
@@ -126,7 +132,8 @@ class RedisSentinelEngine(RedisEngine):
             # take writes for a while (until the Sentinels demote it), and they would be lost:
             # its idle connections go now, those in use when they come back.
             if await self.master_address() != self._pool.master_address:
-                await self._pool.get_master_address()
+                # redis-py leaves get_master_address unannotated: an untyped call.
+                await self._pool.get_master_address()  # type: ignore[no-untyped-call]
             replication = await self._redis.info("replication")
             self._replicas = sum(
                 1
@@ -184,7 +191,7 @@ class RedisSentinelEngine(RedisEngine):
         )
 
 
-class _SentinelSubscription(_RedisSubscription):
+class _SentinelSubscription(RedisSubscription):
     """The pub/sub connection goes to the master the Sentinels name; when they name another
     one, it ends (the hub connects again there and fills the gap from history)."""
 

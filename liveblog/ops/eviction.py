@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import logging
 
-from liveblog.engine.base import Engine, EngineError
+from liveblog.engine.base import EngineError, Health
 
 logger = logging.getLogger("liveblog.eviction")
 
@@ -62,12 +62,12 @@ class Policies:
             )
 
 
-async def read(engine: Engine) -> Policies:
+async def read(engine: Health) -> Policies:
     """The policies now; EngineUnavailable when Redis cannot be reached."""
     return Policies(await engine.maxmemory_policies())
 
 
-async def wait_and_read(engine: Engine, *, max_delay: float = 5.0) -> Policies:
+async def wait_and_read(engine: Health, *, max_delay: float = 5.0) -> Policies:
     """``read``, retried until Redis answers: at start-up Redis may not be there yet (compose
     starts everything at once). Says what it waits for, once, then every minute or so."""
     loop = asyncio.get_running_loop()
@@ -86,7 +86,7 @@ async def wait_and_read(engine: Engine, *, max_delay: float = 5.0) -> Policies:
 class EvictionGuard:
     """The policies as last checked, for ``/readyz`` and the metrics."""
 
-    def __init__(self, engine: Engine, *, allowed: bool, interval: float = CHECK_SECONDS) -> None:
+    def __init__(self, engine: Health, *, allowed: bool, interval: float = CHECK_SECONDS) -> None:
         self.engine = engine
         self.allowed = allowed
         self.interval = interval

@@ -28,7 +28,7 @@ import msgspec
 from liveblog.config import Settings
 from liveblog.delivery.connections import SSE
 from liveblog.delivery.hub import Hub
-from liveblog.engine.base import Engine, EngineError
+from liveblog.engine.base import Engine, EngineError, Reports
 from liveblog.models import Blog
 from liveblog.ops import latency
 from liveblog.supervisor import Supervisor
@@ -130,7 +130,7 @@ class Reporter:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Reports,
         hub: Hub,
         supervisor: Supervisor,
         *,

@@ -1,5 +1,6 @@
 -- Renew an import's lease, or end the import (ARGV[3] = ''): a fresh epoch, so a reader who
--- watched the blog fill reloads it whole, and the import's audit event.
+-- watched the blog fill reloads it whole, and the import's audit event (audit.lua comes
+-- first).
 -- KEYS: 1 the import's lease, 2 pos, 3 history, 4 the blog's audit log
 -- ARGV: 1 lease id, 2 new epoch, 3 the lease's new end ('' = finish), 4 audit event ('' =
 --       none), 5 the audit log's oldest id kept (unix ms), 6 its hard cap
@@ -14,8 +15,5 @@ if ARGV[3] ~= '' then
 end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[2], 'epoch', ARGV[2])
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[5], '*', 'e', ARGV[4])
-  redis.call('XTRIM', KEYS[4], 'MAXLEN', '~', ARGV[6])
-end
+audit(KEYS[4], ARGV[4], ARGV[5], ARGV[6])
 return 1
