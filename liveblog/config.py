@@ -61,6 +61,10 @@ class Settings:
     # Connections to Redis per process (per node on a cluster): calls past it wait for one, up
     # to the timeout. The subscription holds one more of its own.
     redis_max_connections: int = 64
+    # How long a write waits for a replica to confirm it (on a cluster, or behind Sentinel)
+    # before the answer is 503 (safe to retry with its Idempotency-Key). Short: it is the price
+    # of every publish on a healthy shard (docs/benchmarks.md).
+    redis_replica_wait_ms: int = 500
     # A blog's channel stays this long after its last reader leaves (its subscription and
     # position kept), so readers that come back soon (a reload, a blip) find it open.
     channel_linger_seconds: float = 30.0
@@ -204,7 +208,7 @@ class Settings:
                 f"{_PREFIX}MEDIA_STORAGE must be local or s3, not {self.media_storage!r}"
             )
         for name in ("media_uploads_at_once", "media_decodes_at_once", "max_request_bodies",
-                     "redis_max_connections"):  # fmt: skip
+                     "redis_max_connections", "redis_replica_wait_ms"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{_PREFIX}{name.upper()} must be at least 1")
         if not 0.1 <= self.media_kept_megapixels <= 50:

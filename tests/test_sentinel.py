@@ -60,7 +60,8 @@ async def timeline(url: str, slug: str) -> list[str]:
 async def test_a_write_no_replica_confirms_is_503_until_its_retry_settles_it(
     redis_sentinel: RedisSentinel, sentinels: str
 ) -> None:
-    engine = make_engine(make_settings(None, redis_sentinels=sentinels))
+    # LIVEBLOG_REDIS_REPLICA_WAIT_MS: the wait, and the words of its 503.
+    engine = make_engine(make_settings(None, redis_sentinels=sentinels, redis_replica_wait_ms=300))
     try:
         await editing.create_blog(engine, BlogCreate(slug="wait", title="Wait"))
         replica = next(port for port in redis_sentinel.nodes if port != redis_sentinel.master())
@@ -68,7 +69,7 @@ async def test_a_write_no_replica_confirms_is_503_until_its_retry_settles_it(
         redis_sentinel.pause(replica)
         try:
             # The master stored it, but no replica confirmed it: not acknowledged.
-            with pytest.raises(EngineUnavailable, match="no replica confirmed"):
+            with pytest.raises(EngineUnavailable, match="no replica confirmed the write within 300 ms"):
                 await editing.create_entry(
                     engine, "wait", data, idempotency_key="k", raw_request=b"1"
                 )

@@ -29,6 +29,7 @@ def make_engine(settings: Settings) -> Engine:
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
             max_connections=settings.redis_max_connections,
+            replica_wait_ms=settings.redis_replica_wait_ms,
             **_record_bounds(settings),
         )
     if settings.redis_url:
@@ -45,6 +46,7 @@ def make_engine(settings: Settings) -> Engine:
             idempotency_ttl=settings.idempotency_ttl_seconds,
             timeout=settings.redis_timeout_seconds,
             max_connections=settings.redis_max_connections,
+            replica_wait_ms=settings.redis_replica_wait_ms,
             **_record_bounds(settings),
         )
     from liveblog.engine.memory import MemoryEngine

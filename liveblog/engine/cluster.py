@@ -41,7 +41,6 @@ from redis.commands.core import AsyncScript
 from liveblog.engine.base import EngineError, EngineUnavailable, MessageHandler, Subscription
 from liveblog.engine.keys import channel_of, slug_of_channel
 from liveblog.engine.redis import (
-    REPLICA_WAIT_MS,
     UNAVAILABLE,
     RedisEngine,
     address,
@@ -165,7 +164,7 @@ class RedisClusterEngine(RedisEngine):
             # this map: no WAIT for that short window.
             waited = self.wait_for_replica and len(shard) > 1 and asking is None
             if waited:
-                commands.append(PipelineCommand(2, "WAIT", 1, REPLICA_WAIT_MS))
+                commands.append(PipelineCommand(2, "WAIT", 1, self.replica_wait_ms))
                 self.replica_waits += 1
             await node.execute_pipeline(commands)
             asking = None
@@ -191,7 +190,7 @@ class RedisClusterEngine(RedisEngine):
                         self.replica_wait_failures += 1
                         self._stale = True  # the replica may be gone: ask the cluster
                         raise EngineUnavailable(
-                            f"no replica confirmed the write within {REPLICA_WAIT_MS} ms"
+                            f"no replica confirmed the write within {self.replica_wait_ms} ms"
                         )
                 return result
         raise EngineUnavailable(f"Redis Cluster: slot {slot} kept redirecting")

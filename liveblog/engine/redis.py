@@ -25,6 +25,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from liveblog import events
+from liveblog.config import Settings
 from liveblog.engine.base import (
     TOKEN_CHANGES,
     Applied,
@@ -73,10 +74,6 @@ T = TypeVar("T")
 _TOKEN_TRIES = 16  # compare-and-set rounds before an edit gives up (503: try again)
 _EXPORT_STEP = 200  # entries read in one atomic step of an export
 _INDEX_STEP = 200  # entries per step of indexing an older blog's highlights
-# How long a 2xx waits for a replica to have the write (on a cluster, or behind Sentinel).
-# Short: it is the price of every publish on a healthy shard (docs/benchmarks.md), and a 503
-# past it is safe to retry.
-REPLICA_WAIT_MS = 500
 _SEARCH_STEP = 200  # entries looked at per step of search_backlog
 # Errors that mean "Redis cannot be reached now" (API: 503), not a bug.
 UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -172,11 +169,13 @@ class RedisEngine(Engine):
         idempotency_ttl: int = 48 * 3600,
         timeout: float = 2.0,
         max_connections: int = 64,
+        replica_wait_ms: int = Settings.redis_replica_wait_ms,
         max_revisions: int = 50,
         audit_days: int = 400,
         audit_max_events: int = 100_000,
     ) -> None:
         self.history_size = history_size
+        self.replica_wait_ms = replica_wait_ms  # used where a replica is waited for
         self.max_revisions = max_revisions
         self.audit_days = audit_days
         self.audit_max_events = audit_max_events

@@ -29,7 +29,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
 from liveblog.engine.base import EngineUnavailable, MessageHandler, Subscription
-from liveblog.engine.redis import REPLICA_WAIT_MS, RedisEngine, RedisSubscription
+from liveblog.engine.redis import RedisEngine, RedisSubscription
 
 # How long the master's word on its replicas (and the Sentinels' on the master) is believed
 # before asking again. A WAIT that no replica answered, or a new master, asks again at once.
@@ -157,7 +157,7 @@ class RedisSentinelEngine(RedisEngine):
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
                 if waited:
-                    pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+                    pipe.execute_command("WAIT", 1, self.replica_wait_ms)
                 result, *replicas = await pipe.execute(raise_on_error=False)
             if isinstance(result, rx.NoScriptError):  # a promoted replica has no script cache
                 await self._redis.script_load(script.script)
@@ -172,7 +172,7 @@ class RedisSentinelEngine(RedisEngine):
                     self.replica_wait_failures += 1
                     self._replicas = None  # the replica may be gone: ask the Sentinels
                     raise EngineUnavailable(
-                        f"no replica confirmed the write within {REPLICA_WAIT_MS} ms"
+                        f"no replica confirmed the write within {self.replica_wait_ms} ms"
                     )
             return result
         raise EngineUnavailable("Redis did not keep the script it was just given")
