@@ -69,7 +69,9 @@ async def test_a_write_no_replica_confirms_is_503_until_its_retry_settles_it(
         redis_sentinel.pause(replica)
         try:
             # The master stored it, but no replica confirmed it: not acknowledged.
-            with pytest.raises(EngineUnavailable, match="no replica confirmed the write within 300 ms"):
+            with pytest.raises(
+                EngineUnavailable, match="no replica confirmed the write within 300 ms"
+            ):
                 await editing.create_entry(
                     engine, "wait", data, idempotency_key="k", raw_request=b"1"
                 )
