@@ -90,8 +90,8 @@ class Resume:
 class Channel:
     __slots__ = (
         "backlog", "closed", "epoch", "filling", "idle_since", "last_flush", "live", "observers",
-        "offset", "pending", "pending_bytes", "recent", "slug", "stale", "stats", "store",
-        "supervisor", "waiting", "window",
+        "offset", "pending", "pending_bytes", "reads", "recent", "slug", "stale", "stats",
+        "store", "supervisor", "waiting", "window",
     )  # fmt: skip
 
     def __init__(
@@ -121,6 +121,9 @@ class Channel:
         self.pending: list[Frame] = []
         self.pending_bytes = 0
         self.recent: dict[int, Frame] = {}  # the last RECENT_FRAMES delivered, by offset
+        # History reads in flight, by (epoch, offset read after): readers resuming from the
+        # same id (a crowd opening its streams from the page it loaded) share one.
+        self.reads: dict[tuple[str, int], asyncio.Future[list[bytes] | None]] = {}
         self.window = window
         self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
@@ -164,18 +167,55 @@ class Channel:
         if position.offset == self.offset and not self.filling:
             self._go_live(conn)
             return
+        if not self.filling and self._catch_up_from_recent(conn, position.offset):
+            return
 
         sub = Resume(self, conn)
         conn.subs[self.slug] = sub
         self.waiting.add(sub)
         try:
-            history = await self.store.history(self.slug, position.offset)
+            history = await self._history(position.offset)
         except BaseException:
             self._drop_resume(sub)
             raise
-        if conn.close_reason is not None:
-            return
+        if conn.close_reason is not None or sub not in self.waiting:
+            return  # gone, or told to reload by a reset while it read (it is live now)
         self._merge(sub, position.offset, history)
+
+    def _catch_up_from_recent(self, conn: Connection, after: int) -> bool:
+        """Send the reader what it missed from the frames this channel delivered last, then
+        make it live: no engine read. False when they do not reach back to ``after``."""
+        if not after < self.offset <= after + len(self.recent):
+            return False
+        missed = []
+        for offset in range(after + 1, self.offset + 1):
+            frame = self.recent.get(offset)
+            if frame is None:
+                return False
+            missed.append(frame)
+        for frame in missed:
+            conn.send_history(frame)
+        self._go_live(conn)
+        return True
+
+    async def _history(self, after: int) -> list[bytes] | None:
+        """The history after ``after``: one read for every reader that asks while it is in
+        flight. It may have begun before a reader came; ``_merge`` bridges what the channel
+        delivered since from ``recent``."""
+        key = (self.epoch, after)
+        flight = self.reads.get(key)
+        if flight is None:
+            # A task of its own: a reader that goes away does not cancel it for the others.
+            flight = asyncio.ensure_future(self.store.history(self.slug, after))
+            self.reads[key] = flight
+            flight.add_done_callback(lambda done: self._read_landed(key, done))
+        return await asyncio.shield(flight)
+
+    def _read_landed(self, key: tuple[str, int], done: asyncio.Future[list[bytes] | None]) -> None:
+        if self.reads.get(key) is done:
+            del self.reads[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every reader may have gone away
 
     def remove(self, conn: Connection) -> None:
         group = self.live.get(conn.encoding)
@@ -204,6 +244,14 @@ class Channel:
                 # The history did not continue where the reader stopped: never hide a gap.
                 self._reset_one(conn, "history incomplete")
                 sub.cursor = self.offset
+            # A shared read may have begun before this reader came: what the channel
+            # delivered in between is neither in it nor held, but still in ``recent``.
+            while sub.cursor < self.offset:
+                bridge = self.recent.get(sub.cursor + 1)
+                if bridge is None:
+                    break
+                conn.send_history(bridge)
+                sub.cursor = bridge.offset
         held, sub.held = sub.held or [], None
         for frame in held:
             self._offer(sub, frame)
