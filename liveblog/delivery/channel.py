@@ -123,7 +123,7 @@ class Channel:
         self.recent: dict[int, Frame] = {}  # the last RECENT_FRAMES delivered, by offset
         # History reads in flight, by (epoch, offset read after): readers resuming from the
         # same id (a crowd opening its streams from the page it loaded) share one.
-        self.reads: dict[tuple[str, int], asyncio.Future[list[bytes] | None]] = {}
+        self.reads: dict[tuple[str, int], asyncio.Future[list[Frame] | None]] = {}
         self.window = window
         self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
@@ -198,20 +198,25 @@ class Channel:
         self._go_live(conn)
         return True
 
-    async def _history(self, after: int) -> list[bytes] | None:
+    async def _history(self, after: int) -> list[Frame] | None:
         """The history after ``after``: one read for every reader that asks while it is in
-        flight. It may have begun before a reader came; ``_merge`` bridges what the channel
-        delivered since from ``recent``."""
+        flight, its events decoded into frames once for all of them (each encoded and
+        compressed once, when a reader first takes that form). It may have begun before a
+        reader came; ``_merge`` bridges what the channel delivered since from ``recent``."""
         key = (self.epoch, after)
         flight = self.reads.get(key)
         if flight is None:
             # A task of its own: a reader that goes away does not cancel it for the others.
-            flight = asyncio.ensure_future(self.store.history(self.slug, after))
+            flight = asyncio.ensure_future(self._read_frames(after))
             self.reads[key] = flight
             flight.add_done_callback(lambda done: self._read_landed(key, done))
         return await asyncio.shield(flight)
 
-    def _read_landed(self, key: tuple[str, int], done: asyncio.Future[list[bytes] | None]) -> None:
+    async def _read_frames(self, after: int) -> list[Frame] | None:
+        history = await self.store.history(self.slug, after)
+        return None if history is None else [self._shared(Frame(raw)) for raw in history]
+
+    def _read_landed(self, key: tuple[str, int], done: asyncio.Future[list[Frame] | None]) -> None:
         if self.reads.get(key) is done:
             del self.reads[key]
         if not done.cancelled():
@@ -226,7 +231,7 @@ class Channel:
             self._drop_resume(sub)
         self._mark_idle()
 
-    def _merge(self, sub: Resume, after: int, history: list[bytes] | None) -> None:
+    def _merge(self, sub: Resume, after: int, history: list[Frame] | None) -> None:
         """Hand a resuming reader its history, then what the channel held for it, in order."""
         conn = sub.conn
         sub.cursor = after
@@ -235,8 +240,7 @@ class Channel:
             self._reset_one(conn, "history window exceeded")
             sub.cursor = self.offset
         else:
-            for raw in history:
-                frame = self._shared(Frame(raw))
+            for frame in history:
                 if frame.offset == sub.cursor + 1:
                     conn.send_history(frame)
                     sub.cursor = frame.offset
