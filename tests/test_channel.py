@@ -44,6 +44,9 @@ class FakeStore:
         self.history_gate: asyncio.Event | None = None  # history reads wait for it when set
         self.position_gate: asyncio.Event | None = None  # so do position reads
         self.history_reads = 0
+        # History as of the moment it was asked for, not when the gate opens (a read that
+        # began before later events were stored).
+        self.history_as_asked = False
         self.renewed: list[Position] = []
 
     @property
@@ -77,12 +80,14 @@ class FakeStore:
 
     async def history(self, slug: str, after: int) -> list[bytes] | None:
         self.history_reads += 1
+        log = list(self.log) if self.history_as_asked else None
         if self.history_gate is not None:
             await self.history_gate.wait()
         self._maybe_fail()
-        if after < self.offset - self.history_size:
+        log = self.log if log is None else log
+        if after < len(log) - self.history_size:
             return None  # older than the window
-        return self.log[after:]
+        return log[after:]
 
     async def renew_epoch(self, slug: str, seen: Position) -> Position | None:
         self.renewed.append(seen)
@@ -528,3 +533,45 @@ async def test_a_reader_that_leaves_mid_resume_leaves_nothing_behind(open_channe
         await joining
     assert channel.readers == 0
     assert channel.idle_since is not None  # the hub may close the channel
+
+
+async def test_a_crowd_resuming_from_recent_frames_reads_no_history(open_channel) -> None:
+    store = FakeStore(offset=5)
+    channel = open_channel(store)
+    for _ in range(3):
+        channel.receive(store.publish())  # 6..8, delivered and kept as recent frames
+    await settled(channel)
+    crowd = [await join(channel, "ep1-6") for _ in range(20)]
+    channel.receive(store.publish())
+    await settled(channel)
+    assert store.history_reads == 0
+    for reader in crowd:
+        assert reader.ids == ids("ep1", 7, 9)
+        assert reader.resets == []
+    assert channel.live_count == 20 and not channel.waiting
+
+
+async def test_readers_resuming_from_one_id_share_a_history_read_and_miss_nothing(
+    open_channel,
+) -> None:
+    """The second reader comes while the first one's read is in flight, after events that read
+    does not have: it shares the read, and gets those events from the channel's recent frames."""
+    store = FakeStore(offset=5)
+    store.history_as_asked = True
+    channel = open_channel(store)
+    first = await resume_reading_history(channel, store, "ep1-2")  # history 3..5, as of now
+    for _ in range(2):
+        channel.receive(store.publish())  # 6 and 7: held for the first, not in its read
+    await settled(channel)
+    second = asyncio.create_task(join(channel, "ep1-2"))
+    await asyncio.sleep(0)
+    assert store.history_reads == 1 and len(channel.waiting) == 2
+    store.history_gate.set()
+    readers = [await first, await second]
+    channel.receive(store.publish())
+    await settled(channel)
+    assert store.history_reads == 1
+    for reader in readers:
+        assert reader.ids == ids("ep1", 3, 8)
+        assert reader.resets == []
+    assert channel.live_count == 2 and not channel.waiting

@@ -90,8 +90,8 @@ class Resume:
 class Channel:
     __slots__ = (
         "backlog", "closed", "epoch", "filling", "idle_since", "last_flush", "live", "observers",
-        "offset", "pending", "pending_bytes", "recent", "slug", "stale", "stats", "store",
-        "supervisor", "waiting", "window",
+        "offset", "pending", "pending_bytes", "reads", "recent", "slug", "stale", "stats",
+        "store", "supervisor", "waiting", "window",
     )  # fmt: skip
 
     def __init__(
@@ -121,6 +121,9 @@ class Channel:
         self.pending: list[Frame] = []
         self.pending_bytes = 0
         self.recent: dict[int, Frame] = {}  # the last RECENT_FRAMES delivered, by offset
+        # History reads in flight, by (epoch, offset read after): readers resuming from the
+        # same id (a crowd opening its streams from the page it loaded) share one.
+        self.reads: dict[tuple[str, int], asyncio.Future[list[Frame] | None]] = {}
         self.window = window
         self.last_flush = float("-inf")  # loop time of the last write to live readers
         self.stale = False  # something changed during a fill: fill once more
@@ -164,18 +167,60 @@ class Channel:
         if position.offset == self.offset and not self.filling:
             self._go_live(conn)
             return
+        if not self.filling and self._catch_up_from_recent(conn, position.offset):
+            return
 
         sub = Resume(self, conn)
         conn.subs[self.slug] = sub
         self.waiting.add(sub)
         try:
-            history = await self.store.history(self.slug, position.offset)
+            history = await self._history(position.offset)
         except BaseException:
             self._drop_resume(sub)
             raise
-        if conn.close_reason is not None:
-            return
+        if conn.close_reason is not None or sub not in self.waiting:
+            return  # gone, or told to reload by a reset while it read (it is live now)
         self._merge(sub, position.offset, history)
+
+    def _catch_up_from_recent(self, conn: Connection, after: int) -> bool:
+        """Send the reader what it missed from the frames this channel delivered last, then
+        make it live: no engine read. False when they do not reach back to ``after``."""
+        if not after < self.offset <= after + len(self.recent):
+            return False
+        missed = []
+        for offset in range(after + 1, self.offset + 1):
+            frame = self.recent.get(offset)
+            if frame is None:
+                return False
+            missed.append(frame)
+        for frame in missed:
+            conn.send_history(frame)
+        self._go_live(conn)
+        return True
+
+    async def _history(self, after: int) -> list[Frame] | None:
+        """The history after ``after``: one read for every reader that asks while it is in
+        flight, its events decoded into frames once for all of them (each encoded and
+        compressed once, when a reader first takes that form). It may have begun before a
+        reader came; ``_merge`` bridges what the channel delivered since from ``recent``."""
+        key = (self.epoch, after)
+        flight = self.reads.get(key)
+        if flight is None:
+            # A task of its own: a reader that goes away does not cancel it for the others.
+            flight = asyncio.ensure_future(self._read_frames(after))
+            self.reads[key] = flight
+            flight.add_done_callback(lambda done: self._read_landed(key, done))
+        return await asyncio.shield(flight)
+
+    async def _read_frames(self, after: int) -> list[Frame] | None:
+        history = await self.store.history(self.slug, after)
+        return None if history is None else [self._shared(Frame(raw)) for raw in history]
+
+    def _read_landed(self, key: tuple[str, int], done: asyncio.Future[list[Frame] | None]) -> None:
+        if self.reads.get(key) is done:
+            del self.reads[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every reader may have gone away
 
     def remove(self, conn: Connection) -> None:
         group = self.live.get(conn.encoding)
@@ -186,7 +231,7 @@ class Channel:
             self._drop_resume(sub)
         self._mark_idle()
 
-    def _merge(self, sub: Resume, after: int, history: list[bytes] | None) -> None:
+    def _merge(self, sub: Resume, after: int, history: list[Frame] | None) -> None:
         """Hand a resuming reader its history, then what the channel held for it, in order."""
         conn = sub.conn
         sub.cursor = after
@@ -195,8 +240,7 @@ class Channel:
             self._reset_one(conn, "history window exceeded")
             sub.cursor = self.offset
         else:
-            for raw in history:
-                frame = self._shared(Frame(raw))
+            for frame in history:
                 if frame.offset == sub.cursor + 1:
                     conn.send_history(frame)
                     sub.cursor = frame.offset
@@ -204,6 +248,14 @@ class Channel:
                 # The history did not continue where the reader stopped: never hide a gap.
                 self._reset_one(conn, "history incomplete")
                 sub.cursor = self.offset
+            # A shared read may have begun before this reader came: what the channel
+            # delivered in between is neither in it nor held, but still in ``recent``.
+            while sub.cursor < self.offset:
+                bridge = self.recent.get(sub.cursor + 1)
+                if bridge is None:
+                    break
+                conn.send_history(bridge)
+                sub.cursor = bridge.offset
         held, sub.held = sub.held or [], None
         for frame in held:
             self._offer(sub, frame)

@@ -5,7 +5,13 @@ each costs engine reads and a template render, CPU taken from live delivery. Her
 rendered once per *slot* (which page, for which URL base) and *version* (what it shows):
 
 - a blog's pages use its stream position as the version: every change moves it, so a page of
-  the current position is never stale, and a request costs one position read;
+  the current position is never stale. The position read itself is shared: requests for one
+  blog that come while a read is in flight take its answer (``shared``), so a crowd costs a
+  read per round trip to the engine, not one per reader;
+- a page is whole in itself (it carries the position its entries are at, and its stream
+  resumes from there), so when that read fails (the engine is down, or too busy to give a
+  connection in time) the blog's last page is served if it was current within
+  ``STALE_SECONDS``: the reader's stream then catches up from the page's position;
 - the index, which depends on every blog, uses a short TTL instead (``page_cache_seconds``);
 - requests that miss together share one computation (single flight), so a crowd arriving
   right after a breaking entry renders it once;
@@ -25,11 +31,13 @@ import dataclasses
 import math
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 
+from liveblog.engine.base import EngineUnavailable
 from liveblog.pages.urls import base_of
 from liveblog.serving.compression import (
     MINIMUM_BYTES,
@@ -40,9 +48,14 @@ from liveblog.serving.compression import (
     request_coding,
 )
 
+T = TypeVar("T")
+
 MAX_SLOTS = 1024
 MAX_BYTES = 32 * 1024 * 1024  # an index of 200 blogs is ~100 KB, a reader page ~50 KB
 IDENTITY = "identity"
+# How long after it was last known current a blog's page may stand in when the engine cannot
+# say its position: its stream replays what came since, within the engine's history window.
+STALE_SECONDS = 30.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +91,7 @@ class _Slot:
     version: Hashable
     expires: float
     page: Cached
+    current_at: float  # when its version was last known to be the current one
 
 
 class PageCache:
@@ -94,6 +108,7 @@ class PageCache:
         self.bytes = 0  # bodies kept
         self._slots: collections.OrderedDict[Hashable, _Slot] = collections.OrderedDict()
         self._flights: dict[tuple[Hashable, Hashable], asyncio.Future[Cached]] = {}
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -110,8 +125,10 @@ class PageCache:
         """The page in ``slot`` at ``version``, computed only when no fresh copy is kept, its
         body in content ``coding`` (see ``coding_of``)."""
         found = self._slots.get(slot)
-        if found is not None and found.version == version and self.clock() < found.expires:
+        now = self.clock()
+        if found is not None and found.version == version and now < found.expires:
             self._slots.move_to_end(slot)
+            found.current_at = now
             return found.page.response(coding)
         key = (slot, version)
         flight = self._flights.get(key)
@@ -134,7 +151,8 @@ class PageCache:
         if page.status == 200 and ttl > 0 and len(page.body) <= self.max_bytes:
             old = self._slots.pop(slot, None)
             self.bytes += len(page.body) - (len(old.page.body) if old is not None else 0)
-            self._slots[slot] = _Slot(version, self.clock() + ttl, page)
+            now = self.clock()
+            self._slots[slot] = _Slot(version, now + ttl, page, now)
             while len(self._slots) > self.max_slots or self.bytes > self.max_bytes:
                 _, evicted = self._slots.popitem(last=False)
                 self.bytes -= len(evicted.page.body)
@@ -144,6 +162,32 @@ class PageCache:
         self._flights.pop(key, None)
         if not done.cancelled():
             done.exception()  # retrieved here too: every waiter may have gone away
+
+    def stale(self, slot: Hashable, coding: str | None = None) -> Response | None:
+        """The slot's page if it was current within ``STALE_SECONDS``, whatever its version."""
+        found = self._slots.get(slot)
+        if found is None or self.clock() - found.current_at > STALE_SECONDS:
+            return None
+        return found.page.response(coding)
+
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()``'s answer; requests that ask while one is in flight share it. Only for
+        reads whose answer may be as old as the moment the read began (a stream position:
+        whatever a page shows, its stream catches up from there)."""
+        flight = self._reads.get(key)
+        if flight is None:
+            # A task of its own: a request that goes away does not cancel it for the others.
+            flight = asyncio.ensure_future(read())
+            self._reads[key] = flight
+            flight.add_done_callback(lambda done: self._read_landed(key, done))
+        answer: T = await asyncio.shield(flight)
+        return answer
+
+    def _read_landed(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        if self._reads.get(key) is done:
+            del self._reads[key]
+        if not done.cancelled():
+            done.exception()
 
 
 def of(request: Request) -> PageCache:
@@ -164,8 +208,15 @@ async def blog_page(
 ) -> Response | None:
     """Page ``name`` of the blog in the path, by its stream position; None: no such blog."""
     slug = request.path_params["slug"]
-    position = await request.app.state.engine.position(slug)
+    engine = request.app.state.engine
+    pages, slot, coding = of(request), (name, slug, base_of(request).url), coding_of(request)
+    try:
+        position = await pages.shared(("position", slug), lambda: engine.position(slug))
+    except EngineUnavailable:
+        stale = pages.stale(slot, coding)
+        if stale is None:
+            raise
+        return stale
     if position is None:
         return None
-    slot = (name, slug, base_of(request).url)
-    return await of(request).get(slot, str(position), compute, coding=coding_of(request))
+    return await pages.get(slot, str(position), compute, coding=coding)
