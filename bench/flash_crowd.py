@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import procstat
-from crowd import Ticker, Workers, lost, percentiles
+from crowd import Ticker, Workers, lost, percentiles, redis_above_us
 from loadgen import boost_priority, exit_on_sigterm, parse_cpus
 from payload import bodies
 from readers import raise_nofile
@@ -268,25 +268,11 @@ class StaticNchanTarget(Target):
 # --- one rush ---------------------------------------------------------------------------------
 
 
-def redis_above_server(target: Target) -> None:
-    """Under SCHED_FIFO, the target's Redis one priority above its server, on their shared core.
-
-    Every process of the bench inherits SCHED_FIFO 1. At equal FIFO priority Redis runs only when
-    the server blocks, and a server busy with a crowd never blocks: each of its Redis calls then
-    waits until the crowd is served (at a16627b, pub/sub timed out for 19 s and the pool's 2 s
-    wait ran out 11,000 times, with Redis at 0.3% CPU). A Redis of its own core, as deployed,
-    answers at once; above the server on this one it does too, its CPU still counted. Both
-    targets, the same way."""
-    if target.redis is None or os.sched_getscheduler(0) != os.SCHED_FIFO:
-        return
-    priority = os.sched_getparam(0).sched_priority + 1
-    os.sched_setscheduler(target.redis.pid, os.SCHED_FIFO, os.sched_param(priority))
-
-
 async def rush(
     target: Target, ep: Endpoint, page: str, resume_from_page: bool, args: argparse.Namespace
 ) -> dict[str, Any]:
-    redis_above_server(target)
+    if target.redis is not None:
+        redis_above_us(target.redis.pid)
     assets = preflight(ep.port, page)
     server = procstat.tree(target.pid)
     ticker = Ticker(ep, args.interval, args.body_source)

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import procstat
-from crowd import Ticker, Workers, lost, percentiles
+from crowd import Ticker, Workers, lost, percentiles, redis_above_us
 from loadgen import boost_priority, exit_on_sigterm, parse_cpus
 from readers import raise_nofile
 from side_by_side import code_state, machine
@@ -194,6 +194,7 @@ class LiveblogPair(Pair):
 
     def start(self) -> Endpoint:
         self.redis.start()
+        redis_above_us(self.redis.pid)
         for i in (0, 1):
             self.start_one(i)
         for i in (0, 1):
@@ -254,6 +255,7 @@ class NchanPair(Pair):
 
     def start(self) -> Endpoint:
         self.redis.start()
+        redis_above_us(self.redis.pid)
         for i in (0, 1):
             self.start_one(i)
             self.wait_ready(i)
