@@ -13,14 +13,15 @@ of the suite's own, passed with CONTAINERS_CONF, never in the system's files.
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.support.redis_server import free_port
 from tests.support.servers import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,13 +71,28 @@ def docker_works() -> bool:
     return True
 
 
+def _quiet_port() -> int:
+    """A free port below the kernel's ephemeral range (32768 and up) and above the clusters'
+    bands (20000-22600): minutes pass between choosing it and the proxy binding it (the images
+    build first), and an ephemeral port may meanwhile be any test's outgoing connection."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(23000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 class Stack:
     """The compose project ``PROJECT`` of docker-compose.yml, its proxy on free ports of
     127.0.0.1."""
 
     def __init__(self) -> None:
         self.docker = docker_works()
-        self.http_port, self.https_port = free_port(), free_port()
+        self.http_port, self.https_port = _quiet_port(), _quiet_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.env = {
             **os.environ,
