@@ -23,7 +23,7 @@ from liveblog.config import Settings
 from liveblog.delivery.hub import Hub
 from liveblog.editorial.scheduler import Scheduler
 from liveblog.engine import Engine, make_engine
-from liveblog.ops import access, demo, metrics, quietlog, shutdown, stats
+from liveblog.ops import access, collector, demo, metrics, quietlog, shutdown, stats
 from liveblog.ops.eviction import EvictionGuard
 from liveblog.pages.cache import PageCache
 from liveblog.pages.reader import not_found
@@ -95,7 +95,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_error_handler(request, exc)
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, served: bool = False
+) -> Starlette:
+    """The app; ``served``: this process is a server's (``liveblog serve``, a worker), whose
+    garbage collection it sets once started (``liveblog.ops.collector``)."""
     settings = settings or Settings.from_env()
     quietlog.install()
     trusted_hosts = hosts.TrustedHosts(settings.allowed_hosts)
@@ -133,6 +137,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         supervisor.loop("eviction-check", eviction.run)
         if settings.demo and engine.name == "memory":
             await demo.seed(engine, settings)
+        if served:
+            collector.settle()
         try:
             yield
         finally:
@@ -172,4 +178,4 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
 def app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory liveblog.app:app_from_env`` and for workers."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), served=True)
