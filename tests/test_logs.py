@@ -106,3 +106,11 @@ def test_the_access_log_can_be_turned_off(redis_url: str, tmp_path: Path) -> Non
     assert "x-request-id" in httpx.get(f"{app.url}/healthz").headers
     app.stop()
     assert not [r for r in records(tmp_path / "liveblog.log") if r["logger"] == "liveblog.access"]
+
+
+def test_ids_made_here_are_32_hex_digits_and_never_repeat() -> None:
+    from liveblog.ops.access import new_id
+
+    ids = [new_id() for _ in range(10_000)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids)
+    assert len(set(ids)) == len(ids)

@@ -12,6 +12,7 @@ count them, and the proxy's log has each one when it ends.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -28,6 +29,17 @@ HEADER = b"x-request-id"
 # What an id from the proxy may look like: printable, short, no spaces or quotes (it is echoed
 # in a header and logged as is).
 _SANE = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
+
+
+# An id made here: this process's random prefix and a count, 32 hex digits in all. Unique, which
+# is all an id must be, without a read of the system's random source per request (a crowd's
+# 70,000 requests made that ~2% of the process's time).
+_PREFIX = secrets.token_hex(8)
+_COUNT = itertools.count(1)
+
+
+def new_id() -> str:
+    return f"{_PREFIX}{next(_COUNT):016x}"
 
 
 def incoming_id(scope: Scope) -> str | None:
@@ -48,7 +60,7 @@ async def logged(
 ) -> None:
     """Answer one HTTP request with ``app``, with its id, its access record and its count."""
     started = time.perf_counter()
-    rid = incoming_id(scope) or secrets.token_hex(16)
+    rid = incoming_id(scope) or new_id()
     status = 500  # until a response starts: what the client gets if none does
     header = (HEADER, rid.encode("ascii"))
 
