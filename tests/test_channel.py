@@ -17,7 +17,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from liveblog.delivery.channel import COALESCE_MAX_BYTES, Channel, HubStats
+from liveblog.delivery.channel import COALESCE_MAX_BYTES, RECENT_FRAMES, Channel, HubStats
 from liveblog.delivery.connections import Connection, Frame
 from liveblog.engine.base import EngineUnavailable
 from liveblog.models import Position
@@ -575,3 +575,23 @@ async def test_readers_resuming_from_one_id_share_a_history_read_and_miss_nothin
         assert reader.ids == ids("ep1", 3, 8)
         assert reader.resets == []
     assert channel.live_count == 2 and not channel.waiting
+
+
+async def test_readers_resuming_from_older_positions_share_the_events_their_reads_have_in_common(
+    open_channel,
+) -> None:
+    """A crowd that loaded its pages moments apart resumes from as many positions, each a read
+    of its own: an event both reads hold is encoded (and compressed) once, not once per read."""
+    store = FakeStore(offset=5, history_size=64)
+    channel = open_channel(store)
+    for _ in range(RECENT_FRAMES + 5):
+        channel.receive(store.publish())  # 6..26: ``recent`` keeps 11..26
+    await settled(channel)
+    first = await join(channel, "ep1-2")
+    second = await join(channel, "ep1-4")
+    await settled(channel)
+    assert store.history_reads == 2
+    assert first.ids == ids("ep1", 3, 26) and second.ids == ids("ep1", 5, 26)
+    # Events 5..26 went to both as the very same bytes: one frame each, encoded once (5..10
+    # from the first read, which the second shares).
+    assert all(a is b for a, b in zip(first.conn.pending[2:], second.conn.pending, strict=True))
