@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -126,6 +127,11 @@ def test_the_demos_curl_at_start_up_reaches_this_very_server(tmp_path: Path) -> 
             time.sleep(0.05)
         command = text.split("Post with: ", 1)[1].splitlines()[0]
         assert f"http://localhost:{port}/api/blogs/demo/entries" in command
+        # The line is logged while the app starts, just before the socket listens: pasted by a
+        # person, it comes later than that.
+        while not _accepts(port):
+            assert process.poll() is None and time.monotonic() < deadline, text
+            time.sleep(0.05)
         posted = subprocess.run(
             ["bash", "-c", command + " -s -o /dev/null -w '%{http_code}'"],
             capture_output=True, text=True, timeout=20,
@@ -137,6 +143,14 @@ def test_the_demos_curl_at_start_up_reaches_this_very_server(tmp_path: Path) -> 
         process.terminate()
         process.wait(15)
         log.close()
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_the_address_a_shell_reaches() -> None:
