@@ -6,13 +6,8 @@ The async API runs in the test's event loop next to the in-process server (``ser
 
 from __future__ import annotations
 
-import json
-import subprocess
-import threading
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
-import playwright
 import pytest
 from playwright.async_api import Browser, async_playwright
 
@@ -32,60 +27,14 @@ def engine_name() -> str:
     return "redis"
 
 
-# Playwright's own browser server (``launchServer``, the defaults of ``launch()``), run by the
-# Node.js its Python package carries: it prints where to connect, and stops when stdin closes
-# (the test process ended, however it ended).
-_BROWSER_SERVER = """
-const [pkg, options] = process.argv.slice(1);
-require(pkg).chromium.launchServer(JSON.parse(options)).then((server) => {
-  console.log(server.wsEndpoint());
-  process.stdin.on("end", () => server.close().then(() => process.exit(0)));
-  process.stdin.resume();
-});
-"""
-
-
-@pytest.fixture(scope="session")
-def browser_server() -> Iterator[str]:
-    """One Chromium per test process, each test connected to it with contexts of its own (they
-    close when it disconnects): a Chromium launched and closed per test took 1-2 s of a loaded
-    machine, two hundred times over."""
-    driver = Path(playwright.__file__).parent / "driver"
-    options = {"executablePath": CHROMIUM, "headless": True, "args": LAUNCH_ARGS}
-    process = subprocess.Popen(
-        [driver / "node", "-e", _BROWSER_SERVER, str(driver / "package"), json.dumps(options)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(60, process.kill)  # a browser that never says where it is
-    watchdog.start()
-    endpoint = process.stdout.readline().strip() if process.stdout else ""
-    watchdog.cancel()
-    if not endpoint.startswith("ws://"):
-        process.kill()
-        process.communicate()  # its pipes closed
-        raise RuntimeError(f"Chromium's browser server did not start ({endpoint!r})")
-    try:
-        yield endpoint
-    finally:
-        if process.stdin:
-            process.stdin.close()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        if process.stdout:
-            process.stdout.close()
-
-
 @pytest.fixture
-async def browser(browser_server: str) -> AsyncIterator[Browser]:
+async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.connect(browser_server)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
         yield browser
-        await browser.close()  # closes this test's contexts; the browser stays for the next
+        await browser.close()
 
 
 @pytest.fixture
