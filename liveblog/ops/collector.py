@@ -3,9 +3,9 @@
 CPython's defaults (a young collection every 700 allocations, a full one whenever the objects
 that survived grew by a quarter) suit a short script. A crowd of 10,000 readers arriving at once
 grows a server's heap from ~0.1 to ~0.6 million objects within seconds: with the defaults that
-was 18 full collections in one rush, up to 0.5 s each and 5.8 s of the core in all, and every
-pause a moment in which no connection is accepted while the listen queue overflows
-(``bench/flash_crowd.py``, docs/benchmarks.md).
+was 16 full collections in one rush, up to 0.5 s each (5.8 s of the core with the younger
+generations'), every pause a moment in which no connection is accepted while the listen queue
+overflows (``bench/flash_crowd.py``, docs/benchmarks.md).
 
 ``settle()`` runs once per server process, when the app has started:
 - what is alive then (modules, classes, templates, the static files, the engine) lives as long
