@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +116,24 @@ def test_ids_made_here_are_32_hex_digits_and_never_repeat() -> None:
     ids = [new_id() for _ in range(10_000)]
     assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids)
     assert len(set(ids)) == len(ids)
+
+
+# A process that imports the app, then forks (as gunicorn's preload does): each side's ids.
+FORKED = """
+import os
+from liveblog.ops.access import new_id
+read, write = os.pipe()
+if os.fork() == 0:
+    os.write(write, new_id().encode())
+    os._exit(0)
+os.close(write)
+os.wait()
+print(os.read(read, 64).decode(), new_id())
+"""
+
+
+def test_a_forked_process_makes_ids_of_its_own() -> None:
+    out = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    child, parent = out.stdout.split()
+    assert child[:16] != parent[:16]  # two prefixes: no id is handed out twice

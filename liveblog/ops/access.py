@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import secrets
 import time
@@ -33,9 +34,18 @@ _SANE = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
 
 # An id made here: this process's random prefix and a count, 32 hex digits in all. Unique, which
 # is all an id must be, without a read of the system's random source per request (a crowd's
-# 70,000 requests made that ~2% of the process's time).
-_PREFIX = secrets.token_hex(8)
+# 70,000 requests made that ~2% of the process's time). A forked process draws its own prefix.
+_PREFIX = ""
 _COUNT = itertools.count(1)
+
+
+def _draw_prefix() -> None:
+    global _PREFIX, _COUNT
+    _PREFIX, _COUNT = secrets.token_hex(8), itertools.count(1)
+
+
+_draw_prefix()
+os.register_at_fork(after_in_child=_draw_prefix)
 
 
 def new_id() -> str:
