@@ -400,7 +400,8 @@ async def test_written_without_a_network(server: str, newsroom: Newsroom, pages:
     pending = page.locator("#pending-list .nr-pending")
     await expect(pending).to_have_attribute("data-state", "waiting", timeout=20_000)
     await expect(page.locator("#stream-status")).to_have_attribute("data-state", "offline")
-    await pending.scroll_into_view_if_needed()
+    # The list, not its card: each retry draws the card anew, detaching the one in hand.
+    await page.locator("#pending-list").scroll_into_view_if_needed()
     await picture(page, "offline-phone.png", top=False)
     await page.context.set_offline(False)
     sent = console.entry_titled("Trees down on the coast road")
